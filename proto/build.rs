@@ -1,0 +1,18 @@
+//! Generates the prost messages and, by feature, tonic clients (no transport) and servers.
+fn main() {
+    let client = std::env::var_os("CARGO_FEATURE_CLIENT").is_some();
+    let server = std::env::var_os("CARGO_FEATURE_SERVER").is_some();
+    println!("cargo:rerun-if-changed=modal_proto");
+    tonic_prost_build::configure()
+        .build_client(client)
+        .build_server(server)
+        .build_transport(false)
+        .compile_protos(
+            &[
+                "modal_proto/api.proto",
+                "modal_proto/task_command_router.proto",
+            ],
+            &["."],
+        )
+        .expect("compiling modal_proto/*.proto (is protoc installed? run scripts/setup.sh)");
+}

