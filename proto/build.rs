@@ -7,6 +7,8 @@ fn main() {
         .build_client(client)
         .build_server(server)
         .build_transport(false)
+        // RPCs a server does not implement answer UNIMPLEMENTED
+        .generate_default_stubs(true)
         .compile_protos(
             &[
                 "modal_proto/api.proto",

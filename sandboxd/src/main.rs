@@ -1,1 +1,317 @@
-fn main() {}
+//! sandboxd: a local server that speaks Modal's protocol and runs isolated sandboxes.
+
+mod auth;
+mod backend;
+mod cp;
+mod ids;
+mod images;
+mod output;
+mod server;
+mod state;
+mod store;
+mod tcr;
+
+pub use server::tcr_url;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "sandboxd",
+    version,
+    about = "A local server that speaks Modal's protocol and runs isolated sandboxes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MissingImagePolicy {
+    /// Use the host base image (the host's /usr and /opt, read-only).
+    Host,
+    /// Fail the image build.
+    Error,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the control plane, the task command router and the playground on one port.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8787, or a free port if that is taken).
+        #[arg(long, env = "SANDBOXD_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Where records, images, volumes and writable layers live.
+        #[arg(long, env = "SANDBOXD_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        /// Workspace token id clients must send (generated and stored if not given).
+        #[arg(long, env = "SANDBOXD_TOKEN_ID")]
+        token_id: Option<String>,
+        #[arg(long, env = "SANDBOXD_TOKEN_SECRET")]
+        token_secret: Option<String>,
+        /// What a registry tag missing from the local image store resolves to.
+        #[arg(long, value_enum, default_value = "host")]
+        missing_image: MissingImagePolicy,
+        /// Directory with modal-sandbox-init and modal-sandbox-fs-tools (static binaries).
+        #[arg(long, env = "SANDBOXD_HELPERS")]
+        helpers: Option<PathBuf>,
+        /// Static files served at / (the playground).
+        #[arg(long)]
+        www: Option<PathBuf>,
+        /// The npm package served at /pkg.
+        #[arg(long)]
+        pkg: Option<PathBuf>,
+        /// Host uid (and gid) that root inside sandboxes maps to.
+        #[arg(long, default_value_t = 100000)]
+        sandbox_uid: u32,
+        /// Never give sandboxes network access, whatever they ask for.
+        #[arg(long)]
+        no_network: bool,
+    },
+    /// Manage the local image store.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Make a rootfs directory or tarball available as registry tag TAG.
+    Import {
+        tag: String,
+        path: PathBuf,
+        #[arg(long, env = "SANDBOXD_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 100000)]
+        sandbox_uid: u32,
+    },
+}
+
+fn default_state_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("/var/lib"))
+        .join("sandboxd")
+}
+
+fn random_token(prefix: &str) -> String {
+    use rand::Rng;
+    let s: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    format!("{prefix}-{s}")
+}
+
+fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<(String, bool)> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok((s.trim().to_string(), false));
+    }
+    let v = make();
+    std::fs::write(path, &v)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok((v, true))
+}
+
+/// Find the helper binaries: the flag, next to this executable, or where the build
+/// script puts the static builds.
+fn find_helpers(flag: Option<PathBuf>) -> Result<PathBuf> {
+    let exe_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let candidates = match flag {
+        Some(p) => vec![p],
+        None => vec![
+            exe_dir.clone(),
+            exe_dir.join("../x86_64-unknown-linux-gnu/release"),
+            exe_dir.join("../../x86_64-unknown-linux-gnu/release"),
+        ],
+    };
+    candidates
+        .into_iter()
+        .find(|d| d.join(backend::spawn::INIT).is_file())
+        .with_context(|| {
+            "modal-sandbox-init not found; build the helpers with scripts/build-helpers.sh or pass --helpers DIR"
+        })
+}
+
+/// Copy the helpers into a root-owned directory every sandbox uid can traverse.
+fn install_helpers(from: &Path, run_root: &Path) -> Result<PathBuf> {
+    let dir = run_root.join("helpers");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+    for name in [backend::spawn::INIT, "modal-sandbox-fs-tools"] {
+        let src = from.join(name);
+        if src.is_file() {
+            let dst = dir.join(name);
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::copy(&src, &tmp)?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+            std::fs::rename(&tmp, &dst)?;
+        } else {
+            tracing::warn!("helper {name} not found in {}", from.display());
+        }
+    }
+    Ok(dir)
+}
+
+async fn bind(listen: Option<SocketAddr>) -> Result<tokio::net::TcpListener> {
+    match listen {
+        Some(a) => tokio::net::TcpListener::bind(a)
+            .await
+            .with_context(|| format!("listening on {a}")),
+        None => match tokio::net::TcpListener::bind("127.0.0.1:8787").await {
+            Ok(l) => Ok(l),
+            Err(_) => Ok(tokio::net::TcpListener::bind("127.0.0.1:0").await?),
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    listen: Option<SocketAddr>,
+    state_dir: Option<PathBuf>,
+    token_id: Option<String>,
+    token_secret: Option<String>,
+    missing: MissingImagePolicy,
+    helpers: Option<PathBuf>,
+    statics: server::StaticDirs,
+    uid: u32,
+    no_network: bool,
+) -> Result<()> {
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("sandboxd's local backend needs root (it mounts overlayfs and writes cgroups); run it as root");
+    }
+    let state_dir = state_dir.unwrap_or_else(default_state_dir);
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
+    let store = store::Store::open(&state_dir.join("state.redb"))?;
+    let (key, _) = read_or_create(&state_dir.join("signing.key"), || random_token("key"))?;
+    let (token_id, token_secret) = match (token_id, token_secret) {
+        (Some(i), Some(s)) if !i.is_empty() && !s.is_empty() => (i, s),
+        (None, None) => {
+            let (i, fresh) = read_or_create(&state_dir.join("token-id"), || random_token("ak"))?;
+            let (s, _) = read_or_create(&state_dir.join("token-secret"), || random_token("as"))?;
+            if fresh {
+                println!(
+                    "sandboxd: generated credentials (stored in {}):",
+                    state_dir.display()
+                );
+                println!("  MODAL_TOKEN_ID={i}\n  MODAL_TOKEN_SECRET={s}");
+            }
+            (i, s)
+        }
+        _ => bail!("give both --token-id and --token-secret, non-empty, or neither"),
+    };
+    let run_root = PathBuf::from("/run/sandboxd")
+        .join(&images::hex_digest(state_dir.to_string_lossy().as_bytes())[..12]);
+    std::fs::create_dir_all(&run_root)?;
+    for d in [Path::new("/run/sandboxd"), run_root.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711))?;
+    }
+    let helpers = install_helpers(&find_helpers(helpers)?, &run_root)?;
+    let backend = backend::BackendConfig {
+        run_root: run_root.clone(),
+        data_root: state_dir.join("sandboxes"),
+        helpers,
+        uid,
+        slirp: !no_network && which("slirp4netns"),
+    };
+    let images = images::Images::new(
+        &state_dir,
+        uid,
+        match missing {
+            MissingImagePolicy::Host => images::MissingImage::Host,
+            MissingImagePolicy::Error => images::MissingImage::Error,
+        },
+    );
+    let state = Arc::new(state::State::new(
+        store,
+        auth::Auth::new(token_id, token_secret, key.into_bytes()),
+        images,
+        backend,
+        state_dir.clone(),
+    ));
+    let recovered = state.recover()?;
+    if recovered > 0 {
+        tracing::info!(
+            "{recovered} sandboxes were running when sandboxd stopped; recorded them as terminated"
+        );
+    }
+    let listener = bind(listen).await?;
+    let addr = listener.local_addr()?;
+    println!(
+        "sandboxd: listening on http://{addr} (state dir {})",
+        state_dir.display()
+    );
+    server::serve(listener, state, statics).await
+}
+
+fn which(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+        .unwrap_or(false)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "sandboxd=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            listen,
+            state_dir,
+            token_id,
+            token_secret,
+            missing_image,
+            helpers,
+            www,
+            pkg,
+            sandbox_uid,
+            no_network,
+        } => {
+            serve(
+                listen,
+                state_dir,
+                token_id,
+                token_secret,
+                missing_image,
+                helpers,
+                server::StaticDirs { www, pkg },
+                sandbox_uid,
+                no_network,
+            )
+            .await
+        }
+        Command::Image {
+            command:
+                ImageCommand::Import {
+                    tag,
+                    path,
+                    state_dir,
+                    sandbox_uid,
+                },
+        } => {
+            let state_dir = state_dir.unwrap_or_else(default_state_dir);
+            std::fs::create_dir_all(&state_dir)?;
+            let store = store::Store::open(&state_dir.join("state.redb"))?;
+            let rec = images::Images::new(&state_dir, sandbox_uid, images::MissingImage::Error)
+                .import(&store, &tag, &path)?;
+            println!("imported {tag} as {}", rec.id);
+            Ok(())
+        }
+    }
+}

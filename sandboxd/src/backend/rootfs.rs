@@ -1,0 +1,245 @@
+//! A sandbox's root filesystem: overlayfs of the image's read-only layers plus a private
+//! writable layer, with the host-base image's `/usr` and `/opt` as overlays of their own,
+//! volumes and the helper binaries bind-mounted in. Every mount is made here, by root in
+//! sandboxd's mount namespace, before bubblewrap starts: mounts made outside the sandbox's
+//! user namespace are locked inside it, so a read-only mount stays read-only even for
+//! root in the sandbox.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+/// Where the helper binaries appear inside every sandbox.
+pub const HELPERS_DIR: &str = "/__modal/.bin";
+
+/// An image as the backend sees it.
+#[derive(Clone, Debug)]
+pub struct ImageLayers {
+    /// Read-only layer directories, lowest first.
+    pub layers: Vec<PathBuf>,
+    /// Overlay these host directories (read-only below, private writes above).
+    pub host_dirs: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VolumeBind {
+    pub source: PathBuf,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// The mounted root of one sandbox; unmounted by `unmount`.
+pub struct Rootfs {
+    /// `<runtime>/<id>`: root-owned, traversable, holds the merged mount points.
+    pub run_dir: PathBuf,
+    /// The merged root bubblewrap binds at `/`.
+    pub root: PathBuf,
+    /// Writable layers (`upper` for `/`, `upper-usr` for `/usr`, ...), in the state dir.
+    pub data_dir: PathBuf,
+    mounts: Vec<PathBuf>,
+}
+
+fn cstr(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).context("path contains a NUL byte")
+}
+
+fn mount(src: &str, target: &Path, fstype: &str, flags: libc::c_ulong, data: &str) -> Result<()> {
+    let (s, t, f) = (CString::new(src)?, cstr(target)?, CString::new(fstype)?);
+    let d = CString::new(data)?;
+    let rc = unsafe {
+        libc::mount(
+            s.as_ptr(),
+            t.as_ptr(),
+            f.as_ptr(),
+            flags,
+            if data.is_empty() {
+                std::ptr::null()
+            } else {
+                d.as_ptr().cast()
+            },
+        )
+    };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        bail!("mount {fstype} {src} on {}: {err}", target.display());
+    }
+    Ok(())
+}
+
+fn bind(src: &Path, target: &Path, read_only: bool) -> Result<()> {
+    let s = src.to_string_lossy().to_string();
+    mount(&s, target, "", libc::MS_BIND | libc::MS_REC, "")?;
+    if read_only {
+        mount(
+            "",
+            target,
+            "",
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            "",
+        )?;
+    }
+    Ok(())
+}
+
+fn overlay(lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<()> {
+    for d in [upper, work, target] {
+        fs::create_dir_all(d)?;
+    }
+    // overlayfs lists the top layer first
+    let lower: Vec<String> = lower
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        upper.display(),
+        work.display()
+    );
+    mount("overlay", target, "overlay", 0, &data)
+}
+
+/// Resolve `path` (absolute, inside the sandbox) under `root` lexically, refusing `..`.
+pub fn inside(root: &Path, path: &str) -> Result<PathBuf> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        bail!("path must be absolute: {path}");
+    }
+    let mut out = root.to_path_buf();
+    for c in p.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(n) => out.push(n),
+            _ => bail!("path must not contain `..` or `.`: {path}"),
+        }
+    }
+    Ok(out)
+}
+
+/// Create `dir` under the merged root without following symlinks the sandbox could have
+/// planted (the root is fresh here, but images may carry links).
+fn mkdir_in_root(root: &Path, path: &str, uid: u32) -> Result<PathBuf> {
+    let target = inside(root, path)?;
+    let mut cur = root.to_path_buf();
+    for c in target.strip_prefix(root)?.components() {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                bail!("{path}: a symlink in the image is in the way")
+            }
+            Ok(_) => {}
+            Err(_) => {
+                fs::create_dir(&cur)?;
+                chown(&cur, Some(uid), Some(uid))?;
+            }
+        }
+    }
+    Ok(target)
+}
+
+impl Rootfs {
+    /// Mount the root of sandbox `id`. `uid` is the host uid of root inside the sandbox.
+    pub fn mount(
+        run_dir: PathBuf,
+        data_dir: PathBuf,
+        image: &ImageLayers,
+        volumes: &[VolumeBind],
+        helpers: &Path,
+        workdir: Option<&str>,
+        uid: u32,
+    ) -> Result<Self> {
+        fs::create_dir_all(&run_dir)?;
+        fs::set_permissions(&run_dir, fs::Permissions::from_mode(0o711))?;
+        let root = run_dir.join("root");
+        let mut me = Self {
+            run_dir,
+            root: root.clone(),
+            data_dir: data_dir.clone(),
+            mounts: Vec::new(),
+        };
+        let upper = data_dir.join("upper");
+        let fresh = !upper.exists();
+        fs::create_dir_all(&upper)?;
+        if fresh {
+            prepare_upper(&upper, uid)?;
+        }
+        overlay(&image.layers, &upper, &data_dir.join("work"), &root)
+            .context("mounting the sandbox's root overlay")?;
+        me.mounts.push(root.clone());
+        for host in &image.host_dirs {
+            let name = host
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let target = root.join(&name);
+            fs::create_dir_all(&target).ok();
+            overlay(
+                std::slice::from_ref(host),
+                &data_dir.join(format!("upper-{name}")),
+                &data_dir.join(format!("work-{name}")),
+                &target,
+            )
+            .with_context(|| format!("mounting /{name}"))?;
+            me.mounts.push(target);
+        }
+        let helper_target = mkdir_in_root(&root, HELPERS_DIR, 0)?;
+        bind(helpers, &helper_target, true).context("mounting the helper binaries")?;
+        me.mounts.push(helper_target);
+        for v in volumes {
+            let target = mkdir_in_root(&root, &v.target, uid)
+                .with_context(|| format!("volume mount point {}", v.target))?;
+            bind(&v.source, &target, v.read_only)
+                .with_context(|| format!("mounting a volume at {}", v.target))?;
+            me.mounts.push(target);
+        }
+        if let Some(w) = workdir {
+            mkdir_in_root(&root, w, uid).with_context(|| format!("workdir {w}"))?;
+        }
+        Ok(me)
+    }
+
+    /// Unmount everything, innermost first. Lazy, so a process still holding a file
+    /// cannot keep sandboxd from cleaning up.
+    pub fn unmount(&mut self) {
+        for m in self.mounts.drain(..).rev() {
+            if let Ok(c) = cstr(&m) {
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        let _ = fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+impl Drop for Rootfs {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}
+
+/// The writable layer starts with the directories root's programs expect to own.
+fn prepare_upper(upper: &Path, uid: u32) -> Result<()> {
+    for (dir, mode) in [("root", 0o700), ("tmp", 0o1777)] {
+        let p = upper.join(dir);
+        fs::create_dir_all(&p)?;
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode))?;
+        chown(&p, Some(uid), Some(uid))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_refuses_escapes() {
+        let r = Path::new("/r");
+        assert_eq!(inside(r, "/a/b").unwrap(), Path::new("/r/a/b"));
+        assert!(inside(r, "/a/../../etc").is_err());
+        assert!(inside(r, "relative").is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! Starting processes: the sandbox's entrypoint under bubblewrap, and commands inside a
+//! running sandbox through nsenter and the in-sandbox launcher. The `pre_exec` hooks run
+//! between fork and exec as root: join the cgroups, die with sandboxd, then (for bwrap)
+//! become the sandbox's unprivileged host uid.
+
+use super::cgroup::Cgroup;
+use super::rootfs::HELPERS_DIR;
+use anyhow::{bail, Context, Result};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+pub const INIT: &str = "modal-sandbox-init";
+
+/// Paths opened before fork, so the hook only calls async-signal-safe functions.
+fn procs_paths(cg: Option<&Cgroup>) -> Vec<CString> {
+    cg.map(|c| c.procs_files())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| CString::new(p.as_os_str().as_bytes()).ok())
+        .collect()
+}
+
+/// In the child: write our pid into each cgroup.procs (as a decimal, no allocation).
+fn join_cgroups(paths: &[CString]) -> std::io::Result<()> {
+    let pid = unsafe { libc::getpid() };
+    let mut buf = [0u8; 12];
+    let mut n = pid as u32;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for p in paths {
+        let fd = unsafe { libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let w = unsafe { libc::write(fd, buf[i..].as_ptr().cast(), buf.len() - i) };
+        unsafe { libc::close(fd) };
+        if w < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+pub struct SandboxProcess {
+    pub child: Child,
+    /// Host pid of the entrypoint (inside bwrap's pid namespace); execs enter its namespaces.
+    pub inner_pid: i32,
+}
+
+pub struct EntrypointSpec<'a> {
+    pub root: &'a Path,
+    pub argv: &'a [String],
+    pub env: &'a [(String, String)],
+    pub workdir: &'a str,
+    pub hostname: &'a str,
+    pub uid: u32,
+    pub cgroup: Option<&'a Cgroup>,
+}
+
+/// Start bwrap with the sandbox's entrypoint, stdio piped.
+pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess> {
+    let mut fds = [0i32; 2];
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        bail!("pipe: {}", std::io::Error::last_os_error());
+    }
+    let (info_r, info_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut cmd = Command::new("bwrap");
+    cmd.args([
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-net",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--hostname",
+        spec.hostname,
+        "--bind",
+    ])
+    .arg(spec.root)
+    .args([
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--chdir",
+        spec.workdir,
+        "--info-fd",
+        "3",
+        "--clearenv",
+    ]);
+    for (k, v) in spec.env {
+        cmd.args(["--setenv", k, v]);
+    }
+    cmd.arg("--").args(spec.argv);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let procs = procs_paths(spec.cgroup);
+    let uid = spec.uid;
+    let info_fd = {
+        use std::os::unix::io::AsRawFd;
+        info_w.as_raw_fd()
+    };
+    unsafe {
+        cmd.pre_exec(move || {
+            join_cgroups(&procs)?;
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::dup2(info_fd, 3) < 0
+                || libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(uid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .context("starting bwrap (is bubblewrap installed?)")?;
+    drop(info_w);
+    let info = tokio::task::spawn_blocking(move || {
+        let mut f = std::fs::File::from(info_r);
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).map(|_| s)
+    })
+    .await??;
+    let child_pid = serde_json::from_str::<serde_json::Value>(&info)
+        .ok()
+        .and_then(|v| v["child-pid"].as_i64())
+        .with_context(|| format!("bwrap did not report its child pid: {info:?}"))?
+        as i32;
+    // bwrap's pid 1 reaps; the entrypoint is its child, and it has the sandbox's root
+    let inner_pid = find_child(child_pid).await.unwrap_or(child_pid);
+    Ok(SandboxProcess { child, inner_pid })
+}
+
+async fn find_child(pid: i32) -> Option<i32> {
+    let path = PathBuf::from(format!("/proc/{pid}/task/{pid}/children"));
+    for _ in 0..200 {
+        if let Ok(s) = tokio::fs::read_to_string(&path).await {
+            if let Some(c) = s.split_whitespace().next().and_then(|c| c.parse().ok()) {
+                return Some(c);
+            }
+        } else {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+pub struct ExecSpec<'a> {
+    pub inner_pid: i32,
+    pub argv: &'a [String],
+    pub env: &'a [(String, String)],
+    pub workdir: &'a str,
+    pub cgroup: Option<&'a Cgroup>,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+/// Start a command inside a running sandbox.
+pub fn start_exec(spec: ExecSpec<'_>) -> Result<Child> {
+    let mut cmd = Command::new("nsenter");
+    cmd.arg("-t")
+        .arg(spec.inner_pid.to_string())
+        .args(["-U", "-m", "-p", "-n", "-i", "-u", "-r", "-w", "--"])
+        .arg(format!("{HELPERS_DIR}/{INIT}"))
+        .args(["exec", "--cwd", spec.workdir, "--"])
+        .args(spec.argv)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(spec.stdout)
+        .stderr(spec.stderr)
+        .kill_on_drop(true);
+    let procs = procs_paths(spec.cgroup);
+    unsafe {
+        cmd.pre_exec(move || {
+            join_cgroups(&procs)?;
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().context("starting nsenter")
+}

@@ -1,0 +1,986 @@
+//! The control plane: `modal.client.ModalClient`, the RPCs of the Sandbox flow.
+
+use crate::auth::now_f64;
+use crate::backend::cgroup::Limits;
+use crate::images::{hex_digest, ImageRecord};
+use crate::state::{
+    internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
+    DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS, MAX_TIMEOUT_SECS,
+};
+use crate::store::{APPS, IMAGES, SANDBOXES, SECRETS, VOLUMES};
+use crate::tcr_url;
+use futures::StreamExt;
+use modal_proto::client::modal_client_server::ModalClient;
+use modal_proto::client::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::{Request, Response, Status};
+
+type BoxStream<T> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send>>;
+
+const ENVIRONMENT: &str = "main";
+const IMAGE_BUILDER_VERSION: &str = "2025.06";
+/// How long one SandboxGetLogs call waits for output before the client reopens it.
+const LOGS_POLL: Duration = Duration::from_secs(50);
+
+pub struct ControlPlane {
+    pub state: Arc<State>,
+}
+
+fn creation(t: i32) -> ObjectCreationType {
+    ObjectCreationType::try_from(t).unwrap_or(ObjectCreationType::Unspecified)
+}
+
+fn tags_map(tags: &[SandboxTag]) -> Result<BTreeMap<String, String>, Status> {
+    let mut out = BTreeMap::new();
+    for t in tags {
+        if t.tag_name.is_empty() {
+            return Err(Status::invalid_argument("tag names must not be empty"));
+        }
+        out.insert(t.tag_name.clone(), t.tag_value.clone());
+    }
+    Ok(out)
+}
+
+fn tags_proto(tags: &BTreeMap<String, String>) -> Vec<SandboxTag> {
+    tags.iter()
+        .map(|(k, v)| SandboxTag {
+            tag_name: k.clone(),
+            tag_value: v.clone(),
+        })
+        .collect()
+}
+
+fn metadata_of(rec: &SandboxRecord) -> SandboxHandleMetadata {
+    SandboxHandleMetadata {
+        result: rec.result.as_ref().map(|r| r.to_proto()),
+        app_id: rec.app_id.clone(),
+    }
+}
+
+fn info_of(rec: &SandboxRecord) -> SandboxInfo {
+    SandboxInfo {
+        id: rec.id.clone(),
+        created_at: rec.created_at,
+        task_info: Some(TaskInfo {
+            id: rec.task_id.clone(),
+            started_at: rec.created_at,
+            finished_at: rec.finished_at.unwrap_or_default(),
+            result: rec.result.as_ref().map(|r| r.to_proto()),
+            sandbox_id: rec.id.clone(),
+            ..Default::default()
+        }),
+        app_id: rec.app_id.clone(),
+        tags: tags_proto(&rec.tags),
+        name: rec.name.clone().unwrap_or_default(),
+        image_id: rec.image_id.clone(),
+        timeout_secs: rec.timeout_secs,
+        idle_timeout_secs: rec.idle_timeout_secs,
+        metadata: Some(metadata_of(rec)),
+        ..Default::default()
+    }
+}
+
+fn secs(timeout: f32, max: f32) -> Duration {
+    Duration::from_secs_f32(if timeout.is_finite() {
+        timeout.clamp(0.0, max)
+    } else {
+        0.0
+    })
+}
+
+impl ControlPlane {
+    fn app(&self, id: &str) -> Result<AppRecord, Status> {
+        if id.is_empty() {
+            return Err(Status::invalid_argument("app_id is required"));
+        }
+        self.state
+            .store
+            .get::<AppRecord>(APPS, id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("App {id} not found")))
+    }
+
+    fn env_of(
+        &self,
+        secret_ids: &[String],
+        sources: &[SecretSource],
+        extra: &[&Option<StringMap>],
+    ) -> Result<Vec<(String, String)>, Status> {
+        let mut env = crate::state::base_env();
+        let mut set = |k: String, v: String| {
+            env.retain(|(ek, _)| *ek != k);
+            env.push((k, v));
+        };
+        for id in secret_ids {
+            for (k, v) in self.state.secret_env(id)? {
+                set(k, v);
+            }
+        }
+        for s in sources {
+            match &s.source {
+                Some(secret_source::Source::SecretId(id)) => {
+                    for (k, v) in self.state.secret_env(id)? {
+                        set(k, v);
+                    }
+                }
+                Some(secret_source::Source::Env(m)) => {
+                    for (k, v) in &m.contents {
+                        set(k.clone(), v.clone());
+                    }
+                }
+                None => {}
+            }
+        }
+        for m in extra.iter().copied().flatten() {
+            for (k, v) in &m.contents {
+                set(k.clone(), v.clone());
+            }
+        }
+        Ok(env)
+    }
+
+    fn create_request(
+        &self,
+        app_id: &str,
+        def: Option<Sandbox>,
+        tags: &[SandboxTag],
+        sources: &[SecretSource],
+        ephemeral: &Option<StringMap>,
+        v1: bool,
+    ) -> Result<CreateSandbox, Status> {
+        self.app(app_id)?;
+        let def = def.ok_or_else(|| Status::invalid_argument("definition is required"))?;
+        if def.image_id.is_empty() {
+            return Err(Status::invalid_argument("definition.image_id is required"));
+        }
+        if def.entrypoint_args.iter().any(|a| a.contains('\0')) {
+            return Err(Status::invalid_argument(
+                "entrypoint arguments must not contain NUL bytes",
+            ));
+        }
+        if let Some(w) = &def.workdir {
+            if !w.starts_with('/') || w.split('/').any(|c| c == "..") {
+                return Err(Status::invalid_argument(format!(
+                    "workdir must be an absolute path without `..`: {w:?}"
+                )));
+            }
+        }
+        if def.timeout_secs > MAX_TIMEOUT_SECS {
+            return Err(Status::invalid_argument(format!(
+                "timeout_secs must be at most {MAX_TIMEOUT_SECS}"
+            )));
+        }
+        let env = self.env_of(
+            &def.secret_ids,
+            sources,
+            &[&def.environment_variables, ephemeral],
+        )?;
+        let res = def.resources.clone().unwrap_or_default();
+        let memory_max = if res.memory_mb_max > 0 {
+            res.memory_mb_max as u64
+        } else {
+            DEFAULT_MEMORY_MAX_MIB.max(res.memory_mb as u64)
+        };
+        let blocked = def.block_network
+            || def.network_access.as_ref().is_some_and(|n| {
+                n.network_access_type == network_access::NetworkAccessType::Blocked as i32
+            });
+        let mut volumes = Vec::new();
+        for v in &def.volume_mounts {
+            if !v.mount_path.starts_with('/') || v.mount_path.split('/').any(|c| c == "..") {
+                return Err(Status::invalid_argument(format!(
+                    "volume mount path must be absolute: {:?}",
+                    v.mount_path
+                )));
+            }
+            volumes.push((v.volume_id.clone(), v.mount_path.clone(), v.read_only));
+        }
+        let name = def.name.clone().filter(|n| !n.is_empty());
+        if let Some(n) = &name {
+            if n.len() > 64
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(Status::invalid_argument(format!(
+                    "sandbox name {n:?} must be at most 64 characters of letters, digits, '-', '_' or '.'"
+                )));
+            }
+        }
+        Ok(CreateSandbox {
+            app_id: app_id.to_string(),
+            image_id: def.image_id.clone(),
+            entrypoint: def.entrypoint_args.clone(),
+            env,
+            workdir: def.workdir.clone(),
+            volumes,
+            limits: Limits {
+                memory_bytes: Some(memory_max << 20),
+                pids: Some(MAX_PIDS),
+                milli_cpu: (res.milli_cpu > 0).then_some(res.milli_cpu),
+                milli_cpu_max: (res.milli_cpu_max > 0).then_some(res.milli_cpu_max),
+            },
+            block_network: blocked,
+            timeout_secs: if def.timeout_secs == 0 {
+                DEFAULT_TIMEOUT_SECS
+            } else {
+                def.timeout_secs
+            },
+            idle_timeout_secs: def.idle_timeout_secs.filter(|s| *s > 0),
+            name,
+            tags: tags_map(tags)?,
+            v1,
+        })
+    }
+
+    fn access(&self, task_id: &str, client_type: &str, host: &str) -> (String, String) {
+        let jwt = self.state.auth.sign(&format!("task:{task_id}"), 3600);
+        (jwt, tcr_url(client_type, host))
+    }
+
+    fn list(&self, req: SandboxListRequest) -> Result<SandboxListResponse, Status> {
+        let want = tags_map(&req.tags)?;
+        let mut recs: Vec<SandboxRecord> = self
+            .state
+            .store
+            .list::<SandboxRecord>(SANDBOXES)
+            .map_err(internal)?
+            .into_iter()
+            .filter(|r| req.app_id.is_empty() || r.app_id == req.app_id)
+            .filter(|r| req.include_finished || r.result.is_none())
+            .filter(|r| req.before_timestamp <= 0.0 || r.created_at < req.before_timestamp)
+            .filter(|r| want.iter().all(|(k, v)| r.tags.get(k) == Some(v)))
+            .collect();
+        recs.sort_by(|a, b| b.created_at.total_cmp(&a.created_at));
+        recs.truncate(100);
+        Ok(SandboxListResponse {
+            sandboxes: recs.iter().map(info_of).collect(),
+        })
+    }
+
+    fn from_name(
+        &self,
+        req: SandboxGetFromNameRequest,
+    ) -> Result<SandboxGetFromNameResponse, Status> {
+        if req.sandbox_name.is_empty() {
+            return Err(Status::invalid_argument("sandbox_name is required"));
+        }
+        let app = self
+            .state
+            .store
+            .list::<AppRecord>(APPS)
+            .map_err(internal)?
+            .into_iter()
+            .find(|a| a.name == req.app_name)
+            .ok_or_else(|| Status::not_found(format!("App '{}' not found", req.app_name)))?;
+        let mut recs: Vec<SandboxRecord> = self
+            .state
+            .store
+            .list::<SandboxRecord>(SANDBOXES)
+            .map_err(internal)?
+            .into_iter()
+            .filter(|r| r.app_id == app.id && r.name.as_deref() == Some(req.sandbox_name.as_str()))
+            .filter(|r| req.include_terminated || r.result.is_none())
+            .collect();
+        recs.sort_by(|a, b| b.created_at.total_cmp(&a.created_at));
+        let rec = recs.into_iter().next().ok_or_else(|| {
+            Status::not_found(format!(
+                "Sandbox '{}' not found in app '{}'",
+                req.sandbox_name, req.app_name
+            ))
+        })?;
+        Ok(SandboxGetFromNameResponse {
+            sandbox_id: rec.id.clone(),
+            metadata: Some(metadata_of(&rec)),
+        })
+    }
+
+    async fn wait(&self, req: SandboxWaitRequest) -> Result<SandboxWaitResponse, Status> {
+        let result = self
+            .state
+            .wait_result(&req.sandbox_id, secs(req.timeout, 55.0))
+            .await?;
+        let rec = self.state.sandbox_record(&req.sandbox_id)?;
+        Ok(SandboxWaitResponse {
+            result: result.map(|r| r.to_proto()),
+            metadata: Some(metadata_of(&rec)),
+        })
+    }
+
+    async fn terminate(
+        &self,
+        req: SandboxTerminateRequest,
+    ) -> Result<SandboxTerminateResponse, Status> {
+        let r = self.state.terminate(&req.sandbox_id).await?;
+        Ok(SandboxTerminateResponse {
+            existing_result: r.map(|r| r.to_proto()),
+        })
+    }
+
+    fn set_tags(&self, req: SandboxTagsSetRequest) -> Result<(), Status> {
+        let tags = tags_map(&req.tags)?;
+        self.state.set_tags(&req.sandbox_id, tags)
+    }
+}
+
+pub fn client_type<T>(req: &Request<T>) -> String {
+    req.metadata()
+        .get("x-modal-client-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+pub fn host_of<T>(req: &Request<T>) -> String {
+    req.metadata()
+        .get("host")
+        .or_else(|| req.metadata().get(":authority"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.local_addr().map(|a| a.to_string()))
+        .unwrap_or_else(|| "127.0.0.1".into())
+}
+
+#[tonic::async_trait]
+impl ModalClient for ControlPlane {
+    async fn client_hello(&self, _: Request<()>) -> Result<Response<ClientHelloResponse>, Status> {
+        Ok(Response::new(ClientHelloResponse {
+            image_builder_version: IMAGE_BUILDER_VERSION.into(),
+            ..Default::default()
+        }))
+    }
+
+    async fn auth_token_get(
+        &self,
+        _: Request<AuthTokenGetRequest>,
+    ) -> Result<Response<AuthTokenGetResponse>, Status> {
+        Ok(Response::new(AuthTokenGetResponse {
+            token: self.state.auth.sign("client", 3600),
+        }))
+    }
+
+    async fn app_get_or_create(
+        &self,
+        req: Request<AppGetOrCreateRequest>,
+    ) -> Result<Response<AppGetOrCreateResponse>, Status> {
+        let req = req.into_inner();
+        if req.app_name.is_empty() {
+            return Err(Status::invalid_argument("app_name is required"));
+        }
+        let environment = if req.environment_name.is_empty() {
+            ENVIRONMENT.to_string()
+        } else {
+            req.environment_name.clone()
+        };
+        let existing = self
+            .state
+            .store
+            .list::<AppRecord>(APPS)
+            .map_err(internal)?
+            .into_iter()
+            .find(|a| a.name == req.app_name && a.environment == environment);
+        let mode = creation(req.object_creation_type);
+        let app = match (existing, mode) {
+            (Some(_), ObjectCreationType::CreateFailIfExists) => {
+                return Err(Status::already_exists(format!(
+                    "App '{}' already exists",
+                    req.app_name
+                )))
+            }
+            (Some(a), _) => a,
+            (None, ObjectCreationType::Unspecified) => {
+                return Err(Status::not_found(format!(
+                    "App '{}' not found in environment '{environment}'",
+                    req.app_name
+                )))
+            }
+            (None, _) => {
+                let a = AppRecord {
+                    id: crate::ids::new_id("ap"),
+                    name: req.app_name.clone(),
+                    environment: environment.clone(),
+                    created_at: now_f64(),
+                };
+                self.state.store.put(APPS, &a.id, &a).map_err(internal)?;
+                a
+            }
+        };
+        Ok(Response::new(AppGetOrCreateResponse {
+            app_id: app.id.clone(),
+            handle_metadata: Some(AppHandleMetadata {
+                description: app.name,
+                app_id: app.id,
+                environment_name: environment,
+                ..Default::default()
+            }),
+        }))
+    }
+
+    async fn environment_get_or_create(
+        &self,
+        _: Request<EnvironmentGetOrCreateRequest>,
+    ) -> Result<Response<EnvironmentGetOrCreateResponse>, Status> {
+        Ok(Response::new(EnvironmentGetOrCreateResponse {
+            environment_id: "en-main".into(),
+            metadata: Some(EnvironmentMetadata {
+                name: ENVIRONMENT.into(),
+                settings: Some(EnvironmentSettings {
+                    image_builder_version: IMAGE_BUILDER_VERSION.into(),
+                    ..Default::default()
+                }),
+                environment_type: EnvironmentType::Public as i32,
+            }),
+        }))
+    }
+
+    async fn image_get_or_create(
+        &self,
+        req: Request<ImageGetOrCreateRequest>,
+    ) -> Result<Response<ImageGetOrCreateResponse>, Status> {
+        let req = req.into_inner();
+        if !req.existing_image_id.is_empty() {
+            let rec = self.state.image(&req.existing_image_id)?;
+            return Ok(Response::new(ImageGetOrCreateResponse {
+                image_id: rec.id,
+                ..Default::default()
+            }));
+        }
+        let image = req
+            .image
+            .ok_or_else(|| Status::invalid_argument("image is required"))?;
+        let mut commands = image.dockerfile_commands.clone();
+        for b in &image.base_images {
+            commands.insert(
+                0,
+                format!(
+                    "FROM {}",
+                    if b.image_id.is_empty() {
+                        &b.docker_tag
+                    } else {
+                        &b.image_id
+                    }
+                ),
+            );
+        }
+        // one image id per definition, so the same definition is built (resolved) once
+        let id = format!("im-{}", &hex_digest(commands.join("\n").as_bytes())[..22]);
+        let cached = self
+            .state
+            .store
+            .get::<ImageRecord>(IMAGES, &id)
+            .map_err(internal)?;
+        if cached.is_none() {
+            let rec = match self
+                .state
+                .images
+                .get_or_create(&self.state.store, &commands)
+            {
+                Ok(base) => ImageRecord {
+                    id: id.clone(),
+                    created_at: now_f64(),
+                    ..base
+                },
+                Err(e) => ImageRecord {
+                    id: id.clone(),
+                    layers: vec![],
+                    host_dirs: vec![],
+                    created_at: now_f64(),
+                    logs: vec![format!("{e:#}")],
+                    error: Some(format!("{e:#}")),
+                    expires_at: None,
+                },
+            };
+            self.state.store.put(IMAGES, &id, &rec).map_err(internal)?;
+        }
+        Ok(Response::new(ImageGetOrCreateResponse {
+            image_id: id,
+            ..Default::default()
+        }))
+    }
+
+    async fn image_join_streaming(
+        &self,
+        req: Request<ImageJoinStreamingRequest>,
+    ) -> Result<Response<BoxStream<ImageJoinStreamingResponse>>, Status> {
+        let req = req.into_inner();
+        let rec = self.state.image(&req.image_id)?;
+        let skip: usize = req.last_entry_id.parse().unwrap_or(0);
+        let mut items = Vec::new();
+        for (i, line) in rec.logs.iter().enumerate().skip(skip) {
+            items.push(Ok(ImageJoinStreamingResponse {
+                task_logs: vec![TaskLogs {
+                    data: format!("{line}\n"),
+                    file_descriptor: FileDescriptor::Stderr as i32,
+                    timestamp: rec.created_at,
+                    ..Default::default()
+                }],
+                entry_id: (i + 1).to_string(),
+                ..Default::default()
+            }));
+        }
+        let result = match &rec.error {
+            None => GenericResult {
+                status: generic_result::GenericStatus::Success as i32,
+                ..Default::default()
+            },
+            Some(e) => GenericResult {
+                status: generic_result::GenericStatus::Failure as i32,
+                exception: e.clone(),
+                ..Default::default()
+            },
+        };
+        items.push(Ok(ImageJoinStreamingResponse {
+            result: Some(result),
+            entry_id: rec.logs.len().to_string(),
+            eof: true,
+            metadata: Some(ImageMetadata {
+                image_builder_version: Some(IMAGE_BUILDER_VERSION.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+        Ok(Response::new(Box::pin(futures::stream::iter(items))))
+    }
+
+    async fn image_from_id(
+        &self,
+        req: Request<ImageFromIdRequest>,
+    ) -> Result<Response<ImageFromIdResponse>, Status> {
+        let rec = self.state.image(&req.into_inner().image_id)?;
+        Ok(Response::new(ImageFromIdResponse {
+            image_id: rec.id,
+            metadata: Some(ImageMetadata::default()),
+        }))
+    }
+
+    async fn secret_get_or_create(
+        &self,
+        req: Request<SecretGetOrCreateRequest>,
+    ) -> Result<Response<SecretGetOrCreateResponse>, Status> {
+        let req = req.into_inner();
+        let mode = creation(req.object_creation_type);
+        let env: BTreeMap<String, String> = req.env_dict.clone().into_iter().collect();
+        let rec = if mode == ObjectCreationType::Ephemeral || req.deployment_name.is_empty() {
+            if mode != ObjectCreationType::Ephemeral {
+                return Err(Status::invalid_argument(
+                    "deployment_name is required for a named secret",
+                ));
+            }
+            let s = SecretRecord {
+                id: crate::ids::new_id("st"),
+                name: None,
+                env,
+            };
+            self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+            s
+        } else {
+            let existing = self
+                .state
+                .store
+                .list::<SecretRecord>(SECRETS)
+                .map_err(internal)?
+                .into_iter()
+                .find(|s| s.name.as_deref() == Some(req.deployment_name.as_str()));
+            match (existing, mode) {
+                (Some(_), ObjectCreationType::CreateFailIfExists) => {
+                    return Err(Status::already_exists(format!(
+                        "Secret '{}' already exists",
+                        req.deployment_name
+                    )))
+                }
+                (Some(mut s), ObjectCreationType::CreateOverwriteIfExists) => {
+                    s.env = env;
+                    self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+                    s
+                }
+                (Some(s), _) => s,
+                (None, ObjectCreationType::Unspecified) => {
+                    return Err(Status::not_found(format!(
+                        "Secret '{}' not found",
+                        req.deployment_name
+                    )))
+                }
+                (None, _) => {
+                    let s = SecretRecord {
+                        id: crate::ids::new_id("st"),
+                        name: Some(req.deployment_name.clone()),
+                        env,
+                    };
+                    self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+                    s
+                }
+            }
+        };
+        let missing: Vec<&String> = req
+            .required_keys
+            .iter()
+            .filter(|k| !rec.env.contains_key(*k))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Status::not_found(format!(
+                "Secret '{}' is missing required keys: {}",
+                req.deployment_name,
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(Response::new(SecretGetOrCreateResponse {
+            secret_id: rec.id,
+            metadata: Some(SecretMetadata {
+                name: rec.name.unwrap_or_default(),
+                keys: rec.env.keys().cloned().collect(),
+                environment_name: ENVIRONMENT.into(),
+                ..Default::default()
+            }),
+        }))
+    }
+
+    async fn volume_get_or_create(
+        &self,
+        req: Request<VolumeGetOrCreateRequest>,
+    ) -> Result<Response<VolumeGetOrCreateResponse>, Status> {
+        let req = req.into_inner();
+        let mode = creation(req.object_creation_type);
+        let existing = if req.deployment_name.is_empty() {
+            None
+        } else {
+            self.state
+                .store
+                .list::<VolumeRecord>(VOLUMES)
+                .map_err(internal)?
+                .into_iter()
+                .find(|v| v.name.as_deref() == Some(req.deployment_name.as_str()))
+        };
+        let rec = match (existing, mode) {
+            (Some(_), ObjectCreationType::CreateFailIfExists) => {
+                return Err(Status::already_exists(format!(
+                    "Volume '{}' already exists",
+                    req.deployment_name
+                )))
+            }
+            (Some(v), _) => v,
+            (None, ObjectCreationType::Unspecified) => {
+                return Err(Status::not_found(format!(
+                    "Volume '{}' not found",
+                    req.deployment_name
+                )))
+            }
+            (None, _) => {
+                let v = VolumeRecord {
+                    id: crate::ids::new_id("vo"),
+                    name: (!req.deployment_name.is_empty()).then(|| req.deployment_name.clone()),
+                };
+                let dir = self.state.state_dir.join("volumes").join(&v.id);
+                std::fs::create_dir_all(&dir).map_err(internal)?;
+                std::os::unix::fs::chown(
+                    &dir,
+                    Some(self.state.backend.uid),
+                    Some(self.state.backend.uid),
+                )
+                .map_err(internal)?;
+                self.state.store.put(VOLUMES, &v.id, &v).map_err(internal)?;
+                v
+            }
+        };
+        Ok(Response::new(VolumeGetOrCreateResponse {
+            volume_id: rec.id,
+            version: req.version,
+            metadata: Some(VolumeMetadata {
+                version: req.version,
+                name: rec.name.unwrap_or_default(),
+            }),
+        }))
+    }
+
+    async fn sandbox_create_v2(
+        &self,
+        req: Request<SandboxCreateV2Request>,
+    ) -> Result<Response<SandboxCreateV2Response>, Status> {
+        let (ct, host) = (client_type(&req), host_of(&req));
+        let req = req.into_inner();
+        let create = self.create_request(
+            &req.app_id,
+            req.definition,
+            &req.tags,
+            &req.secret_sources,
+            &req.ephemeral_secrets,
+            false,
+        )?;
+        let rec = self.state.create_sandbox(create).await?;
+        let (jwt, url) = self.access(&rec.task_id, &ct, &host);
+        Ok(Response::new(SandboxCreateV2Response {
+            sandbox_id: rec.id.clone(),
+            task_id: rec.task_id.clone(),
+            metadata: Some(metadata_of(&rec)),
+            command_router_access: Some(CommandRouterAccess { jwt, url }),
+            ..Default::default()
+        }))
+    }
+
+    async fn sandbox_create(
+        &self,
+        req: Request<SandboxCreateRequest>,
+    ) -> Result<Response<SandboxCreateResponse>, Status> {
+        let req = req.into_inner();
+        let create =
+            self.create_request(&req.app_id, req.definition, &req.tags, &[], &None, true)?;
+        let rec = self.state.create_sandbox(create).await?;
+        Ok(Response::new(SandboxCreateResponse {
+            sandbox_id: rec.id.clone(),
+            metadata: Some(metadata_of(&rec)),
+        }))
+    }
+
+    async fn sandbox_get_task_id(
+        &self,
+        req: Request<SandboxGetTaskIdRequest>,
+    ) -> Result<Response<SandboxGetTaskIdResponse>, Status> {
+        let rec = self.state.sandbox_record(&req.into_inner().sandbox_id)?;
+        Ok(Response::new(SandboxGetTaskIdResponse {
+            task_id: Some(rec.task_id.clone()),
+            task_result: rec.result.as_ref().map(|r| r.to_proto()),
+        }))
+    }
+
+    async fn task_get_command_router_access(
+        &self,
+        req: Request<TaskGetCommandRouterAccessRequest>,
+    ) -> Result<Response<TaskGetCommandRouterAccessResponse>, Status> {
+        let (ct, host) = (client_type(&req), host_of(&req));
+        let task_id = req.into_inner().task_id;
+        self.state.by_task(&task_id)?;
+        let (jwt, url) = self.access(&task_id, &ct, &host);
+        Ok(Response::new(TaskGetCommandRouterAccessResponse {
+            jwt,
+            url,
+        }))
+    }
+
+    async fn sandbox_get_command_router_access(
+        &self,
+        req: Request<SandboxGetCommandRouterAccessRequest>,
+    ) -> Result<Response<SandboxGetCommandRouterAccessResponse>, Status> {
+        let (ct, host) = (client_type(&req), host_of(&req));
+        let task_id = match req.into_inner().target {
+            Some(sandbox_get_command_router_access_request::Target::SandboxId(id)) => {
+                self.state.sandbox_record(&id)?.task_id
+            }
+            Some(sandbox_get_command_router_access_request::Target::TaskId(t)) => t,
+            None => {
+                return Err(Status::invalid_argument(
+                    "sandbox_id or task_id is required",
+                ))
+            }
+        };
+        self.state.by_task(&task_id)?;
+        let (jwt, url) = self.access(&task_id, &ct, &host);
+        Ok(Response::new(SandboxGetCommandRouterAccessResponse {
+            jwt,
+            url,
+            worker_ipv4_address: "127.0.0.1".into(),
+        }))
+    }
+
+    async fn sandbox_wait(
+        &self,
+        req: Request<SandboxWaitRequest>,
+    ) -> Result<Response<SandboxWaitResponse>, Status> {
+        self.wait(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn sandbox_wait_v2(
+        &self,
+        req: Request<SandboxWaitRequest>,
+    ) -> Result<Response<SandboxWaitResponse>, Status> {
+        self.wait(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn sandbox_terminate(
+        &self,
+        req: Request<SandboxTerminateRequest>,
+    ) -> Result<Response<SandboxTerminateResponse>, Status> {
+        self.terminate(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn sandbox_terminate_v2(
+        &self,
+        req: Request<SandboxTerminateRequest>,
+    ) -> Result<Response<SandboxTerminateResponse>, Status> {
+        self.terminate(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn sandbox_tags_get(
+        &self,
+        req: Request<SandboxTagsGetRequest>,
+    ) -> Result<Response<SandboxTagsGetResponse>, Status> {
+        let rec = self.state.sandbox_record(&req.into_inner().sandbox_id)?;
+        Ok(Response::new(SandboxTagsGetResponse {
+            tags: tags_proto(&rec.tags),
+        }))
+    }
+
+    async fn sandbox_tags_get_v2(
+        &self,
+        req: Request<SandboxTagsGetRequest>,
+    ) -> Result<Response<SandboxTagsGetResponse>, Status> {
+        self.sandbox_tags_get(req).await
+    }
+
+    async fn sandbox_tags_set(
+        &self,
+        req: Request<SandboxTagsSetRequest>,
+    ) -> Result<Response<()>, Status> {
+        self.set_tags(req.into_inner()).map(Response::new)
+    }
+
+    async fn sandbox_tags_set_v2(
+        &self,
+        req: Request<SandboxTagsSetRequest>,
+    ) -> Result<Response<()>, Status> {
+        self.set_tags(req.into_inner()).map(Response::new)
+    }
+
+    async fn sandbox_list(
+        &self,
+        req: Request<SandboxListRequest>,
+    ) -> Result<Response<SandboxListResponse>, Status> {
+        self.list(req.into_inner()).map(Response::new)
+    }
+
+    async fn sandbox_list_v2(
+        &self,
+        req: Request<SandboxListRequest>,
+    ) -> Result<Response<SandboxListResponse>, Status> {
+        self.list(req.into_inner()).map(Response::new)
+    }
+
+    async fn sandbox_get_from_name(
+        &self,
+        req: Request<SandboxGetFromNameRequest>,
+    ) -> Result<Response<SandboxGetFromNameResponse>, Status> {
+        self.from_name(req.into_inner()).map(Response::new)
+    }
+
+    async fn sandbox_get_from_name_v2(
+        &self,
+        req: Request<SandboxGetFromNameRequest>,
+    ) -> Result<Response<SandboxGetFromNameResponse>, Status> {
+        self.from_name(req.into_inner()).map(Response::new)
+    }
+
+    async fn sandbox_get_logs(
+        &self,
+        req: Request<SandboxGetLogsRequest>,
+    ) -> Result<Response<BoxStream<TaskLogsBatch>>, Status> {
+        let req = req.into_inner();
+        let rec = self.state.sandbox_record(&req.sandbox_id)?;
+        let fd = FileDescriptor::try_from(req.file_descriptor).unwrap_or(FileDescriptor::Stdout);
+        let start: u64 = match req.last_entry_id.as_str() {
+            "" | "0-0" => 0,
+            s => s
+                .parse()
+                .map_err(|_| Status::invalid_argument(format!("bad last_entry_id {s:?}")))?,
+        };
+        let Some(sb) = self.state.running(&rec.id) else {
+            // finished and gone from memory: nothing more will come
+            let eof = TaskLogsBatch {
+                eof: true,
+                entry_id: start.to_string(),
+                task_id: rec.task_id,
+                ..Default::default()
+            };
+            return Ok(Response::new(Box::pin(futures::stream::iter([Ok(eof)]))));
+        };
+        let poll = if req.timeout > 0.0 {
+            secs(req.timeout, 55.0)
+        } else {
+            LOGS_POLL
+        };
+        let task_id = rec.task_id.clone();
+        let stream = futures::stream::unfold((start, false), move |(offset, done)| {
+            let sb = sb.clone();
+            let task_id = task_id.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let buf = if fd == FileDescriptor::Stderr {
+                    &sb.stderr
+                } else {
+                    &sb.stdout
+                };
+                match tokio::time::timeout(poll, buf.next(offset, 256 * 1024)).await {
+                    Err(_) => None, // long poll over; the client reopens at its entry id
+                    Ok(None) => Some((
+                        Ok(TaskLogsBatch {
+                            task_id,
+                            entry_id: offset.to_string(),
+                            eof: true,
+                            ..Default::default()
+                        }),
+                        (offset, true),
+                    )),
+                    Ok(Some((at, data))) => {
+                        let end = at + data.len() as u64;
+                        let batch = TaskLogsBatch {
+                            task_id,
+                            entry_id: end.to_string(),
+                            items: vec![TaskLogs {
+                                data: String::from_utf8_lossy(&data).into_owned(),
+                                file_descriptor: fd as i32,
+                                timestamp: now_f64(),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        };
+                        Some((Ok(batch), (end, false)))
+                    }
+                }
+            }
+        });
+        Ok(Response::new(stream.boxed()))
+    }
+
+    async fn sandbox_stdin_write(
+        &self,
+        req: Request<SandboxStdinWriteRequest>,
+    ) -> Result<Response<SandboxStdinWriteResponse>, Status> {
+        let req = req.into_inner();
+        let rec = self.state.sandbox_record(&req.sandbox_id)?;
+        let sb = self.state.running(&rec.id).ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", rec.id))
+        })?;
+        // V1 writes carry a 1-based index: a repeated index is a retry, applied once
+        let last = self
+            .state
+            .v1_stdin_index
+            .lock()
+            .map(|m| m.get(&rec.id).copied().unwrap_or(0))
+            .unwrap_or(0);
+        if req.index <= last {
+            return Ok(Response::new(SandboxStdinWriteResponse {}));
+        }
+        if req.index != last + 1 {
+            return Err(Status::failed_precondition(format!(
+                "stdin write index {} out of order; the next index is {}",
+                req.index,
+                last + 1
+            )));
+        }
+        let (offset, _) = sb.stdin.status().await;
+        sb.stdin
+            .write(offset, &req.input, req.eof)
+            .await
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        sb.touch();
+        if let Ok(mut m) = self.state.v1_stdin_index.lock() {
+            m.insert(rec.id, req.index);
+        }
+        Ok(Response::new(SandboxStdinWriteResponse {}))
+    }
+}

@@ -1,0 +1,262 @@
+//! The image store. No registry is reachable, so `FROM <tag>` resolves from images
+//! imported with `sandboxd image import TAG PATH`; a tag the store lacks falls back (by
+//! `--missing-image host`) to the host base image: the host's /usr (and what links into
+//! it) and /opt, read-only, under a generated minimal /etc. Never the host's own /etc,
+//! /root, /home, /tmp, /var, the state dir or a checkout.
+
+use crate::auth::now_f64;
+use crate::backend::rootfs::ImageLayers;
+use crate::store::{Store, IMAGES, META};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::os::unix::fs::{lchown, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const HOST_BASE_ID: &str = "im-hostbase0000000000000";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub id: String,
+    /// Layer directory names under `<state>/layers`, lowest first.
+    pub layers: Vec<String>,
+    /// Host directories overlaid read-only (the host base image).
+    pub host_dirs: Vec<String>,
+    pub created_at: f64,
+    /// Build log lines, replayed by ImageJoinStreaming.
+    pub logs: Vec<String>,
+    /// Set when the build failed: the reason, shown to the client.
+    pub error: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MissingImage {
+    Host,
+    Error,
+}
+
+pub struct Images {
+    pub layers_dir: PathBuf,
+    uid: u32,
+    missing: MissingImage,
+}
+
+fn tag_key(tag: &str) -> String {
+    format!("tag:{tag}")
+}
+
+/// A registry tag as written in `FROM` (a default `latest` tag added).
+pub fn normalize_tag(tag: &str) -> String {
+    let last = tag.rsplit('/').next().unwrap_or(tag);
+    if last.contains(':') || last.contains('@') {
+        tag.to_string()
+    } else {
+        format!("{tag}:latest")
+    }
+}
+
+impl Images {
+    pub fn new(state_dir: &Path, uid: u32, missing: MissingImage) -> Self {
+        Self {
+            layers_dir: state_dir.join("layers"),
+            uid,
+            missing,
+        }
+    }
+
+    pub fn layers(&self, rec: &ImageRecord) -> ImageLayers {
+        ImageLayers {
+            layers: rec.layers.iter().map(|l| self.layers_dir.join(l)).collect(),
+            host_dirs: rec.host_dirs.iter().map(PathBuf::from).collect(),
+        }
+    }
+
+    /// Create (once) the host base image and its generated /etc layer.
+    pub fn ensure_host_base(&self, store: &Store) -> Result<ImageRecord> {
+        if let Some(rec) = store.get::<ImageRecord>(IMAGES, HOST_BASE_ID)? {
+            if self.layers_dir.join("hostbase").is_dir() {
+                return Ok(rec);
+            }
+        }
+        let dir = self.layers_dir.join("hostbase");
+        let tmp = self.layers_dir.join("hostbase.tmp");
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(tmp.join("etc/ssl/certs"))?;
+        let mut host_dirs = vec!["/usr".to_string()];
+        for d in [
+            "usr", "proc", "dev", "sys", "tmp", "root", "home", "var/tmp", "run", "mnt", "srv",
+            "opt",
+        ] {
+            fs::create_dir_all(tmp.join(d))?;
+        }
+        if Path::new("/opt").is_dir() {
+            host_dirs.push("/opt".into());
+        }
+        for link in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+            let host = Path::new("/").join(link);
+            if let Ok(target) = fs::read_link(&host) {
+                if target.starts_with("usr") || target.starts_with("/usr") {
+                    symlink(&target, tmp.join(link))?;
+                }
+            }
+        }
+        let etc = tmp.join("etc");
+        fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")?;
+        fs::write(etc.join("group"), "root:x:0:\nnogroup:x:65534:\n")?;
+        fs::write(
+            etc.join("hosts"),
+            "127.0.0.1 localhost modal\n::1 localhost ip6-localhost ip6-loopback\n",
+        )?;
+        fs::write(etc.join("hostname"), "modal\n")?;
+        fs::write(etc.join("resolv.conf"), "nameserver 10.0.2.3\n")?;
+        fs::write(
+            etc.join("nsswitch.conf"),
+            "passwd: files\ngroup: files\nhosts: files dns\n",
+        )?;
+        let certs = Path::new("/etc/ssl/certs/ca-certificates.crt");
+        if certs.exists() {
+            fs::copy(certs, etc.join("ssl/certs/ca-certificates.crt"))?;
+        }
+        chown_tree(&tmp, self.uid)?;
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&tmp, &dir)?;
+        let rec = ImageRecord {
+            id: HOST_BASE_ID.into(),
+            layers: vec!["hostbase".into()],
+            host_dirs,
+            created_at: now_f64(),
+            logs: vec![],
+            error: None,
+            expires_at: None,
+        };
+        store.put(IMAGES, &rec.id, &rec)?;
+        Ok(rec)
+    }
+
+    /// `sandboxd image import TAG PATH`: a rootfs directory or tarball becomes an image.
+    pub fn import(&self, store: &Store, tag: &str, path: &Path) -> Result<ImageRecord> {
+        let tag = normalize_tag(tag);
+        let id = format!(
+            "im-{}",
+            &hex_digest(format!("import:{tag}:{}", now_f64()).as_bytes())[..22]
+        );
+        let layer = format!("{id}-0");
+        let dir = self.layers_dir.join(&layer);
+        fs::create_dir_all(&dir)?;
+        let status = if path.is_dir() {
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", path.display()))
+                .arg(&dir)
+                .status()
+        } else {
+            Command::new("tar")
+                .args(["-xf"])
+                .arg(path)
+                .arg("-C")
+                .arg(&dir)
+                .arg("--no-same-owner")
+                .status()
+        }
+        .context("copying the image's files")?;
+        if !status.success() {
+            let _ = fs::remove_dir_all(&dir);
+            bail!(
+                "could not read {} as a rootfs directory or tarball",
+                path.display()
+            );
+        }
+        chown_tree(&dir, self.uid)?;
+        let rec = ImageRecord {
+            id: id.clone(),
+            layers: vec![layer],
+            host_dirs: vec![],
+            created_at: now_f64(),
+            logs: vec![format!(
+                "Using {tag} from sandboxd's local image store ({id})."
+            )],
+            error: None,
+            expires_at: None,
+        };
+        store.put(IMAGES, &id, &rec)?;
+        store.put(META, &tag_key(&tag), &id)?;
+        Ok(rec)
+    }
+
+    /// Resolve an image definition's `FROM` line (and reject what we cannot build yet).
+    pub fn get_or_create(&self, store: &Store, dockerfile: &[String]) -> Result<ImageRecord> {
+        let mut from = None;
+        for line in dockerfile {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            match word.to_ascii_uppercase().as_str() {
+                "FROM" if from.is_none() => from = Some(rest.split_whitespace().next().unwrap_or("").to_string()),
+                _ => bail!("sandboxd cannot build this image step yet: {line:?} (only FROM <tag> is supported)"),
+            }
+        }
+        let tag = normalize_tag(&from.context("the image definition has no FROM line")?);
+        if let Some(id) = store.get::<String>(META, &tag_key(&tag))? {
+            if let Some(rec) = store.get::<ImageRecord>(IMAGES, &id)? {
+                return Ok(rec);
+            }
+        }
+        match self.missing {
+            MissingImage::Error => bail!(
+                "image {tag} is not in sandboxd's local image store; import it with `sandboxd image import {tag} PATH`"
+            ),
+            MissingImage::Host => {
+                let mut rec = self.ensure_host_base(store)?;
+                rec.logs = vec![format!(
+                    "Image {tag} is not in sandboxd's local image store (no registry is reachable); \
+                     using the host base image: the host's /usr and /opt, read-only, with a generated /etc."
+                )];
+                Ok(rec)
+            }
+        }
+    }
+}
+
+pub fn hex_digest(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn chown_tree(dir: &Path, uid: u32) -> Result<()> {
+    lchown(dir, Some(uid), Some(uid))?;
+    if fs::symlink_metadata(dir)?.is_dir() {
+        for e in fs::read_dir(dir)? {
+            let e = e?;
+            if e.file_type()?.is_dir() {
+                chown_tree(&e.path(), uid)?;
+            } else {
+                lchown(e.path(), Some(uid), Some(uid))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_get_a_default_latest() {
+        assert_eq!(normalize_tag("debian"), "debian:latest");
+        assert_eq!(
+            normalize_tag("debian:bookworm-slim"),
+            "debian:bookworm-slim"
+        );
+        assert_eq!(normalize_tag("localhost:5000/x"), "localhost:5000/x:latest");
+        assert_eq!(normalize_tag("x@sha256:ab"), "x@sha256:ab");
+    }
+}

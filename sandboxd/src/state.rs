@@ -1,0 +1,417 @@
+//! What sandboxd knows: records in the store, running sandboxes in memory, and the
+//! operations both protocol services share (create, find, end, result mapping).
+
+use crate::auth::{now_f64, Auth};
+use crate::backend::cgroup::Limits;
+use crate::backend::rootfs::VolumeBind;
+use crate::backend::sandbox::{Outcome, Sandbox, SandboxSpec};
+use crate::backend::BackendConfig;
+use crate::images::{ImageRecord, Images};
+use crate::store::{Store, IMAGES, SANDBOXES, SECRETS, VOLUMES};
+use modal_proto::client::{generic_result::GenericStatus, GenericResult};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tonic::Status;
+
+pub const DEFAULT_TIMEOUT_SECS: u32 = 300;
+pub const MAX_TIMEOUT_SECS: u32 = 24 * 3600;
+/// A hard memory limit for sandboxes that ask for none, so one cannot take the host down.
+pub const DEFAULT_MEMORY_MAX_MIB: u64 = 4096;
+/// Bounds a fork bomb.
+pub const MAX_PIDS: u64 = 1024;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ResultRecord {
+    pub status: i32,
+    pub exitcode: i32,
+    pub exception: String,
+}
+
+impl ResultRecord {
+    pub fn to_proto(&self) -> GenericResult {
+        GenericResult {
+            status: self.status,
+            exitcode: self.exitcode,
+            exception: self.exception.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Modal's result for how a sandbox ended; clients derive returncode from it
+    /// (124 on TIMEOUT, 137 on TERMINATED, else exitcode).
+    pub fn of(outcome: &Outcome, timeout_secs: u32) -> Self {
+        let (status, exitcode, exception) = match outcome {
+            Outcome::Exited(0) => (GenericStatus::Success, 0, String::new()),
+            Outcome::Exited(c) => (GenericStatus::Failure, *c, String::new()),
+            Outcome::Terminated => (GenericStatus::Terminated, 137, String::new()),
+            Outcome::Timeout => (
+                GenericStatus::Timeout,
+                124,
+                format!("Sandbox timed out after {timeout_secs}s"),
+            ),
+            Outcome::IdleTimeout => (GenericStatus::IdleTimeout, 0, "Sandbox idle timeout".into()),
+            Outcome::Failed(why) => (GenericStatus::Failure, 137, why.clone()),
+        };
+        Self {
+            status: status as i32,
+            exitcode,
+            exception,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SandboxRecord {
+    pub id: String,
+    pub task_id: String,
+    pub app_id: String,
+    pub name: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub created_at: f64,
+    pub image_id: String,
+    pub timeout_secs: u32,
+    pub idle_timeout_secs: Option<u32>,
+    pub v1: bool,
+    pub result: Option<ResultRecord>,
+    #[serde(default)]
+    pub finished_at: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AppRecord {
+    pub id: String,
+    pub name: String,
+    pub environment: String,
+    pub created_at: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SecretRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VolumeRecord {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// What a create request asks for, already validated.
+pub struct CreateSandbox {
+    pub app_id: String,
+    pub image_id: String,
+    pub entrypoint: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: Option<String>,
+    pub volumes: Vec<(String, String, bool)>,
+    pub limits: Limits,
+    pub block_network: bool,
+    pub timeout_secs: u32,
+    pub idle_timeout_secs: Option<u32>,
+    pub name: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub v1: bool,
+}
+
+pub struct State {
+    pub store: Store,
+    pub auth: Auth,
+    pub images: Images,
+    pub backend: BackendConfig,
+    pub state_dir: PathBuf,
+    running: Mutex<HashMap<String, Arc<Sandbox>>>,
+    /// Serialises creates so that a name is taken once.
+    create_lock: tokio::sync::Mutex<()>,
+    /// V1 stdin: the last 1-based write index applied, per sandbox.
+    pub v1_stdin_index: Mutex<HashMap<String, u32>>,
+}
+
+pub fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(format!("sandboxd: {e}"))
+}
+
+/// The environment every command starts with, before the sandbox's and the exec's own.
+pub fn base_env() -> Vec<(String, String)> {
+    [
+        (
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ),
+        ("HOME", "/root"),
+        ("LANG", "C.UTF-8"),
+        ("TERM", "xterm-256color"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl State {
+    pub fn new(
+        store: Store,
+        auth: Auth,
+        images: Images,
+        backend: BackendConfig,
+        state_dir: PathBuf,
+    ) -> Self {
+        Self {
+            store,
+            auth,
+            images,
+            backend,
+            state_dir,
+            running: Mutex::new(HashMap::new()),
+            create_lock: tokio::sync::Mutex::new(()),
+            v1_stdin_index: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sandboxes that were running when sandboxd stopped come back finished, never missing.
+    pub fn recover(&self) -> anyhow::Result<usize> {
+        let mut n = 0;
+        for mut rec in self.store.list::<SandboxRecord>(SANDBOXES)? {
+            if rec.result.is_none() {
+                rec.result = Some(ResultRecord {
+                    status: GenericStatus::Terminated as i32,
+                    exitcode: 137,
+                    exception: "sandboxd stopped while this sandbox was running".into(),
+                });
+                rec.finished_at = Some(now_f64());
+                self.store.put(SANDBOXES, &rec.id, &rec)?;
+                let _ = std::fs::remove_dir_all(self.backend.data_root.join(&rec.id));
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub fn sandbox_record(&self, id: &str) -> Result<SandboxRecord, Status> {
+        if id.is_empty() {
+            return Err(Status::invalid_argument("sandbox_id is required"));
+        }
+        self.store
+            .get::<SandboxRecord>(SANDBOXES, id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("Sandbox {id} not found")))
+    }
+
+    pub fn running(&self, id: &str) -> Option<Arc<Sandbox>> {
+        self.running.lock().ok()?.get(id).cloned()
+    }
+
+    /// The running sandbox behind a task id, or why there is none.
+    pub fn by_task(&self, task_id: &str) -> Result<(SandboxRecord, Arc<Sandbox>), Status> {
+        if task_id.is_empty() {
+            return Err(Status::invalid_argument("task_id is required"));
+        }
+        let rec = self
+            .store
+            .list::<SandboxRecord>(SANDBOXES)
+            .map_err(internal)?
+            .into_iter()
+            .find(|r| r.task_id == task_id)
+            .ok_or_else(|| Status::not_found(format!("Task {task_id} not found")))?;
+        match self.running(&rec.id) {
+            Some(sb) if sb.outcome().is_none() => Ok((rec, sb)),
+            _ => Err(Status::failed_precondition(format!(
+                "Sandbox {} has already finished",
+                rec.id
+            ))),
+        }
+    }
+
+    pub fn image(&self, id: &str) -> Result<ImageRecord, Status> {
+        self.store
+            .get::<ImageRecord>(IMAGES, id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("Image {id} not found")))
+    }
+
+    pub fn secret_env(&self, secret_id: &str) -> Result<BTreeMap<String, String>, Status> {
+        self.store
+            .get::<SecretRecord>(SECRETS, secret_id)
+            .map_err(internal)?
+            .map(|s| s.env)
+            .ok_or_else(|| Status::not_found(format!("Secret {secret_id} not found")))
+    }
+
+    pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, Status> {
+        self.store
+            .get::<VolumeRecord>(VOLUMES, volume_id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("Volume {volume_id} not found")))?;
+        Ok(self.state_dir.join("volumes").join(volume_id))
+    }
+
+    /// Create and start a sandbox; returns its record.
+    pub async fn create_sandbox(
+        self: &Arc<Self>,
+        req: CreateSandbox,
+    ) -> Result<SandboxRecord, Status> {
+        let image = self.image(&req.image_id)?;
+        if let Some(err) = &image.error {
+            return Err(Status::failed_precondition(format!(
+                "Image {} failed to build: {err}",
+                image.id
+            )));
+        }
+        let mut volumes = Vec::new();
+        for (vid, path, read_only) in &req.volumes {
+            volumes.push(VolumeBind {
+                source: self.volume_dir(vid)?,
+                target: path.clone(),
+                read_only: *read_only,
+            });
+        }
+        let _guard = self.create_lock.lock().await;
+        if let Some(name) = &req.name {
+            let taken = self
+                .store
+                .list::<SandboxRecord>(SANDBOXES)
+                .map_err(internal)?
+                .into_iter()
+                .any(|r| {
+                    r.result.is_none() && r.app_id == req.app_id && r.name.as_deref() == Some(name)
+                });
+            if taken {
+                return Err(Status::already_exists(format!(
+                    "A sandbox named '{name}' is already running in this app"
+                )));
+            }
+        }
+        let id = if req.v1 {
+            crate::ids::new_sandbox_v1_id()
+        } else {
+            crate::ids::new_sandbox_v2_id()
+        };
+        let rec = SandboxRecord {
+            id: id.clone(),
+            task_id: crate::ids::new_id("ta"),
+            app_id: req.app_id.clone(),
+            name: req.name.clone(),
+            tags: req.tags.clone(),
+            created_at: now_f64(),
+            image_id: image.id.clone(),
+            timeout_secs: req.timeout_secs,
+            idle_timeout_secs: req.idle_timeout_secs,
+            v1: req.v1,
+            result: None,
+            finished_at: None,
+        };
+        self.store.put(SANDBOXES, &id, &rec).map_err(internal)?;
+        let entrypoint = if req.entrypoint.is_empty() {
+            vec![
+                format!(
+                    "{}/{}",
+                    crate::backend::rootfs::HELPERS_DIR,
+                    crate::backend::spawn::INIT
+                ),
+                "idle".into(),
+            ]
+        } else {
+            req.entrypoint.clone()
+        };
+        let spec = SandboxSpec {
+            id: id.clone(),
+            entrypoint,
+            env: req.env,
+            workdir: req.workdir.unwrap_or_else(|| "/".into()),
+            image: self.images.layers(&image),
+            volumes,
+            limits: req.limits,
+            block_network: req.block_network,
+            timeout: Duration::from_secs(req.timeout_secs as u64),
+            idle_timeout: req.idle_timeout_secs.map(|s| Duration::from_secs(s as u64)),
+        };
+        let sb = match Sandbox::start(&self.backend, spec).await {
+            Ok(sb) => sb,
+            Err(e) => {
+                let mut failed = rec.clone();
+                failed.result = Some(ResultRecord {
+                    status: GenericStatus::InitFailure as i32,
+                    exitcode: 1,
+                    exception: format!("{e:#}"),
+                });
+                failed.finished_at = Some(now_f64());
+                let _ = self.store.put(SANDBOXES, &id, &failed);
+                tracing::warn!(sandbox = %id, "start failed: {e:#}");
+                return Err(Status::internal(format!(
+                    "could not start the sandbox: {e:#}"
+                )));
+            }
+        };
+        if let Ok(mut m) = self.running.lock() {
+            m.insert(id.clone(), sb.clone());
+        }
+        drop(_guard);
+        // record the outcome when it comes
+        let me = self.clone();
+        tokio::spawn(async move {
+            let outcome = loop {
+                if let Some(o) = sb.wait(Duration::from_secs(3600)).await {
+                    break o;
+                }
+            };
+            me.record_end(&sb.id, &outcome);
+        });
+        Ok(rec)
+    }
+
+    fn record_end(&self, id: &str, outcome: &Outcome) {
+        if let Ok(Some(mut rec)) = self.store.get::<SandboxRecord>(SANDBOXES, id) {
+            if rec.result.is_none() {
+                rec.result = Some(ResultRecord::of(outcome, rec.timeout_secs));
+                rec.finished_at = Some(now_f64());
+                let _ = self.store.put(SANDBOXES, id, &rec);
+            }
+        }
+        if let Ok(mut m) = self.running.lock() {
+            m.remove(id);
+        }
+        if let Ok(mut m) = self.v1_stdin_index.lock() {
+            m.remove(id);
+        }
+        tracing::info!(sandbox = %id, ?outcome, "sandbox ended");
+    }
+
+    /// Wait up to `timeout` for a sandbox's result.
+    pub async fn wait_result(
+        &self,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<Option<ResultRecord>, Status> {
+        let rec = self.sandbox_record(id)?;
+        if rec.result.is_some() {
+            return Ok(rec.result);
+        }
+        if let Some(sb) = self.running(id) {
+            if let Some(o) = sb.wait(timeout).await {
+                self.record_end(id, &o);
+            }
+        }
+        Ok(self.sandbox_record(id)?.result)
+    }
+
+    pub async fn terminate(&self, id: &str) -> Result<Option<ResultRecord>, Status> {
+        let rec = self.sandbox_record(id)?;
+        if rec.result.is_some() {
+            return Ok(rec.result);
+        }
+        if let Some(sb) = self.running(id) {
+            let o = sb.terminate(Outcome::Terminated).await;
+            self.record_end(id, &o);
+        }
+        Ok(self.sandbox_record(id)?.result)
+    }
+
+    pub fn set_tags(&self, id: &str, tags: BTreeMap<String, String>) -> Result<(), Status> {
+        let mut rec = self.sandbox_record(id)?;
+        rec.tags = tags;
+        self.store.put(SANDBOXES, id, &rec).map_err(internal)
+    }
+}

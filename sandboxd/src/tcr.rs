@@ -1,0 +1,288 @@
+//! The task command router: `modal.task_command_router.TaskCommandRouter`, commands and
+//! stdio inside a running sandbox. Every call needs `authorization: Bearer <jwt>` signed
+//! for its task.
+
+use crate::backend::sandbox::{Exec, ExecRequest, ExitStatus, Sandbox, StderrMode};
+use crate::backend::stdin::StdinError;
+use crate::state::State;
+use futures::StreamExt;
+use modal_proto::task_command_router::task_command_router_server::TaskCommandRouter;
+use modal_proto::task_command_router::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::{Request, Response, Status, Streaming};
+
+type BoxStream<T> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send>>;
+
+/// Largest chunk sent in one stdio message.
+const CHUNK: usize = 256 * 1024;
+
+pub struct Router {
+    pub state: Arc<State>,
+}
+
+fn stdin_status(e: StdinError) -> Status {
+    Status::failed_precondition(e.to_string())
+}
+
+impl Router {
+    fn sandbox<T>(&self, req: &Request<T>, task_id: &str) -> Result<Arc<Sandbox>, Status> {
+        self.state.auth.check_task(req.metadata(), task_id)?;
+        Ok(self.state.by_task(task_id)?.1)
+    }
+
+    /// The exec, found in the task's sandbox even after the sandbox has ended.
+    fn exec<T>(&self, req: &Request<T>, task_id: &str, exec_id: &str) -> Result<Arc<Exec>, Status> {
+        self.state.auth.check_task(req.metadata(), task_id)?;
+        if exec_id.is_empty() {
+            return Err(Status::invalid_argument("exec_id is required"));
+        }
+        let rec = self
+            .state
+            .store
+            .list::<crate::state::SandboxRecord>(crate::store::SANDBOXES)
+            .map_err(crate::state::internal)?
+            .into_iter()
+            .find(|r| r.task_id == task_id)
+            .ok_or_else(|| Status::not_found(format!("Task {task_id} not found")))?;
+        let sb = self.state.running(&rec.id).ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", rec.id))
+        })?;
+        sb.exec_handle(exec_id)
+            .ok_or_else(|| Status::not_found(format!("Exec {exec_id} not found in task {task_id}")))
+    }
+}
+
+fn exit_of(s: ExitStatus) -> task_exec_wait_response::ExitStatus {
+    match s {
+        ExitStatus::Code(c) => task_exec_wait_response::ExitStatus::Code(c),
+        ExitStatus::Signal(s) => task_exec_wait_response::ExitStatus::Signal(s),
+    }
+}
+
+#[tonic::async_trait]
+impl TaskCommandRouter for Router {
+    async fn task_exec_start(
+        &self,
+        req: Request<TaskExecStartRequest>,
+    ) -> Result<Response<TaskExecStartResponse>, Status> {
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        let r = req.into_inner();
+        if r.exec_id.is_empty() {
+            return Err(Status::invalid_argument("exec_id is required"));
+        }
+        if r.command_args.is_empty() {
+            return Err(Status::invalid_argument("command_args must name a program"));
+        }
+        if r.command_args
+            .iter()
+            .chain(r.env.keys())
+            .chain(r.env.values())
+            .any(|a| a.contains('\0'))
+        {
+            return Err(Status::invalid_argument(
+                "arguments and environment must not contain NUL bytes",
+            ));
+        }
+        if let Some(w) = &r.workdir {
+            if !w.starts_with('/') {
+                return Err(Status::invalid_argument(format!(
+                    "workdir must be absolute: {w:?}"
+                )));
+            }
+        }
+        let mut env = Vec::new();
+        for id in &r.secret_ids {
+            env.extend(self.state.secret_env(id)?);
+        }
+        for s in &r.secret_sources {
+            match &s.source {
+                Some(modal_proto::client::secret_source::Source::SecretId(id)) => {
+                    env.extend(self.state.secret_env(id)?)
+                }
+                Some(modal_proto::client::secret_source::Source::Env(m)) => {
+                    env.extend(m.contents.iter().map(|(k, v)| (k.clone(), v.clone())))
+                }
+                None => {}
+            }
+        }
+        env.extend(r.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let stderr = match TaskExecStderrConfig::try_from(r.stderr_config) {
+            Ok(TaskExecStderrConfig::Pipe) => StderrMode::Pipe,
+            Ok(TaskExecStderrConfig::Stdout) => StderrMode::Stdout,
+            _ => StderrMode::DevNull,
+        };
+        sb.exec(
+            &r.exec_id,
+            ExecRequest {
+                argv: r.command_args,
+                env,
+                workdir: r.workdir,
+                timeout: r
+                    .timeout_secs
+                    .filter(|t| *t > 0)
+                    .map(|t| Duration::from_secs(t as u64)),
+                stdout: r.stdout_config == TaskExecStdoutConfig::Pipe as i32,
+                stderr,
+            },
+        )
+        .map_err(|e| Status::failed_precondition(format!("could not start the command: {e:#}")))?;
+        Ok(Response::new(TaskExecStartResponse {}))
+    }
+
+    async fn task_exec_stdio_read(
+        &self,
+        req: Request<TaskExecStdioReadRequest>,
+    ) -> Result<Response<BoxStream<TaskExecStdioReadResponse>>, Status> {
+        let exec = self.exec(&req, &req.get_ref().task_id, &req.get_ref().exec_id)?;
+        let r = req.into_inner();
+        let stderr = r.file_descriptor == TaskExecStdioFileDescriptor::Stderr as i32;
+        let stream = futures::stream::unfold(r.offset, move |offset| {
+            let exec = exec.clone();
+            async move {
+                let buf = if stderr { &exec.stderr } else { &exec.stdout };
+                let (at, data) = buf.next(offset, CHUNK).await?;
+                let next = at + data.len() as u64;
+                Some((
+                    Ok(TaskExecStdioReadResponse {
+                        data: data.to_vec(),
+                    }),
+                    next,
+                ))
+            }
+        });
+        Ok(Response::new(stream.boxed()))
+    }
+
+    async fn task_exec_stdin_write(
+        &self,
+        req: Request<TaskExecStdinWriteRequest>,
+    ) -> Result<Response<TaskExecStdinWriteResponse>, Status> {
+        let exec = self.exec(&req, &req.get_ref().task_id, &req.get_ref().exec_id)?;
+        let r = req.into_inner();
+        exec.stdin
+            .write(r.offset, &r.data, r.eof)
+            .await
+            .map_err(stdin_status)?;
+        Ok(Response::new(TaskExecStdinWriteResponse {}))
+    }
+
+    async fn task_exec_stdin_write_stream(
+        &self,
+        req: Request<Streaming<TaskExecStdinWriteStreamRequest>>,
+    ) -> Result<Response<TaskExecStdinWriteStreamResponse>, Status> {
+        let md = req.metadata().clone();
+        let mut stream = req.into_inner();
+        let first = stream.message().await?.ok_or_else(|| {
+            Status::invalid_argument("empty stdin stream: send a start message first")
+        })?;
+        let Some(task_exec_stdin_write_stream_request::Payload::Start(start)) = first.payload
+        else {
+            return Err(Status::invalid_argument(
+                "the first stdin stream message must be `start`",
+            ));
+        };
+        let mut probe = Request::new(());
+        *probe.metadata_mut() = md;
+        let exec = self.exec(&probe, &start.task_id, &start.exec_id)?;
+        let mut offset = start.offset;
+        while let Some(msg) = stream.message().await? {
+            match msg.payload {
+                Some(task_exec_stdin_write_stream_request::Payload::Data(d)) => {
+                    exec.stdin
+                        .write(offset, &d, false)
+                        .await
+                        .map_err(stdin_status)?;
+                    offset += d.len() as u64;
+                }
+                Some(task_exec_stdin_write_stream_request::Payload::End(_)) => {
+                    exec.stdin
+                        .write(offset, &[], true)
+                        .await
+                        .map_err(stdin_status)?;
+                    break;
+                }
+                _ => {
+                    return Err(Status::invalid_argument(
+                        "unexpected message in the stdin stream",
+                    ))
+                }
+            }
+        }
+        Ok(Response::new(TaskExecStdinWriteStreamResponse {}))
+    }
+
+    async fn task_exec_stdin_status(
+        &self,
+        req: Request<TaskExecStdinStatusRequest>,
+    ) -> Result<Response<TaskExecStdinStatusResponse>, Status> {
+        let exec = self.exec(&req, &req.get_ref().task_id, &req.get_ref().exec_id)?;
+        let (num_bytes_written, closed) = exec.stdin.status().await;
+        Ok(Response::new(TaskExecStdinStatusResponse {
+            num_bytes_written,
+            closed,
+        }))
+    }
+
+    async fn task_exec_wait(
+        &self,
+        req: Request<TaskExecWaitRequest>,
+    ) -> Result<Response<TaskExecWaitResponse>, Status> {
+        let exec = self.exec(&req, &req.get_ref().task_id, &req.get_ref().exec_id)?;
+        let status = exec.wait().await;
+        Ok(Response::new(TaskExecWaitResponse {
+            exit_status: Some(exit_of(status)),
+        }))
+    }
+
+    async fn task_exec_poll(
+        &self,
+        req: Request<TaskExecPollRequest>,
+    ) -> Result<Response<TaskExecPollResponse>, Status> {
+        let exec = self.exec(&req, &req.get_ref().task_id, &req.get_ref().exec_id)?;
+        let exit_status = exec.poll().map(|s| match s {
+            ExitStatus::Code(c) => task_exec_poll_response::ExitStatus::Code(c),
+            ExitStatus::Signal(s) => task_exec_poll_response::ExitStatus::Signal(s),
+        });
+        Ok(Response::new(TaskExecPollResponse { exit_status }))
+    }
+
+    async fn sandbox_stdio_read_v2(
+        &self,
+        req: Request<SandboxStdioReadV2Request>,
+    ) -> Result<Response<BoxStream<SandboxStdioReadV2Response>>, Status> {
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        let r = req.into_inner();
+        let stderr = r.file_descriptor == SandboxStdioFileDescriptor::Stderr as i32;
+        let stream = futures::stream::unfold(r.offset, move |offset| {
+            let sb = sb.clone();
+            async move {
+                let buf = if stderr { &sb.stderr } else { &sb.stdout };
+                let (at, data) = buf.next(offset, CHUNK).await?;
+                let next = at + data.len() as u64;
+                Some((
+                    Ok(SandboxStdioReadV2Response {
+                        data: data.to_vec(),
+                        starting_offset: at,
+                    }),
+                    next,
+                ))
+            }
+        });
+        Ok(Response::new(stream.boxed()))
+    }
+
+    async fn sandbox_stdin_write_v2(
+        &self,
+        req: Request<SandboxStdinWriteV2Request>,
+    ) -> Result<Response<SandboxStdinWriteV2Response>, Status> {
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        let r = req.into_inner();
+        sb.stdin
+            .write(r.offset, &r.data, r.eof)
+            .await
+            .map_err(stdin_status)?;
+        sb.touch();
+        Ok(Response::new(SandboxStdinWriteV2Response {}))
+    }
+}
