@@ -25,7 +25,26 @@ protoc -Iproto --include_imports --descriptor_set_out="$OUT/modal_proto.pb" \
   proto/modal_proto/api.proto proto/modal_proto/task_command_router.proto
 "$PY" proto/tests/compare_descriptors.py "$OUT/modal_proto.pb"
 
-stage "rust tests"
-cargo test --workspace -q 2>&1 | tee "$OUT/cargo-test.log"
+stage "build: sandboxd and the in-sandbox helpers"
+HELPERS=$(bash scripts/build-helpers.sh)
+export SANDBOXD_HELPERS="$HELPERS"
+cargo build -q -p sandboxd
+
+stage "rust tests (unit, and sandboxd integration against real sandboxd processes)"
+if ! cargo test --workspace >"$OUT/cargo-test.log" 2>&1; then
+  grep -E '^(---- |test .* FAILED|thread .* panicked)' -A12 "$OUT/cargo-test.log" | head -150; tail -5 "$OUT/cargo-test.log"; exit 1
+fi
+grep -E '^(     Running|test result)' "$OUT/cargo-test.log"
+
+stage "a live sandboxd for the client suites"
+cleanup() { [ -n "${SANDBOXD_PID:-}" ] && kill "$SANDBOXD_PID" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT
+# shellcheck source=scripts/sandboxd-start.sh
+source scripts/sandboxd-start.sh target/debug/sandboxd --www www --pkg pkg
+
+stage "conformance: Modal's official Python client against sandboxd"
+CONFORMANCE="$ROOT/../shared/tools/conformance-py"
+MODAL_FACTS_VENV="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}" \
+  "$CONFORMANCE" "$SANDBOXD_URL" "$SANDBOXD_TOKEN_ID" "$SANDBOXD_TOKEN_SECRET"
 
 echo; echo "test.sh: all stages passed"
