@@ -1,0 +1,463 @@
+//! `Sandbox`: lifecycle, tags, exec, stdio, tunnels and connect tokens of one sandbox.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use js_sys::Promise;
+use modal_proto::client as pb;
+use modal_proto::client::generic_result::GenericStatus;
+use modal_proto::task_command_router as tcr;
+use tsify::Ts;
+use wasm_bindgen::prelude::*;
+
+use super::process::{readable, refresher, sleeper, writable, ContainerProcess};
+use super::promise;
+use crate::error::{Error, ErrorKind, Result};
+use crate::exit::sandbox_returncode;
+use crate::js::{self, convert};
+use crate::params::*;
+use crate::retry::Backoff;
+use crate::rpc::Router;
+use crate::stdio::{self, Chunk, Opener, Writer};
+
+/// A sandbox: a secure, isolated container. Get one from `client.sandboxes.create()`,
+/// `fromId()`, `fromName()` or `list()`.
+///
+/// ```ts
+/// await using sb = await modal.sandboxes.create(app, image);
+/// const p = await sb.exec(["sh", "-c", "echo hi; exit 3"]);
+/// console.log(await p.stdout.readText(), await p.wait()); // "hi\n" 3
+/// ```
+#[wasm_bindgen]
+pub struct Sandbox {
+    inner: Rc<SandboxInner>,
+}
+
+struct SandboxInner {
+    router: Rc<Router>,
+    returncode: Cell<Option<i32>>,
+    detached: Cell<bool>,
+    stdout: RefCell<Option<JsValue>>,
+    stderr: RefCell<Option<JsValue>>,
+    stdin: RefCell<Option<JsValue>>,
+}
+
+impl SandboxInner {
+    fn check(&self) -> Result<()> {
+        if self.detached.get() {
+            return Err(Error::closed("Sandbox (detached)"));
+        }
+        self.router.conn.check_open()
+    }
+
+    fn record(&self, result: Option<&pb::GenericResult>) -> Option<i32> {
+        let code = sandbox_returncode(result);
+        if code.is_some() {
+            self.returncode.set(code);
+        }
+        code
+    }
+
+    async fn wait_once(&self, timeout: f32) -> Result<Option<i32>> {
+        self.check()?;
+        let req = pb::SandboxWaitRequest {
+            sandbox_id: self.router.sandbox_id.clone(),
+            timeout,
+        };
+        let resp = self
+            .router
+            .conn
+            .cp(req, |mut c, r| async move { c.sandbox_wait_v2(r).await })
+            .await?;
+        Ok(self.record(resp.result.as_ref()))
+    }
+
+    async fn wait(&self) -> Result<i32> {
+        loop {
+            if let Some(code) = self.wait_once(10.0).await? {
+                return Ok(code);
+            }
+        }
+    }
+}
+
+impl Sandbox {
+    /// The JS object for a sandbox handle (with `[Symbol.asyncDispose]` = terminate).
+    pub(crate) fn from_router(router: Rc<Router>) -> JsValue {
+        let sb = Sandbox {
+            inner: Rc::new(SandboxInner {
+                router,
+                returncode: Cell::new(None),
+                detached: Cell::new(false),
+                stdout: RefCell::new(None),
+                stderr: RefCell::new(None),
+                stdin: RefCell::new(None),
+            }),
+        };
+        js::install_async_dispose(&sb.into(), "terminate")
+    }
+
+    fn stdio_out(&self, fd: tcr::SandboxStdioFileDescriptor) -> JsValue {
+        let router = self.inner.router.clone();
+        let r = router.clone();
+        let open: Opener = Rc::new(move |offset| {
+            let r = r.clone();
+            Box::pin(async move {
+                let task_id = r.task_id().await?;
+                let req = tcr::SandboxStdioReadV2Request {
+                    task_id,
+                    offset,
+                    file_descriptor: fd as i32,
+                };
+                let s = r
+                    .call(req, Backoff::STREAM, |mut c, q| async move {
+                        c.sandbox_stdio_read_v2(q).await
+                    })
+                    .await?;
+                Ok(s.map(|m| {
+                    m.map(|m| Chunk {
+                        data: Bytes::from(m.data),
+                        starting_offset: Some(m.starting_offset),
+                    })
+                })
+                .boxed_local())
+            })
+        });
+        readable(
+            stdio::resumable(open, refresher(&router), sleeper()),
+            StreamMode::Text,
+        )
+    }
+}
+
+#[wasm_bindgen]
+impl Sandbox {
+    /// The sandbox id.
+    #[wasm_bindgen(getter, js_name = sandboxId)]
+    pub fn sandbox_id(&self) -> String {
+        self.inner.router.sandbox_id.clone()
+    }
+
+    /// The sandbox's return code once known (after `wait()`/`poll()`/`terminate()`), else
+    /// `null`: 137 when terminated, 124 on timeout, else the main process's exit code.
+    #[wasm_bindgen(getter)]
+    pub fn returncode(&self) -> Option<i32> {
+        self.inner.returncode.get()
+    }
+
+    /// The main process's stdout (text). Created on first access; one reader at a time.
+    #[wasm_bindgen(getter, unchecked_return_type = "ModalReadStream<string>")]
+    pub fn stdout(&self) -> JsValue {
+        let mut slot = self.inner.stdout.borrow_mut();
+        slot.get_or_insert_with(|| self.stdio_out(tcr::SandboxStdioFileDescriptor::Stdout))
+            .clone()
+    }
+
+    /// The main process's stderr (text).
+    #[wasm_bindgen(getter, unchecked_return_type = "ModalReadStream<string>")]
+    pub fn stderr(&self) -> JsValue {
+        let mut slot = self.inner.stderr.borrow_mut();
+        slot.get_or_insert_with(|| self.stdio_out(tcr::SandboxStdioFileDescriptor::Stderr))
+            .clone()
+    }
+
+    /// The main process's stdin; `close()` sends EOF.
+    #[wasm_bindgen(getter, unchecked_return_type = "ModalWriteStream<string>")]
+    pub fn stdin(&self) -> JsValue {
+        let mut slot = self.inner.stdin.borrow_mut();
+        slot.get_or_insert_with(|| {
+            let r = self.inner.router.clone();
+            let write: Writer = Rc::new(move |offset, data, eof| {
+                let r = r.clone();
+                Box::pin(async move {
+                    let task_id = r.task_id().await?;
+                    let req = tcr::SandboxStdinWriteV2Request {
+                        task_id,
+                        offset,
+                        data: data.to_vec(),
+                        eof,
+                    };
+                    r.call(req, Backoff::UNARY, |mut c, q| async move {
+                        c.sandbox_stdin_write_v2(q).await
+                    })
+                    .await
+                    .map(|_| ())
+                })
+            });
+            writable(write)
+        })
+        .clone()
+    }
+
+    /// Runs a command in the sandbox.
+    ///
+    /// ```ts
+    /// const p = await sb.exec(["python3", "-c", "print(1)"], { mode: "text", timeoutMs: 10000 });
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<ContainerProcess>")]
+    pub fn exec(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] command: JsValue,
+        params: Option<Ts<SandboxExecParams>>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let command = convert::string_array(&command, "command")?;
+            let p: SandboxExecParams = convert::options(params, "params")?;
+            inner.check()?;
+            let exec_id = js::uuid();
+            // Validate before any request.
+            crate::params::exec_start_request("", &exec_id, command.clone(), &p)?;
+            let task_id = inner.router.task_id().await?;
+            let req = crate::params::exec_start_request(&task_id, &exec_id, command, &p)?;
+            inner
+                .router
+                .call(req, Backoff::UNARY, |mut c, q| async move {
+                    c.task_exec_start(q).await
+                })
+                .await?;
+            Ok(ContainerProcess::start(
+                inner.router.clone(),
+                task_id,
+                exec_id,
+                p.mode.unwrap_or_default(),
+                p.stdout.unwrap_or_default() == StdioBehavior::Pipe,
+                p.stderr.unwrap_or_default() == StdioBehavior::Pipe,
+            ))
+        })
+    }
+
+    /// Waits for the sandbox to finish; resolves to its return code.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn wait(&self, options: Option<Ts<CallOptions>>) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            inner.wait().await
+        })
+    }
+
+    /// The return code if the sandbox has finished, else `null` (no waiting).
+    #[wasm_bindgen(unchecked_return_type = "Promise<number | null>")]
+    pub fn poll(&self, options: Option<Ts<CallOptions>>) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            Ok(JsValue::from(inner.wait_once(0.0).await?))
+        })
+    }
+
+    /// Terminates the sandbox. With `{ wait: true }`, resolves to its return code (137).
+    #[wasm_bindgen(unchecked_return_type = "Promise<number | undefined>")]
+    pub fn terminate(&self, params: Option<Ts<SandboxTerminateParams>>) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let p: SandboxTerminateParams = convert::options(params, "params")?;
+            inner.check()?;
+            let req = pb::SandboxTerminateRequest {
+                sandbox_id: inner.router.sandbox_id.clone(),
+            };
+            let resp = inner
+                .router
+                .conn
+                .cp(
+                    req,
+                    |mut c, r| async move { c.sandbox_terminate_v2(r).await },
+                )
+                .await?;
+            inner.record(resp.existing_result.as_ref());
+            if p.wait.unwrap_or(false) {
+                return Ok(JsValue::from(inner.wait().await?));
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Forgets this handle: later calls on it reject with `ClientClosedError`. The sandbox
+    /// keeps running.
+    pub fn detach(&self) {
+        self.inner.detached.set(true);
+    }
+
+    /// The sandbox's tags.
+    #[wasm_bindgen(js_name = getTags, unchecked_return_type = "Promise<Record<string, string>>")]
+    pub fn get_tags(&self, options: Option<Ts<CallOptions>>) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            inner.check()?;
+            let req = pb::SandboxTagsGetRequest {
+                sandbox_id: inner.router.sandbox_id.clone(),
+            };
+            let resp = inner
+                .router
+                .conn
+                .cp(
+                    req,
+                    |mut c, r| async move { c.sandbox_tags_get_v2(r).await },
+                )
+                .await?;
+            Ok(JsValue::from(convert::record(
+                resp.tags
+                    .iter()
+                    .map(|t| (t.tag_name.as_str(), t.tag_value.as_str())),
+            )))
+        })
+    }
+
+    /// Replaces the sandbox's tags with `tags` (`{}` clears them).
+    #[wasm_bindgen(js_name = setTags, unchecked_return_type = "Promise<void>")]
+    pub fn set_tags(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] tags: JsValue,
+        options: Option<Ts<CallOptions>>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            let tags = convert::string_record(&tags, "tags")?;
+            inner.check()?;
+            let req = pb::SandboxTagsSetRequest {
+                environment_name: inner.router.conn.environment.clone(),
+                sandbox_id: inner.router.sandbox_id.clone(),
+                tags: tags_to_proto(&tags),
+            };
+            inner
+                .router
+                .conn
+                .cp(
+                    req,
+                    |mut c, r| async move { c.sandbox_tags_set_v2(r).await },
+                )
+                .await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Waits until the readiness probe passes. Rejects with `TimeoutError` after
+    /// `timeoutMs` (default 300000).
+    #[wasm_bindgen(js_name = waitUntilReady, unchecked_return_type = "Promise<void>")]
+    pub fn wait_until_ready(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number | undefined")] timeout_ms: JsValue,
+        options: Option<Ts<CallOptions>>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            let ms = convert::opt_ms(&timeout_ms, "timeoutMs")?.unwrap_or(300_000.0);
+            inner.check()?;
+            let task_id = inner.router.task_id().await?;
+            let req = tcr::SandboxWaitUntilReadyTcrRequest {
+                task_id,
+                timeout: (ms / 1000.0) as f32,
+            };
+            inner
+                .router
+                .call(req, Backoff::UNARY, |mut c, q| async move {
+                    c.sandbox_wait_until_ready(q).await
+                })
+                .await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Tunnels by container port. Rejects with `SandboxTimeoutError` if they are not
+    /// available within `timeoutMs` (default 50000).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Record<number, Tunnel>>")]
+    pub fn tunnels(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number | undefined")] timeout_ms: JsValue,
+        options: Option<Ts<CallOptions>>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            let ms = convert::opt_ms(&timeout_ms, "timeoutMs")?.unwrap_or(50_000.0);
+            inner.check()?;
+            let req = pb::SandboxGetTunnelsRequest {
+                sandbox_id: inner.router.sandbox_id.clone(),
+                timeout: (ms / 1000.0) as f32,
+            };
+            let resp = inner
+                .router
+                .conn
+                .cp(
+                    req,
+                    |mut c, r| async move { c.sandbox_get_tunnels_v2(r).await },
+                )
+                .await?;
+            if resp.result.as_ref().map(|r| r.status) == Some(GenericStatus::Timeout as i32) {
+                return Err(Error::new(
+                    ErrorKind::SandboxTimeout,
+                    "tunnels were not available in time",
+                ));
+            }
+            let out = js_sys::Object::new();
+            for t in resp.tunnels {
+                let o = js_sys::Object::new();
+                let set = |k: &str, v: JsValue| {
+                    let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
+                };
+                let url = if t.port == 443 {
+                    format!("https://{}", t.host)
+                } else {
+                    format!("https://{}:{}", t.host, t.port)
+                };
+                set("host", t.host.into());
+                set("port", t.port.into());
+                if let Some(h) = t.unencrypted_host {
+                    set("unencryptedHost", h.into());
+                }
+                if let Some(p) = t.unencrypted_port {
+                    set("unencryptedPort", p.into());
+                }
+                set("url", url.into());
+                let _ = js_sys::Reflect::set(&out, &t.container_port.into(), &o);
+            }
+            Ok(JsValue::from(out))
+        })
+    }
+
+    /// A token for HTTP connections to the sandbox: `{ url, token }`.
+    #[wasm_bindgen(
+        js_name = createConnectToken,
+        unchecked_return_type = "Promise<SandboxCreateConnectCredentials>"
+    )]
+    pub fn create_connect_token(
+        &self,
+        params: Option<Ts<SandboxCreateConnectTokenParams>>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let p: SandboxCreateConnectTokenParams = convert::options(params, "params")?;
+            inner.check()?;
+            let req = pb::SandboxCreateConnectTokenRequest {
+                sandbox_id: inner.router.sandbox_id.clone(),
+                user_metadata: p.user_metadata.unwrap_or_default(),
+                port: p.port,
+            };
+            let resp = inner
+                .router
+                .conn
+                .cp(req, |mut c, r| async move {
+                    c.sandbox_create_connect_token_v2(r).await
+                })
+                .await?;
+            Ok(JsValue::from(convert::record([
+                ("url", resp.url.as_str()),
+                ("token", resp.token.as_str()),
+            ])))
+        })
+    }
+
+    /// Checks the sandbox exists (rejects with `NotFoundError` otherwise), refreshes
+    /// `returncode`, and resolves to this sandbox.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Sandbox>")]
+    pub fn hydrate(&self, options: Option<Ts<CallOptions>>) -> Promise {
+        let inner = self.inner.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            inner.wait_once(0.0).await?;
+            let sb = Sandbox {
+                inner: inner.clone(),
+            };
+            Ok(js::install_async_dispose(&sb.into(), "terminate"))
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! Shared TypeScript declarations (one custom section) for values that are plain JS objects
+//! or decorated web streams rather than Rust classes.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SHARED: &str = r#"
+/** A `ReadableStream` with helpers to read it whole. */
+export interface ModalReadStream<R extends string | Uint8Array = string | Uint8Array> extends ReadableStream<R> {
+  /** Reads the entire stream as a string. */
+  readText(): Promise<string>;
+  /** Reads the entire stream as bytes. */
+  readBytes(): Promise<Uint8Array>;
+}
+/** A `WritableStream` with helpers; closing it sends EOF. */
+export interface ModalWriteStream<W extends string | Uint8Array = string | Uint8Array> extends WritableStream<W> {
+  /** Writes a string (UTF-8 encoded). */
+  writeText(text: string): Promise<void>;
+  /** Writes bytes. */
+  writeBytes(bytes: Uint8Array): Promise<void>;
+}
+/** A port forwarded from a sandbox. */
+export interface Tunnel {
+  host: string;
+  port: number;
+  unencryptedHost?: string;
+  unencryptedPort?: number;
+  /** `https://host[:port]` */
+  url: string;
+}
+/** Credentials from `Sandbox.createConnectToken()`. */
+export interface SandboxCreateConnectCredentials {
+  url: string;
+  token: string;
+}
+export interface Sandbox {
+  /** `await using sb = ...` terminates the sandbox at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+"#;

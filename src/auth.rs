@@ -1,0 +1,82 @@
+//! The control-plane auth token (from `AuthTokenGet`): reading its `exp` claim and deciding
+//! when to fetch a new one.
+
+use base64::Engine;
+
+/// Refresh a token this many milliseconds before it expires.
+pub const REFRESH_MARGIN_MS: f64 = 5.0 * 60.0 * 1000.0;
+/// Lifetime assumed for a token without a readable `exp` claim.
+pub const DEFAULT_LIFETIME_MS: f64 = 20.0 * 60.0 * 1000.0;
+
+/// The `exp` claim (seconds since the epoch) of a JWT, if it has one.
+pub fn jwt_exp(token: &str) -> Option<f64> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    // A tiny scan for `"exp": <number>` keeps a JSON parser out of the wasm.
+    let at = text.find("\"exp\"")?;
+    let rest = text[at + 5..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// A cached token and when (ms since the epoch) it should be replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthToken {
+    /// The JWT sent as `x-modal-auth-token`.
+    pub token: String,
+    /// Time after which the token is refreshed before use.
+    pub refresh_at_ms: f64,
+}
+
+impl AuthToken {
+    /// A token fetched at `now_ms`.
+    pub fn new(token: String, now_ms: f64) -> Self {
+        let refresh_at_ms = match jwt_exp(&token) {
+            Some(exp) => exp * 1000.0 - REFRESH_MARGIN_MS,
+            None => now_ms + DEFAULT_LIFETIME_MS,
+        };
+        AuthToken {
+            token,
+            refresh_at_ms,
+        }
+    }
+
+    /// True while the token may be used at `now_ms`.
+    pub fn is_fresh(&self, now_ms: f64) -> bool {
+        now_ms < self.refresh_at_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(payload: &str) -> String {
+        let p = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload);
+        format!("eyJhbGciOiJIUzI1NiJ9.{p}.sig")
+    }
+
+    #[test]
+    fn reads_exp() {
+        assert_eq!(
+            jwt_exp(&jwt(r#"{"sub":"x","exp": 1700000000,"iat":1}"#)),
+            Some(1.7e9)
+        );
+        assert_eq!(jwt_exp(&jwt(r#"{"sub":"x"}"#)), None);
+        assert_eq!(jwt_exp("not a jwt"), None);
+    }
+
+    #[test]
+    fn freshness() {
+        let t = AuthToken::new(jwt(r#"{"exp":1000}"#), 0.0);
+        assert!(t.is_fresh(1_000_000.0 - REFRESH_MARGIN_MS - 1.0));
+        assert!(!t.is_fresh(1_000_000.0 - REFRESH_MARGIN_MS));
+        let t = AuthToken::new("opaque".into(), 10.0);
+        assert!(t.is_fresh(10.0 + DEFAULT_LIFETIME_MS - 1.0));
+    }
+}

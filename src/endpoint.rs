@@ -1,0 +1,102 @@
+//! Endpoint rules: normalizing the server URL and choosing how to dial the command router.
+
+/// The server URL without trailing slashes; it must be `http://` or `https://`.
+pub fn normalize(endpoint: &str) -> Result<String, String> {
+    let e = endpoint.trim().trim_end_matches('/');
+    if !(e.starts_with("http://") || e.starts_with("https://")) {
+        return Err(format!(
+            "endpoint must start with http:// or https://, got {endpoint:?}"
+        ));
+    }
+    if host_of(e).is_empty() {
+        return Err(format!("endpoint has no host: {endpoint:?}"));
+    }
+    Ok(e.to_string())
+}
+
+/// The host (without port or brackets) of an absolute URL.
+pub fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+/// True for loopback hosts.
+pub fn is_localhost(host: &str) -> bool {
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+/// The URL to dial for a command router `url` handed out by the server.
+///
+/// Like Modal's JS and Go clients: the server hands out `https://` urls, and when the
+/// control plane itself is a plaintext localhost URL, a localhost router is dialed in
+/// plaintext. A url without a scheme gets the control plane's scheme.
+pub fn command_router_url(endpoint: &str, url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let plaintext_cp = endpoint.starts_with("http://");
+    if let Some(rest) = url.strip_prefix("https://") {
+        if plaintext_cp && is_localhost(host_of(url)) {
+            return format!("http://{rest}");
+        }
+        return url.to_string();
+    }
+    if url.starts_with("http://") {
+        return url.to_string();
+    }
+    let scheme = if plaintext_cp { "http" } else { "https" };
+    format!("{scheme}://{url}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(
+            normalize("http://127.0.0.1:9/").unwrap(),
+            "http://127.0.0.1:9"
+        );
+        assert!(normalize("127.0.0.1:9").is_err());
+        assert!(normalize("http://").is_err());
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_of("https://a.b:443/x"), "a.b");
+        assert_eq!(host_of("http://[::1]:80"), "::1");
+        assert_eq!(host_of("http://u:p@h:1"), "h");
+    }
+
+    #[test]
+    fn router_urls() {
+        let local = "http://127.0.0.1:8000";
+        assert_eq!(
+            command_router_url(local, "https://127.0.0.1:8000"),
+            "http://127.0.0.1:8000"
+        );
+        assert_eq!(
+            command_router_url(local, "https://localhost:8000/"),
+            "http://localhost:8000"
+        );
+        assert_eq!(
+            command_router_url(local, "https://r.example.com"),
+            "https://r.example.com"
+        );
+        assert_eq!(
+            command_router_url("https://api.example.com", "https://127.0.0.1:1"),
+            "https://127.0.0.1:1"
+        );
+        assert_eq!(
+            command_router_url(local, "127.0.0.1:8000"),
+            "http://127.0.0.1:8000"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! The SDK's error type: a kind with a stable `code`, the message, and the gRPC status
+//! it came from. The JS facade turns it into a real `Error` subclass (see `js/glue.js`).
+
+use std::fmt;
+
+use tonic::Code;
+
+/// What went wrong, as JS code branches on it: `err.code === "NOT_FOUND"`.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The object (app, sandbox, secret, volume, image) does not exist.
+    NotFound,
+    /// An object with that name already exists.
+    AlreadyExists,
+    /// Bad input: wrong type, missing field, out-of-range value, rejected by the server.
+    Invalid,
+    /// The operation conflicts with the object's state (FAILED_PRECONDITION, ABORTED).
+    Conflict,
+    /// Credentials were missing or rejected.
+    Auth,
+    /// A deadline passed (DEADLINE_EXCEEDED, or a client-side wait ran out).
+    Timeout,
+    /// The sandbox itself timed out.
+    SandboxTimeout,
+    /// The client (or the handle) was closed before or during the call.
+    ClientClosed,
+    /// A quota or capacity limit was hit.
+    ResourceExhausted,
+    /// Any other failure reported by the server or the network.
+    Remote,
+}
+
+impl ErrorKind {
+    /// The stable `code` property of the JS error.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "NOT_FOUND",
+            ErrorKind::AlreadyExists => "ALREADY_EXISTS",
+            ErrorKind::Invalid => "INVALID",
+            ErrorKind::Conflict => "CONFLICT",
+            ErrorKind::Auth => "AUTH",
+            ErrorKind::Timeout => "TIMEOUT",
+            ErrorKind::SandboxTimeout => "SANDBOX_TIMEOUT",
+            ErrorKind::ClientClosed => "CLIENT_CLOSED",
+            ErrorKind::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            ErrorKind::Remote => "REMOTE",
+        }
+    }
+
+    /// The kind for a gRPC status code, as shared/PROTOCOL.md maps them.
+    pub fn from_grpc(code: Code) -> Self {
+        match code {
+            Code::NotFound => ErrorKind::NotFound,
+            Code::AlreadyExists => ErrorKind::AlreadyExists,
+            Code::InvalidArgument | Code::OutOfRange => ErrorKind::Invalid,
+            Code::FailedPrecondition | Code::Aborted => ErrorKind::Conflict,
+            Code::Unauthenticated | Code::PermissionDenied => ErrorKind::Auth,
+            Code::ResourceExhausted => ErrorKind::ResourceExhausted,
+            Code::DeadlineExceeded => ErrorKind::Timeout,
+            _ => ErrorKind::Remote,
+        }
+    }
+}
+
+/// An SDK error: kind, message, and (when it came from the server) the gRPC status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Human-readable message.
+    pub message: String,
+    /// The gRPC status code (0..=16) when the error came from a gRPC call.
+    pub grpc_status: Option<i32>,
+    /// The underlying error's text (a transport failure, a decode error), if any.
+    pub cause: Option<String>,
+}
+
+impl Error {
+    /// A new error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            grpc_status: None,
+            cause: None,
+        }
+    }
+
+    /// Shorthand for an [`ErrorKind::Invalid`] error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    /// Shorthand for an [`ErrorKind::ClientClosed`] error.
+    pub fn closed(what: &str) -> Self {
+        Self::new(ErrorKind::ClientClosed, format!("{what} has been closed"))
+    }
+
+    /// Converts a gRPC status, keeping its code, message and source.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        let mut message = status.message().to_string();
+        if message.is_empty() {
+            message = format!("gRPC call failed with status {:?}", status.code());
+        }
+        let cause = std::error::Error::source(status).map(|s| s.to_string());
+        Error {
+            kind: ErrorKind::from_grpc(status.code()),
+            message,
+            grpc_status: Some(status.code() as i32),
+            cause,
+        }
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        Error::from_status(&status)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result with the SDK's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_map_as_protocol_says() {
+        let cases = [
+            (Code::NotFound, "NOT_FOUND"),
+            (Code::AlreadyExists, "ALREADY_EXISTS"),
+            (Code::InvalidArgument, "INVALID"),
+            (Code::FailedPrecondition, "CONFLICT"),
+            (Code::Aborted, "CONFLICT"),
+            (Code::Unauthenticated, "AUTH"),
+            (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
+            (Code::DeadlineExceeded, "TIMEOUT"),
+            (Code::Unavailable, "REMOTE"),
+            (Code::Internal, "REMOTE"),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(ErrorKind::from_grpc(code).code(), expected, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn status_keeps_code_and_message() {
+        let e = Error::from(tonic::Status::not_found("no such app"));
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert_eq!(e.message, "no such app");
+        assert_eq!(e.grpc_status, Some(5));
+        let e = Error::from(tonic::Status::unavailable(""));
+        assert!(e.message.contains("Unavailable"));
+    }
+}

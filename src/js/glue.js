@@ -1,0 +1,143 @@
+// Hand-written JS glue of modal-wasm: the exported error classes, and small helpers that
+// decorate web streams and iterators. Imported by the wasm-bindgen output; re-exported
+// from the package entry. Keep it tiny and free of globals other than standard ones.
+
+/** Base class of every error the SDK throws. `code` is stable; branch on it. */
+export class ModalError extends Error {
+  constructor(message, options) {
+    super(message, options && options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = new.target.name;
+    this.code = new.target.code;
+    this.grpcStatus = options ? options.grpcStatus : undefined;
+  }
+}
+ModalError.code = "MODAL";
+
+const classes = {};
+function define(name, code) {
+  const C = { [name]: class extends ModalError {} }[name];
+  C.code = code;
+  classes[code] = C;
+  return C;
+}
+
+/** The object (app, sandbox, secret, volume, image) does not exist. */
+export const NotFoundError = define("NotFoundError", "NOT_FOUND");
+/** An object with that name already exists. */
+export const AlreadyExistsError = define("AlreadyExistsError", "ALREADY_EXISTS");
+/** Bad input: wrong type, missing field, out-of-range value. */
+export const InvalidError = define("InvalidError", "INVALID");
+/** The operation conflicts with the object's state. */
+export const ConflictError = define("ConflictError", "CONFLICT");
+/** Credentials were missing or rejected. */
+export const AuthError = define("AuthError", "AUTH");
+/** A deadline passed. */
+export const TimeoutError = define("TimeoutError", "TIMEOUT");
+/** The sandbox timed out. */
+export const SandboxTimeoutError = define("SandboxTimeoutError", "SANDBOX_TIMEOUT");
+/** The client or handle was closed. */
+export const ClientClosedError = define("ClientClosedError", "CLIENT_CLOSED");
+/** A quota or capacity limit was hit. */
+export const ResourceExhaustedError = define("ResourceExhaustedError", "RESOURCE_EXHAUSTED");
+/** Any other server or network failure. */
+export const RemoteError = define("RemoteError", "REMOTE");
+
+export function makeError(code, message, grpcStatus, cause) {
+  const C = classes[code] || ModalError;
+  return new C(message, { grpcStatus: grpcStatus === undefined ? undefined : grpcStatus, cause });
+}
+
+async function readAll(stream) {
+  const reader = stream.getReader();
+  const parts = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return parts;
+}
+
+export function decorateReadable(stream) {
+  stream.readText = async () => {
+    const parts = await readAll(stream);
+    if (parts.every((p) => typeof p === "string")) return parts.join("");
+    const dec = new TextDecoder();
+    return parts.map((p) => (typeof p === "string" ? p : dec.decode(p, { stream: true }))).join("") + dec.decode();
+  };
+  stream.readBytes = async () => {
+    const enc = new TextEncoder();
+    const parts = (await readAll(stream)).map((p) => (typeof p === "string" ? enc.encode(p) : p));
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+  return stream;
+}
+
+export function decorateWritable(stream) {
+  const write = async (chunk) => {
+    const writer = stream.getWriter();
+    try {
+      await writer.write(chunk);
+    } finally {
+      writer.releaseLock();
+    }
+  };
+  stream.writeText = (text) => write(text);
+  stream.writeBytes = (bytes) => write(bytes);
+  return stream;
+}
+
+export function makeAsyncIterable(obj) {
+  obj[Symbol.asyncIterator] = function () {
+    return this;
+  };
+  return obj;
+}
+
+// Gives the object's class `[Symbol.asyncDispose]()` calling `method` (once per class).
+export function installAsyncDispose(obj, method) {
+  const proto = Object.getPrototypeOf(obj);
+  const key = Symbol.asyncDispose;
+  if (key && proto && !Object.prototype.hasOwnProperty.call(proto, key)) {
+    Object.defineProperty(proto, key, {
+      value: async function () {
+        await this[method]();
+      },
+      configurable: true,
+    });
+  }
+  return obj;
+}
+
+// Resolves after `ms` milliseconds; `setTimeout` comes from the global scope (works in
+// pages, workers, Deno, workerd and Node).
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Rejects with the signal's reason when it aborts; `cleanup()` removes the listener.
+export function abortPromise(signal) {
+  let cleanup = () => {};
+  const promise = new Promise((_, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    cleanup = () => signal.removeEventListener("abort", onAbort);
+  });
+  promise.catch(() => {});
+  return { promise, cleanup };
+}
+
+export function randomBytes(n) {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}

@@ -1,0 +1,90 @@
+//! Bindings to JS: the hand-written glue (`glue.js`), timers, randomness, AbortSignal, and
+//! conversions between JS values and Rust, all without panicking on bad input.
+
+pub mod convert;
+pub mod errors;
+
+use std::future::Future;
+
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(module = "/src/js/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = makeError)]
+    pub(crate) fn make_error(
+        code: &str,
+        message: &str,
+        grpc_status: Option<i32>,
+        cause: &JsValue,
+    ) -> JsValue;
+    #[wasm_bindgen(js_name = decorateReadable)]
+    pub(crate) fn decorate_readable(stream: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = decorateWritable)]
+    pub(crate) fn decorate_writable(stream: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = makeAsyncIterable)]
+    pub(crate) fn make_async_iterable(obj: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = installAsyncDispose)]
+    pub(crate) fn install_async_dispose(obj: &JsValue, method: &str) -> JsValue;
+    #[wasm_bindgen(js_name = sleep)]
+    fn sleep_promise(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = randomBytes)]
+    fn random_bytes(n: u32) -> Uint8Array;
+
+    type AbortWatch;
+    #[wasm_bindgen(js_name = abortPromise)]
+    fn abort_promise(signal: &web_sys::AbortSignal) -> AbortWatch;
+    #[wasm_bindgen(method, getter)]
+    fn promise(this: &AbortWatch) -> Promise;
+    #[wasm_bindgen(method)]
+    fn cleanup(this: &AbortWatch);
+}
+
+/// Sleeps `ms` milliseconds (global `setTimeout`).
+pub async fn sleep(ms: u32) {
+    let _ = JsFuture::from(sleep_promise(ms)).await;
+}
+
+/// 16 random bytes from `crypto.getRandomValues` (no secure context needed).
+pub fn random16() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let arr = random_bytes(16);
+    if arr.length() == 16 {
+        arr.copy_to(&mut out);
+    }
+    out
+}
+
+/// A fresh UUID v4.
+pub fn uuid() -> String {
+    crate::ids::uuid_v4(random16())
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Runs `fut`; if `signal` aborts first, drops it (which aborts its fetches) and rejects
+/// with the signal's reason.
+pub async fn with_signal<T>(
+    signal: Option<web_sys::AbortSignal>,
+    fut: impl Future<Output = Result<T, JsValue>>,
+) -> Result<T, JsValue> {
+    let Some(signal) = signal else {
+        return fut.await;
+    };
+    if signal.aborted() {
+        return Err(signal.reason());
+    }
+    let watch = abort_promise(&signal);
+    let aborted = JsFuture::from(watch.promise());
+    let fut = std::pin::pin!(fut);
+    let out = match futures_util::future::select(fut, aborted).await {
+        futures_util::future::Either::Left((r, _)) => r,
+        futures_util::future::Either::Right((r, _)) => Err(r.err().unwrap_or(JsValue::UNDEFINED)),
+    };
+    watch.cleanup();
+    out
+}

@@ -1,0 +1,91 @@
+//! Incremental UTF-8 decoding for text-mode streams: a code point split across two chunks
+//! is held back until its end arrives; invalid bytes become U+FFFD.
+
+/// Decodes a byte stream chunk by chunk.
+#[derive(Debug, Default)]
+pub struct Utf8Decoder {
+    pending: Vec<u8>,
+}
+
+impl Utf8Decoder {
+    /// A decoder with nothing pending.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `chunk`, keeping an incomplete trailing code point for the next call.
+    pub fn push(&mut self, chunk: &[u8]) -> String {
+        let mut buf = std::mem::take(&mut self.pending);
+        buf.extend_from_slice(chunk);
+        let mut out = String::with_capacity(buf.len());
+        let mut rest = &buf[..];
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    out.push_str(s);
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    // SAFETY-free: `valid` was just checked by from_utf8.
+                    out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(n) => {
+                            out.push('\u{FFFD}');
+                            rest = &after[n..];
+                        }
+                        None => {
+                            self.pending = after.to_vec();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Ends the stream: an incomplete code point left over becomes U+FFFD.
+    pub fn finish(&mut self) -> String {
+        if self.pending.is_empty() {
+            String::new()
+        } else {
+            self.pending.clear();
+            "\u{FFFD}".to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_code_points() {
+        let text = "héllo → 世界 🎉";
+        let bytes = text.as_bytes();
+        for cut in 0..=bytes.len() {
+            let mut d = Utf8Decoder::new();
+            let mut s = d.push(&bytes[..cut]);
+            s += &d.push(&bytes[cut..]);
+            s += &d.finish();
+            assert_eq!(s, text, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time() {
+        let text = "日本語🎉";
+        let mut d = Utf8Decoder::new();
+        let s: String = text.as_bytes().iter().map(|b| d.push(&[*b])).collect();
+        assert_eq!(s + &d.finish(), text);
+    }
+
+    #[test]
+    fn invalid_and_truncated() {
+        let mut d = Utf8Decoder::new();
+        assert_eq!(d.push(b"a\xffb"), "a\u{FFFD}b");
+        assert_eq!(d.push(b"\xe4\xb8"), "");
+        assert_eq!(d.finish(), "\u{FFFD}");
+    }
+}
