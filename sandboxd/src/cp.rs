@@ -2,6 +2,7 @@
 
 use crate::auth::now_f64;
 use crate::backend::cgroup::Limits;
+use crate::backend::sandbox::Readiness;
 use crate::images::{hex_digest, ImageRecord};
 use crate::state::{
     internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
@@ -80,6 +81,64 @@ fn info_of(rec: &SandboxRecord) -> SandboxInfo {
         metadata: Some(metadata_of(rec)),
         ..Default::default()
     }
+}
+
+fn tunnels_of(sb: Option<&Arc<crate::backend::sandbox::Sandbox>>) -> Vec<TunnelData> {
+    sb.map(|sb| sb.tunnel_ports())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(container, host)| TunnelData {
+            host: "127.0.0.1".into(),
+            port: host as u32,
+            unencrypted_host: Some("127.0.0.1".into()),
+            unencrypted_port: Some(host as u32),
+            container_port: container as u32,
+        })
+        .collect()
+}
+
+fn open_ports(def: &Sandbox) -> Result<Vec<u16>, Status> {
+    let Some(sandbox::OpenPortsOneof::OpenPorts(specs)) = &def.open_ports_oneof else {
+        return Ok(vec![]);
+    };
+    let mut ports = Vec::new();
+    for p in &specs.ports {
+        let port = u16::try_from(p.port)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| {
+                Status::invalid_argument(format!("port {} is not a TCP port", p.port))
+            })?;
+        if !ports.contains(&port) {
+            ports.push(port);
+        }
+    }
+    Ok(ports)
+}
+
+fn readiness_of(def: &Sandbox) -> Result<Option<Readiness>, Status> {
+    let Some(probe) = &def.readiness_probe else {
+        return Ok(None);
+    };
+    let interval = Duration::from_millis(probe.interval_ms.unwrap_or(100).clamp(10, 60_000) as u64);
+    Ok(match &probe.probe_oneof {
+        Some(probe::ProbeOneof::TcpPort(p)) => Some(Readiness::Tcp {
+            port: u16::try_from(*p).ok().filter(|p| *p > 0).ok_or_else(|| {
+                Status::invalid_argument(format!("readiness tcp_port {p} is not a TCP port"))
+            })?,
+            interval,
+        }),
+        Some(probe::ProbeOneof::ExecCommand(e)) if !e.argv.is_empty() => Some(Readiness::Exec {
+            argv: e.argv.clone(),
+            interval,
+        }),
+        Some(probe::ProbeOneof::ExecCommand(_)) => {
+            return Err(Status::invalid_argument(
+                "readiness exec_command needs an argv",
+            ))
+        }
+        None => None,
+    })
 }
 
 fn secs(timeout: f32, max: f32) -> Duration {
@@ -177,7 +236,7 @@ impl ControlPlane {
             sources,
             &[&def.environment_variables, ephemeral],
         )?;
-        let res = def.resources.clone().unwrap_or_default();
+        let res = def.resources.unwrap_or_default();
         let memory_max = if res.memory_mb_max > 0 {
             res.memory_mb_max as u64
         } else {
@@ -232,6 +291,8 @@ impl ControlPlane {
             name,
             tags: tags_map(tags)?,
             v1,
+            ports: open_ports(&def)?,
+            readiness: readiness_of(&def)?,
         })
     }
 
@@ -260,7 +321,7 @@ impl ControlPlane {
         })
     }
 
-    fn from_name(
+    fn find_by_name(
         &self,
         req: SandboxGetFromNameRequest,
     ) -> Result<SandboxGetFromNameResponse, Status> {
@@ -316,6 +377,47 @@ impl ControlPlane {
         let r = self.state.terminate(&req.sandbox_id).await?;
         Ok(SandboxTerminateResponse {
             existing_result: r.map(|r| r.to_proto()),
+        })
+    }
+
+    async fn tunnels(
+        &self,
+        req: SandboxGetTunnelsRequest,
+    ) -> Result<SandboxGetTunnelsResponse, Status> {
+        let rec = self.state.sandbox_record(&req.sandbox_id)?;
+        if let Some(r) = &rec.result {
+            return Ok(SandboxGetTunnelsResponse {
+                result: Some(r.to_proto()),
+                tunnels: vec![],
+            });
+        }
+        // tunnels open with the sandbox, so they are there as soon as it runs
+        Ok(SandboxGetTunnelsResponse {
+            result: None,
+            tunnels: tunnels_of(self.state.running(&rec.id).as_ref()),
+        })
+    }
+
+    async fn connect_token(
+        &self,
+        req: SandboxCreateConnectTokenRequest,
+    ) -> Result<SandboxCreateConnectTokenResponse, Status> {
+        let rec = self.state.sandbox_record(&req.sandbox_id)?;
+        let sb = self.state.running(&rec.id).ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", rec.id))
+        })?;
+        let port = u16::try_from(req.port.unwrap_or(8080))
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| Status::invalid_argument("port must be a TCP port"))?;
+        let token = crate::ids::new_id("ct") + &crate::ids::new_id("");
+        let host_port = sb
+            .connect_token(port, token.clone())
+            .await
+            .map_err(internal)?;
+        Ok(SandboxCreateConnectTokenResponse {
+            url: format!("http://127.0.0.1:{host_port}"),
+            token,
         })
     }
 
@@ -718,6 +820,7 @@ impl ModalClient for ControlPlane {
             task_id: rec.task_id.clone(),
             metadata: Some(metadata_of(&rec)),
             command_router_access: Some(CommandRouterAccess { jwt, url }),
+            tunnels: tunnels_of(self.state.running(&rec.id).as_ref()),
             ..Default::default()
         }))
     }
@@ -863,14 +966,14 @@ impl ModalClient for ControlPlane {
         &self,
         req: Request<SandboxGetFromNameRequest>,
     ) -> Result<Response<SandboxGetFromNameResponse>, Status> {
-        self.from_name(req.into_inner()).map(Response::new)
+        self.find_by_name(req.into_inner()).map(Response::new)
     }
 
     async fn sandbox_get_from_name_v2(
         &self,
         req: Request<SandboxGetFromNameRequest>,
     ) -> Result<Response<SandboxGetFromNameResponse>, Status> {
-        self.from_name(req.into_inner()).map(Response::new)
+        self.find_by_name(req.into_inner()).map(Response::new)
     }
 
     async fn sandbox_get_logs(
@@ -944,6 +1047,51 @@ impl ModalClient for ControlPlane {
             }
         });
         Ok(Response::new(stream.boxed()))
+    }
+
+    async fn sandbox_get_tunnels(
+        &self,
+        req: Request<SandboxGetTunnelsRequest>,
+    ) -> Result<Response<SandboxGetTunnelsResponse>, Status> {
+        self.tunnels(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn sandbox_get_tunnels_v2(
+        &self,
+        req: Request<SandboxGetTunnelsRequest>,
+    ) -> Result<Response<SandboxGetTunnelsResponse>, Status> {
+        self.tunnels(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn sandbox_create_connect_token(
+        &self,
+        req: Request<SandboxCreateConnectTokenRequest>,
+    ) -> Result<Response<SandboxCreateConnectTokenResponse>, Status> {
+        self.connect_token(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn sandbox_create_connect_token_v2(
+        &self,
+        req: Request<SandboxCreateConnectTokenRequest>,
+    ) -> Result<Response<SandboxCreateConnectTokenResponse>, Status> {
+        self.connect_token(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn sandbox_wait_until_ready(
+        &self,
+        req: Request<SandboxWaitUntilReadyRequest>,
+    ) -> Result<Response<SandboxWaitUntilReadyResponse>, Status> {
+        let req = req.into_inner();
+        let rec = self.state.sandbox_record(&req.sandbox_id)?;
+        let ready_at = self
+            .state
+            .wait_ready(&rec, secs(req.timeout, 300.0))
+            .await?;
+        Ok(Response::new(SandboxWaitUntilReadyResponse { ready_at }))
     }
 
     async fn sandbox_stdin_write(

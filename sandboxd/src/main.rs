@@ -7,6 +7,7 @@ mod ids;
 mod images;
 mod output;
 mod server;
+mod snapshots;
 mod state;
 mod store;
 mod tcr;

@@ -4,7 +4,7 @@
 use crate::auth::{now_f64, Auth};
 use crate::backend::cgroup::Limits;
 use crate::backend::rootfs::VolumeBind;
-use crate::backend::sandbox::{Outcome, Sandbox, SandboxSpec};
+use crate::backend::sandbox::{Outcome, Readiness, Sandbox, SandboxSpec};
 use crate::backend::BackendConfig;
 use crate::images::{ImageRecord, Images};
 use crate::store::{Store, IMAGES, SANDBOXES, SECRETS, VOLUMES};
@@ -116,6 +116,8 @@ pub struct CreateSandbox {
     pub name: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub v1: bool,
+    pub ports: Vec<u16>,
+    pub readiness: Option<Readiness>,
 }
 
 pub struct State {
@@ -226,10 +228,17 @@ impl State {
     }
 
     pub fn image(&self, id: &str) -> Result<ImageRecord, Status> {
-        self.store
+        let rec = self
+            .store
             .get::<ImageRecord>(IMAGES, id)
             .map_err(internal)?
-            .ok_or_else(|| Status::not_found(format!("Image {id} not found")))
+            .ok_or_else(|| Status::not_found(format!("Image {id} not found")))?;
+        if rec.expires_at.is_some_and(|t| t <= now_f64()) {
+            return Err(Status::not_found(format!(
+                "Image {id} has expired (its TTL has passed)"
+            )));
+        }
+        Ok(rec)
     }
 
     pub fn secret_env(&self, secret_id: &str) -> Result<BTreeMap<String, String>, Status> {
@@ -327,6 +336,8 @@ impl State {
             block_network: req.block_network,
             timeout: Duration::from_secs(req.timeout_secs as u64),
             idle_timeout: req.idle_timeout_secs.map(|s| Duration::from_secs(s as u64)),
+            ports: req.ports,
+            readiness: req.readiness,
         };
         let sb = match Sandbox::start(&self.backend, spec).await {
             Ok(sb) => sb,
@@ -407,6 +418,25 @@ impl State {
             self.record_end(id, &o);
         }
         Ok(self.sandbox_record(id)?.result)
+    }
+
+    /// Wait for a sandbox's readiness probe; DEADLINE_EXCEEDED if it is not ready in time.
+    pub async fn wait_ready(&self, rec: &SandboxRecord, timeout: Duration) -> Result<f64, Status> {
+        let sb = self.running(&rec.id).ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", rec.id))
+        })?;
+        match sb.wait_ready(timeout).await {
+            Some(at) => Ok(at),
+            None if sb.outcome().is_some() => Err(Status::failed_precondition(format!(
+                "Sandbox {} finished before it became ready",
+                rec.id
+            ))),
+            None => Err(Status::deadline_exceeded(format!(
+                "Sandbox {} did not become ready within {:.1}s",
+                rec.id,
+                timeout.as_secs_f64()
+            ))),
+        }
     }
 
     pub fn set_tags(&self, id: &str, tags: BTreeMap<String, String>) -> Result<(), Status> {

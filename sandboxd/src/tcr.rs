@@ -272,6 +272,88 @@ impl TaskCommandRouter for Router {
         Ok(Response::new(stream.boxed()))
     }
 
+    async fn sandbox_wait_until_ready(
+        &self,
+        req: Request<SandboxWaitUntilReadyTcrRequest>,
+    ) -> Result<Response<SandboxWaitUntilReadyTcrResponse>, Status> {
+        self.state
+            .auth
+            .check_task(req.metadata(), &req.get_ref().task_id)?;
+        let r = req.into_inner();
+        let (rec, _) = self.state.by_task(&r.task_id)?;
+        let t = if r.timeout.is_finite() {
+            r.timeout.clamp(0.0, 300.0)
+        } else {
+            0.0
+        };
+        let ready_at = self
+            .state
+            .wait_ready(&rec, Duration::from_secs_f32(t))
+            .await?;
+        Ok(Response::new(SandboxWaitUntilReadyTcrResponse { ready_at }))
+    }
+
+    async fn task_snapshot_filesystem(
+        &self,
+        req: Request<TaskSnapshotFilesystemRequest>,
+    ) -> Result<Response<TaskSnapshotFilesystemResponse>, Status> {
+        self.state
+            .auth
+            .check_task(req.metadata(), &req.get_ref().task_id)?;
+        let r = req.into_inner();
+        let (rec, sb) = self.state.by_task(&r.task_id)?;
+        let image_id = self
+            .state
+            .snapshot_filesystem(&rec, &sb, r.ttl_seconds)
+            .await?;
+        Ok(Response::new(TaskSnapshotFilesystemResponse { image_id }))
+    }
+
+    async fn task_snapshot_directory(
+        &self,
+        req: Request<TaskSnapshotDirectoryRequest>,
+    ) -> Result<Response<TaskSnapshotDirectoryResponse>, Status> {
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        let r = req.into_inner();
+        let image_id = self
+            .state
+            .snapshot_directory(&sb, &r.path, r.ttl_seconds)
+            .await?;
+        Ok(Response::new(TaskSnapshotDirectoryResponse { image_id }))
+    }
+
+    async fn task_mount_directory(
+        &self,
+        req: Request<TaskMountDirectoryRequest>,
+    ) -> Result<Response<()>, Status> {
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        let r = req.into_inner();
+        if r.image_id.is_empty() {
+            return Err(Status::invalid_argument("image_id is required"));
+        }
+        self.state.mount_image(&sb, &r.path, &r.image_id).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn task_unmount_directory(
+        &self,
+        req: Request<TaskUnmountDirectoryRequest>,
+    ) -> Result<Response<()>, Status> {
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        self.state.unmount_image(&sb, &req.get_ref().path).await?;
+        Ok(Response::new(()))
+    }
+
+    /// Volumes are host directories bind-mounted live, so every write is visible at once
+    /// and there is nothing to reload; the call still checks the task.
+    async fn task_reload_volumes(
+        &self,
+        req: Request<TaskReloadVolumesRequest>,
+    ) -> Result<Response<TaskReloadVolumesResponse>, Status> {
+        self.sandbox(&req, &req.get_ref().task_id)?;
+        Ok(Response::new(TaskReloadVolumesResponse {}))
+    }
+
     async fn sandbox_stdin_write_v2(
         &self,
         req: Request<SandboxStdinWriteV2Request>,

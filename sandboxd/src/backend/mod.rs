@@ -3,10 +3,14 @@
 //! cgroups; commands run inside it through nsenter. See `rootfs`, `cgroup`, `spawn`.
 
 pub mod cgroup;
+pub mod connect_proxy;
+pub mod mounts;
+pub mod netns;
 pub mod rootfs;
 pub mod sandbox;
 pub mod spawn;
 pub mod stdin;
+pub mod tunnels;
 
 use std::path::PathBuf;
 

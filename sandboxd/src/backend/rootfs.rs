@@ -103,6 +103,31 @@ fn overlay(lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Resul
     mount("overlay", target, "overlay", 0, &data)
 }
 
+/// A read-only overlay of `layers` (lowest first) at `target`.
+pub fn overlay_read_only(layers: &[PathBuf], target: &Path) -> Result<()> {
+    fs::create_dir_all(target)?;
+    let lower: Vec<String> = layers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
+    mount(
+        "overlay",
+        target,
+        "overlay",
+        libc::MS_RDONLY,
+        &format!("lowerdir={}", lower.join(":")),
+    )
+}
+
+/// Unmount and remove a staging mount point.
+pub fn unmount_path(target: &Path) {
+    if let Ok(c) = cstr(target) {
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+    let _ = fs::remove_dir(target);
+}
+
 /// Resolve `path` (absolute, inside the sandbox) under `root` lexically, refusing `..`.
 pub fn inside(root: &Path, path: &str) -> Result<PathBuf> {
     let p = Path::new(path);
@@ -170,6 +195,8 @@ impl Rootfs {
         overlay(&image.layers, &upper, &data_dir.join("work"), &root)
             .context("mounting the sandbox's root overlay")?;
         me.mounts.push(root.clone());
+        // shared, so image mounts made here later propagate into the running sandbox
+        mount("", &root, "", libc::MS_SHARED, "")?;
         for host in &image.host_dirs {
             let name = host
                 .file_name()
@@ -177,8 +204,17 @@ impl Rootfs {
                 .unwrap_or_default();
             let target = root.join(&name);
             fs::create_dir_all(&target).ok();
+            // the host directory, then what snapshots of this image added under it
+            let mut lowers = vec![host.clone()];
+            lowers.extend(
+                image
+                    .layers
+                    .iter()
+                    .map(|l| l.join(&name))
+                    .filter(|d| d.is_dir()),
+            );
             overlay(
-                std::slice::from_ref(host),
+                &lowers,
                 &data_dir.join(format!("upper-{name}")),
                 &data_dir.join(format!("work-{name}")),
                 &target,
@@ -222,6 +258,8 @@ impl Drop for Rootfs {
 
 /// The writable layer starts with the directories root's programs expect to own.
 fn prepare_upper(upper: &Path, uid: u32) -> Result<()> {
+    // the upper's root is the sandbox's `/`: root inside owns it
+    chown(upper, Some(uid), Some(uid))?;
     for (dir, mode) in [("root", 0o700), ("tmp", 0o1777)] {
         let p = upper.join(dir);
         fs::create_dir_all(&p)?;

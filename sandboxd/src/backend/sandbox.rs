@@ -2,9 +2,12 @@
 //! terminate, timeout, idle timeout), clean up.
 
 use super::cgroup::{self, Cgroup, Limits};
+use super::connect_proxy::ConnectProxy;
+use super::netns::NetNs;
 use super::rootfs::{ImageLayers, Rootfs, VolumeBind};
 use super::spawn::{self, EntrypointSpec, ExecSpec};
 use super::stdin::StdinSink;
+use super::tunnels::Tunnel;
 use super::BackendConfig;
 use crate::output::OutputBuffer;
 use anyhow::{Context, Result};
@@ -56,6 +59,22 @@ pub struct SandboxSpec {
     pub block_network: bool,
     pub timeout: Duration,
     pub idle_timeout: Option<Duration>,
+    /// Ports forwarded from the host (tunnels).
+    pub ports: Vec<u16>,
+    pub readiness: Option<Readiness>,
+}
+
+/// A readiness probe: the sandbox is ready once this succeeds.
+#[derive(Clone, Debug)]
+pub enum Readiness {
+    Tcp {
+        port: u16,
+        interval: Duration,
+    },
+    Exec {
+        argv: Vec<String>,
+        interval: Duration,
+    },
 }
 
 /// A command running (or finished) inside a sandbox.
@@ -114,6 +133,10 @@ pub struct Sandbox {
     outcome: watch::Sender<Option<Outcome>>,
     kill: watch::Sender<Option<Outcome>>,
     last_activity: Mutex<Instant>,
+    pub netns: Option<NetNs>,
+    tunnels: Mutex<Vec<Tunnel>>,
+    connect: tokio::sync::Mutex<Vec<ConnectProxy>>,
+    ready_at: watch::Sender<Option<f64>>,
 }
 
 async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
@@ -162,8 +185,20 @@ impl Sandbox {
         } else {
             None
         };
+        let netns = NetNs::of_pid(proc.inner_pid).ok();
+        let mut tunnels = Vec::new();
+        if let Some(ns) = &netns {
+            for port in &spec.ports {
+                tunnels.push(
+                    Tunnel::open(ns.clone(), *port)
+                        .await
+                        .context("opening a tunnel")?,
+                );
+            }
+        }
         let (outcome, _) = watch::channel(None);
         let (kill, mut kill_rx) = watch::channel(None);
+        let (ready_at, _) = watch::channel(spec.readiness.is_none().then(crate::auth::now_f64));
         let sb = Arc::new(Sandbox {
             id: spec.id.clone(),
             spec_env: spec.env.clone(),
@@ -178,7 +213,14 @@ impl Sandbox {
             outcome,
             kill,
             last_activity: Mutex::new(Instant::now()),
+            netns,
+            tunnels: Mutex::new(tunnels),
+            connect: tokio::sync::Mutex::new(Vec::new()),
+            ready_at,
         });
+        if let Some(probe) = spec.readiness.clone() {
+            tokio::spawn(sb.clone().probe_readiness(probe));
+        }
         let out = proc.child.stdout.take();
         let err = proc.child.stderr.take();
         {
@@ -235,6 +277,52 @@ impl Sandbox {
         Ok(sb)
     }
 
+    async fn probe_readiness(self: Arc<Self>, probe: Readiness) {
+        let interval = match &probe {
+            Readiness::Tcp { interval, .. } | Readiness::Exec { interval, .. } => *interval,
+        };
+        let mut attempt = 0u64;
+        while self.outcome().is_none() {
+            let ok = match &probe {
+                Readiness::Tcp { port, .. } => match &self.netns {
+                    Some(ns) => ns.connect(*port).await.is_ok(),
+                    None => false,
+                },
+                Readiness::Exec { argv, .. } => {
+                    attempt += 1;
+                    let req = ExecRequest {
+                        argv: argv.clone(),
+                        env: vec![],
+                        workdir: None,
+                        timeout: Some(Duration::from_secs(30)),
+                        stdout: false,
+                        stderr: StderrMode::DevNull,
+                    };
+                    match self.exec(&format!("readiness-probe-{attempt}"), req) {
+                        Ok(e) => e.wait().await == ExitStatus::Code(0),
+                        Err(_) => false,
+                    }
+                }
+            };
+            if ok {
+                self.ready_at.send_replace(Some(crate::auth::now_f64()));
+                return;
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// When the sandbox became ready, waiting up to `timeout`; `None` if not (yet).
+    pub async fn wait_ready(&self, timeout: Duration) -> Option<f64> {
+        let mut rx = self.ready_at.subscribe();
+        let mut done = self.outcome.subscribe();
+        tokio::select! {
+            _ = tokio::time::timeout(timeout, rx.wait_for(|r| r.is_some())) => {},
+            _ = done.wait_for(|o| o.is_some()) => {},
+        }
+        *self.ready_at.borrow()
+    }
+
     fn idle_for(&self) -> Duration {
         let running_execs = self
             .execs
@@ -256,7 +344,43 @@ impl Sandbox {
         }
     }
 
+    /// The merged root on the host, while the sandbox runs.
+    pub fn root_path(&self) -> Option<std::path::PathBuf> {
+        self.rootfs.lock().ok()?.as_ref().map(|r| r.root.clone())
+    }
+
+    /// `(container port, host port)` of each tunnel.
+    pub fn tunnel_ports(&self) -> Vec<(u16, u16)> {
+        self.tunnels
+            .lock()
+            .map(|t| t.iter().map(|t| (t.container_port, t.host_port)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Admit `token` to `port` through this sandbox's connect proxy; returns the proxy's
+    /// host port.
+    pub async fn connect_token(&self, port: u16, token: String) -> Result<u16> {
+        let ns = self
+            .netns
+            .clone()
+            .context("the sandbox has no network namespace")?;
+        let mut proxies = self.connect.lock().await;
+        if !proxies.iter().any(|p| p.port == port) {
+            proxies.push(ConnectProxy::open(ns, port).await?);
+        }
+        let p = proxies
+            .iter()
+            .find(|p| p.port == port)
+            .context("connect proxy")?;
+        p.admit(token);
+        Ok(p.host_port)
+    }
+
     async fn finish(&self, outcome: Outcome, mut child: Child, slirp: Option<std::process::Child>) {
+        self.connect.lock().await.clear();
+        if let Ok(mut t) = self.tunnels.lock() {
+            t.clear();
+        }
         if let Some(cg) = &self.cgroup {
             cg.kill_all();
         }

@@ -1,0 +1,183 @@
+//! Layers made from running sandboxes, and images mounted into them: filesystem and
+//! directory snapshots become images in the store (and can start new sandboxes); an
+//! image's layers can be mounted read-only at a path inside a running sandbox.
+
+use crate::auth::now_f64;
+use crate::backend::mounts;
+use crate::backend::sandbox::Sandbox;
+use crate::images::ImageRecord;
+use crate::state::{internal, SandboxRecord, State};
+use crate::store::IMAGES;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use tonic::Status;
+
+/// `cp -a` keeps owners, modes, links, devices (overlay whiteouts) and xattrs (opaque dirs).
+async fn copy_tree(src: &str, dst: &Path) -> Result<()> {
+    tokio::fs::create_dir_all(dst).await?;
+    let out = tokio::process::Command::new("cp")
+        .args(["-a", "--preserve=all", "--no-target-directory"])
+        .arg(src)
+        .arg(dst)
+        .output()
+        .await
+        .context("running cp")?;
+    if !out.status.success() {
+        bail!(
+            "copying {src}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn expires(ttl_seconds: Option<i64>) -> Option<f64> {
+    ttl_seconds.filter(|t| *t > 0).map(|t| now_f64() + t as f64)
+}
+
+fn path_of(bytes: &[u8]) -> Result<String, Status> {
+    let p = String::from_utf8(bytes.to_vec())
+        .map_err(|_| Status::invalid_argument("path must be UTF-8"))?;
+    if !p.starts_with('/') {
+        return Err(Status::invalid_argument(format!(
+            "path must be absolute: {p:?}"
+        )));
+    }
+    Ok(p)
+}
+
+impl State {
+    fn new_layer(&self, image_id: &str, suffix: &str) -> (String, PathBuf) {
+        let name = format!("{image_id}-{suffix}");
+        let dir = self.images.layers_dir.join(&name);
+        (name, dir)
+    }
+
+    fn sandbox_root(sb: &Sandbox) -> Result<PathBuf, Status> {
+        sb.root_path().ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
+        })
+    }
+
+    /// The sandbox's writable layers frozen on top of its image's layers.
+    pub async fn snapshot_filesystem(
+        &self,
+        rec: &SandboxRecord,
+        sb: &Sandbox,
+        ttl: Option<i64>,
+    ) -> Result<String, Status> {
+        let base = self.image(&rec.image_id)?;
+        Self::sandbox_root(sb)?;
+        let id = crate::ids::new_id("im");
+        let (layer, dir) = self.new_layer(&id, "fs");
+        let data = self.backend.data_root.join(&rec.id);
+        let result: Result<()> = async {
+            copy_tree(&format!("{}/upper", data.display()), &dir).await?;
+            for host in &base.host_dirs {
+                let name = Path::new(host)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let upper = data.join(format!("upper-{name}"));
+                if upper.is_dir() {
+                    copy_tree(&upper.display().to_string(), &dir.join(&name)).await?;
+                }
+            }
+            // the helpers' mount point is sandboxd's, not the sandbox's
+            let _ = tokio::fs::remove_dir_all(dir.join("__modal")).await;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            return Err(internal(format!("{e:#}")));
+        }
+        let mut layers = base.layers.clone();
+        layers.push(layer);
+        let img = ImageRecord {
+            id: id.clone(),
+            layers,
+            host_dirs: base.host_dirs.clone(),
+            created_at: now_f64(),
+            logs: vec![format!("Snapshot of sandbox {}'s filesystem.", rec.id)],
+            error: None,
+            expires_at: expires(ttl),
+        };
+        self.store.put(IMAGES, &id, &img).map_err(internal)?;
+        Ok(id)
+    }
+
+    /// One directory of the sandbox, as it looks inside it, as an image of its own.
+    pub async fn snapshot_directory(
+        &self,
+        sb: &Sandbox,
+        path: &[u8],
+        ttl: Option<i64>,
+    ) -> Result<String, Status> {
+        let path = path_of(path)?;
+        let root = Self::sandbox_root(sb)?;
+        let dir_fd = mounts::dir_in_sandbox(&root, &path, None).map_err(|e| {
+            Status::not_found(format!("{path} is not a directory in the sandbox: {e:#}"))
+        })?;
+        let id = crate::ids::new_id("im");
+        let (layer, dir) = self.new_layer(&id, "dir");
+        if let Err(e) = copy_tree(&format!("{}/.", mounts::fd_path(&dir_fd)), &dir).await {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            return Err(internal(format!("{e:#}")));
+        }
+        let img = ImageRecord {
+            id: id.clone(),
+            layers: vec![layer],
+            host_dirs: vec![],
+            created_at: now_f64(),
+            logs: vec![format!("Snapshot of {path} in sandbox {}.", sb.id)],
+            error: None,
+            expires_at: expires(ttl),
+        };
+        self.store.put(IMAGES, &id, &img).map_err(internal)?;
+        Ok(id)
+    }
+
+    /// Mount an image's files read-only at `path` inside the running sandbox.
+    pub async fn mount_image(
+        &self,
+        sb: &Sandbox,
+        path: &[u8],
+        image_id: &str,
+    ) -> Result<(), Status> {
+        let path = path_of(path)?;
+        if path == "/" {
+            return Err(Status::invalid_argument("cannot mount an image over /"));
+        }
+        let img = self.image(image_id)?;
+        let root = Self::sandbox_root(sb)?;
+        let target = mounts::dir_in_sandbox(&root, &path, Some(self.backend.uid))
+            .map_err(|e| Status::invalid_argument(format!("cannot mount at {path}: {e:#}")))?;
+        let layers = self.images.layers(&img).layers;
+        let result = match layers.as_slice() {
+            [] => Err(anyhow::anyhow!("image {image_id} has no files")),
+            [one] => mounts::attach_read_only(one, &target),
+            many => {
+                // stack the layers in a read-only overlay first, then attach a copy of it
+                let stage = self
+                    .backend
+                    .run_root
+                    .join(format!("stage-{}", crate::ids::new_id("m")));
+                let r = crate::backend::rootfs::overlay_read_only(many, &stage)
+                    .and_then(|_| mounts::attach_read_only(&stage, &target));
+                crate::backend::rootfs::unmount_path(&stage);
+                r
+            }
+        };
+        result.map_err(|e| internal(format!("mounting {image_id} at {path}: {e:#}")))
+    }
+
+    pub async fn unmount_image(&self, sb: &Sandbox, path: &[u8]) -> Result<(), Status> {
+        let path = path_of(path)?;
+        let root = Self::sandbox_root(sb)?;
+        let target = mounts::dir_in_sandbox(&root, &path, None)
+            .map_err(|e| Status::not_found(format!("{path}: {e:#}")))?;
+        mounts::detach(&target)
+            .map_err(|e| Status::failed_precondition(format!("{path} is not a mount: {e:#}")))
+    }
+}

