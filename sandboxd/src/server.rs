@@ -55,6 +55,9 @@ pub async fn serve(
     let mut router = tonic::service::Routes::new(cp)
         .add_service(tcr)
         .into_axum_router();
+    // HTTP/2 carries the authority in the URI, not in a Host header, and the control plane
+    // builds the command router url it hands out from Host
+    router = router.layer(axum::middleware::map_request(host_from_authority));
     if let Some(pkg) = statics.pkg {
         router = router.nest_service("/pkg", ServeDir::new(pkg));
     }
@@ -77,4 +80,18 @@ pub async fn serve(
         .serve_with_incoming(incoming)
         .await?;
     Ok(())
+}
+
+/// Give an HTTP/2 request (which has `:authority`, no Host) a Host header from its URI.
+async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::Request {
+    if !req.headers().contains_key(http::header::HOST) {
+        if let Some(v) = req
+            .uri()
+            .authority()
+            .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(http::header::HOST, v);
+        }
+    }
+    req
 }
