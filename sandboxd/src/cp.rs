@@ -438,10 +438,8 @@ pub fn client_type<T>(req: &Request<T>) -> String {
 pub fn host_of<T>(req: &Request<T>) -> String {
     req.metadata()
         .get("host")
-        .or_else(|| req.metadata().get(":authority"))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| req.local_addr().map(|a| a.to_string()))
         .unwrap_or_else(|| "127.0.0.1".into())
 }
 

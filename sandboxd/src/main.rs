@@ -73,6 +73,10 @@ enum Command {
         /// Never give sandboxes network access, whatever they ask for.
         #[arg(long)]
         no_network: bool,
+        /// Do not hand the credential to same-origin pages at /__sandboxd/config.json
+        /// (the playground uses it; it is only served on loopback addresses anyway).
+        #[arg(long)]
+        no_playground_credentials: bool,
     },
     /// Manage the local image store.
     Image {
@@ -249,6 +253,10 @@ async fn serve(
     }
     let listener = bind(listen).await?;
     let addr = listener.local_addr()?;
+    let statics = server::StaticDirs {
+        share_credentials: statics.share_credentials && addr.ip().is_loopback(),
+        ..statics
+    };
     println!(
         "sandboxd: listening on http://{addr} (state dir {})",
         state_dir.display()
@@ -283,6 +291,7 @@ async fn main() -> Result<()> {
             pkg,
             sandbox_uid,
             no_network,
+            no_playground_credentials,
         } => {
             serve(
                 listen,
@@ -291,7 +300,11 @@ async fn main() -> Result<()> {
                 token_secret,
                 missing_image,
                 helpers,
-                server::StaticDirs { www, pkg },
+                server::StaticDirs {
+                    www,
+                    pkg,
+                    share_credentials: !no_playground_credentials,
+                },
                 sandbox_uid,
                 no_network,
             )

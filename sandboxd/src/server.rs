@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
+use tower::Layer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
@@ -30,6 +31,51 @@ pub fn tcr_url(client_type: &str, host: &str) -> String {
 pub struct StaticDirs {
     pub www: Option<PathBuf>,
     pub pkg: Option<PathBuf>,
+    /// Hand the workspace credential to same-origin pages (the local playground).
+    pub share_credentials: bool,
+}
+
+/// `GET /__sandboxd/config.json`: the credential for the playground served by this
+/// sandboxd. Same-origin only: a page on another site must not learn it, so a request
+/// that a browser marks as cross-site, or that carries a foreign Origin, is refused.
+async fn playground_config(
+    state: Arc<State>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    let origin_ok = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|o| {
+            o.strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"))
+                == Some(host)
+        });
+    if !origin_ok || !matches!(fetch_site, "same-origin" | "none") {
+        return (
+            http::StatusCode::FORBIDDEN,
+            "the credential is only given to pages served by this sandboxd\n",
+        )
+            .into_response();
+    }
+    let body = serde_json::json!({
+        "tokenId": state.auth.token_id,
+        "tokenSecret": state.auth.token_secret,
+    });
+    let mut resp = axum::Json(body).into_response();
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    resp
 }
 
 pub async fn serve(
@@ -38,6 +84,9 @@ pub async fn serve(
     statics: StaticDirs,
 ) -> anyhow::Result<()> {
     let auth = state.clone();
+    // gRPC-web is translated per service: tonic-web refuses plain HTTP/1.1 requests, which
+    // must reach the static files untouched
+    let web = tonic_web::GrpcWebLayer::new();
     let cp = InterceptedService::new(
         ModalClientServer::new(ControlPlane {
             state: state.clone(),
@@ -49,12 +98,21 @@ pub async fn serve(
             Ok(req)
         },
     );
+    let config_state = state.clone();
     let tcr = TaskCommandRouterServer::new(Router { state })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-    let mut router = tonic::service::Routes::new(cp)
-        .add_service(tcr)
+    let mut router = tonic::service::Routes::new(web.layer(cp))
+        .add_service(web.layer(tcr))
         .into_axum_router();
+    if statics.share_credentials {
+        router = router.route(
+            "/__sandboxd/config.json",
+            axum::routing::get(move |headers: http::HeaderMap| {
+                playground_config(config_state.clone(), headers)
+            }),
+        );
+    }
     // HTTP/2 carries the authority in the URI, not in a Host header, and the control plane
     // builds the command router url it hands out from Host
     router = router.layer(axum::middleware::map_request(host_from_authority));
@@ -71,14 +129,27 @@ pub async fn serve(
         .expose_headers(
             ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static),
         );
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tonic::transport::Server::builder()
-        .accept_http1(true)
-        .layer(cors)
-        .layer(tonic_web::GrpcWebLayer::new())
-        .add_routes(tonic::service::Routes::from(router))
-        .serve_with_incoming(incoming)
-        .await?;
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    // hyper's auto builder: HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port
+    // HTTP/2 carries the authority in the URI, not a Host header; the services build the
+    // command router url from Host, so give every request one
+    let with_host =
+        tower::util::MapRequestLayer::new(|mut req: http::Request<axum::body::Body>| {
+            if !req.headers().contains_key(http::header::HOST) {
+                if let Some(v) = req
+                    .uri()
+                    .authority()
+                    .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+                {
+                    req.headers_mut().insert(http::header::HOST, v);
+                }
+            }
+            req
+        });
+    axum::serve(listener, router.layer(cors).layer(with_host)).await?;
     Ok(())
 }
 
