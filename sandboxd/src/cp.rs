@@ -3,7 +3,7 @@
 use crate::auth::now_f64;
 use crate::backend::cgroup::Limits;
 use crate::backend::sandbox::Readiness;
-use crate::images::{hex_digest, ImageRecord};
+use crate::images::ImageRecord;
 use crate::state::{
     internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
     DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS, MAX_TIMEOUT_SECS,
@@ -79,6 +79,32 @@ fn info_of(rec: &SandboxRecord) -> SandboxInfo {
         timeout_secs: rec.timeout_secs,
         idle_timeout_secs: rec.idle_timeout_secs,
         metadata: Some(metadata_of(rec)),
+        ..Default::default()
+    }
+}
+
+/// The last ImageJoinStreaming message: the build's result, and eof.
+fn image_result(rec: &ImageRecord) -> ImageJoinStreamingResponse {
+    let result = match &rec.error {
+        None => GenericResult {
+            status: generic_result::GenericStatus::Success as i32,
+            ..Default::default()
+        },
+        Some(e) => GenericResult {
+            status: generic_result::GenericStatus::Failure as i32,
+            exception: format!("Image build failed: {e}"),
+            ..Default::default()
+        },
+    };
+    ImageJoinStreamingResponse {
+        result: Some(result),
+        entry_id: rec.logs.len().to_string(),
+        eof: true,
+        metadata: Some(ImageMetadata {
+            image_builder_version: Some(IMAGE_BUILDER_VERSION.into()),
+            workdir: rec.workdir.clone(),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -167,7 +193,8 @@ impl ControlPlane {
         sources: &[SecretSource],
         extra: &[&Option<StringMap>],
     ) -> Result<Vec<(String, String)>, Status> {
-        let mut env = crate::state::base_env();
+        // the sandbox's own variables; the defaults and the image's go under them at create
+        let mut env: Vec<(String, String)> = Vec::new();
         let mut set = |k: String, v: String| {
             env.retain(|(ek, _)| *ek != k);
             env.push((k, v));
@@ -421,6 +448,40 @@ impl ControlPlane {
         })
     }
 
+    /// Stream a running build's log lines, then its result from the store.
+    fn tail_build(
+        &self,
+        id: String,
+        build: Arc<crate::builds::Build>,
+        skip: usize,
+    ) -> BoxStream<ImageJoinStreamingResponse> {
+        let state = self.state.clone();
+        let lines = futures::stream::unfold(skip, move |n| {
+            let build = build.clone();
+            async move {
+                let lines = build.lines_from(n).await?;
+                let next = n + lines.len();
+                let task_logs = lines
+                    .into_iter()
+                    .map(|l| TaskLogs {
+                        data: format!("{l}\n"),
+                        file_descriptor: FileDescriptor::Stderr as i32,
+                        timestamp: now_f64(),
+                        ..Default::default()
+                    })
+                    .collect();
+                let msg = ImageJoinStreamingResponse {
+                    task_logs,
+                    entry_id: next.to_string(),
+                    ..Default::default()
+                };
+                Some((Ok(msg), next))
+            }
+        });
+        let end = futures::stream::once(async move { Ok(image_result(&state.image(&id)?)) });
+        Box::pin(lines.chain(end))
+    }
+
     fn set_tags(&self, req: SandboxTagsSetRequest) -> Result<(), Status> {
         let tags = tags_map(&req.tags)?;
         self.state.set_tags(&req.sandbox_id, tags)
@@ -551,49 +612,30 @@ impl ModalClient for ControlPlane {
             .image
             .ok_or_else(|| Status::invalid_argument("image is required"))?;
         let mut commands = image.dockerfile_commands.clone();
+        // a layered image says `FROM <alias>` and names the alias's image id in base_images
         for b in &image.base_images {
-            commands.insert(
-                0,
-                format!(
-                    "FROM {}",
-                    if b.image_id.is_empty() {
-                        &b.docker_tag
-                    } else {
-                        &b.image_id
-                    }
-                ),
-            );
-        }
-        // one image id per definition, so the same definition is built (resolved) once
-        let id = format!("im-{}", &hex_digest(commands.join("\n").as_bytes())[..22]);
-        let cached = self
-            .state
-            .store
-            .get::<ImageRecord>(IMAGES, &id)
-            .map_err(internal)?;
-        if cached.is_none() {
-            let rec = match self
-                .state
-                .images
-                .get_or_create(&self.state.store, &commands)
-            {
-                Ok(base) => ImageRecord {
-                    id: id.clone(),
-                    created_at: now_f64(),
-                    ..base
-                },
-                Err(e) => ImageRecord {
-                    id: id.clone(),
-                    layers: vec![],
-                    host_dirs: vec![],
-                    created_at: now_f64(),
-                    logs: vec![format!("{e:#}")],
-                    error: Some(format!("{e:#}")),
-                    expires_at: None,
-                },
+            let from = if b.image_id.is_empty() {
+                &b.docker_tag
+            } else {
+                &b.image_id
             };
-            self.state.store.put(IMAGES, &id, &rec).map_err(internal)?;
+            let alias = format!("FROM {}", b.docker_tag);
+            match commands.iter_mut().find(|c| c.trim() == alias) {
+                Some(line) => *line = format!("FROM {from}"),
+                None => commands.insert(0, format!("FROM {from}")),
+            }
         }
+        let context: Vec<(String, Vec<u8>)> = image
+            .context_files
+            .iter()
+            .map(|f| (f.filename.clone(), f.data.clone()))
+            .collect();
+        // one image id per definition: the same definition is built once
+        let id = State::definition_id(&commands, &context);
+        if req.force_build && self.state.running_build(&id).is_none() {
+            self.state.store.delete(IMAGES, &id).map_err(internal)?;
+        }
+        self.state.start_build(&id, commands, context);
         Ok(Response::new(ImageGetOrCreateResponse {
             image_id: id,
             ..Default::default()
@@ -605,8 +647,11 @@ impl ModalClient for ControlPlane {
         req: Request<ImageJoinStreamingRequest>,
     ) -> Result<Response<BoxStream<ImageJoinStreamingResponse>>, Status> {
         let req = req.into_inner();
-        let rec = self.state.image(&req.image_id)?;
         let skip: usize = req.last_entry_id.parse().unwrap_or(0);
+        if let Some(build) = self.state.running_build(&req.image_id) {
+            return Ok(Response::new(self.tail_build(req.image_id, build, skip)));
+        }
+        let rec = self.state.image(&req.image_id)?;
         let mut items = Vec::new();
         for (i, line) in rec.logs.iter().enumerate().skip(skip) {
             items.push(Ok(ImageJoinStreamingResponse {
@@ -620,27 +665,7 @@ impl ModalClient for ControlPlane {
                 ..Default::default()
             }));
         }
-        let result = match &rec.error {
-            None => GenericResult {
-                status: generic_result::GenericStatus::Success as i32,
-                ..Default::default()
-            },
-            Some(e) => GenericResult {
-                status: generic_result::GenericStatus::Failure as i32,
-                exception: e.clone(),
-                ..Default::default()
-            },
-        };
-        items.push(Ok(ImageJoinStreamingResponse {
-            result: Some(result),
-            entry_id: rec.logs.len().to_string(),
-            eof: true,
-            metadata: Some(ImageMetadata {
-                image_builder_version: Some(IMAGE_BUILDER_VERSION.into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }));
+        items.push(Ok(image_result(&rec)));
         Ok(Response::new(Box::pin(futures::stream::iter(items))))
     }
 

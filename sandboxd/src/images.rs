@@ -31,6 +31,12 @@ pub struct ImageRecord {
     pub error: Option<String>,
     #[serde(default)]
     pub expires_at: Option<f64>,
+    /// Environment set by ENV steps, under the sandbox's own.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// Default working directory set by WORKDIR steps.
+    #[serde(default)]
+    pub workdir: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -132,6 +138,8 @@ impl Images {
             logs: vec![],
             error: None,
             expires_at: None,
+            env: vec![],
+            workdir: None,
         };
         store.put(IMAGES, &rec.id, &rec)?;
         Ok(rec)
@@ -181,27 +189,22 @@ impl Images {
             )],
             error: None,
             expires_at: None,
+            env: vec![],
+            workdir: None,
         };
         store.put(IMAGES, &id, &rec)?;
         store.put(META, &tag_key(&tag), &id)?;
         Ok(rec)
     }
 
-    /// Resolve an image definition's `FROM` line (and reject what we cannot build yet).
-    pub fn get_or_create(&self, store: &Store, dockerfile: &[String]) -> Result<ImageRecord> {
-        let mut from = None;
-        for line in dockerfile {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-            match word.to_ascii_uppercase().as_str() {
-                "FROM" if from.is_none() => from = Some(rest.split_whitespace().next().unwrap_or("").to_string()),
-                _ => bail!("sandboxd cannot build this image step yet: {line:?} (only FROM <tag> is supported)"),
+    /// Resolve a `FROM` reference: an image id, or a registry tag from the local store.
+    pub fn resolve_from(&self, store: &Store, from: &str) -> Result<ImageRecord> {
+        if from.starts_with("im-") {
+            if let Some(rec) = store.get::<ImageRecord>(IMAGES, from)? {
+                return Ok(rec);
             }
         }
-        let tag = normalize_tag(&from.context("the image definition has no FROM line")?);
+        let tag = normalize_tag(from);
         if let Some(id) = store.get::<String>(META, &tag_key(&tag))? {
             if let Some(rec) = store.get::<ImageRecord>(IMAGES, &id)? {
                 return Ok(rec);

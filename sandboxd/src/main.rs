@@ -2,6 +2,7 @@
 
 mod auth;
 mod backend;
+mod builds;
 mod cp;
 mod ids;
 mod images;

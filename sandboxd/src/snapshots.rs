@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tonic::Status;
 
 /// `cp -a` keeps owners, modes, links, devices (overlay whiteouts) and xattrs (opaque dirs).
-async fn copy_tree(src: &str, dst: &Path) -> Result<()> {
+pub async fn copy_tree(src: &str, dst: &Path) -> Result<()> {
     tokio::fs::create_dir_all(dst).await?;
     let out = tokio::process::Command::new("cp")
         .args(["-a", "--preserve=all", "--no-target-directory"])
@@ -28,6 +28,25 @@ async fn copy_tree(src: &str, dst: &Path) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
+    Ok(())
+}
+
+/// Copy a sandbox's writable layers (`upper` for `/`, `upper-<dir>` for each overlaid
+/// host dir) into `dst`, the new top layer of an image.
+pub async fn freeze_writable_layers(data: &Path, host_dirs: &[String], dst: &Path) -> Result<()> {
+    copy_tree(&format!("{}/upper", data.display()), dst).await?;
+    for host in host_dirs {
+        let name = Path::new(host)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let upper = data.join(format!("upper-{name}"));
+        if upper.is_dir() {
+            copy_tree(&upper.display().to_string(), &dst.join(&name)).await?;
+        }
+    }
+    // the helpers' mount point is sandboxd's, not the sandbox's
+    let _ = tokio::fs::remove_dir_all(dst.join("__modal")).await;
     Ok(())
 }
 
@@ -71,23 +90,7 @@ impl State {
         let id = crate::ids::new_id("im");
         let (layer, dir) = self.new_layer(&id, "fs");
         let data = self.backend.data_root.join(&rec.id);
-        let result: Result<()> = async {
-            copy_tree(&format!("{}/upper", data.display()), &dir).await?;
-            for host in &base.host_dirs {
-                let name = Path::new(host)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                let upper = data.join(format!("upper-{name}"));
-                if upper.is_dir() {
-                    copy_tree(&upper.display().to_string(), &dir.join(&name)).await?;
-                }
-            }
-            // the helpers' mount point is sandboxd's, not the sandbox's
-            let _ = tokio::fs::remove_dir_all(dir.join("__modal")).await;
-            Ok(())
-        }
-        .await;
+        let result = freeze_writable_layers(&data, &base.host_dirs, &dir).await;
         if let Err(e) = result {
             let _ = tokio::fs::remove_dir_all(&dir).await;
             return Err(internal(format!("{e:#}")));
@@ -102,6 +105,8 @@ impl State {
             logs: vec![format!("Snapshot of sandbox {}'s filesystem.", rec.id)],
             error: None,
             expires_at: expires(ttl),
+            env: base.env.clone(),
+            workdir: base.workdir.clone(),
         };
         self.store.put(IMAGES, &id, &img).map_err(internal)?;
         Ok(id)
@@ -133,6 +138,8 @@ impl State {
             logs: vec![format!("Snapshot of {path} in sandbox {}.", sb.id)],
             error: None,
             expires_at: expires(ttl),
+            env: vec![],
+            workdir: None,
         };
         self.store.put(IMAGES, &id, &img).map_err(internal)?;
         Ok(id)

@@ -131,6 +131,7 @@ pub struct State {
     create_lock: tokio::sync::Mutex<()>,
     /// V1 stdin: the last 1-based write index applied, per sandbox.
     pub v1_stdin_index: Mutex<HashMap<String, u32>>,
+    pub builds: crate::builds::Builds,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -170,6 +171,7 @@ impl State {
             running: Mutex::new(HashMap::new()),
             create_lock: tokio::sync::Mutex::new(()),
             v1_stdin_index: Mutex::new(HashMap::new()),
+            builds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -313,6 +315,13 @@ impl State {
             finished_at: None,
         };
         self.store.put(SANDBOXES, &id, &rec).map_err(internal)?;
+        // the image's ENV sits under the sandbox's own variables; its WORKDIR is the default
+        let mut env = base_env();
+        for (k, v) in image.env.iter().cloned().chain(req.env) {
+            env.retain(|(ek, _)| *ek != k);
+            env.push((k, v));
+        }
+        let workdir = req.workdir.or_else(|| image.workdir.clone());
         let entrypoint = if req.entrypoint.is_empty() {
             vec![
                 format!(
@@ -328,8 +337,8 @@ impl State {
         let spec = SandboxSpec {
             id: id.clone(),
             entrypoint,
-            env: req.env,
-            workdir: req.workdir.unwrap_or_else(|| "/".into()),
+            env,
+            workdir: workdir.unwrap_or_else(|| "/".into()),
             image: self.images.layers(&image),
             volumes,
             limits: req.limits,

@@ -41,6 +41,13 @@ impl Store {
         Ok(())
     }
 
+    pub fn delete(&self, kind: &str, id: &str) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(table(kind))?.remove(id)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     pub fn get<T: DeserializeOwned>(&self, kind: &str, id: &str) -> Result<Option<T>> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(table(kind))?;

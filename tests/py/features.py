@@ -60,6 +60,20 @@ sb.unmount_image("/mnt/data")
 check("unmounted", run(sb, "ls", "/mnt/data"), (0, ""))
 sb.terminate()
 
+# --- Dockerfile-style builds: RUN, ENV, WORKDIR; cached; failures reported
+built = image.run_commands("echo built > /built.txt").env({"FOO": "bar"}).workdir("/app")
+sb = modal.Sandbox.create(app=app, image=built, timeout=60)
+check("RUN/ENV/WORKDIR applied", run(sb, "sh", "-c", "cat /built.txt; echo $FOO; pwd"), (0, "built\nbar\n/app\n"))
+sb.terminate()
+t0 = time.time()
+modal.Sandbox.create(app=app, image=image.run_commands("echo built > /built.txt").env({"FOO": "bar"}).workdir("/app"), timeout=60).terminate()
+check("a second identical build is cached", time.time() - t0 < 5, True)
+try:
+    modal.Sandbox.create(app=app, image=image.run_commands("echo failing >&2; exit 3"), timeout=60)
+    check("failing RUN fails the build", "no error", "ImageBuildError")
+except modal.exception.ImageBuildError as e:
+    check("failing RUN fails the build", "exit" in str(e) or "Code(3)" in str(e), True)
+
 # --- tunnels, readiness probe
 sb = modal.Sandbox.create(
     "python3", "-c",

@@ -1,0 +1,482 @@
+//! Dockerfile-style image builds: `FROM`, then `RUN`, `ENV`, `WORKDIR` and `COPY` (from the
+//! request's inline context files). Each `RUN` runs in a build sandbox made from the image
+//! so far; its writable layer becomes the next layer. Every step's result is cached by
+//! content (the parent, the step, the files it copies), so a rebuild that shares a prefix
+//! reuses those layers. Logs stream to ImageJoinStreaming while the build runs.
+
+use crate::auth::now_f64;
+use crate::backend::cgroup::Limits;
+use crate::backend::sandbox::{ExecRequest, Outcome, Sandbox, SandboxSpec, StderrMode};
+use crate::images::{hex_digest, ImageRecord};
+use crate::snapshots::freeze_writable_layers;
+use crate::state::{base_env, State};
+use crate::store::{IMAGES, META};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// A build in progress: its log so far, and whether it has finished.
+#[derive(Default)]
+pub struct Build {
+    lines: Mutex<Vec<String>>,
+    finished: AtomicBool,
+    changed: Notify,
+}
+
+impl Build {
+    pub fn log(&self, line: impl Into<String>) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(line.into());
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Lines from `from` on, waiting for new ones; `None` once finished and all were read.
+    pub async fn lines_from(&self, from: usize) -> Option<Vec<String>> {
+        loop {
+            let notified = self.changed.notified();
+            let lines: Vec<String> = self
+                .lines
+                .lock()
+                .map(|l| l.iter().skip(from).cloned().collect())
+                .unwrap_or_default();
+            if !lines.is_empty() {
+                return Some(lines);
+            }
+            if self.finished.load(Ordering::Acquire) {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+}
+
+/// What a cached step produced.
+#[derive(Clone, Serialize, Deserialize)]
+struct StepResult {
+    layers: Vec<String>,
+    env: Vec<(String, String)>,
+    workdir: Option<String>,
+}
+
+enum Step {
+    Run(Vec<String>),
+    Env(Vec<(String, String)>),
+    Workdir(String),
+    Copy { sources: Vec<String>, dest: String },
+    Ignored(String),
+}
+
+fn parse_step(line: &str) -> Result<Step> {
+    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let rest = rest.trim();
+    Ok(match word.to_ascii_uppercase().as_str() {
+        "RUN" => {
+            if rest.starts_with('[') {
+                let argv: Vec<String> = serde_json::from_str(rest)
+                    .context("RUN [..] must be a JSON array of strings")?;
+                if argv.is_empty() {
+                    bail!("RUN [] names no program");
+                }
+                Step::Run(argv)
+            } else {
+                Step::Run(vec!["/bin/sh".into(), "-c".into(), rest.to_string()])
+            }
+        }
+        "ENV" => {
+            let mut vars = Vec::new();
+            if rest.contains('=') {
+                for pair in rest.split_whitespace() {
+                    let (k, v) = pair
+                        .split_once('=')
+                        .context("ENV expects KEY=VALUE pairs")?;
+                    vars.push((k.to_string(), v.trim_matches('"').to_string()));
+                }
+            } else {
+                let (k, v) = rest
+                    .split_once(char::is_whitespace)
+                    .context("ENV expects KEY VALUE")?;
+                vars.push((k.to_string(), v.trim().to_string()));
+            }
+            Step::Env(vars)
+        }
+        "WORKDIR" => Step::Workdir(rest.to_string()),
+        "COPY" | "ADD" => {
+            let mut parts: Vec<String> = rest
+                .split_whitespace()
+                .filter(|p| !p.starts_with("--"))
+                .map(str::to_string)
+                .collect();
+            if parts.len() < 2 {
+                bail!("{word} needs a source and a destination");
+            }
+            let dest = parts.pop().unwrap_or_default();
+            Step::Copy {
+                sources: parts,
+                dest,
+            }
+        }
+        _ => Step::Ignored(line.to_string()),
+    })
+}
+
+fn join_workdir(cur: &Option<String>, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!(
+            "{}/{}",
+            cur.as_deref().unwrap_or("").trim_end_matches('/'),
+            path
+        )
+    }
+}
+
+impl State {
+    /// The image id for a definition: the same definition always gets the same id.
+    pub fn definition_id(commands: &[String], context: &[(String, Vec<u8>)]) -> String {
+        let mut key = commands.join("\n");
+        for (name, data) in context {
+            key.push_str(&format!("\n{name}:{}", hex_digest(data)));
+        }
+        format!("im-{}", &hex_digest(key.as_bytes())[..22])
+    }
+
+    /// Start building `id` unless it is built or building; returns the running build, if any.
+    pub fn start_build(
+        self: &Arc<Self>,
+        id: &str,
+        commands: Vec<String>,
+        context: Vec<(String, Vec<u8>)>,
+    ) -> Option<Arc<Build>> {
+        if let Ok(Some(_)) = self.store.get::<ImageRecord>(IMAGES, id) {
+            return None;
+        }
+        let mut builds = self.builds.lock().ok()?;
+        if let Some(b) = builds.get(id) {
+            return Some(b.clone());
+        }
+        let build = Arc::new(Build::default());
+        builds.insert(id.to_string(), build.clone());
+        drop(builds);
+        let (me, id, b) = (self.clone(), id.to_string(), build.clone());
+        tokio::spawn(async move {
+            let rec = match me.build(&id, &commands, &context, &b).await {
+                Ok(rec) => rec,
+                Err(e) => {
+                    b.log(format!("Image build failed: {e:#}"));
+                    ImageRecord {
+                        id: id.clone(),
+                        layers: vec![],
+                        host_dirs: vec![],
+                        created_at: now_f64(),
+                        logs: vec![],
+                        error: Some(format!("{e:#}")),
+                        expires_at: None,
+                        env: vec![],
+                        workdir: None,
+                    }
+                }
+            };
+            let rec = ImageRecord {
+                logs: b.lines.lock().map(|l| l.clone()).unwrap_or_default(),
+                ..rec
+            };
+            let _ = me.store.put(IMAGES, &id, &rec);
+            b.finish();
+            if let Ok(mut builds) = me.builds.lock() {
+                builds.remove(&id);
+            }
+        });
+        Some(build)
+    }
+
+    pub fn running_build(&self, id: &str) -> Option<Arc<Build>> {
+        self.builds.lock().ok()?.get(id).cloned()
+    }
+
+    async fn build(
+        &self,
+        id: &str,
+        commands: &[String],
+        context: &[(String, Vec<u8>)],
+        log: &Build,
+    ) -> Result<ImageRecord> {
+        let mut lines = commands
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let first = lines.next().context("the image definition is empty")?;
+        let from = match first.split_once(char::is_whitespace) {
+            Some((w, rest)) if w.eq_ignore_ascii_case("FROM") => {
+                rest.split_whitespace().next().unwrap_or("")
+            }
+            _ => bail!("the first step must be FROM, not {first:?}"),
+        };
+        let base = self.images.resolve_from(&self.store, from)?;
+        log.log(format!("=> FROM {from}"));
+        for l in &base.logs {
+            log.log(l.clone());
+        }
+        let mut cur = StepResult {
+            layers: base.layers.clone(),
+            env: base.env.clone(),
+            workdir: base.workdir.clone(),
+        };
+        let mut key = format!("{}:{}", base.id, base.layers.join(","));
+        for line in lines {
+            let step = parse_step(line)?;
+            let mut copied = String::new();
+            if let Step::Copy { sources, .. } = &step {
+                for (name, data) in context {
+                    if sources.iter().any(|s| {
+                        name == s
+                            || name.starts_with(&format!("{}/", s.trim_end_matches('/')))
+                            || s == "."
+                    }) {
+                        copied.push_str(&format!("{name}:{};", hex_digest(data)));
+                    }
+                }
+            }
+            key = hex_digest(format!("{key}\n{line}\n{copied}").as_bytes());
+            let cache_key = format!("step:{key}");
+            if let Some(hit) = self.store.get::<StepResult>(META, &cache_key)? {
+                if hit
+                    .layers
+                    .iter()
+                    .all(|l| self.images.layers_dir.join(l).is_dir())
+                {
+                    log.log(format!("=> {line} (cached)"));
+                    cur = hit;
+                    continue;
+                }
+            }
+            log.log(format!("=> {line}"));
+            let next = match step {
+                Step::Ignored(l) => {
+                    log.log(format!(
+                        "   (sandboxd does not apply {l:?} to the image; it has no effect)"
+                    ));
+                    cur.clone()
+                }
+                Step::Env(vars) => {
+                    let mut n = cur.clone();
+                    for (k, v) in vars {
+                        n.env.retain(|(ek, _)| *ek != k);
+                        n.env.push((k, v));
+                    }
+                    n
+                }
+                Step::Workdir(w) => StepResult {
+                    workdir: Some(join_workdir(&cur.workdir, &w)),
+                    ..cur.clone()
+                },
+                Step::Copy { sources, dest } => {
+                    let layer = format!("{id}-{}", &key[..12]);
+                    let dir = self.images.layers_dir.join(&layer);
+                    let dest = join_workdir(&cur.workdir, &dest);
+                    let mut n = 0;
+                    for (name, data) in context {
+                        let Some(src) = sources.iter().find(|s| {
+                            *s == "."
+                                || name == *s
+                                || name.starts_with(&format!("{}/", s.trim_end_matches('/')))
+                        }) else {
+                            continue;
+                        };
+                        let rel = if name == src {
+                            name.rsplit('/').next().unwrap_or(name)
+                        } else {
+                            name.strip_prefix(src.trim_end_matches('/'))
+                                .unwrap_or(name)
+                                .trim_start_matches('/')
+                        };
+                        let target = if dest.ends_with('/') || sources.len() > 1 || name != src {
+                            crate::backend::rootfs::inside(
+                                &dir,
+                                &format!("{}/{rel}", dest.trim_end_matches('/')),
+                            )?
+                        } else {
+                            crate::backend::rootfs::inside(&dir, &dest)?
+                        };
+                        if let Some(parent) = target.parent() {
+                            std::fs::create_dir_all(parent)?;
+                        }
+                        std::fs::write(&target, data)?;
+                        n += 1;
+                    }
+                    if n == 0 {
+                        bail!("COPY: no context file matches {sources:?}");
+                    }
+                    let _ = std::process::Command::new("chown")
+                        .arg("-R")
+                        .arg(format!("{0}:{0}", self.backend.uid))
+                        .arg(&dir)
+                        .status();
+                    log.log(format!("   copied {n} file(s) to {dest}"));
+                    let mut layers = cur.layers.clone();
+                    layers.push(layer);
+                    StepResult {
+                        layers,
+                        ..cur.clone()
+                    }
+                }
+                Step::Run(argv) => {
+                    let layer = format!("{id}-{}", &key[..12]);
+                    self.run_step(&base, &cur, &argv, &layer, log).await?;
+                    let mut layers = cur.layers.clone();
+                    layers.push(layer);
+                    StepResult {
+                        layers,
+                        ..cur.clone()
+                    }
+                }
+            };
+            self.store.put(META, &cache_key, &next)?;
+            cur = next;
+        }
+        log.log(format!("=> built {id}"));
+        Ok(ImageRecord {
+            id: id.to_string(),
+            layers: cur.layers,
+            host_dirs: base.host_dirs.clone(),
+            created_at: now_f64(),
+            logs: vec![],
+            error: None,
+            expires_at: None,
+            env: cur.env,
+            workdir: cur.workdir,
+        })
+    }
+
+    /// Run one RUN step in a build sandbox and keep its writable layer as `layer`.
+    async fn run_step(
+        &self,
+        base: &ImageRecord,
+        cur: &StepResult,
+        argv: &[String],
+        layer: &str,
+        log: &Build,
+    ) -> Result<()> {
+        let sandbox_id = crate::ids::new_id("build");
+        let image = ImageRecord {
+            layers: cur.layers.clone(),
+            ..base.clone()
+        };
+        let mut env = base_env();
+        env.extend(cur.env.iter().cloned());
+        let workdir = cur.workdir.clone().unwrap_or_else(|| "/".into());
+        let sb = Sandbox::start(
+            &self.backend,
+            SandboxSpec {
+                id: sandbox_id.clone(),
+                entrypoint: vec![
+                    format!(
+                        "{}/{}",
+                        crate::backend::rootfs::HELPERS_DIR,
+                        crate::backend::spawn::INIT
+                    ),
+                    "idle".into(),
+                ],
+                env,
+                workdir: workdir.clone(),
+                image: self.images.layers(&image),
+                volumes: vec![],
+                limits: Limits {
+                    memory_bytes: Some(crate::state::DEFAULT_MEMORY_MAX_MIB << 20),
+                    pids: Some(crate::state::MAX_PIDS),
+                    ..Limits::default()
+                },
+                block_network: false,
+                timeout: RUN_TIMEOUT + Duration::from_secs(60),
+                idle_timeout: None,
+                ports: vec![],
+                readiness: None,
+            },
+        )
+        .await
+        .context("starting the build sandbox")?;
+        let result: Result<()> = async {
+            let exec = sb.exec(
+                "build-step",
+                ExecRequest {
+                    argv: argv.to_vec(),
+                    env: vec![],
+                    workdir: Some(workdir),
+                    timeout: Some(RUN_TIMEOUT),
+                    stdout: true,
+                    stderr: StderrMode::Stdout,
+                },
+            )?;
+            let mut offset = 0;
+            let mut pending = String::new();
+            while let Some((at, data)) = exec.stdout.next(offset, 64 * 1024).await {
+                offset = at + data.len() as u64;
+                pending.push_str(&String::from_utf8_lossy(&data));
+                while let Some(i) = pending.find('\n') {
+                    log.log(pending[..i].to_string());
+                    pending.drain(..=i);
+                }
+            }
+            if !pending.is_empty() {
+                log.log(pending);
+            }
+            match exec.wait().await {
+                crate::backend::sandbox::ExitStatus::Code(0) => {}
+                status => bail!("RUN {argv:?} failed ({status:?})"),
+            }
+            let dir = self.images.layers_dir.join(layer);
+            freeze_writable_layers(
+                &self.backend.data_root.join(&sandbox_id),
+                &base.host_dirs,
+                &dir,
+            )
+            .await
+        }
+        .await;
+        sb.terminate(Outcome::Terminated).await;
+        result
+    }
+}
+
+/// Running builds, by image id.
+pub type Builds = Mutex<HashMap<String, Arc<Build>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_parse_like_a_dockerfile() {
+        assert!(
+            matches!(parse_step("RUN echo hi").unwrap(), Step::Run(a) if a == ["/bin/sh", "-c", "echo hi"])
+        );
+        assert!(
+            matches!(parse_step(r#"RUN ["ls", "-l"]"#).unwrap(), Step::Run(a) if a == ["ls", "-l"])
+        );
+        assert!(
+            matches!(parse_step("ENV A=1 B=\"two\"").unwrap(), Step::Env(v) if v == [("A".into(), "1".into()), ("B".into(), "two".into())])
+        );
+        assert!(
+            matches!(parse_step("ENV A one two").unwrap(), Step::Env(v) if v == [("A".into(), "one two".into())])
+        );
+        assert!(
+            matches!(parse_step("COPY --chown=1 a b /dst/").unwrap(), Step::Copy { sources, dest } if sources == ["a", "b"] && dest == "/dst/")
+        );
+        assert!(parse_step("COPY onlyone").is_err());
+        assert!(matches!(parse_step("CMD x").unwrap(), Step::Ignored(_)));
+        assert_eq!(join_workdir(&Some("/app".into()), "sub"), "/app/sub");
+        assert_eq!(join_workdir(&Some("/app".into()), "/abs"), "/abs");
+    }
+}
