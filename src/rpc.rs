@@ -2,13 +2,15 @@
 //! per-sandbox command router (bearer JWT, one access refresh on UNAUTHENTICATED).
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
+use std::marker::PhantomData;
 use std::rc::Rc;
 
+use bytes::{Buf, BufMut, Bytes};
+use futures_util::stream::{LocalBoxStream, StreamExt};
 use modal_proto::client as pb;
-use modal_proto::client::modal_client_client::ModalClientClient;
-use modal_proto::task_command_router::task_command_router_client::TaskCommandRouterClient;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataValue;
+use tonic::Status;
 use tonic_web_wasm_client::Client as Channel;
 
 use crate::auth::AuthToken;
@@ -21,10 +23,116 @@ pub const CLIENT_TYPE_JS: &str = "8";
 /// The Modal JS client version whose protocol this SDK speaks (`x-modal-client-version`).
 pub const CLIENT_VERSION: &str = "1.0.0";
 
-/// Control-plane client.
-pub type Cp = ModalClientClient<Channel>;
-/// Command-router client.
-pub type Tcr = TaskCommandRouterClient<Channel>;
+/// One RPC: its path, request and response types (see `rpcs`).
+pub struct Rpc<Req, Resp> {
+    /// `/package.Service/Method`
+    pub path: &'static str,
+    _types: PhantomData<fn(Req) -> Resp>,
+}
+
+impl<Req, Resp> Rpc<Req, Resp> {
+    /// The RPC at `path`.
+    pub const fn new(path: &'static str) -> Self {
+        Rpc {
+            path,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Req, Resp> Clone for Rpc<Req, Resp> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<Req, Resp> Copy for Rpc<Req, Resp> {}
+
+/// A codec of raw message bytes. Every call goes through tonic with this one codec, and
+/// messages are encoded/decoded with prost around it: one instantiation of tonic's client
+/// machinery instead of one per RPC keeps the wasm small.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> std::result::Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> std::result::Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// A server stream of raw messages.
+pub type RawStream = LocalBoxStream<'static, std::result::Result<Bytes, Status>>;
+
+enum Reply {
+    Unary(Bytes),
+    Stream(RawStream),
+}
+
+/// One gRPC-web call: unary, or the opening of a server stream.
+async fn raw_call(
+    channel: &Channel,
+    path: &'static str,
+    req: tonic::Request<Bytes>,
+    stream: bool,
+) -> std::result::Result<Reply, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(format!("transport not ready: {e}")))?;
+    let path = http::uri::PathAndQuery::from_static(path);
+    if stream {
+        let s = grpc.server_streaming(req, path, RawCodec).await?;
+        Ok(Reply::Stream(s.into_inner().boxed_local()))
+    } else {
+        let r = grpc.unary(req, path, RawCodec).await?;
+        Ok(Reply::Unary(r.into_inner()))
+    }
+}
+
+fn decode<M: prost::Message + Default>(b: Bytes) -> Result<M> {
+    M::decode(b).map_err(|e| Error::new(ErrorKind::Remote, format!("bad reply from server: {e}")))
+}
+
+fn unary(r: Reply) -> Bytes {
+    match r {
+        Reply::Unary(b) => b,
+        Reply::Stream(_) => Bytes::new(),
+    }
+}
+
+fn stream<M: prost::Message + Default + 'static>(
+    r: Reply,
+) -> LocalBoxStream<'static, std::result::Result<M, Status>> {
+    match r {
+        Reply::Stream(s) => s
+            .map(|r| r.and_then(|b| M::decode(b).map_err(|e| Status::internal(e.to_string()))))
+            .boxed_local(),
+        Reply::Unary(_) => futures_util::stream::empty().boxed_local(),
+    }
+}
 
 fn set_header<T>(req: &mut tonic::Request<T>, name: &'static str, value: &str) -> Result<()> {
     let v = MetadataValue::try_from(value).map_err(|_| {
@@ -44,7 +152,7 @@ pub struct Conn {
     token_secret: String,
     /// Default environment name.
     pub environment: String,
-    cp: Cp,
+    channel: Channel,
     auth: RefCell<Option<AuthToken>>,
     closed: Cell<bool>,
     builder_version: RefCell<Option<String>>,
@@ -68,7 +176,7 @@ impl Conn {
             ));
         }
         Ok(Rc::new(Conn {
-            cp: ModalClientClient::new(Channel::new(endpoint.clone())),
+            channel: Channel::new(endpoint.clone()),
             endpoint,
             token_id,
             token_secret,
@@ -116,10 +224,10 @@ impl Conn {
         }
         let mut attempts = Attempts::new(Backoff::UNARY, false);
         let token = loop {
-            let mut req = tonic::Request::new(pb::AuthTokenGetRequest {});
+            let mut req = tonic::Request::new(Bytes::new());
             self.base_metadata(&mut req)?;
-            match self.cp.clone().auth_token_get(req).await {
-                Ok(r) => break r.into_inner().token,
+            match raw_call(&self.channel, crate::rpcs::AUTH_TOKEN_GET.path, req, false).await {
+                Ok(r) => break decode::<pb::AuthTokenGetResponse>(unary(r))?.token,
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
                     _ => return Err(st.into()),
@@ -132,29 +240,45 @@ impl Conn {
         Ok(token)
     }
 
-    /// A unary (or server-streaming) control-plane call with metadata and retries.
-    ///
-    /// `call` gets a client and the request; it is invoked again on each retry.
-    pub async fn cp<Req, Resp, F, Fut>(&self, msg: Req, call: F) -> Result<Resp>
-    where
-        Req: Clone,
-        F: Fn(Cp, tonic::Request<Req>) -> Fut,
-        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
-    {
+    /// A unary control-plane call with metadata and retries.
+    pub async fn cp<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        rpc: Rpc<Req, Resp>,
+        msg: &Req,
+    ) -> Result<Resp> {
+        decode(unary(
+            self.cp_raw(rpc.path, msg.encode_to_vec().into(), false)
+                .await?,
+        ))
+    }
+
+    /// Opens a control-plane server stream (retried until it opens).
+    pub async fn cp_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
+        &self,
+        rpc: Rpc<Req, Resp>,
+        msg: &Req,
+    ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
+        Ok(stream(
+            self.cp_raw(rpc.path, msg.encode_to_vec().into(), true)
+                .await?,
+        ))
+    }
+
+    async fn cp_raw(&self, path: &'static str, body: Bytes, is_stream: bool) -> Result<Reply> {
         let idempotency_key = js::uuid();
         let mut attempts = Attempts::new(Backoff::UNARY, true);
         loop {
             self.check_open()?;
             let token = self.auth_token().await?;
-            let mut req = tonic::Request::new(msg.clone());
+            let mut req = tonic::Request::new(body.clone());
             self.base_metadata(&mut req)?;
             if !token.is_empty() {
                 set_header(&mut req, "x-modal-auth-token", &token)?;
             }
             set_header(&mut req, "x-idempotency-key", &idempotency_key)?;
             set_header(&mut req, "x-retry-attempt", &attempts.retries().to_string())?;
-            match call(self.cp.clone(), req).await {
-                Ok(r) => return Ok(r.into_inner()),
+            match raw_call(&self.channel, path, req, is_stream).await {
+                Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
                     Decision::RefreshAuth => {
@@ -176,9 +300,7 @@ impl Conn {
             object_creation_type: pb::ObjectCreationType::Unspecified as i32,
         };
         let resp = self
-            .cp(req, |mut c, r| async move {
-                c.environment_get_or_create(r).await
-            })
+            .cp(crate::rpcs::ENVIRONMENT_GET_OR_CREATE, &req)
             .await?;
         let v = resp
             .metadata
@@ -197,7 +319,7 @@ pub struct Router {
     /// The sandbox id.
     pub sandbox_id: String,
     task_id: RefCell<Option<String>>,
-    access: RefCell<Option<(Tcr, String)>>,
+    access: RefCell<Option<(Channel, String)>>,
 }
 
 impl Router {
@@ -222,7 +344,7 @@ impl Router {
 
     fn set_access(&self, url: &str, jwt: String) {
         let url = crate::endpoint::command_router_url(&self.conn.endpoint, url);
-        *self.access.borrow_mut() = Some((TaskCommandRouterClient::new(Channel::new(url)), jwt));
+        *self.access.borrow_mut() = Some((Channel::new(url), jwt));
     }
 
     /// Fetches fresh router access (`SandboxGetCommandRouterAccess`).
@@ -236,9 +358,7 @@ impl Router {
         };
         let resp = self
             .conn
-            .cp(req, |mut c, r| async move {
-                c.sandbox_get_command_router_access(r).await
-            })
+            .cp(crate::rpcs::SANDBOX_GET_COMMAND_ROUTER_ACCESS, &req)
             .await?;
         if resp.url.is_empty() {
             return Err(Error::new(
@@ -250,7 +370,7 @@ impl Router {
         Ok(())
     }
 
-    async fn access(&self) -> Result<(Tcr, String)> {
+    async fn access(&self) -> Result<(Channel, String)> {
         if let Some(a) = self.access.borrow().clone() {
             return Ok(a);
         }
@@ -273,13 +393,7 @@ impl Router {
                 timeout: None,
                 wait_until_ready: false,
             };
-            let resp = self
-                .conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.sandbox_get_task_id(r).await },
-                )
-                .await?;
+            let resp = self.conn.cp(crate::rpcs::SANDBOX_GET_TASK_ID, &req).await?;
             if let Some(t) = resp.task_id.filter(|t| !t.is_empty()) {
                 *self.task_id.borrow_mut() = Some(t.clone());
                 return Ok(t);
@@ -307,20 +421,46 @@ impl Router {
 
     /// A command-router call with `authorization: Bearer <jwt>`, retries under `policy`, and
     /// one access refresh on UNAUTHENTICATED.
-    pub async fn call<Req, Resp, F, Fut>(&self, msg: Req, policy: Backoff, call: F) -> Result<Resp>
-    where
-        Req: Clone,
-        F: Fn(Tcr, tonic::Request<Req>) -> Fut,
-        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
-    {
+    pub async fn call<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        rpc: Rpc<Req, Resp>,
+        msg: &Req,
+        policy: Backoff,
+    ) -> Result<Resp> {
+        decode(unary(
+            self.call_raw(rpc.path, msg.encode_to_vec().into(), false, policy)
+                .await?,
+        ))
+    }
+
+    /// Opens a command-router server stream (retried until it opens).
+    pub async fn call_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
+        &self,
+        rpc: Rpc<Req, Resp>,
+        msg: &Req,
+        policy: Backoff,
+    ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
+        Ok(stream(
+            self.call_raw(rpc.path, msg.encode_to_vec().into(), true, policy)
+                .await?,
+        ))
+    }
+
+    async fn call_raw(
+        &self,
+        path: &'static str,
+        body: Bytes,
+        is_stream: bool,
+        policy: Backoff,
+    ) -> Result<Reply> {
         let mut attempts = Attempts::new(policy, true);
         loop {
             self.conn.check_open()?;
-            let (client, jwt) = self.access().await?;
-            let mut req = tonic::Request::new(msg.clone());
+            let (channel, jwt) = self.access().await?;
+            let mut req = tonic::Request::new(body.clone());
             set_header(&mut req, "authorization", &format!("Bearer {jwt}"))?;
-            match call(client, req).await {
-                Ok(r) => return Ok(r.into_inner()),
+            match raw_call(&channel, path, req, is_stream).await {
+                Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
                     Decision::RefreshAuth => self.refresh().await?,

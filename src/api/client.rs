@@ -114,9 +114,7 @@ impl AppService {
                 environment_name: conn.env(&p.environment),
                 object_creation_type: creation as i32,
             };
-            let resp = conn
-                .cp(req, |mut c, r| async move { c.app_get_or_create(r).await })
-                .await?;
+            let resp = conn.cp(crate::rpcs::APP_GET_OR_CREATE, &req).await?;
             Ok(App {
                 app_id: resp.app_id,
                 name,
@@ -158,9 +156,10 @@ impl ImageService {
         promise(signal, async move {
             let image_id = convert::nonempty_string(&image_id, "imageId")?;
             let resp = conn
-                .cp(pb::ImageFromIdRequest { image_id }, |mut c, r| async move {
-                    c.image_from_id(r).await
-                })
+                .cp(
+                    crate::rpcs::IMAGE_FROM_ID,
+                    &pb::ImageFromIdRequest { image_id },
+                )
                 .await?;
             Ok(Image {
                 image_id: resp.image_id,
@@ -197,12 +196,7 @@ impl SecretService {
                 required_keys: p.required_keys.unwrap_or_default(),
                 ..Default::default()
             };
-            let resp = conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.secret_get_or_create(r).await },
-                )
-                .await?;
+            let resp = conn.cp(crate::rpcs::SECRET_GET_OR_CREATE, &req).await?;
             Ok(Secret {
                 secret_id: resp.secret_id,
                 name: Some(name),
@@ -228,12 +222,7 @@ impl SecretService {
                 env_dict: entries.into_iter().collect(),
                 ..Default::default()
             };
-            let resp = conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.secret_get_or_create(r).await },
-                )
-                .await?;
+            let resp = conn.cp(crate::rpcs::SECRET_GET_OR_CREATE, &req).await?;
             Ok(Secret {
                 secret_id: resp.secret_id,
                 name: None,
@@ -273,12 +262,7 @@ impl VolumeService {
                 object_creation_type: creation as i32,
                 ..Default::default()
             };
-            let resp = conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.volume_get_or_create(r).await },
-                )
-                .await?;
+            let resp = conn.cp(crate::rpcs::VOLUME_GET_OR_CREATE, &req).await?;
             Ok(Volume {
                 volume_id: resp.volume_id,
                 name: Some(name),
@@ -326,9 +310,7 @@ impl SandboxService {
             if let Some(d) = req.definition.as_mut() {
                 d.image_id = image_id;
             }
-            let resp = conn
-                .cp(req, |mut c, r| async move { c.sandbox_create_v2(r).await })
-                .await?;
+            let resp = conn.cp(crate::rpcs::SANDBOX_CREATE_V2, &req).await?;
             let router = Router::new(
                 conn.clone(),
                 resp.sandbox_id,
@@ -376,17 +358,11 @@ impl SandboxService {
                 include_terminated: p.include_terminated.unwrap_or(false),
             };
             let resp = match conn
-                .cp(req.clone(), |mut c, r| async move {
-                    c.sandbox_get_from_name_v2(r).await
-                })
+                .cp(crate::rpcs::SANDBOX_GET_FROM_NAME_V2, &req.clone())
                 .await
             {
                 Err(e) if e.kind == ErrorKind::NotFound => {
-                    conn.cp(
-                        req,
-                        |mut c, r| async move { c.sandbox_get_from_name(r).await },
-                    )
-                    .await?
+                    conn.cp(crate::rpcs::SANDBOX_GET_FROM_NAME, &req).await?
                 }
                 r => r?,
             };
@@ -463,15 +439,13 @@ impl SandboxListIterator {
                     let task_id = info.task_info.as_ref().map(|t| t.id.clone());
                     let sb =
                         Sandbox::from_router(Router::new(conn.clone(), info.id, task_id, None));
-                    return Ok::<JsValue, Error>(iter_result(sb.into(), false));
+                    return Ok::<JsValue, Error>(iter_result(sb, false));
                 }
                 if st.done {
                     return Ok(iter_result(JsValue::UNDEFINED, true));
                 }
                 let resp = conn
-                    .cp(st.req.clone(), |mut c, r| async move {
-                        c.sandbox_list_v2(r).await
-                    })
+                    .cp(crate::rpcs::SANDBOX_LIST_V2, &st.req.clone())
                     .await?;
                 match resp.sandboxes.last() {
                     None => st.done = true,

@@ -47,3 +47,8 @@ pub(crate) fn prop_string(obj: &JsValue, key: &str, what: &str) -> Result<String
         .and_then(|v| v.as_string())
         .ok_or_else(|| Error::invalid(format!("{what} has no {key}")))
 }
+
+/// `number | null`, as Modal's JS client returns for unknown exit codes.
+pub(crate) fn nullable(code: Option<i32>) -> JsValue {
+    code.map(JsValue::from).unwrap_or(JsValue::NULL)
+}

@@ -215,12 +215,7 @@ pub(crate) async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -
         builder_version,
         ..Default::default()
     };
-    let resp = conn
-        .cp(
-            req,
-            |mut c, r| async move { c.image_get_or_create(r).await },
-        )
-        .await?;
+    let resp = conn.cp(crate::rpcs::IMAGE_GET_OR_CREATE, &req).await?;
     let image_id = resp.image_id;
     let mut result = resp.result.filter(|r| r.status != 0);
     let mut last_entry_id = String::new();
@@ -232,13 +227,10 @@ pub(crate) async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -
             include_logs_for_finished: false,
         };
         let mut stream = conn
-            .cp(
-                req,
-                |mut c, r| async move { c.image_join_streaming(r).await },
-            )
+            .cp_stream(crate::rpcs::IMAGE_JOIN_STREAMING, &req)
             .await?;
         loop {
-            match stream.message().await {
+            match futures_util::StreamExt::next(&mut stream).await.transpose() {
                 Ok(Some(m)) => {
                     if !m.entry_id.is_empty() {
                         last_entry_id = m.entry_id;

@@ -123,9 +123,7 @@ impl ContainerProcess {
                 };
                 Box::pin(async move {
                     let s = r
-                        .call(req, Backoff::STREAM, |mut c, q| async move {
-                            c.task_exec_stdio_read(q).await
-                        })
+                        .call_stream(crate::rpcs::TASK_EXEC_STDIO_READ, &req, Backoff::STREAM)
                         .await?;
                     Ok(s.map(|m| {
                         m.map(|m| Chunk {
@@ -160,11 +158,9 @@ impl ContainerProcess {
                 eof,
             };
             Box::pin(async move {
-                r.call(req, Backoff::UNARY, |mut c, q| async move {
-                    c.task_exec_stdin_write(q).await
-                })
-                .await
-                .map(|_| ())
+                r.call(crate::rpcs::TASK_EXEC_STDIN_WRITE, &req, Backoff::UNARY)
+                    .await
+                    .map(|_| ())
             })
         });
         let stdin = writable(write);
@@ -209,9 +205,9 @@ impl ContainerProcess {
     }
 
     /// The exit code once known (after `wait()` or a finished `poll()`), else `null`.
-    #[wasm_bindgen(getter)]
-    pub fn returncode(&self) -> Option<i32> {
-        self.inner.returncode.get()
+    #[wasm_bindgen(getter, unchecked_return_type = "number | null")]
+    pub fn returncode(&self) -> JsValue {
+        super::nullable(self.inner.returncode.get())
     }
 
     /// Waits for the command to exit; resolves to its exit code (128 + signal if killed).
@@ -226,9 +222,7 @@ impl ContainerProcess {
                 };
                 let resp = inner
                     .router
-                    .call(req, Backoff::STREAM, |mut c, q| async move {
-                        c.task_exec_wait(q).await
-                    })
+                    .call(crate::rpcs::TASK_EXEC_WAIT, &req, Backoff::STREAM)
                     .await?;
                 use tcr::task_exec_wait_response::ExitStatus;
                 let code = match resp.exit_status {
@@ -255,9 +249,7 @@ impl ContainerProcess {
             };
             let resp = inner
                 .router
-                .call(req, Backoff::UNARY, |mut c, q| async move {
-                    c.task_exec_poll(q).await
-                })
+                .call(crate::rpcs::TASK_EXEC_POLL, &req, Backoff::UNARY)
                 .await?;
             use tcr::task_exec_poll_response::ExitStatus;
             let code = match resp.exit_status {
@@ -268,7 +260,7 @@ impl ContainerProcess {
             if code.is_some() {
                 inner.returncode.set(code);
             }
-            Ok(JsValue::from(code))
+            Ok(super::nullable(code))
         })
     }
 }

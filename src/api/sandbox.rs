@@ -69,7 +69,7 @@ impl SandboxInner {
         let resp = self
             .router
             .conn
-            .cp(req, |mut c, r| async move { c.sandbox_wait_v2(r).await })
+            .cp(crate::rpcs::SANDBOX_WAIT_V2, &req)
             .await?;
         Ok(self.record(resp.result.as_ref()))
     }
@@ -112,9 +112,7 @@ impl Sandbox {
                     file_descriptor: fd as i32,
                 };
                 let s = r
-                    .call(req, Backoff::STREAM, |mut c, q| async move {
-                        c.sandbox_stdio_read_v2(q).await
-                    })
+                    .call_stream(crate::rpcs::SANDBOX_STDIO_READ_V2, &req, Backoff::STREAM)
                     .await?;
                 Ok(s.map(|m| {
                     m.map(|m| Chunk {
@@ -142,9 +140,9 @@ impl Sandbox {
 
     /// The sandbox's return code once known (after `wait()`/`poll()`/`terminate()`), else
     /// `null`: 137 when terminated, 124 on timeout, else the main process's exit code.
-    #[wasm_bindgen(getter)]
-    pub fn returncode(&self) -> Option<i32> {
-        self.inner.returncode.get()
+    #[wasm_bindgen(getter, unchecked_return_type = "number | null")]
+    pub fn returncode(&self) -> JsValue {
+        super::nullable(self.inner.returncode.get())
     }
 
     /// The main process's stdout (text). Created on first access; one reader at a time.
@@ -179,11 +177,9 @@ impl Sandbox {
                         data: data.to_vec(),
                         eof,
                     };
-                    r.call(req, Backoff::UNARY, |mut c, q| async move {
-                        c.sandbox_stdin_write_v2(q).await
-                    })
-                    .await
-                    .map(|_| ())
+                    r.call(crate::rpcs::SANDBOX_STDIN_WRITE_V2, &req, Backoff::UNARY)
+                        .await
+                        .map(|_| ())
                 })
             });
             writable(write)
@@ -214,9 +210,7 @@ impl Sandbox {
             let req = crate::params::exec_start_request(&task_id, &exec_id, command, &p)?;
             inner
                 .router
-                .call(req, Backoff::UNARY, |mut c, q| async move {
-                    c.task_exec_start(q).await
-                })
+                .call(crate::rpcs::TASK_EXEC_START, &req, Backoff::UNARY)
                 .await?;
             Ok(ContainerProcess::start(
                 inner.router.clone(),
@@ -243,7 +237,7 @@ impl Sandbox {
     pub fn poll(&self, options: Option<Ts<CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
-            Ok(JsValue::from(inner.wait_once(0.0).await?))
+            Ok(super::nullable(inner.wait_once(0.0).await?))
         })
     }
 
@@ -260,10 +254,7 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.sandbox_terminate_v2(r).await },
-                )
+                .cp(crate::rpcs::SANDBOX_TERMINATE_V2, &req)
                 .await?;
             inner.record(resp.existing_result.as_ref());
             if p.wait.unwrap_or(false) {
@@ -291,10 +282,7 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.sandbox_tags_get_v2(r).await },
-                )
+                .cp(crate::rpcs::SANDBOX_TAGS_GET_V2, &req)
                 .await?;
             Ok(JsValue::from(convert::record(
                 resp.tags
@@ -323,10 +311,7 @@ impl Sandbox {
             inner
                 .router
                 .conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.sandbox_tags_set_v2(r).await },
-                )
+                .cp(crate::rpcs::SANDBOX_TAGS_SET_V2, &req)
                 .await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -351,9 +336,11 @@ impl Sandbox {
             };
             inner
                 .router
-                .call(req, Backoff::UNARY, |mut c, q| async move {
-                    c.sandbox_wait_until_ready(q).await
-                })
+                .call(
+                    crate::rpcs::TCR_SANDBOX_WAIT_UNTIL_READY,
+                    &req,
+                    Backoff::UNARY,
+                )
                 .await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -378,10 +365,7 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(
-                    req,
-                    |mut c, r| async move { c.sandbox_get_tunnels_v2(r).await },
-                )
+                .cp(crate::rpcs::SANDBOX_GET_TUNNELS_V2, &req)
                 .await?;
             if resp.result.as_ref().map(|r| r.status) == Some(GenericStatus::Timeout as i32) {
                 return Err(Error::new(
@@ -436,9 +420,7 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(req, |mut c, r| async move {
-                    c.sandbox_create_connect_token_v2(r).await
-                })
+                .cp(crate::rpcs::SANDBOX_CREATE_CONNECT_TOKEN_V2, &req)
                 .await?;
             Ok(JsValue::from(convert::record([
                 ("url", resp.url.as_str()),

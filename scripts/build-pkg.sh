@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: wasm-pack (release, --target web), the hand-written
+# entries (browser/worker/Deno: index.js, Node: node.js, workerd: workerd.js, error
+# classes: errors.js), and package.json from pkg.json.template + Cargo.toml. Prints the
+# sizes of the wasm and the JS glue (raw, gzip, brotli) and fails above the budget.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-153600}   # 150 KB: hard limit
+TARGET_GZIP=102400                               # 100 KB: the goal (shared/DESIGN.md)
+
+wasm-pack build --profile wasm-release --target web --out-dir pkg --out-name modal_wasm --no-pack . >/dev/null 2>pkg-build.log \
+  || { cat pkg-build.log >&2; rm -f pkg-build.log; exit 1; }
+rm -f pkg-build.log pkg/.gitignore pkg/package.json pkg/README.md
+
+cp src/js/pkg/index.js src/js/pkg/node.js src/js/pkg/workerd.js src/js/pkg/index.d.ts src/js/pkg/errors.d.ts pkg/
+glue=$(cd pkg && find snippets -name glue.js | head -1)
+[ -n "$glue" ] || { echo "build-pkg: snippets/**/glue.js not found" >&2; exit 1; }
+cat > pkg/errors.js <<JS
+export { ModalError, NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError, TimeoutError, SandboxTimeoutError, ClientClosedError, ResourceExhaustedError, RemoteError } from "./$glue";
+JS
+
+python3 - <<'PY'
+import json, tomllib, pathlib
+cargo = tomllib.loads(pathlib.Path("Cargo.toml").read_text())["package"]
+pkg = pathlib.Path("pkg")
+files = sorted(str(p.relative_to(pkg)) for p in pkg.rglob("*") if p.is_file() and p.name != "package.json")
+text = pathlib.Path("pkg.json.template").read_text()
+for key in ("name", "version", "description", "license", "repository"):
+    text = text.replace("{{%s}}" % key, json.dumps(cargo[key])[1:-1])
+text = text.replace("{{files}}", json.dumps(files))
+data = json.loads(text)
+assert "dependencies" not in data, "the package must have zero runtime dependencies"
+(pkg / "package.json").write_text(json.dumps(data, indent=2) + "\n")
+PY
+
+# Sizes: the wasm, and all JS the package loads.
+size_line() { # label files...
+  local label=$1; shift
+  local raw gz br
+  raw=$(cat "$@" | wc -c); gz=$(cat "$@" | gzip -9 | wc -c); br=$(cat "$@" | brotli -c -q 11 | wc -c)
+  printf '%-18s raw %8d  gzip %7d  brotli %7d\n' "$label" "$raw" "$gz" "$br"
+}
+js_files=$(cd pkg && find . -name '*.js' | sort)
+echo "npm package sizes (pkg/):"
+size_line "wasm" pkg/modal_wasm_bg.wasm
+(cd pkg && size_line "JS glue" $js_files)
+wasm_gz=$(gzip -9 -c pkg/modal_wasm_bg.wasm | wc -c)
+js_gz=$(cd pkg && cat $js_files | gzip -9 | wc -c)
+total=$((wasm_gz + js_gz))
+printf 'total gzip %d bytes (%.1f KB); target %d KB, limit %d KB\n' "$total" "$(echo "$total/1024" | bc -l)" $((TARGET_GZIP/1024)) $((BUDGET_GZIP/1024))
+if [ "$total" -gt "$BUDGET_GZIP" ]; then
+  echo "build-pkg: FAIL: wasm + JS glue is $total bytes gzip, above the $BUDGET_GZIP byte limit" >&2
+  exit 1
+fi
+[ "$total" -le "$TARGET_GZIP" ] || echo "build-pkg: warning: above the 100 KB target"

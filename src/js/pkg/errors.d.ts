@@ -1,0 +1,36 @@
+/** Options of the SDK's error constructors. */
+export interface ModalErrorOptions {
+  /** The gRPC status code, when the error came from a gRPC call. */
+  grpcStatus?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+/** Base class of every error the SDK throws. Branch on `code`, which is stable. */
+export declare class ModalError extends Error {
+  constructor(message?: string, options?: ModalErrorOptions);
+  /** Stable error code, e.g. `"NOT_FOUND"`. */
+  readonly code: string;
+  /** The gRPC status code, when the error came from a gRPC call. */
+  readonly grpcStatus: number | undefined;
+  static readonly code: string;
+}
+/** The object (app, sandbox, secret, volume, image) does not exist. `code: "NOT_FOUND"` */
+export declare class NotFoundError extends ModalError {}
+/** An object with that name already exists. `code: "ALREADY_EXISTS"` */
+export declare class AlreadyExistsError extends ModalError {}
+/** Bad input: wrong type, missing field, out-of-range value. `code: "INVALID"` */
+export declare class InvalidError extends ModalError {}
+/** The operation conflicts with the object's state. `code: "CONFLICT"` */
+export declare class ConflictError extends ModalError {}
+/** Credentials were missing or rejected. `code: "AUTH"` */
+export declare class AuthError extends ModalError {}
+/** A deadline passed. `code: "TIMEOUT"` */
+export declare class TimeoutError extends ModalError {}
+/** The sandbox timed out. `code: "SANDBOX_TIMEOUT"` */
+export declare class SandboxTimeoutError extends ModalError {}
+/** The client or handle was closed. `code: "CLIENT_CLOSED"` */
+export declare class ClientClosedError extends ModalError {}
+/** A quota or capacity limit was hit. `code: "RESOURCE_EXHAUSTED"` */
+export declare class ResourceExhaustedError extends ModalError {}
+/** Any other server or network failure. `code: "REMOTE"` */
+export declare class RemoteError extends ModalError {}

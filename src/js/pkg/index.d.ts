@@ -1,0 +1,2 @@
+export * from "./modal_wasm.js";
+export * from "./errors.js";
