@@ -199,3 +199,99 @@ pub fn detach(target: &OwnedFd) -> Result<()> {
     }
     Ok(())
 }
+
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// A user namespace that maps uid/gid 0 to `uid`, for idmapped mounts; made once.
+fn userns_mapping_root_to(uid: u32) -> Result<&'static OwnedFd> {
+    static NS: std::sync::OnceLock<std::result::Result<OwnedFd, String>> =
+        std::sync::OnceLock::new();
+    NS.get_or_init(|| {
+        // a child that sits in a fresh user namespace while we write its maps and keep a handle
+        let mut child = std::process::Command::new("unshare")
+            .args(["--user", "sh", "-c", "read _"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("unshare: {e}"))?;
+        let pid = child.id();
+        let ns_path = format!("/proc/{pid}/ns/user");
+        // wait until the child has entered its namespace
+        let mine = std::fs::read_link("/proc/self/ns/user").map_err(|e| e.to_string())?;
+        for _ in 0..200 {
+            if std::fs::read_link(&ns_path)
+                .map(|l| l != mine)
+                .unwrap_or(false)
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let result = (|| {
+            std::fs::write(format!("/proc/{pid}/uid_map"), format!("0 {uid} 1\n"))?;
+            std::fs::write(format!("/proc/{pid}/gid_map"), format!("0 {uid} 1\n"))?;
+            Ok::<_, std::io::Error>(OwnedFd::from(File::open(&ns_path)?))
+        })()
+        .map_err(|e| format!("making the id mapping: {e}"));
+        let _ = child.kill();
+        let _ = child.wait();
+        result
+    })
+    .as_ref()
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Mount at `target` a read-only view of host directory `src` in which files the host's
+/// root owns belong to `uid`: as an overlay's lower layer, it lets root in the sandbox
+/// change its own copy of them (copy-up), while the host's files stay untouched.
+pub fn idmapped_view(src: &Path, target: &Path, uid: u32) -> Result<()> {
+    let userns = userns_mapping_root_to(uid)?;
+    std::fs::create_dir_all(target)?;
+    let c = cstr(src.as_os_str().as_bytes())?;
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+        )
+    };
+    if tree < 0 {
+        return Err(last_err("open_tree"));
+    }
+    let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let empty = cstr(b"")?;
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH as u32,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(last_err("idmapping"));
+    }
+    let t = cstr(target.as_os_str().as_bytes())?;
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if rc != 0 {
+        return Err(last_err("move_mount"));
+    }
+    Ok(())
+}

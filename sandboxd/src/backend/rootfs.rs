@@ -204,8 +204,23 @@ impl Rootfs {
                 .unwrap_or_default();
             let target = root.join(&name);
             fs::create_dir_all(&target).ok();
-            // the host directory, then what snapshots of this image added under it
-            let mut lowers = vec![host.clone()];
+            // the host directory (seen with the sandbox's root as owner, where the kernel
+            // allows it), then what snapshots of this image added under it
+            let view = me.run_dir.join(format!("host-{name}"));
+            let lower = match super::mounts::idmapped_view(host, &view, uid) {
+                Ok(()) => {
+                    me.mounts.push(view.clone());
+                    view
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "no idmapped view of {} ({e:#}); it stays read-only for the sandbox",
+                        host.display()
+                    );
+                    host.clone()
+                }
+            };
+            let mut lowers = vec![lower];
             lowers.extend(
                 image
                     .layers
@@ -220,6 +235,7 @@ impl Rootfs {
                 &target,
             )
             .with_context(|| format!("mounting /{name}"))?;
+            chown(data_dir.join(format!("upper-{name}")), Some(uid), Some(uid))?;
             me.mounts.push(target);
         }
         let helper_target = mkdir_in_root(&root, HELPERS_DIR, 0)?;
