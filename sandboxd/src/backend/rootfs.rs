@@ -221,6 +221,10 @@ impl Rootfs {
                 }
             };
             let mut lowers = vec![lower];
+            // root inside owns the directory itself too
+            let host_upper = data_dir.join(format!("upper-{name}"));
+            fs::create_dir_all(&host_upper)?;
+            chown(&host_upper, Some(uid), Some(uid))?;
             lowers.extend(
                 image
                     .layers
@@ -235,7 +239,6 @@ impl Rootfs {
                 &target,
             )
             .with_context(|| format!("mounting /{name}"))?;
-            chown(data_dir.join(format!("upper-{name}")), Some(uid), Some(uid))?;
             me.mounts.push(target);
         }
         let helper_target = mkdir_in_root(&root, HELPERS_DIR, 0)?;
