@@ -134,22 +134,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     // hyper's auto builder: HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port
-    // HTTP/2 carries the authority in the URI, not a Host header; the services build the
-    // command router url from Host, so give every request one
-    let with_host =
-        tower::util::MapRequestLayer::new(|mut req: http::Request<axum::body::Body>| {
-            if !req.headers().contains_key(http::header::HOST) {
-                if let Some(v) = req
-                    .uri()
-                    .authority()
-                    .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
-                {
-                    req.headers_mut().insert(http::header::HOST, v);
-                }
-            }
-            req
-        });
-    axum::serve(listener, router.layer(cors).layer(with_host)).await?;
+    axum::serve(listener, router.layer(cors)).await?;
     Ok(())
 }
 
