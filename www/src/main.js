@@ -1,0 +1,667 @@
+// The playground page: a CodeMirror editor, an xterm.js terminal and a file panel over
+// one sandbox. The sandbox is driven by modal-wasm through a Session (session.js), on
+// this thread or, with `?worker=1`, in a dedicated worker (remote.js, worker.js).
+
+import "@xterm/xterm/css/xterm.css";
+import "./style.css";
+import { EditorView, basicSetup } from "codemirror";
+import { EditorState, Compartment, Prec } from "@codemirror/state";
+import { keymap } from "@codemirror/view";
+import { indentWithTab } from "@codemirror/commands";
+import { StreamLanguage } from "@codemirror/language";
+import { python } from "@codemirror/lang-python";
+import { javascript } from "@codemirror/lang-javascript";
+import { shell } from "@codemirror/legacy-modes/mode/shell";
+import { oneDark } from "@codemirror/theme-one-dark";
+import { Terminal } from "@xterm/xterm";
+import { FitAddon } from "@xterm/addon-fit";
+import { LANGUAGES, languageOf } from "./examples.js";
+import { openSession } from "./remote.js";
+
+const WORKDIR = "/workspace";
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+const ui = {
+  lang: $("lang"),
+  run: $("run"),
+  stop: $("stop"),
+  status: $("sandbox-status"),
+  newSandbox: $("new-sandbox"),
+  banner: $("banner"),
+  bannerText: $("banner-text"),
+  bannerAction: $("banner-action"),
+  cwd: $("cwd"),
+  list: $("file-list"),
+  up: $("files-up"),
+  refresh: $("files-refresh"),
+  newFile: $("files-new"),
+  newFileForm: $("new-file-form"),
+  newFileName: $("new-file-name"),
+  upload: $("files-upload"),
+  fileName: $("file-name"),
+  dirty: $("dirty"),
+  save: $("save"),
+  download: $("download"),
+  runStatus: $("run-status"),
+  clear: $("clear"),
+  sandboxId: $("sandbox-id"),
+  mode: $("mode"),
+  endpoint: $("endpoint"),
+};
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  session: null,
+  sandboxId: null,
+  ready: false, // a live sandbox
+  busy: false, // starting a sandbox
+  run: null, // { id, lang, line }
+  cwd: WORKDIR,
+  path: null, // the file in the editor
+  buffers: new Map(), // path -> { state: EditorState, saved: string }
+};
+
+// ---------------------------------------------------------------- terminal
+
+const term = new Terminal({
+  convertEol: true,
+  cursorBlink: true,
+  fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--mono") || "monospace",
+  fontSize: 13,
+  scrollback: 5000,
+  theme: {
+    background: "#0b0d10",
+    foreground: "#d7dce4",
+    cursor: "#7fee64",
+    selectionBackground: "#2d3a50",
+    red: "#ff6b6b",
+    green: "#7fee64",
+    yellow: "#f4c04e",
+    blue: "#5aa9ff",
+    magenta: "#d38cff",
+    cyan: "#5fd7d7",
+    brightBlack: "#5d6676",
+  },
+});
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open($("terminal"));
+new ResizeObserver(() => {
+  try {
+    fit.fit();
+  } catch {
+    /* not laid out yet */
+  }
+}).observe($("terminal"));
+const DIM = "\x1b[2m";
+const RESET = "\x1b[0m";
+const RED = "\x1b[31m";
+const GREEN = "\x1b[32m";
+const info = (text) => term.write(`${DIM}${text}${RESET}\r\n`);
+info("modal-wasm playground: write a program above and press Run (Ctrl+Enter).");
+
+// Line-buffered stdin: keys are echoed locally and sent on Enter.
+term.onData((data) => {
+  const run = state.run;
+  if (!run) {
+    if (data === "\r") info("(nothing is running: press Run or Ctrl+Enter)");
+    return;
+  }
+  for (const ch of data) {
+    if (ch === "\r" || ch === "\n") {
+      const line = run.line + "\n";
+      run.line = "";
+      term.write("\r\n");
+      state.session.stdin(run.id, line).catch(() => {});
+    } else if (ch === "\x7f" || ch === "\b") {
+      if (run.line) {
+        run.line = [...run.line].slice(0, -1).join("");
+        term.write("\b \b");
+      }
+    } else if (ch === "\x03") {
+      term.write("^C\r\n");
+      stopRun();
+      return;
+    } else if (ch === "\x04") {
+      const rest = run.line;
+      run.line = "";
+      (rest ? state.session.stdin(run.id, rest) : Promise.resolve())
+        .then(() => state.session.closeStdin(run.id))
+        .catch(() => {});
+      info("^D (stdin closed)");
+    } else if (ch >= " " || ch === "\t") {
+      run.line += ch;
+      term.write(`\x1b[1m${ch}${RESET}`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------- editor
+
+const language = new Compartment();
+const langExtension = (lang) =>
+  lang === "python" ? python() : lang === "node" ? javascript() : lang === "bash" ? StreamLanguage.define(shell) : [];
+
+const editorKeys = Prec.highest(
+  keymap.of([
+    { key: "Mod-Enter", run: () => (runCode(), true) },
+    { key: "Mod-s", run: () => (saveFile(), true), preventDefault: true },
+    indentWithTab,
+  ]),
+);
+
+function newEditorState(doc, lang) {
+  return EditorState.create({
+    doc,
+    extensions: [
+      basicSetup,
+      oneDark,
+      editorKeys,
+      language.of(langExtension(lang)),
+      EditorView.updateListener.of((u) => u.docChanged && updateDirty()),
+      EditorView.theme({ "&": { backgroundColor: "#0f1115" }, ".cm-gutters": { backgroundColor: "#0f1115" } }),
+    ],
+  });
+}
+
+const editor = new EditorView({ parent: $("editor") });
+
+function saveBufferState() {
+  if (state.path && state.buffers.has(state.path)) state.buffers.get(state.path).state = editor.state;
+}
+
+/** Show `path` in the editor, with `text` if it is not open yet. */
+function openBuffer(path, text, { lang, reload = false } = {}) {
+  saveBufferState();
+  lang = lang || languageOf(path) || ui.lang.value;
+  let buf = state.buffers.get(path);
+  if (!buf || reload) {
+    buf = { state: newEditorState(text, lang), saved: text };
+    state.buffers.set(path, buf);
+  }
+  state.path = path;
+  editor.setState(buf.state);
+  if (languageOf(path)) ui.lang.value = languageOf(path);
+  ui.fileName.textContent = displayPath(path);
+  ui.fileName.title = path;
+  updateDirty();
+  highlightSelected();
+}
+
+function updateDirty() {
+  const buf = state.buffers.get(state.path);
+  const dirty = !!buf && editor.state.doc.toString() !== buf.saved;
+  ui.dirty.hidden = !dirty;
+}
+
+const displayPath = (p) => (p.startsWith(WORKDIR + "/") ? p.slice(WORKDIR.length + 1) : p);
+const joinPath = (dir, name) => (name.startsWith("/") ? name : `${dir.replace(/\/$/, "")}/${name}`);
+
+for (const [key, { label }] of Object.entries(LANGUAGES)) ui.lang.add(new Option(label, key));
+ui.lang.value = LANGUAGES[params.get("lang")] ? params.get("lang") : "python";
+const scratch = (lang) => `${WORKDIR}/${LANGUAGES[lang].file}`;
+openBuffer(scratch(ui.lang.value), LANGUAGES[ui.lang.value].code, { lang: ui.lang.value });
+
+ui.lang.addEventListener("change", () => {
+  const lang = ui.lang.value;
+  if (languageOf(state.path) === lang) return;
+  const path = scratch(lang);
+  openBuffer(path, LANGUAGES[lang].code, { lang });
+  editor.focus();
+});
+
+// ---------------------------------------------------------------- banner and status
+
+function showBanner(text, { action = "Start a fresh sandbox", onAction = restartSandbox, kind = "error" } = {}) {
+  ui.bannerText.textContent = text;
+  ui.banner.dataset.kind = kind;
+  ui.bannerAction.textContent = action;
+  ui.bannerAction.hidden = !onAction;
+  ui.bannerAction.onclick = onAction;
+  ui.banner.hidden = false;
+}
+const hideBanner = () => (ui.banner.hidden = true);
+
+function setSandboxStatus(st, text) {
+  ui.status.dataset.state = st;
+  ui.status.textContent = text;
+  updateButtons();
+}
+
+function updateButtons() {
+  const running = !!state.run;
+  ui.run.disabled = !state.ready || running || state.busy;
+  ui.stop.disabled = !running;
+  ui.save.disabled = !state.ready;
+  ui.download.disabled = !state.ready;
+  ui.newSandbox.disabled = state.busy;
+  for (const b of [ui.up, ui.refresh, ui.newFile]) b.disabled = !state.ready;
+}
+
+function setRunStatus(st, text, ok) {
+  ui.runStatus.dataset.state = st;
+  if (ok === undefined) delete ui.runStatus.dataset.ok;
+  else ui.runStatus.dataset.ok = String(ok);
+  ui.runStatus.textContent = text;
+}
+
+const fmtMs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`);
+const errText = (e) => (e && e.message) || String(e);
+
+/** Turn a failure into the right message: server down, sandbox gone, or other. */
+function reportFailure(e, what) {
+  const msg = errText(e);
+  const code = e && e.code;
+  if (code === "NETWORK" || /failed to fetch|networkerror|load failed|connection refused|transport/i.test(msg)) {
+    markDown(`Cannot reach sandboxd at ${endpoint()}: is the server running? (${what}: ${msg})`, "Reconnect");
+  } else if (code === "SANDBOX_TIMEOUT" || code === "NOT_FOUND" || code === "NO_SANDBOX" || /terminated|timed out|not running|finished/i.test(msg)) {
+    markDown(`The sandbox has ended (it timed out or was terminated). ${what}: ${msg}`, "Start a fresh sandbox");
+  } else if (code === "AUTH") {
+    markDown(`sandboxd refused the credential (${msg}).`, "Retry");
+  } else {
+    info(`${what} failed: ${msg}`);
+  }
+}
+
+function markDown(text, action) {
+  state.ready = false;
+  setSandboxStatus("error", action === "Reconnect" ? "server unreachable" : "no sandbox");
+  showBanner(text, { action });
+}
+
+// ---------------------------------------------------------------- sandbox lifecycle
+
+const endpoint = () => params.get("endpoint") || location.origin;
+
+async function credentials() {
+  if (params.get("tokenId") && params.get("tokenSecret"))
+    return { tokenId: params.get("tokenId"), tokenSecret: params.get("tokenSecret") };
+  let resp;
+  try {
+    resp = await fetch(new URL("/__sandboxd/config.json", endpoint()), { cache: "no-store" });
+  } catch (e) {
+    const err = new Error(`cannot fetch the credential (${errText(e)})`);
+    err.code = "NETWORK";
+    throw err;
+  }
+  if (!resp.ok) {
+    const err = new Error(
+      `${endpoint()} did not hand out a credential (HTTP ${resp.status}); open the playground from sandboxd's own URL, or pass ?tokenId=&tokenSecret=`,
+    );
+    err.code = resp.status >= 500 ? "NETWORK" : "AUTH";
+    throw err;
+  }
+  return resp.json();
+}
+
+function onSessionEvent(ev) {
+  const run = state.run;
+  switch (ev.type) {
+    case "stdout":
+      if (run && ev.runId === run.id) term.write(ev.data);
+      break;
+    case "stderr":
+      if (run && ev.runId === run.id) term.write(RED + ev.data + RESET);
+      break;
+    case "stream-error":
+      info(`(${ev.stream} failed: ${ev.error.message})`);
+      break;
+    case "notice":
+      info(ev.message);
+      break;
+    case "sandbox-ended":
+      if (ev.sandboxId === state.sandboxId) {
+        state.ready = false;
+        setSandboxStatus("ended", "sandbox ended");
+        showBanner(
+          ev.error
+            ? `Lost the sandbox ${ev.sandboxId}: ${ev.error.message}`
+            : `The sandbox ${ev.sandboxId} has ended (it timed out or was terminated).`,
+        );
+      }
+      break;
+  }
+}
+
+async function ensureSession() {
+  if (state.session) return state.session;
+  const worker = params.get("worker") === "1";
+  state.session = await openSession({ worker, onEvent: onSessionEvent });
+  ui.mode.textContent = `SDK on the ${state.session.mode}`;
+  return state.session;
+}
+
+/** Connect (if needed) and create the page's sandbox. */
+async function startSandbox({ reconnect = false } = {}) {
+  if (state.busy) return;
+  state.busy = true;
+  state.ready = false;
+  hideBanner();
+  setSandboxStatus(reconnect || !state.sandboxId ? "connecting" : "starting", "starting sandbox…");
+  try {
+    const session = await ensureSession();
+    if (reconnect || !state.connected) {
+      const creds = await credentials();
+      await session.connect({ endpoint: endpoint(), ...creds });
+      state.connected = true;
+    }
+    const t0 = performance.now();
+    const { sandboxId } = await session.start();
+    state.sandboxId = sandboxId;
+    state.ready = true;
+    ui.sandboxId.textContent = `sandbox ${sandboxId}`;
+    setSandboxStatus("ready", `ready · ${fmtMs(performance.now() - t0)}`);
+    info(`sandbox ${sandboxId} is ready (working directory ${WORKDIR}).`);
+    state.cwd = WORKDIR;
+    await refreshFiles();
+  } catch (e) {
+    state.connected = false;
+    reportFailure(e, "starting the sandbox");
+    if (ui.banner.hidden) markDown(`Could not start a sandbox: ${errText(e)}`, "Retry");
+  } finally {
+    state.busy = false;
+    updateButtons();
+  }
+}
+
+async function restartSandbox() {
+  if (state.run) await stopRun();
+  const gone = state.sandboxId;
+  if (state.session && gone && state.ready) state.session.terminate().catch(() => {});
+  state.sandboxId = null;
+  await startSandbox({ reconnect: !state.connected });
+}
+
+// Terminate the sandbox when the page goes away (best effort: the request may not finish
+// before the page is torn down; the sandbox's own timeout is the backstop).
+window.addEventListener("pagehide", () => {
+  if (state.session && state.ready) state.session.terminate().catch(() => {});
+});
+
+// ---------------------------------------------------------------- running code
+
+let runSeq = 0;
+
+async function runCode() {
+  if (state.run || !state.ready) return;
+  const lang = ui.lang.value;
+  const path = state.path || scratch(lang);
+  const code = editor.state.doc.toString();
+  const id = `${Date.now().toString(36)}${(runSeq++).toString(36)}`;
+  state.run = { id, lang, line: "", t0: performance.now() };
+  updateButtons();
+  setRunStatus("running", "running…");
+  term.write(`\r\n${DIM}$ ${LANGUAGES[lang].label.toLowerCase()} ${displayPath(path)}${RESET}\r\n`);
+  term.focus();
+  try {
+    const res = await state.session.run({ runId: id, lang, path, code });
+    const buf = state.buffers.get(path);
+    if (buf) buf.saved = code;
+    updateDirty();
+    const ok = res.exitCode === 0;
+    const how = res.stopped ? "stopped" : "exited";
+    const text = `${res.stopped ? "stopped · " : ""}exit ${res.exitCode} · ${fmtMs(res.ms)}`;
+    setRunStatus(how, text, ok);
+    ui.runStatus.dataset.exitCode = String(res.exitCode);
+    if (state.run && state.run.line) term.write("\r\n");
+    term.write(`\r\n${ok ? GREEN : RED}● ${text}${RESET}\r\n`);
+    refreshFiles().catch(() => {});
+  } catch (e) {
+    setRunStatus("error", "failed");
+    delete ui.runStatus.dataset.exitCode;
+    reportFailure(e, "running the program");
+  } finally {
+    state.run = null;
+    updateButtons();
+  }
+}
+
+async function stopRun() {
+  const run = state.run;
+  if (!run || run.stopping) return;
+  run.stopping = true;
+  setRunStatus("running", "stopping…");
+  try {
+    const res = await state.session.stop(run.id);
+    if (res && res.how === "restart") {
+      state.sandboxId = res.sandboxId;
+      ui.sandboxId.textContent = `sandbox ${res.sandboxId}`;
+      info(`started a fresh sandbox ${res.sandboxId}`);
+    }
+  } catch (e) {
+    reportFailure(e, "stopping the program");
+  }
+}
+
+ui.run.addEventListener("click", () => runCode());
+ui.stop.addEventListener("click", () => stopRun());
+ui.clear.addEventListener("click", () => term.clear());
+ui.newSandbox.addEventListener("click", () => restartSandbox());
+
+document.addEventListener("keydown", (e) => {
+  const mod = e.ctrlKey || e.metaKey;
+  if (mod && e.key === "Enter") {
+    e.preventDefault();
+    runCode();
+  } else if (mod && e.key.toLowerCase() === "s") {
+    e.preventDefault();
+    saveFile();
+  } else if (e.ctrlKey && e.key === "`") {
+    e.preventDefault();
+    if (editor.hasFocus) term.focus();
+    else editor.focus();
+  }
+});
+
+// ---------------------------------------------------------------- files
+
+async function refreshFiles() {
+  if (!state.ready) return;
+  ui.cwd.textContent = state.cwd;
+  ui.cwd.title = state.cwd;
+  let entries;
+  try {
+    entries = await state.session.ls(state.cwd);
+  } catch (e) {
+    ui.list.replaceChildren(Object.assign(document.createElement("li"), { className: "empty", textContent: errText(e) }));
+    return;
+  }
+  const items = entries.map((ent) => {
+    const li = document.createElement("li");
+    const path = joinPath(state.cwd, ent.name);
+    li.dataset.type = ent.type;
+    li.dataset.path = path;
+    li.dataset.name = ent.name;
+    li.tabIndex = -1;
+    li.setAttribute("role", "option");
+    li.title = `${path}${ent.type === "file" ? ` · ${ent.size} bytes` : ""}`;
+    const icon = ent.type === "dir" ? "▸" : ent.type === "link" ? "↪" : "·";
+    li.innerHTML = `<span class="icon"></span><span class="fname"></span><span class="size"></span>`;
+    li.querySelector(".icon").textContent = icon;
+    li.querySelector(".fname").textContent = ent.name + (ent.type === "dir" ? "/" : "");
+    if (ent.type === "file") {
+      li.querySelector(".size").textContent = fmtSize(ent.size);
+      const dl = document.createElement("button");
+      dl.className = "dl";
+      dl.textContent = "⤓";
+      dl.title = `Download ${ent.name}`;
+      dl.setAttribute("aria-label", `Download ${ent.name}`);
+      dl.tabIndex = -1;
+      dl.addEventListener("click", (e) => {
+        e.stopPropagation();
+        downloadFile(path);
+      });
+      li.append(dl);
+    }
+    li.addEventListener("click", () => activate(li));
+    return li;
+  });
+  if (!items.length) items.push(Object.assign(document.createElement("li"), { className: "empty", textContent: "(empty: Run creates a file, or upload one)" }));
+  ui.list.replaceChildren(...items);
+  highlightSelected();
+}
+
+const fmtSize = (n) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
+
+function highlightSelected() {
+  for (const li of ui.list.querySelectorAll("li[data-path]")) li.setAttribute("aria-selected", String(li.dataset.path === state.path));
+}
+
+async function activate(li) {
+  const { type, path } = li.dataset;
+  if (type === "dir") {
+    state.cwd = path;
+    await refreshFiles();
+    ui.list.focus();
+  } else {
+    await openFile(path);
+  }
+}
+
+async function openFile(path) {
+  try {
+    const bytes = await state.session.readFile(path);
+    let text;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      info(`${displayPath(path)} is not UTF-8 text (${bytes.length} bytes): use Download instead.`);
+      return;
+    }
+    const buf = state.buffers.get(path);
+    const dirty = buf && path === state.path && editor.state.doc.toString() !== buf.saved;
+    if (dirty && !confirm(`Discard your unsaved changes to ${displayPath(path)}?`)) return;
+    openBuffer(path, text, { reload: true });
+    editor.focus();
+  } catch (e) {
+    reportFailure(e, `opening ${displayPath(path)}`);
+  }
+}
+
+async function saveFile() {
+  if (!state.ready || !state.path) return;
+  const path = state.path;
+  const text = editor.state.doc.toString();
+  try {
+    await state.session.writeFile(path, new TextEncoder().encode(text));
+    state.buffers.get(path).saved = text;
+    updateDirty();
+    info(`saved ${displayPath(path)} (${new TextEncoder().encode(text).length} bytes)`);
+    await refreshFiles();
+  } catch (e) {
+    reportFailure(e, `saving ${displayPath(path)}`);
+  }
+}
+
+async function downloadFile(path) {
+  try {
+    const bytes = await state.session.readFile(path);
+    const url = URL.createObjectURL(new Blob([bytes]));
+    const a = Object.assign(document.createElement("a"), { href: url, download: path.split("/").pop() });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    reportFailure(e, `downloading ${displayPath(path)}`);
+  }
+}
+
+async function uploadFiles(files) {
+  if (!state.ready) return;
+  for (const file of files) {
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      await state.session.writeFile(joinPath(state.cwd, file.name), bytes);
+      info(`uploaded ${file.name} (${bytes.length} bytes) to ${state.cwd}`);
+    } catch (e) {
+      reportFailure(e, `uploading ${file.name}`);
+    }
+  }
+  await refreshFiles();
+}
+
+ui.refresh.addEventListener("click", () => refreshFiles());
+ui.up.addEventListener("click", () => {
+  state.cwd = state.cwd.replace(/\/[^/]+\/?$/, "") || "/";
+  refreshFiles();
+});
+ui.save.addEventListener("click", () => saveFile());
+ui.download.addEventListener("click", () => state.path && downloadFile(state.path));
+ui.upload.addEventListener("change", () => {
+  uploadFiles([...ui.upload.files]).finally(() => (ui.upload.value = ""));
+});
+ui.newFile.addEventListener("click", () => {
+  ui.newFileForm.hidden = false;
+  ui.newFileName.value = "";
+  ui.newFileName.focus();
+});
+ui.newFileName.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") {
+    ui.newFileForm.hidden = true;
+    editor.focus();
+  }
+});
+ui.newFileForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const name = ui.newFileName.value.trim();
+  ui.newFileForm.hidden = true;
+  if (!name) return;
+  const path = joinPath(state.cwd, name);
+  try {
+    await state.session.writeFile(path, new Uint8Array());
+    openBuffer(path, "", { reload: true });
+    await refreshFiles();
+    editor.focus();
+  } catch (err) {
+    reportFailure(err, `creating ${name}`);
+  }
+});
+
+// keyboard navigation in the file list: arrows move, Enter opens, Backspace goes up
+ui.list.addEventListener("keydown", (e) => {
+  const items = [...ui.list.querySelectorAll("li[data-path]")];
+  if (!items.length) return;
+  const at = items.indexOf(document.activeElement);
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    const next = items[Math.max(0, Math.min(items.length - 1, at + (e.key === "ArrowDown" ? 1 : -1)))];
+    next.focus();
+  } else if (e.key === "Enter" && at >= 0) {
+    e.preventDefault();
+    activate(items[at]);
+  } else if (e.key === "Backspace") {
+    e.preventDefault();
+    ui.up.click();
+  }
+});
+ui.list.addEventListener("focus", (e) => {
+  if (e.target === ui.list) {
+    const first = ui.list.querySelector("li[aria-selected='true']") || ui.list.querySelector("li[data-path]");
+    if (first) first.focus();
+  }
+});
+
+// drag and drop upload
+const filesPanel = document.querySelector(".files");
+filesPanel.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  filesPanel.classList.add("dragging");
+});
+filesPanel.addEventListener("dragleave", () => filesPanel.classList.remove("dragging"));
+filesPanel.addEventListener("drop", (e) => {
+  e.preventDefault();
+  filesPanel.classList.remove("dragging");
+  if (e.dataTransfer && e.dataTransfer.files.length) uploadFiles([...e.dataTransfer.files]);
+});
+
+// ---------------------------------------------------------------- go
+
+ui.endpoint.textContent = endpoint();
+updateButtons();
+editor.focus();
+startSandbox({ reconnect: true });
+
+// a handle for debugging from the console (and for tests that want to look inside)
+window.playground = { state, editor, term, runCode, stopRun, saveFile, openFile, refreshFiles, restartSandbox };

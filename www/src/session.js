@@ -1,0 +1,221 @@
+// The playground's sandbox session: everything that talks to modal-wasm lives here, so it
+// runs unchanged on the page's main thread or inside a dedicated worker (worker.js).
+//
+// One sandbox per page session, reused across runs. A run writes the editor's code to a
+// file in the sandbox and execs the interpreter on it; stdout/stderr chunks are reported
+// through `emit` as they arrive. Files are listed, read and written with small execs
+// (find, cat), so the panel works on any image that has a POSIX userland.
+
+import { ModalClient } from "modal-wasm";
+
+export const WORKDIR = "/workspace";
+const APP_NAME = "modal-wasm-playground";
+const IMAGE = "debian:bookworm-slim";
+const SANDBOX_TIMEOUT_MS = 30 * 60 * 1000;
+const PIDFILE = (runId) => `/tmp/.playground-run-${runId}.pid`;
+
+export const INTERPRETERS = {
+  python: ["python3", "-u"],
+  node: ["node"],
+  bash: ["bash"],
+};
+
+/** A plain, cloneable description of an error (it crosses postMessage in worker mode). */
+export function describeError(e) {
+  if (e && typeof e === "object") {
+    return {
+      name: e.name || "Error",
+      code: e.code || (e instanceof TypeError ? "NETWORK" : "ERROR"),
+      message: e.message || String(e),
+    };
+  }
+  return { name: "Error", code: "ERROR", message: String(e) };
+}
+
+/** Whether an error means the sandbox is gone (timed out, terminated, unknown). */
+export function isSandboxGone(err) {
+  const code = err && err.code;
+  if (code === "SANDBOX_TIMEOUT" || code === "NOT_FOUND" || code === "CLIENT_CLOSED") return true;
+  const msg = String((err && err.message) || "").toLowerCase();
+  return /terminated|timed out|timeout|no such sandbox|not running|finished|has ended/.test(msg) && code !== "NETWORK";
+}
+
+export class Session {
+  /** @param {(event: object) => void} emit receives run output and lifecycle events */
+  constructor(emit) {
+    this.emit = emit;
+    this.client = null;
+    this.app = null;
+    this.sb = null;
+    this.runs = new Map(); // runId -> { proc, stdin writer, stopped }
+  }
+
+  /** Connect to the endpoint with a credential; creates (or finds) the app. */
+  async connect({ endpoint, tokenId, tokenSecret }) {
+    if (this.client) this.client.close();
+    this.client = new ModalClient({ endpoint, tokenId, tokenSecret });
+    this.app = await this.client.apps.fromName(APP_NAME, { createIfMissing: true });
+    return { appId: this.app.appId };
+  }
+
+  /** Create the page's sandbox (terminating a previous one, best effort). */
+  async start() {
+    const old = this.sb;
+    this.sb = null;
+    if (old) old.terminate().catch(() => {});
+    const image = this.client.images.fromRegistry(IMAGE);
+    const sb = await this.client.sandboxes.create(this.app, image, {
+      timeoutMs: SANDBOX_TIMEOUT_MS,
+      workdir: WORKDIR,
+      env: { TERM: "xterm-256color", FORCE_COLOR: "1", HOME: WORKDIR, PYTHONDONTWRITEBYTECODE: "1" },
+      tags: { purpose: "playground" },
+    });
+    this.sb = sb;
+    // notice when the sandbox ends on its own (timeout) without waiting for the next call
+    sb.wait()
+      .then((code) => {
+        if (this.sb === sb) this.emit({ type: "sandbox-ended", sandboxId: sb.sandboxId, exitCode: code });
+      })
+      .catch((e) => {
+        if (this.sb === sb) this.emit({ type: "sandbox-ended", sandboxId: sb.sandboxId, error: describeError(e) });
+      });
+    return { sandboxId: sb.sandboxId };
+  }
+
+  requireSandbox() {
+    if (!this.sb) {
+      const e = new Error("no sandbox: start one first");
+      e.code = "NO_SANDBOX";
+      throw e;
+    }
+    return this.sb;
+  }
+
+  /** Run code: write it to `path`, exec the interpreter, stream its output. */
+  async run({ runId, lang, path, code }) {
+    const sb = this.requireSandbox();
+    const interp = INTERPRETERS[lang];
+    if (!interp) throw new Error(`unknown language ${lang}`);
+    await this.writeFile(path, new TextEncoder().encode(code));
+    // The wrapper starts a new session (its own process group, so Stop can kill the
+    // program and everything it spawned), records its pid, then becomes the interpreter.
+    const argv = ["setsid", "sh", "-c", 'echo $$ > "$0"; exec "$@"', PIDFILE(runId), ...interp, path];
+    const started = performance.now();
+    const proc = await sb.exec(argv, { workdir: WORKDIR });
+    const run = { proc, stdin: proc.stdin.getWriter(), stopped: false };
+    this.runs.set(runId, run);
+    this.emit({ type: "run-started", runId });
+    const pump = async (stream, kind) => {
+      const reader = stream.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          this.emit({ type: kind, runId, data: value });
+        }
+      } catch (e) {
+        if (!run.stopped) this.emit({ type: "stream-error", runId, stream: kind, error: describeError(e) });
+      }
+    };
+    try {
+      const [exitCode] = await Promise.all([proc.wait(), pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr")]);
+      return { exitCode, ms: performance.now() - started, stopped: run.stopped };
+    } finally {
+      this.runs.delete(runId);
+      run.stdin.close().catch(() => {});
+      sb.exec(["rm", "-f", PIDFILE(runId)]).catch(() => {});
+    }
+  }
+
+  /** Send text to a running program's stdin. */
+  async stdin(runId, text) {
+    const run = this.runs.get(runId);
+    if (run) await run.stdin.write(text);
+  }
+
+  /** Close a running program's stdin (EOF, what Ctrl+D does in a terminal). */
+  async closeStdin(runId) {
+    const run = this.runs.get(runId);
+    if (run) await run.stdin.close();
+  }
+
+  /**
+   * Stop a run: SIGTERM its process group, SIGKILL after a grace period. If the run has
+   * still not ended after that (a wedged sandbox), terminate the sandbox and start a
+   * fresh one, which ends every stream of the old one.
+   */
+  async stop(runId, graceMs = 1500) {
+    const run = this.runs.get(runId);
+    if (!run) return { how: "not-running" };
+    run.stopped = true;
+    const sb = this.sb;
+    const ended = run.proc.wait().then(
+      () => true,
+      () => true,
+    );
+    const within = (ms) => Promise.race([ended, new Promise((r) => setTimeout(() => r(false), ms))]);
+    const script =
+      'for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$0" ] && break; sleep 0.05; done; p=$(cat "$0" 2>/dev/null) || exit 0; ' +
+      'kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; ' +
+      `i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt ${Math.ceil(graceMs / 100)} ]; do sleep 0.1; i=$((i+1)); done; ` +
+      'kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; exit 0';
+    try {
+      const killer = await sb.exec(["sh", "-c", script, PIDFILE(runId)]);
+      await Promise.race([killer.wait(), within(graceMs + 2500)]);
+    } catch {
+      // fall through to the sandbox restart below
+    }
+    if (await within(1500)) return { how: "signal" };
+    this.emit({ type: "notice", message: "The program did not stop; restarting the sandbox." });
+    const info = await this.start();
+    return { how: "restart", ...info };
+  }
+
+  /** List a directory: [{ name, type: "file"|"dir"|"link"|"other", size, mtime }]. */
+  async ls(dir = WORKDIR) {
+    const sb = this.requireSandbox();
+    const proc = await sb.exec(["find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%y\\t%s\\t%T@\\t%f\\0"]);
+    const [out, err, code] = await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
+    if (code !== 0) throw new Error(err.trim() || `find exited with ${code}`);
+    const kinds = { f: "file", d: "dir", l: "link" };
+    return out
+      .split("\0")
+      .filter(Boolean)
+      .map((line) => {
+        const [y, size, mtime, ...name] = line.split("\t");
+        return { name: name.join("\t"), type: kinds[y] || "other", size: Number(size), mtime: Number(mtime) * 1000 };
+      })
+      .sort((a, b) => (b.type === "dir") - (a.type === "dir") || a.name.localeCompare(b.name));
+  }
+
+  /** Read a file's bytes. */
+  async readFile(path) {
+    const sb = this.requireSandbox();
+    const proc = await sb.exec(["cat", "--", path], { mode: "binary" });
+    const [out, err, code] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readText(), proc.wait()]);
+    if (code !== 0) throw new Error(err.trim() || `cat exited with ${code}`);
+    return out;
+  }
+
+  /** Write a file (creating its directory), replacing what was there. */
+  async writeFile(path, bytes) {
+    const sb = this.requireSandbox();
+    const proc = await sb.exec(["sh", "-c", 'mkdir -p -- "$(dirname -- "$0")" && cat > "$0"', path], { mode: "binary" });
+    const errText = proc.stderr.readText();
+    proc.stdout.cancel().catch(() => {});
+    const w = proc.stdin.getWriter();
+    // chunks of 1 MiB keep each stdin message reasonably sized
+    for (let at = 0; at < bytes.length; at += 1 << 20) await w.write(bytes.subarray(at, at + (1 << 20)));
+    await w.close();
+    const code = await proc.wait();
+    if (code !== 0) throw new Error((await errText).trim() || `writing ${path} failed (${code})`);
+    return { path, size: bytes.length };
+  }
+
+  /** Terminate the sandbox (page close, or the user asked). */
+  async terminate() {
+    const sb = this.sb;
+    this.sb = null;
+    if (sb) await sb.terminate();
+  }
+}
