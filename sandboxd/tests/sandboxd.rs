@@ -799,3 +799,501 @@ async fn tags_and_list_filters() {
     env.terminate(&a.id).await;
     env.terminate(&c).await;
 }
+
+#[tokio::test]
+async fn isolation_host_filesystem() {
+    let mut env = Env::new().await;
+    let mut sb = env.idle_sandbox().await;
+    let marker = format!("sandboxd-itest-{}", uuid::Uuid::new_v4().simple());
+    // writes inside land in the sandbox's own layer, never on the host
+    let out = sb
+        .sh(&format!(
+            "echo inside > /tmp/{marker} && cat /tmp/{marker}; \
+             echo x > /usr/bin/{marker} 2>/dev/null && echo usr-written; \
+             echo x > /{marker} && echo root-written; true"
+        ))
+        .await;
+    assert!(out.starts_with("inside\n"), "{out:?}");
+    for p in [
+        format!("/tmp/{marker}"),
+        format!("/usr/bin/{marker}"),
+        format!("/{marker}"),
+    ] {
+        assert!(!std::path::Path::new(&p).exists(), "the host got {p}");
+    }
+    // the host's own /etc, /root and sandboxd's state dir are not what the sandbox sees
+    let state = env.sd.state_dir.display().to_string();
+    let host_hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let out = sb
+        .sh(&format!(
+            "test -e '{state}/state.redb' && echo state-visible; \
+             test -e '{state}' && echo state-dir-visible; \
+             cat /etc/hostname 2>/dev/null; hostname; true"
+        ))
+        .await;
+    assert!(!out.contains("visible"), "{out:?}");
+    if !host_hostname.trim().is_empty() && host_hostname.trim() != "modal" {
+        assert!(
+            !out.contains(host_hostname.trim()),
+            "host /etc leaked: {out:?}"
+        );
+    }
+    // root inside is not root on the host: files it creates are owned by an unprivileged uid
+    let data_root = env.sd.state_dir.join("sandboxes").join(&sb.id);
+    let _ = sb.sh("echo owned > /root/owned").await;
+    let owned = walk_find(&data_root, "owned").expect("the file is in the sandbox's layer");
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(
+        std::fs::metadata(owned).unwrap().uid(),
+        0,
+        "root inside maps to a non-root uid"
+    );
+    env.terminate(&sb.id).await;
+}
+
+fn walk_find(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if e.file_name() == name {
+            return Some(p);
+        }
+        if e.file_type().ok()?.is_dir() {
+            if let Some(found) = walk_find(&p, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn isolation_between_sandboxes() {
+    let mut env = Env::new().await;
+    let def = env.def(&["sleep", "1717"]);
+    let mut a = env.create(def).await.unwrap();
+    let mut b = env.idle_sandbox().await;
+    let procs = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done";
+    let (in_a, in_b) = tokio::join!(
+        async {
+            a.sh("echo s3cret > /root/secret && echo a > /tmp/a-only")
+                .await;
+            a.sh(procs).await
+        },
+        b.sh(procs)
+    );
+    assert!(
+        in_a.contains("sleep 1717"),
+        "A sees its own processes: {in_a}"
+    );
+    assert!(
+        !in_b.contains("sleep 1717"),
+        "B must not see A's processes: {in_b}"
+    );
+    let ps = b.sh("ps -eo args 2>&1 || true").await;
+    assert!(!ps.contains("1717"), "{ps}");
+    let out = b
+        .sh("cat /root/secret 2>/dev/null; test -e /tmp/a-only && echo a-visible; true")
+        .await;
+    assert!(
+        !out.contains("s3cret") && !out.contains("a-visible"),
+        "{out}"
+    );
+    assert_eq!(a.sh("cat /root/secret").await, "s3cret\n");
+    env.terminate(&a.id).await;
+    env.terminate(&b.id).await;
+}
+
+/// A python3 program that tries TCP connects and prints one line per target:
+/// `HOST:PORT ok` or `HOST:PORT fail <error>`. It first connects to a listener of its own
+/// on 127.0.0.1, proving that the probe itself works.
+const CONNECT_PROBE: &str = r#"
+import socket, sys
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+targets = [("127.0.0.1", srv.getsockname()[1])] + [(h, int(p)) for h, p in (a.split(":") for a in sys.argv[1:])]
+for host, port in targets:
+    s = socket.socket(); s.settimeout(3)
+    try:
+        s.connect((host, port)); print(f"{host}:{port} ok")
+    except Exception as e:
+        print(f"{host}:{port} fail {e!r}")
+    s.close()
+"#;
+
+async fn connect_probe(sb: &mut Sb, targets: &[String]) -> Vec<(String, bool)> {
+    let mut argv = vec!["python3", "-c", CONNECT_PROBE];
+    argv.extend(targets.iter().map(String::as_str));
+    let (out, err, exit) = sb.run(&argv).await;
+    assert_eq!(exit, Exit::Code(0), "probe failed: {out} {err}");
+    let lines: Vec<(String, bool)> = out
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let t = it.next().unwrap_or("").to_string();
+            (t, it.next() == Some("ok"))
+        })
+        .collect();
+    assert_eq!(lines.len(), targets.len() + 1, "{out}");
+    assert!(lines[0].1, "the probe connects to its own listener: {out}");
+    lines[1..].to_vec()
+}
+
+#[tokio::test]
+async fn isolation_block_network() {
+    let mut env = Env::new().await;
+    let mut def = env.def(&[]);
+    def.block_network = true;
+    let mut sb = env.create(def).await.unwrap();
+    let dev = sb.sh("cat /proc/net/dev").await;
+    let ifaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{dev}");
+    let port = env.sd.port;
+    let res = connect_probe(
+        &mut sb,
+        &[
+            format!("127.0.0.1:{port}"),
+            format!("10.0.2.2:{port}"),
+            "1.1.1.1:53".into(),
+        ],
+    )
+    .await;
+    assert!(res.iter().all(|(_, ok)| !ok), "no network at all: {res:?}");
+    env.terminate(&sb.id).await;
+}
+
+#[tokio::test]
+async fn isolation_network_cannot_reach_host_loopback() {
+    let mut env = Env::new().await;
+    let mut sb = env.idle_sandbox().await;
+    let port = env.sd.port;
+    if std::path::Path::new("/usr/bin/slirp4netns").exists() {
+        let dev = sb.sh("cat /proc/net/dev").await;
+        assert!(
+            dev.contains("tap0:"),
+            "the sandbox has a user-mode network: {dev}"
+        );
+    }
+    // 127.0.0.1 is the sandbox's own; 10.0.2.2 is slirp4netns's gateway to the host
+    let res = connect_probe(
+        &mut sb,
+        &[format!("127.0.0.1:{port}"), format!("10.0.2.2:{port}")],
+    )
+    .await;
+    assert!(
+        res.iter().all(|(_, ok)| !ok),
+        "sandboxd's port must be unreachable: {res:?}"
+    );
+    env.terminate(&sb.id).await;
+}
+
+#[tokio::test]
+async fn restart_keeps_records() {
+    let mut env = Env::new().await;
+    let mut def = env.def(&[]);
+    def.name = Some("keeper".into());
+    let running = env.create_tagged(def.clone(), &[("k", "v")]).await.unwrap();
+    let finished = env.create(env.def(&["true"])).await.unwrap();
+    let res = env.wait_result(&finished.id, 20).await;
+    assert_eq!(res.status, GenericStatus::Success as i32);
+    let app_id = env.app_id.clone();
+    let Env { sd, .. } = env;
+    let dir = sd.crash();
+    let sd = Sandboxd::start_in(dir).await;
+    let mut env = Env::on(sd, Transport::Grpc).await;
+    assert_eq!(env.app_id, app_id, "the app survives");
+    let res = env
+        .poll(&running.id)
+        .await
+        .expect("a sandbox running at the crash is not NOT_FOUND")
+        .expect("and has a finished result");
+    assert_ne!(res.status, GenericStatus::Success as i32, "{res:?}");
+    assert_eq!(
+        env.poll(&finished.id).await.unwrap().map(|r| r.status),
+        Some(GenericStatus::Success as i32),
+        "a finished result survives as it was"
+    );
+    let t = env
+        .cp
+        .sandbox_tags_get_v2(pb::SandboxTagsGetRequest {
+            sandbox_id: running.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tags;
+    assert_eq!(t, tags(&[("k", "v")]));
+    let listed: Vec<String> = env
+        .cp
+        .sandbox_list_v2(pb::SandboxListRequest {
+            app_id: app_id.clone(),
+            tags: tags(&[("k", "v")]),
+            include_finished: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sandboxes
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![running.id.clone()]);
+    let named = env
+        .cp
+        .sandbox_get_from_name_v2(pb::SandboxGetFromNameRequest {
+            sandbox_name: "keeper".into(),
+            app_name: "itest".into(),
+            include_terminated: true,
+            ..Default::default()
+        })
+        .await
+        .expect("the name record survives")
+        .into_inner();
+    assert_eq!(named.sandbox_id, running.id);
+    // the name is free again, and the new sandboxd runs sandboxes
+    let mut again = env.create(def).await.expect("name free after the restart");
+    assert_eq!(again.sh("echo back").await, "back\n");
+    // the old task's router access is refused cleanly
+    let r = running
+        .tcr
+        .clone()
+        .task_exec_start(tcr::TaskExecStartRequest {
+            task_id: running.task_id.clone(),
+            exec_id: "x".into(),
+            command_args: vec!["true".into()],
+            ..Default::default()
+        })
+        .await;
+    assert!(r.is_err(), "no exec in a sandbox that ended with the crash");
+    env.terminate(&again.id).await;
+}
+
+#[tokio::test]
+async fn bad_input() {
+    let mut env = Env::new().await;
+    let mut sb = env.idle_sandbox().await;
+    let unknown = "sb-AAAAAAAAAAAAAAAAAAAAAAAAAA".to_string();
+    assert_code(
+        env.poll(&unknown).await,
+        Code::NotFound,
+        "SandboxWaitV2 unknown id",
+    );
+    assert_code(
+        env.cp
+            .sandbox_terminate_v2(pb::SandboxTerminateRequest {
+                sandbox_id: unknown.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "SandboxTerminateV2 unknown id",
+    );
+    assert_code(
+        env.cp
+            .sandbox_tags_get_v2(pb::SandboxTagsGetRequest {
+                sandbox_id: unknown.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "SandboxTagsGetV2 unknown id",
+    );
+    assert_code(
+        env.cp
+            .sandbox_get_task_id(pb::SandboxGetTaskIdRequest {
+                sandbox_id: "sb-0123456789012345678901".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "SandboxGetTaskId unknown V1 id",
+    );
+    let mut def = env.def(&[]);
+    def.image_id = "im-nope".into();
+    assert_code(
+        env.create(def).await.map(|s| s.id),
+        Code::NotFound,
+        "unknown image",
+    );
+    assert_code(
+        env.cp
+            .sandbox_create_v2(pb::SandboxCreateV2Request {
+                app_id: env.app_id.clone(),
+                definition: None,
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "no definition",
+    );
+    assert_code(
+        env.cp
+            .sandbox_create_v2(pb::SandboxCreateV2Request {
+                app_id: "ap-nope".into(),
+                definition: Some(env.def(&[])),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "unknown app",
+    );
+    assert_code(
+        sb.exec_opts(&[], ExecOpts::default()).await,
+        Code::InvalidArgument,
+        "empty command_args",
+    );
+    let task = sb.task_id.clone();
+    assert_code(
+        sb.tcr
+            .task_exec_wait(tcr::TaskExecWaitRequest {
+                task_id: task.clone(),
+                exec_id: "no-such-exec".into(),
+            })
+            .await,
+        Code::NotFound,
+        "TaskExecWait unknown exec",
+    );
+    assert_code(
+        sb.tcr
+            .task_exec_poll(tcr::TaskExecPollRequest {
+                task_id: task.clone(),
+                exec_id: "no-such-exec".into(),
+            })
+            .await,
+        Code::NotFound,
+        "TaskExecPoll unknown exec",
+    );
+    assert_code(
+        sb.stdio("no-such-exec", 0, false).await.map(|_| ()),
+        Code::NotFound,
+        "TaskExecStdioRead unknown exec",
+    );
+    assert_code(
+        sb.tcr
+            .task_exec_stdin_write(tcr::TaskExecStdinWriteRequest {
+                task_id: task.clone(),
+                exec_id: "no-such-exec".into(),
+                data: b"x".to_vec(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "TaskExecStdinWrite unknown exec",
+    );
+    // a program that does not exist: an error or a non-zero exit, never a hang
+    match sb
+        .exec_opts(&["/no/such/program"], ExecOpts::default())
+        .await
+    {
+        Ok(id) => assert_ne!(sb.wait(&id).await, Exit::Code(0)),
+        Err(s) => assert_ne!(s.code(), Code::Ok),
+    }
+    // the sandbox is unharmed
+    assert_eq!(sb.sh("echo fine").await, "fine\n");
+    env.terminate(&sb.id).await;
+}
+
+#[tokio::test]
+async fn fork_bomb_is_contained() {
+    let mut env = Env::new().await;
+    let mut sb = env.idle_sandbox().await;
+    let started = std::time::Instant::now();
+    let bomb = sb
+        .exec_opts(
+            &["bash", "-c", ":(){ :|:& };:"],
+            ExecOpts {
+                timeout_secs: Some(3),
+                stdout_devnull: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let exit = sb.wait(&bomb).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let _ = exit;
+    assert!(env.sd.alive(), "sandboxd survives");
+    // sandboxd still serves, and other sandboxes still run
+    let mut other = env.idle_sandbox().await;
+    assert_eq!(other.sh("echo ok").await, "ok\n");
+    let t0 = std::time::Instant::now();
+    env.terminate(&sb.id).await;
+    let res = env.wait_result(&sb.id, 20).await;
+    assert_eq!(returncode(&res), 137);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+    env.terminate(&other.id).await;
+}
+
+/// `Sandbox.create("sh", "-c", "echo ..."); sb.wait(); sb.stdout.read()`: the entrypoint's
+/// output is still readable once the sandbox has exited (V2: SandboxStdioReadV2).
+#[tokio::test]
+#[ignore = "sandboxd bug: a finished sandbox is dropped from memory, so SandboxStdioReadV2 \
+            answers FAILED_PRECONDITION and its output is lost (see the report)"]
+async fn v2_entrypoint_output_after_exit() {
+    let mut env = Env::new().await;
+    let def = env.def(&["sh", "-c", "echo out-1; echo err-1 >&2"]);
+    let mut sb = env.create(def).await.unwrap();
+    let res = env.wait_result(&sb.id, 20).await;
+    assert_eq!(res.status, GenericStatus::Success as i32, "{res:?}");
+    let mut s = sb
+        .tcr
+        .sandbox_stdio_read_v2(tcr::SandboxStdioReadV2Request {
+            task_id: sb.task_id.clone(),
+            offset: 0,
+            file_descriptor: tcr::SandboxStdioFileDescriptor::Stdout as i32,
+        })
+        .await
+        .expect("SandboxStdioReadV2 after exit")
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(m) = within(10, "stdio", s.message()).await.unwrap() {
+        out.extend_from_slice(&m.data);
+    }
+    assert_eq!(out, b"out-1\n");
+}
+
+/// The same for V1: SandboxGetLogs after the sandbox exited returns its output, then eof.
+#[tokio::test]
+#[ignore = "sandboxd bug: SandboxGetLogs on a finished V1 sandbox answers only eof; the \
+            output is lost (see the report)"]
+async fn v1_logs_after_exit() {
+    let mut env = Env::new().await;
+    let id = env
+        .cp
+        .sandbox_create(pb::SandboxCreateRequest {
+            app_id: env.app_id.clone(),
+            definition: Some(env.def(&["sh", "-c", "echo out-1"])),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sandbox_id;
+    let res = env.wait_result(&id, 20).await;
+    assert_eq!(res.status, GenericStatus::Success as i32, "{res:?}");
+    let (text, _, eof) =
+        v1_logs_until(&mut env.cp, &id, String::new(), String::new(), |_| false).await;
+    assert!(eof);
+    assert_eq!(text, "out-1\n");
+}
+
+/// An exec's output and exit status stay available after the sandbox is terminated
+/// (TaskExecStdioRead / TaskExecWait opened after the end).
+#[tokio::test]
+#[ignore = "sandboxd bug: after the sandbox ends, TaskExecWait and TaskExecStdioRead answer \
+            FAILED_PRECONDITION although tcr.rs documents the exec as findable (see the report)"]
+async fn exec_results_after_terminate() {
+    let mut env = Env::new().await;
+    let mut sb = env.idle_sandbox().await;
+    let exec = sb.exec(&["echo", "kept"]).await;
+    assert_eq!(sb.wait(&exec).await, Exit::Code(0));
+    env.terminate(&sb.id).await;
+    assert_eq!(sb.wait(&exec).await, Exit::Code(0));
+    assert_eq!(sb.read_all(&exec, false).await, b"kept\n");
+}
