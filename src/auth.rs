@@ -1,8 +1,6 @@
 //! The control-plane auth token (from `AuthTokenGet`): reading its `exp` claim and deciding
 //! when to fetch a new one.
 
-use base64::Engine;
-
 /// Refresh a token this many milliseconds before it expires.
 pub const REFRESH_MARGIN_MS: f64 = 5.0 * 60.0 * 1000.0;
 /// Lifetime assumed for a token without a readable `exp` claim.
@@ -11,9 +9,7 @@ pub const DEFAULT_LIFETIME_MS: f64 = 20.0 * 60.0 * 1000.0;
 /// The `exp` claim (seconds since the epoch) of a JWT, if it has one.
 pub fn jwt_exp(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
+    let bytes = base64url_decode(payload.trim_end_matches('='))?;
     let text = std::str::from_utf8(&bytes).ok()?;
     // A tiny scan for `"exp": <number>` keeps a JSON parser out of the wasm.
     let at = text.find("\"exp\"")?;
@@ -22,6 +18,30 @@ pub fn jwt_exp(token: &str) -> Option<f64> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
+}
+
+/// Decodes unpadded base64url (JWT segments); `None` on any invalid character.
+/// Hand-written (a dozen lines) so the wasm carries no second base64 engine.
+pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 /// A cached token and when (ms since the epoch) it should be replaced.
@@ -57,8 +77,20 @@ mod tests {
     use super::*;
 
     fn jwt(payload: &str) -> String {
+        use base64::Engine;
         let p = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload);
         format!("eyJhbGciOiJIUzI1NiJ9.{p}.sig")
+    }
+
+    #[test]
+    fn base64url_matches_the_base64_crate() {
+        use base64::Engine;
+        for n in 0..40u8 {
+            let data: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37).wrapping_add(n)).collect();
+            let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&data);
+            assert_eq!(base64url_decode(&enc).unwrap(), data);
+        }
+        assert_eq!(base64url_decode("a*b"), None);
     }
 
     #[test]

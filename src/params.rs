@@ -307,13 +307,13 @@ fn whole_seconds(ms: Option<f64>, what: &str) -> Result<Option<u32>> {
     match ms {
         None => Ok(None),
         Some(ms) if !ms.is_finite() || ms <= 0.0 => {
-            Err(Error::invalid(format!("{what} must be positive, got {ms}")))
+            Err(Error::invalid(format!("{what} must be positive")))
         }
         Some(ms) if ms % 1000.0 != 0.0 => Err(Error::invalid(format!(
-            "{what} must be a multiple of 1000ms, got {ms}"
+            "{what} must be a multiple of 1000ms"
         ))),
         Some(ms) if ms / 1000.0 > u32::MAX as f64 => {
-            Err(Error::invalid(format!("{what} is too large: {ms}")))
+            Err(Error::invalid(format!("{what} is too large")))
         }
         Some(ms) => Ok(Some((ms / 1000.0) as u32)),
     }
@@ -400,14 +400,10 @@ pub fn sandbox_create_request(
             ))
         }
         (Some(c), _) if !(c > 0.0 && c.is_finite()) => {
-            return Err(Error::invalid(format!(
-                "cpu ({c}) must be a positive number"
-            )))
+            return Err(Error::invalid("cpu must be a positive number"))
         }
         (Some(c), Some(l)) if l < c => {
-            return Err(Error::invalid(format!(
-                "cpu ({c}) cannot be higher than cpuLimit ({l})"
-            )))
+            return Err(Error::invalid("cpu cannot be higher than cpuLimit"))
         }
         (Some(c), l) => {
             resources.milli_cpu = (c * 1000.0) as u32;

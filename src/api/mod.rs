@@ -28,12 +28,17 @@ where
     T: Into<JsValue>,
     F: Future<Output = Result<T>> + 'static,
 {
+    promise_boxed(signal, Box::pin(async move { fut.await.map(Into::into) }))
+}
+
+/// The one (non-generic) instantiation of the promise/abort machinery.
+fn promise_boxed(
+    signal: Result<Option<web_sys::AbortSignal>>,
+    fut: futures_util::future::LocalBoxFuture<'static, Result<JsValue>>,
+) -> Promise {
     future_to_promise(async move {
         let signal = signal.map_err(Error::into_js)?;
-        js::with_signal(signal, async move {
-            fut.await.map(Into::into).map_err(Error::into_js)
-        })
-        .await
+        js::with_signal(signal, async move { fut.await.map_err(Error::into_js) }).await
     })
 }
 
