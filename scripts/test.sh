@@ -40,7 +40,7 @@ stage "a live sandboxd for the client suites"
 cleanup() { [ -n "${SANDBOXD_PID:-}" ] && kill "$SANDBOXD_PID" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT
 # shellcheck source=scripts/sandboxd-start.sh
-source scripts/sandboxd-start.sh target/debug/sandboxd --www www --pkg pkg
+source scripts/sandboxd-start.sh target/debug/sandboxd --www www/dist --pkg pkg
 
 stage "conformance: Modal's official Python client against sandboxd"
 CONFORMANCE="$ROOT/../shared/tools/conformance-py"
@@ -50,5 +50,8 @@ MODAL_FACTS_VENV="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}" \
 stage "Modal's Python client: files, snapshots, mounts, tunnels, connect tokens, readiness"
 MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN_SECRET="$SANDBOXD_TOKEN_SECRET" \
   HOME="$(mktemp -d)" timeout 300 "$PY" tests/py/features.py
+
+stage "SDK: wasm suites in headless Chromium, npm package build and size gate"
+bash scripts/test-wasm.sh
 
 echo; echo "test.sh: all stages passed"
