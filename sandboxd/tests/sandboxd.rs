@@ -1297,3 +1297,71 @@ async fn exec_results_after_terminate() {
     assert_eq!(sb.wait(&exec).await, Exit::Code(0));
     assert_eq!(sb.read_all(&exec, false).await, b"kept\n");
 }
+
+/// V2 entrypoint stdio while the sandbox runs: SandboxStdinWriteV2 with offsets (a retry
+/// applied once, a gap refused), SandboxStdioReadV2 with `starting_offset`, and a reader
+/// that reconnects at its offset.
+#[tokio::test]
+async fn v2_entrypoint_stdio() {
+    let mut env = Env::new().await;
+    let def = env.def(&["sh", "-c", "echo ready; cat; echo bye; exec sleep 600"]);
+    let mut sb = env.create(def).await.unwrap();
+    let task = sb.task_id.clone();
+    let client = sb.tcr.clone();
+    let write = |offset: u64, data: &[u8], eof: bool| {
+        let mut c = client.clone();
+        let req = tcr::SandboxStdinWriteV2Request {
+            task_id: task.clone(),
+            offset,
+            data: data.to_vec(),
+            eof,
+        };
+        async move { c.sandbox_stdin_write_v2(req).await.map(|_| ()) }
+    };
+    let read_until = |offset: u64, want: &'static [u8]| {
+        let mut c = client.clone();
+        let task = task.clone();
+        async move {
+            let mut s = c
+                .sandbox_stdio_read_v2(tcr::SandboxStdioReadV2Request {
+                    task_id: task,
+                    offset,
+                    file_descriptor: tcr::SandboxStdioFileDescriptor::Stdout as i32,
+                })
+                .await
+                .expect("SandboxStdioReadV2")
+                .into_inner();
+            let mut got = Vec::new();
+            within(20, "entrypoint output", async {
+                while !got.ends_with(want) {
+                    let m = s.message().await.unwrap().expect("more output");
+                    assert!(!m.data.is_empty());
+                    assert_eq!(
+                        m.starting_offset,
+                        offset + got.len() as u64,
+                        "nothing dropped"
+                    );
+                    got.extend_from_slice(&m.data);
+                }
+            })
+            .await;
+            got
+        }
+    };
+    assert_eq!(read_until(0, b"ready\n").await, b"ready\n");
+    write(0, b"one\n", false).await.unwrap();
+    write(0, b"one\n", false).await.expect("a retry");
+    assert_code(
+        write(9, b"x", false).await,
+        Code::FailedPrecondition,
+        "a gap",
+    );
+    write(4, b"two\n", false).await.unwrap();
+    write(8, b"", true).await.expect("eof");
+    // reconnect at the offset already read: only what follows
+    assert_eq!(read_until(6, b"bye\n").await, b"one\ntwo\nbye\n");
+    // and from 0, all of it
+    assert_eq!(read_until(0, b"bye\n").await, b"ready\none\ntwo\nbye\n");
+    assert_eq!(sb.sh("echo still-running").await, "still-running\n");
+    env.terminate(&sb.id).await;
+}
