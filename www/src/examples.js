@@ -1,4 +1,13 @@
-// The starter program of each language: reads a line, prints in colour, writes to stderr.
+// The languages: how each runs (the interpreter argv, the file it is written to) and its
+// starter program, which reads a line, prints in colour and writes to stderr.
+
+/** argv prefix of each language's interpreter; the program's path is appended. */
+export const INTERPRETERS = {
+  python: ["python3", "-u"],
+  node: ["node"],
+  bash: ["bash"],
+};
+
 export const LANGUAGES = {
   python: {
     label: "Python",

@@ -15,7 +15,7 @@ import { shell } from "@codemirror/legacy-modes/mode/shell";
 import { oneDark } from "@codemirror/theme-one-dark";
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
-import { LANGUAGES, languageOf } from "./examples.js";
+import { INTERPRETERS, LANGUAGES, languageOf } from "./examples.js";
 import { openSession } from "./remote.js";
 
 const WORKDIR = "/workspace";
@@ -246,6 +246,7 @@ function setRunStatus(st, text, ok) {
   ui.runStatus.textContent = text;
 }
 
+const SIGNALS = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM" };
 const fmtMs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`);
 const errText = (e) => (e && e.message) || String(e);
 
@@ -273,6 +274,8 @@ function markDown(text, action) {
 // ---------------------------------------------------------------- sandbox lifecycle
 
 const endpoint = () => params.get("endpoint") || location.origin;
+// `?timeout=SECONDS`: the sandbox's lifetime (default 30 minutes)
+const timeoutMs = Number(params.get("timeout")) > 0 ? Number(params.get("timeout")) * 1000 : undefined;
 
 async function credentials() {
   if (params.get("tokenId") && params.get("tokenSecret"))
@@ -315,10 +318,13 @@ function onSessionEvent(ev) {
         state.ready = false;
         setSandboxStatus("ended", "sandbox ended");
         showBanner(
-          ev.error
-            ? `Lost the sandbox ${ev.sandboxId}: ${ev.error.message}`
-            : `The sandbox ${ev.sandboxId} has ended (it timed out or was terminated).`,
+          ev.error && ev.error.code === "SANDBOX_TIMEOUT"
+            ? `The sandbox ${ev.sandboxId} timed out.`
+            : ev.error
+              ? `Lost the sandbox ${ev.sandboxId}: ${ev.error.message}`
+              : `The sandbox ${ev.sandboxId} has ended (it timed out or was terminated).`,
         );
+        ui.list.replaceChildren(emptyItem("(no sandbox)"));
       }
       break;
   }
@@ -347,7 +353,7 @@ async function startSandbox({ reconnect = false } = {}) {
       state.connected = true;
     }
     const t0 = performance.now();
-    const { sandboxId } = await session.start();
+    const { sandboxId } = await session.start(timeoutMs ? { timeoutMs } : {});
     state.sandboxId = sandboxId;
     state.ready = true;
     ui.sandboxId.textContent = `sandbox ${sandboxId}`;
@@ -392,7 +398,7 @@ async function runCode() {
   state.run = { id, lang, line: "", t0: performance.now() };
   updateButtons();
   setRunStatus("running", "running…");
-  term.write(`\r\n${DIM}$ ${LANGUAGES[lang].label.toLowerCase()} ${displayPath(path)}${RESET}\r\n`);
+  term.write(`\r\n${DIM}$ ${INTERPRETERS[lang].join(" ")} ${displayPath(path)}${RESET}\r\n`);
   term.focus();
   try {
     const res = await state.session.run({ runId: id, lang, path, code });
@@ -401,7 +407,8 @@ async function runCode() {
     updateDirty();
     const ok = res.exitCode === 0;
     const how = res.stopped ? "stopped" : "exited";
-    const text = `${res.stopped ? "stopped · " : ""}exit ${res.exitCode} · ${fmtMs(res.ms)}`;
+    const sig = SIGNALS[res.exitCode - 128];
+    const text = `${res.stopped ? "stopped · " : ""}exit ${res.exitCode}${sig ? ` (${sig})` : ""} · ${fmtMs(res.ms)}`;
     setRunStatus(how, text, ok);
     ui.runStatus.dataset.exitCode = String(res.exitCode);
     if (state.run && state.run.line) term.write("\r\n");
@@ -464,7 +471,7 @@ async function refreshFiles() {
   try {
     entries = await state.session.ls(state.cwd);
   } catch (e) {
-    ui.list.replaceChildren(Object.assign(document.createElement("li"), { className: "empty", textContent: errText(e) }));
+    ui.list.replaceChildren(emptyItem(errText(e)));
     return;
   }
   const items = entries.map((ent) => {
@@ -497,11 +504,12 @@ async function refreshFiles() {
     li.addEventListener("click", () => activate(li));
     return li;
   });
-  if (!items.length) items.push(Object.assign(document.createElement("li"), { className: "empty", textContent: "(empty: Run creates a file, or upload one)" }));
+  if (!items.length) items.push(emptyItem("(empty: Run creates a file, or upload one)"));
   ui.list.replaceChildren(...items);
   highlightSelected();
 }
 
+const emptyItem = (text) => Object.assign(document.createElement("li"), { className: "empty", textContent: text });
 const fmtSize = (n) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
 
 function highlightSelected() {

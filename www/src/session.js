@@ -7,18 +7,13 @@
 // (find, cat), so the panel works on any image that has a POSIX userland.
 
 import { ModalClient } from "modal-wasm";
+import { INTERPRETERS } from "./examples.js";
 
 export const WORKDIR = "/workspace";
 const APP_NAME = "modal-wasm-playground";
 const IMAGE = "debian:bookworm-slim";
-const SANDBOX_TIMEOUT_MS = 30 * 60 * 1000;
+const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 const PIDFILE = (runId) => `/tmp/.playground-run-${runId}.pid`;
-
-export const INTERPRETERS = {
-  python: ["python3", "-u"],
-  node: ["node"],
-  bash: ["bash"],
-};
 
 /** A plain, cloneable description of an error (it crosses postMessage in worker mode). */
 export function describeError(e) {
@@ -59,13 +54,13 @@ export class Session {
   }
 
   /** Create the page's sandbox (terminating a previous one, best effort). */
-  async start() {
+  async start({ timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
     const old = this.sb;
     this.sb = null;
     if (old) old.terminate().catch(() => {});
     const image = this.client.images.fromRegistry(IMAGE);
     const sb = await this.client.sandboxes.create(this.app, image, {
-      timeoutMs: SANDBOX_TIMEOUT_MS,
+      timeoutMs,
       workdir: WORKDIR,
       env: { TERM: "xterm-256color", FORCE_COLOR: "1", HOME: WORKDIR, PYTHONDONTWRITEBYTECODE: "1" },
       tags: { purpose: "playground" },
@@ -156,12 +151,13 @@ export class Session {
     const within = (ms) => Promise.race([ended, new Promise((r) => setTimeout(() => r(false), ms))]);
     const script =
       'for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$0" ] && break; sleep 0.05; done; p=$(cat "$0" 2>/dev/null) || exit 0; ' +
-      'kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; ' +
+      // `kill -s SIG -- -PGID` is the spelling dash, bash and busybox all accept
+      'kill -s TERM -- "-$p" 2>/dev/null || kill -s TERM "$p" 2>/dev/null; ' +
       `i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt ${Math.ceil(graceMs / 100)} ]; do sleep 0.1; i=$((i+1)); done; ` +
-      'kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; exit 0';
+      'kill -s KILL -- "-$p" 2>/dev/null || kill -s KILL "$p" 2>/dev/null; exit 0';
     try {
-      const killer = await sb.exec(["sh", "-c", script, PIDFILE(runId)]);
-      await Promise.race([killer.wait(), within(graceMs + 2500)]);
+      const killer = sb.exec(["sh", "-c", script, PIDFILE(runId)]).then((k) => k.wait());
+      await Promise.race([killer, within(graceMs + 2500)]);
     } catch {
       // fall through to the sandbox restart below
     }
