@@ -1012,8 +1012,8 @@ impl ModalClient for ControlPlane {
                 .parse()
                 .map_err(|_| Status::invalid_argument(format!("bad last_entry_id {s:?}")))?,
         };
-        let Some(sb) = self.state.running(&rec.id) else {
-            // finished and gone from memory: nothing more will come
+        let Some(sb) = self.state.handle(&rec.id) else {
+            // ended long ago (or before a restart): its output is no longer kept
             let eof = TaskLogsBatch {
                 eof: true,
                 entry_id: start.to_string(),

@@ -20,6 +20,8 @@ pub const DEFAULT_TIMEOUT_SECS: u32 = 300;
 pub const MAX_TIMEOUT_SECS: u32 = 24 * 3600;
 /// A hard memory limit for sandboxes that ask for none, so one cannot take the host down.
 pub const DEFAULT_MEMORY_MAX_MIB: u64 = 4096;
+/// Ended sandboxes whose output stays readable.
+const KEEP_ENDED: usize = 32;
 /// Bounds a fork bomb.
 pub const MAX_PIDS: u64 = 1024;
 
@@ -127,6 +129,9 @@ pub struct State {
     pub backend: BackendConfig,
     pub state_dir: PathBuf,
     running: Mutex<HashMap<String, Arc<Sandbox>>>,
+    /// Recently ended sandboxes, newest last, so their output and exec results can still
+    /// be read after the end (bounded: each holds at most its capped output buffers).
+    ended: Mutex<std::collections::VecDeque<Arc<Sandbox>>>,
     /// Serialises creates so that a name is taken once.
     create_lock: tokio::sync::Mutex<()>,
     /// V1 stdin: the last 1-based write index applied, per sandbox.
@@ -169,6 +174,7 @@ impl State {
             backend,
             state_dir,
             running: Mutex::new(HashMap::new()),
+            ended: Mutex::new(std::collections::VecDeque::new()),
             create_lock: tokio::sync::Mutex::new(()),
             v1_stdin_index: Mutex::new(HashMap::new()),
             builds: Mutex::new(HashMap::new()),
@@ -208,18 +214,39 @@ impl State {
         self.running.lock().ok()?.get(id).cloned()
     }
 
-    /// The running sandbox behind a task id, or why there is none.
-    pub fn by_task(&self, task_id: &str) -> Result<(SandboxRecord, Arc<Sandbox>), Status> {
+    /// A sandbox running or recently ended: for reading output and results.
+    pub fn handle(&self, id: &str) -> Option<Arc<Sandbox>> {
+        self.running(id)
+            .or_else(|| self.ended.lock().ok()?.iter().find(|s| s.id == id).cloned())
+    }
+
+    /// The record and handle behind a task id, whether or not the sandbox still runs.
+    pub fn handle_by_task(&self, task_id: &str) -> Result<(SandboxRecord, Arc<Sandbox>), Status> {
+        let rec = self.record_by_task(task_id)?;
+        let sb = self.handle(&rec.id).ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "Sandbox {} ended too long ago: its output is no longer kept",
+                rec.id
+            ))
+        })?;
+        Ok((rec, sb))
+    }
+
+    fn record_by_task(&self, task_id: &str) -> Result<SandboxRecord, Status> {
         if task_id.is_empty() {
             return Err(Status::invalid_argument("task_id is required"));
         }
-        let rec = self
-            .store
+        self.store
             .list::<SandboxRecord>(SANDBOXES)
             .map_err(internal)?
             .into_iter()
             .find(|r| r.task_id == task_id)
-            .ok_or_else(|| Status::not_found(format!("Task {task_id} not found")))?;
+            .ok_or_else(|| Status::not_found(format!("Task {task_id} not found")))
+    }
+
+    /// The running sandbox behind a task id, or why there is none.
+    pub fn by_task(&self, task_id: &str) -> Result<(SandboxRecord, Arc<Sandbox>), Status> {
+        let rec = self.record_by_task(task_id)?;
         match self.running(&rec.id) {
             Some(sb) if sb.outcome().is_none() => Ok((rec, sb)),
             _ => Err(Status::failed_precondition(format!(
@@ -390,8 +417,12 @@ impl State {
                 let _ = self.store.put(SANDBOXES, id, &rec);
             }
         }
-        if let Ok(mut m) = self.running.lock() {
-            m.remove(id);
+        let ended = self.running.lock().ok().and_then(|mut m| m.remove(id));
+        if let (Some(sb), Ok(mut e)) = (ended, self.ended.lock()) {
+            e.push_back(sb);
+            while e.len() > KEEP_ENDED {
+                e.pop_front();
+            }
         }
         if let Ok(mut m) = self.v1_stdin_index.lock() {
             m.remove(id);

@@ -37,17 +37,7 @@ impl Router {
         if exec_id.is_empty() {
             return Err(Status::invalid_argument("exec_id is required"));
         }
-        let rec = self
-            .state
-            .store
-            .list::<crate::state::SandboxRecord>(crate::store::SANDBOXES)
-            .map_err(crate::state::internal)?
-            .into_iter()
-            .find(|r| r.task_id == task_id)
-            .ok_or_else(|| Status::not_found(format!("Task {task_id} not found")))?;
-        let sb = self.state.running(&rec.id).ok_or_else(|| {
-            Status::failed_precondition(format!("Sandbox {} has already finished", rec.id))
-        })?;
+        let (_, sb) = self.state.handle_by_task(task_id)?;
         sb.exec_handle(exec_id)
             .ok_or_else(|| Status::not_found(format!("Exec {exec_id} not found in task {task_id}")))
     }
@@ -251,7 +241,10 @@ impl TaskCommandRouter for Router {
         &self,
         req: Request<SandboxStdioReadV2Request>,
     ) -> Result<Response<BoxStream<SandboxStdioReadV2Response>>, Status> {
-        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        self.state
+            .auth
+            .check_task(req.metadata(), &req.get_ref().task_id)?;
+        let (_, sb) = self.state.handle_by_task(&req.get_ref().task_id)?;
         let r = req.into_inner();
         let stderr = r.file_descriptor == SandboxStdioFileDescriptor::Stderr as i32;
         let stream = futures::stream::unfold(r.offset, move |offset| {

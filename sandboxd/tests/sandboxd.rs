@@ -1233,8 +1233,6 @@ async fn fork_bomb_is_contained() {
 /// `Sandbox.create("sh", "-c", "echo ..."); sb.wait(); sb.stdout.read()`: the entrypoint's
 /// output is still readable once the sandbox has exited (V2: SandboxStdioReadV2).
 #[tokio::test]
-#[ignore = "sandboxd bug: a finished sandbox is dropped from memory, so SandboxStdioReadV2 \
-            answers FAILED_PRECONDITION and its output is lost (see the report)"]
 async fn v2_entrypoint_output_after_exit() {
     let mut env = Env::new().await;
     let def = env.def(&["sh", "-c", "echo out-1; echo err-1 >&2"]);
@@ -1260,8 +1258,6 @@ async fn v2_entrypoint_output_after_exit() {
 
 /// The same for V1: SandboxGetLogs after the sandbox exited returns its output, then eof.
 #[tokio::test]
-#[ignore = "sandboxd bug: SandboxGetLogs on a finished V1 sandbox answers only eof; the \
-            output is lost (see the report)"]
 async fn v1_logs_after_exit() {
     let mut env = Env::new().await;
     let id = env
@@ -1286,8 +1282,6 @@ async fn v1_logs_after_exit() {
 /// An exec's output and exit status stay available after the sandbox is terminated
 /// (TaskExecStdioRead / TaskExecWait opened after the end).
 #[tokio::test]
-#[ignore = "sandboxd bug: after the sandbox ends, TaskExecWait and TaskExecStdioRead answer \
-            FAILED_PRECONDITION although tcr.rs documents the exec as findable (see the report)"]
 async fn exec_results_after_terminate() {
     let mut env = Env::new().await;
     let mut sb = env.idle_sandbox().await;

@@ -85,12 +85,45 @@ fn token_of<B>(req: &Request<B>) -> Option<(String, bool)> {
     None
 }
 
-async fn forward(
+/// Browsers ask before sending a token header cross-origin; the proxy answers itself
+/// (the preflight carries no token), and lets the page read what it is allowed to fetch.
+fn preflight<B>(req: &Request<B>) -> Option<Response<Body>> {
+    if req.method() != http::Method::OPTIONS
+        || !req.headers().contains_key("access-control-request-method")
+    {
+        return None;
+    }
+    let origin = req.headers().get(header::ORIGIN)?.clone();
+    let mut r = text(StatusCode::NO_CONTENT, "");
+    let h = r.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        header::HeaderValue::from_static("true"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        header::HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"),
+    );
+    if let Some(asked) = req.headers().get("access-control-request-headers") {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        header::HeaderValue::from_static("600"),
+    );
+    Some(r)
+}
+
+async fn forward_admitted(
     ns: NetNs,
     port: u16,
     tokens: Arc<Mutex<HashSet<String>>>,
     mut req: Request<Incoming>,
 ) -> Response<Body> {
+    if let Some(r) = preflight(&req) {
+        return r;
+    }
     let Some((token, from_query)) = token_of(&req) else {
         return text(StatusCode::UNAUTHORIZED, "missing connect token");
     };
@@ -128,6 +161,7 @@ async fn forward(
     match sender.send_request(req).await {
         Ok(resp) => {
             let mut resp = resp.map(|b| b.boxed());
+
             if from_query {
                 if let Ok(v) = header::HeaderValue::from_str(&format!(
                     "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"
@@ -142,6 +176,29 @@ async fn forward(
             &format!("sandbox request failed: {e}"),
         ),
     }
+}
+
+/// Forward, and let the requesting page read the answer (a refusal included): the proxy
+/// is the gate, the token decides.
+async fn forward(
+    ns: NetNs,
+    port: u16,
+    tokens: Arc<Mutex<HashSet<String>>>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = forward_admitted(ns, port, tokens, req).await;
+    if let Some(o) = origin {
+        let h = resp.headers_mut();
+        if !h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                header::HeaderValue::from_static("true"),
+            );
+        }
+    }
+    resp
 }
 
 impl ConnectProxy {

@@ -76,8 +76,9 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
         bail!("pipe: {}", std::io::Error::last_os_error());
     }
     let (info_r, info_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let mut cmd = Command::new("bwrap");
-    cmd.args([
+    // the options go through a pipe (`--args`), so the sandbox's pid 1 command line
+    // shows no host paths (bwrap takes the command itself from its own argv)
+    let mut args: Vec<std::ffi::OsString> = [
         "--unshare-user",
         "--unshare-pid",
         "--unshare-ipc",
@@ -93,9 +94,12 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
         "--hostname",
         spec.hostname,
         "--bind",
-    ])
-    .arg(spec.root)
-    .args([
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push(spec.root.into());
+    for a in [
         "/",
         "--proc",
         "/proc",
@@ -106,26 +110,43 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
         "--info-fd",
         "3",
         "--clearenv",
-    ]);
-    for (k, v) in spec.env {
-        cmd.args(["--setenv", k, v]);
+    ] {
+        args.push(a.into());
     }
-    cmd.arg("--").args(spec.argv);
+    for (k, v) in spec.env {
+        args.extend(["--setenv".into(), k.into(), v.into()]);
+    }
+    let mut arg_fds = [0i32; 2];
+    if unsafe { libc::pipe2(arg_fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        bail!("pipe: {}", std::io::Error::last_os_error());
+    }
+    let (args_r, args_w) = unsafe {
+        (
+            OwnedFd::from_raw_fd(arg_fds[0]),
+            OwnedFd::from_raw_fd(arg_fds[1]),
+        )
+    };
+    let mut cmd = Command::new("bwrap");
+    cmd.args(["--args", "4", "--"]).args(spec.argv);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let procs = procs_paths(spec.cgroup);
     let uid = spec.uid;
-    let info_fd = {
+    let (info_fd, args_fd) = {
         use std::os::unix::io::AsRawFd;
-        info_w.as_raw_fd()
+        (info_w.as_raw_fd(), args_r.as_raw_fd())
     };
     unsafe {
         cmd.pre_exec(move || {
             join_cgroups(&procs)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::dup2(info_fd, 3) < 0
+            // park the args fd above 4 first, so placing the info fd on 3 cannot clobber it
+            let args_high = libc::fcntl(args_fd, libc::F_DUPFD_CLOEXEC, 10);
+            if args_high < 0
+                || libc::dup2(info_fd, 3) < 0
+                || libc::dup2(args_high, 4) < 0
                 || libc::setgroups(0, std::ptr::null()) != 0
                 || libc::setgid(uid) != 0
                 || libc::setuid(uid) != 0
@@ -139,6 +160,21 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
         .spawn()
         .context("starting bwrap (is bubblewrap installed?)")?;
     drop(info_w);
+    drop(args_r);
+    // a writer thread: the arguments may not fit in the pipe's buffer
+    std::thread::spawn(move || {
+        use std::io::Write;
+        use std::os::unix::ffi::OsStrExt;
+        let mut w = std::fs::File::from(args_w);
+        for a in args {
+            if w.write_all(a.as_bytes())
+                .and_then(|_| w.write_all(b"\0"))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
     let info = tokio::task::spawn_blocking(move || {
         let mut f = std::fs::File::from(info_r);
         let mut s = String::new();
