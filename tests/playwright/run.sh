@@ -17,29 +17,22 @@ export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 mkdir -p "$TEST_OUTPUT"
 
 [ -x "$CHROMIUM" ] || { echo "playwright: no Chromium at $CHROMIUM (apt-get install chromium)" >&2; exit 1; }
-[ -f "$root/pkg/package.json" ] || { echo "playwright: pkg/ is not built (bash scripts/build-pkg.sh)" >&2; exit 1; }
 
 # the test's own dependency (playwright-core only; it never downloads a browser)
 if [ ! -f "$here/node_modules/playwright-core/package.json" ]; then
-  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$here" && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+    npm install --no-save --no-audit --no-fund --loglevel=error; })
 fi
 
-# the playground: install, and build when dist/ is missing or older than its inputs
-www=$root/www
-if [ ! -f "$www/node_modules/.package-lock.json" ] || [ "$www/package-lock.json" -nt "$www/node_modules/.package-lock.json" ]; then
-  (cd "$www" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-if [ ! -f "$www/dist/index.html" ] ||
-  [ -n "$(find "$www/src" "$www/index.html" "$www/vite.config.js" "$www/package.json" "$root/pkg" -newer "$www/dist/index.html" -print -quit)" ]; then
-  (cd "$www" && npm run -s build >/dev/null)
-fi
+# the playground: install its dependencies and build www/dist when stale
+bash "$root/www/build.sh"
 
 if [ -z "${SANDBOXD_URL:-}" ]; then
   bin=$root/target/debug/sandboxd
   [ -x "$bin" ] || (cd "$root" && cargo build -q -p sandboxd)
   helpers=${SANDBOXD_HELPERS:-$(cd "$root" && bash scripts/build-helpers.sh 2>/dev/null)}
   # shellcheck source=/dev/null
-  source "$root/scripts/sandboxd-start.sh" "$bin" --helpers "$helpers" --www "$www/dist" --pkg "$root/pkg"
+  source "$root/scripts/sandboxd-start.sh" "$bin" --helpers "$helpers" --www "$root/www/dist" --pkg "$root/pkg"
   trap 'kill "$SANDBOXD_PID" 2>/dev/null || true' EXIT
 fi
 

@@ -247,7 +247,8 @@ function setRunStatus(st, text, ok) {
 }
 
 const SIGNALS = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM" };
-const fmtMs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`);
+const fmtMs = (ms) =>
+  ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms / 60_000)} min`;
 const errText = (e) => (e && e.message) || String(e);
 
 /** Turn a failure into the right message: server down, sandbox gone, or other. */
@@ -317,13 +318,16 @@ function onSessionEvent(ev) {
       if (ev.sandboxId === state.sandboxId) {
         state.ready = false;
         setSandboxStatus("ended", "sandbox ended");
-        showBanner(
-          ev.error && ev.error.code === "SANDBOX_TIMEOUT"
-            ? `The sandbox ${ev.sandboxId} timed out.`
-            : ev.error
-              ? `Lost the sandbox ${ev.sandboxId}: ${ev.error.message}`
-              : `The sandbox ${ev.sandboxId} has ended (it timed out or was terminated).`,
-        );
+        const lifetime = timeoutMs || 30 * 60 * 1000;
+        const timedOut =
+          (ev.error && ev.error.code === "SANDBOX_TIMEOUT") || performance.now() - state.sandboxStarted >= lifetime - 1000;
+        const text = timedOut
+          ? `The sandbox ${ev.sandboxId} timed out after ${fmtMs(lifetime)}; its files are gone.`
+          : ev.error
+            ? `Lost the sandbox ${ev.sandboxId}: ${ev.error.message}`
+            : `The sandbox ${ev.sandboxId} has ended (it was terminated).`;
+        showBanner(text);
+        info(text);
         ui.list.replaceChildren(emptyItem("(no sandbox)"));
       }
       break;
@@ -355,6 +359,7 @@ async function startSandbox({ reconnect = false } = {}) {
     const t0 = performance.now();
     const { sandboxId } = await session.start(timeoutMs ? { timeoutMs } : {});
     state.sandboxId = sandboxId;
+    state.sandboxStarted = performance.now();
     state.ready = true;
     ui.sandboxId.textContent = `sandbox ${sandboxId}`;
     setSandboxStatus("ready", `ready · ${fmtMs(performance.now() - t0)}`);
@@ -433,6 +438,7 @@ async function stopRun() {
     const res = await state.session.stop(run.id);
     if (res && res.how === "restart") {
       state.sandboxId = res.sandboxId;
+      state.sandboxStarted = performance.now();
       ui.sandboxId.textContent = `sandbox ${res.sandboxId}`;
       info(`started a fresh sandbox ${res.sandboxId}`);
     }

@@ -54,7 +54,8 @@ export class Session {
   }
 
   /** Create the page's sandbox (terminating a previous one, best effort). */
-  async start({ timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+  async start({ timeoutMs = this.timeoutMs || DEFAULT_TIMEOUT_MS } = {}) {
+    this.timeoutMs = timeoutMs;
     const old = this.sb;
     this.sb = null;
     if (old) old.terminate().catch(() => {});
