@@ -54,4 +54,7 @@ MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN
 stage "SDK: wasm suites in headless Chromium, npm package build and size gate"
 bash scripts/test-wasm.sh
 
+stage "npm package: Node, Deno and workerd smoke tests, a Vite build, tsc --strict"
+bash tests/js/run.sh
+
 echo; echo "test.sh: all stages passed"
