@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 HELPERS=$(bash scripts/build-helpers.sh)
 cargo build -q --release -p sandboxd
-[ -x scripts/build-pkg.sh ] && bash scripts/build-pkg.sh >&2
-[ -f www/package.json ] && (cd www && npm run -s build) >&2
-WWW=www; [ -d www/dist ] && WWW=www/dist
+bash scripts/build-pkg.sh >&2
+(cd www && npm run -s build) >&2
+WWW=www/dist
 echo "Open the playground at the address below (credentials are printed on first start)." >&2
 exec target/release/sandboxd serve --helpers "$HELPERS" --www "$WWW" --pkg pkg "$@"
