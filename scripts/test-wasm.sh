@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The SDK's wasm tests: the decoder regression tests of the patched transport, the
+# The SDK's wasm tests: the split-trailers regression tests of the gRPC-web decoder, the
 # wasm-bindgen-test suites in headless Chromium against a live sandboxd, and the npm package
 # build with its size gate.
 #
@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "--- transport: split gRPC-web trailers regression tests (native)"
-cargo test -q -p tonic-web-wasm-client 2>&1 | grep -E "test result|FAILED|panicked" || true
-cargo test -q -p tonic-web-wasm-client >/dev/null
+echo "--- transport: gRPC-web decoder, split trailers regression tests (native)"
+cargo test -q -p modal-wasm --lib grpc:: 2>&1 | grep -E "test result|FAILED|panicked" || true
+cargo test -q -p modal-wasm --lib grpc:: >/dev/null
 
 echo "--- wasm-bindgen-test suites in headless Chromium"
 [ -n "${SANDBOXD_URL:-}" ] || echo "warning: SANDBOXD_URL unset: live tests will be skipped" >&2

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use tonic::Code;
+use crate::grpc::Code;
 
 /// What went wrong, as JS code branches on it: `err.code === "NOT_FOUND"`.
 #[non_exhaustive]
@@ -98,23 +98,22 @@ impl Error {
     }
 
     /// Converts a gRPC status, keeping its code, message and source.
-    pub fn from_status(status: &tonic::Status) -> Self {
+    pub fn from_status(status: &crate::grpc::Status) -> Self {
         let mut message = status.message().to_string();
         if message.is_empty() {
-            message = format!("gRPC call failed with status {:?}", status.code());
+            message = format!("gRPC call failed with status {}", status.code().name());
         }
-        let cause = std::error::Error::source(status).map(|s| s.to_string());
         Error {
             kind: ErrorKind::from_grpc(status.code()),
             message,
             grpc_status: Some(status.code() as i32),
-            cause,
+            cause: None,
         }
     }
 }
 
-impl From<tonic::Status> for Error {
-    fn from(status: tonic::Status) -> Self {
+impl From<crate::grpc::Status> for Error {
+    fn from(status: crate::grpc::Status) -> Self {
         Error::from_status(&status)
     }
 }
@@ -149,17 +148,18 @@ mod tests {
             (Code::Internal, "REMOTE"),
         ];
         for (code, expected) in cases {
-            assert_eq!(ErrorKind::from_grpc(code).code(), expected, "{code:?}");
+            let name = code.name();
+            assert_eq!(ErrorKind::from_grpc(code).code(), expected, "{name}");
         }
     }
 
     #[test]
     fn status_keeps_code_and_message() {
-        let e = Error::from(tonic::Status::not_found("no such app"));
+        let e = Error::from(crate::grpc::Status::not_found("no such app"));
         assert_eq!(e.kind, ErrorKind::NotFound);
         assert_eq!(e.message, "no such app");
         assert_eq!(e.grpc_status, Some(5));
-        let e = Error::from(tonic::Status::unavailable(""));
+        let e = Error::from(crate::grpc::Status::unavailable(""));
         assert!(e.message.contains("Unavailable"));
     }
 }

@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Layout: plain Rust logic that is tested natively (`error`, `retry`, `ids`, `auth`,
-//! `endpoint`, `cursor`, `exit`, `utf8`, `params`, `stdio`), the wire layer (`rpc`), and
+//! `endpoint`, `cursor`, `exit`, `utf8`, `params`, `stdio`), the wire layer (`grpc`: a
+//! small gRPC-web client over `fetch`; `rpc`: metadata, auth, retries), and
 //! the thin `#[wasm_bindgen]` facade (`api`, `js`).
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod cursor;
 pub mod endpoint;
 pub mod error;
 pub mod exit;
+pub mod grpc;
 pub mod ids;
 pub mod js;
 pub mod params;

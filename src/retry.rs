@@ -1,6 +1,6 @@
 //! Retry policy: which gRPC codes are transient, and the backoff between attempts.
 
-use tonic::Code;
+use crate::grpc::Code;
 
 /// True for codes that clients retry with backoff (shared/PROTOCOL.md): DEADLINE_EXCEEDED,
 /// UNAVAILABLE, CANCELLED, INTERNAL, UNKNOWN.

@@ -5,16 +5,15 @@ use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use futures_util::stream::{LocalBoxStream, StreamExt};
 use modal_proto::client as pb;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::metadata::MetadataValue;
-use tonic::Status;
-use tonic_web_wasm_client::Client as Channel;
+
+pub use crate::grpc::{Code, Status};
 
 use crate::auth::AuthToken;
 use crate::error::{Error, ErrorKind, Result};
+use crate::grpc::{self, Messages};
 use crate::js;
 use crate::retry::{Attempts, Backoff, Decision};
 
@@ -47,68 +46,52 @@ impl<Req, Resp> Clone for Rpc<Req, Resp> {
 }
 impl<Req, Resp> Copy for Rpc<Req, Resp> {}
 
-/// A codec of raw message bytes. Every call goes through tonic with this one codec, and
-/// messages are encoded/decoded with prost around it: one instantiation of tonic's client
-/// machinery instead of one per RPC keeps the wasm small.
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> std::result::Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> std::result::Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
 /// A server stream of raw messages.
-pub type RawStream = LocalBoxStream<'static, std::result::Result<Bytes, Status>>;
+pub type RawStream = Messages;
+
+/// The base URL calls go to (`{base}{rpc.path}`).
+type Channel = Rc<str>;
 
 enum Reply {
     Unary(Bytes),
     Stream(RawStream),
 }
 
-/// One gRPC-web call: unary, or the opening of a server stream.
+/// Request headers of one call; values checked by [`Headers::set`].
+#[derive(Default)]
+struct Headers(Vec<(&'static str, String)>);
+
+impl Headers {
+    fn set(&mut self, name: &'static str, value: &str) -> Result<()> {
+        if !grpc::valid_header_value(value) {
+            return Err(Error::invalid(format!(
+                "{name} contains characters not allowed in a header"
+            )));
+        }
+        self.0.push((name, value.to_string()));
+        Ok(())
+    }
+}
+
+/// One gRPC-web call: unary (the whole reply read, its status checked), or the opening of
+/// a server stream. Every call goes through this one non-generic function; messages are
+/// encoded/decoded with prost around it, which keeps the wasm small.
 async fn raw_call(
     channel: &Channel,
     path: &'static str,
-    req: tonic::Request<Bytes>,
+    headers: &Headers,
+    body: &[u8],
     stream: bool,
 ) -> std::result::Result<Reply, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel.clone());
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(format!("transport not ready: {e}")))?;
-    let path = http::uri::PathAndQuery::from_static(path);
+    let mut url = String::with_capacity(channel.len() + path.len());
+    url.push_str(channel);
+    url.push_str(path);
+    let h: Vec<(&str, &str)> = headers.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let msgs = grpc::call(&url, &h, body).await?;
     if stream {
-        let s = grpc.server_streaming(req, path, RawCodec).await?;
-        Ok(Reply::Stream(s.into_inner().boxed_local()))
+        Ok(Reply::Stream(msgs))
     } else {
-        let r = grpc.unary(req, path, RawCodec).await?;
-        Ok(Reply::Unary(r.into_inner()))
+        Ok(Reply::Unary(grpc::frame::unary(msgs).await?))
     }
 }
 
@@ -132,16 +115,6 @@ fn stream<M: prost::Message + Default + 'static>(
             .boxed_local(),
         Reply::Unary(_) => futures_util::stream::empty().boxed_local(),
     }
-}
-
-fn set_header<T>(req: &mut tonic::Request<T>, name: &'static str, value: &str) -> Result<()> {
-    let v = MetadataValue::try_from(value).map_err(|_| {
-        Error::invalid(format!(
-            "{name} contains characters not allowed in a header"
-        ))
-    })?;
-    req.metadata_mut().insert(name, v);
-    Ok(())
 }
 
 /// One connection to the control plane: credentials, the cached auth token, retries.
@@ -176,7 +149,7 @@ impl Conn {
             ));
         }
         Ok(Rc::new(Conn {
-            channel: Channel::new(endpoint.clone()),
+            channel: endpoint.as_str().into(),
             endpoint,
             token_id,
             token_secret,
@@ -209,12 +182,13 @@ impl Conn {
             .unwrap_or_else(|| self.environment.clone())
     }
 
-    fn base_metadata<T>(&self, req: &mut tonic::Request<T>) -> Result<()> {
-        set_header(req, "x-modal-token-id", &self.token_id)?;
-        set_header(req, "x-modal-token-secret", &self.token_secret)?;
-        set_header(req, "x-modal-client-type", CLIENT_TYPE_JS)?;
-        set_header(req, "x-modal-client-version", CLIENT_VERSION)?;
-        Ok(())
+    fn base_metadata(&self) -> Result<Headers> {
+        let mut h = Headers::default();
+        h.set("x-modal-token-id", &self.token_id)?;
+        h.set("x-modal-token-secret", &self.token_secret)?;
+        h.set("x-modal-client-type", CLIENT_TYPE_JS)?;
+        h.set("x-modal-client-version", CLIENT_VERSION)?;
+        Ok(h)
     }
 
     async fn auth_token(&self) -> Result<String> {
@@ -224,9 +198,16 @@ impl Conn {
         }
         let mut attempts = Attempts::new(Backoff::UNARY, false);
         let token = loop {
-            let mut req = tonic::Request::new(Bytes::new());
-            self.base_metadata(&mut req)?;
-            match raw_call(&self.channel, crate::rpcs::AUTH_TOKEN_GET.path, req, false).await {
+            let h = self.base_metadata()?;
+            match raw_call(
+                &self.channel,
+                crate::rpcs::AUTH_TOKEN_GET.path,
+                &h,
+                &[],
+                false,
+            )
+            .await
+            {
                 Ok(r) => break decode::<pb::AuthTokenGetResponse>(unary(r))?.token,
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
@@ -247,8 +228,7 @@ impl Conn {
         msg: &Req,
     ) -> Result<Resp> {
         decode(unary(
-            self.cp_raw(rpc.path, msg.encode_to_vec().into(), false)
-                .await?,
+            self.cp_raw(rpc.path, msg.encode_to_vec(), false).await?,
         ))
     }
 
@@ -259,25 +239,23 @@ impl Conn {
         msg: &Req,
     ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
         Ok(stream(
-            self.cp_raw(rpc.path, msg.encode_to_vec().into(), true)
-                .await?,
+            self.cp_raw(rpc.path, msg.encode_to_vec(), true).await?,
         ))
     }
 
-    async fn cp_raw(&self, path: &'static str, body: Bytes, is_stream: bool) -> Result<Reply> {
+    async fn cp_raw(&self, path: &'static str, body: Vec<u8>, is_stream: bool) -> Result<Reply> {
         let idempotency_key = js::uuid();
         let mut attempts = Attempts::new(Backoff::UNARY, true);
         loop {
             self.check_open()?;
             let token = self.auth_token().await?;
-            let mut req = tonic::Request::new(body.clone());
-            self.base_metadata(&mut req)?;
+            let mut h = self.base_metadata()?;
             if !token.is_empty() {
-                set_header(&mut req, "x-modal-auth-token", &token)?;
+                h.set("x-modal-auth-token", &token)?;
             }
-            set_header(&mut req, "x-idempotency-key", &idempotency_key)?;
-            set_header(&mut req, "x-retry-attempt", &attempts.retries().to_string())?;
-            match raw_call(&self.channel, path, req, is_stream).await {
+            h.set("x-idempotency-key", &idempotency_key)?;
+            h.set("x-retry-attempt", &attempts.retries().to_string())?;
+            match raw_call(&self.channel, path, &h, &body, is_stream).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
@@ -344,7 +322,7 @@ impl Router {
 
     fn set_access(&self, url: &str, jwt: String) {
         let url = crate::endpoint::command_router_url(&self.conn.endpoint, url);
-        *self.access.borrow_mut() = Some((Channel::new(url), jwt));
+        *self.access.borrow_mut() = Some((url.into(), jwt));
     }
 
     /// Fetches fresh router access (`SandboxGetCommandRouterAccess`).
@@ -428,7 +406,7 @@ impl Router {
         policy: Backoff,
     ) -> Result<Resp> {
         decode(unary(
-            self.call_raw(rpc.path, msg.encode_to_vec().into(), false, policy)
+            self.call_raw(rpc.path, msg.encode_to_vec(), false, policy)
                 .await?,
         ))
     }
@@ -441,7 +419,7 @@ impl Router {
         policy: Backoff,
     ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
         Ok(stream(
-            self.call_raw(rpc.path, msg.encode_to_vec().into(), true, policy)
+            self.call_raw(rpc.path, msg.encode_to_vec(), true, policy)
                 .await?,
         ))
     }
@@ -449,7 +427,7 @@ impl Router {
     async fn call_raw(
         &self,
         path: &'static str,
-        body: Bytes,
+        body: Vec<u8>,
         is_stream: bool,
         policy: Backoff,
     ) -> Result<Reply> {
@@ -457,9 +435,9 @@ impl Router {
         loop {
             self.conn.check_open()?;
             let (channel, jwt) = self.access().await?;
-            let mut req = tonic::Request::new(body.clone());
-            set_header(&mut req, "authorization", &format!("Bearer {jwt}"))?;
-            match raw_call(&channel, path, req, is_stream).await {
+            let mut h = Headers::default();
+            h.set("authorization", &format!("Bearer {jwt}"))?;
+            match raw_call(&channel, path, &h, &body, is_stream).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,

@@ -26,7 +26,7 @@ pub struct Chunk {
 }
 
 /// An opened server stream.
-pub type ChunkStream = LocalBoxStream<'static, std::result::Result<Chunk, tonic::Status>>;
+pub type ChunkStream = LocalBoxStream<'static, std::result::Result<Chunk, crate::grpc::Status>>;
 /// Opens the server stream at a byte offset.
 pub type Opener = Rc<dyn Fn(u64) -> LocalBoxFuture<'static, Result<ChunkStream>>>;
 /// Refreshes credentials after UNAUTHENTICATED.
@@ -279,7 +279,7 @@ mod tests {
                 let dropped = rest.len() > drop_after;
                 let mut items: Vec<_> = rest.into_iter().take(drop_after).collect();
                 if dropped {
-                    items.push(Err(tonic::Status::unavailable("connection dropped")));
+                    items.push(Err(crate::grpc::Status::unavailable("connection dropped")));
                 }
                 Ok(stream::iter(items).boxed_local())
             })
@@ -315,7 +315,7 @@ mod tests {
         let got: Vec<Result<Bytes>> = block_on(s.collect());
         assert_eq!(got.len(), 1);
         let e = got.into_iter().next().unwrap().unwrap_err();
-        assert_eq!(e.grpc_status, Some(tonic::Code::Unavailable as i32));
+        assert_eq!(e.grpc_status, Some(crate::grpc::Code::Unavailable as i32));
         assert_eq!(opens.borrow().len() as u32, Backoff::STREAM.max_retries + 1);
     }
 
