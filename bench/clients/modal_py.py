@@ -1,0 +1,77 @@
+"""Modal's official Python client (modal==1.6.4), driven by bench/run.mjs.
+
+One JSON command a line on stdin, one JSON reply a line on stdout. Configuration:
+MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET, BENCH_APP, BENCH_IMAGE (and HOME
+pointing at an empty directory, so no ~/.modal.toml is read).
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+import modal
+
+state = {}
+# Replies go to the real stdout; anything the library prints goes to stderr.
+REPLY = sys.stdout
+sys.stdout = sys.stderr
+
+
+def setup(_cmd):
+    if not state:
+        state["app"] = modal.App.lookup(os.environ.get("BENCH_APP", "bench"), create_if_missing=True)
+        state["image"] = modal.Image.from_registry(os.environ.get("BENCH_IMAGE", "debian:bookworm-slim"))
+    return {}
+
+
+def latency(_cmd):
+    setup(None)
+    t0 = time.perf_counter()
+    sb = modal.Sandbox.create(app=state["app"], image=state["image"])
+    p = sb.exec("echo", "hi")
+    out = p.stdout.read()
+    ms = (time.perf_counter() - t0) * 1e3
+    code = p.wait()
+    sb.terminate()
+    if out != "hi\n" or code != 0:
+        raise RuntimeError(f"echo hi: stdout {out!r}, exit {code}")
+    return {"ms": ms}
+
+
+def throughput(cmd):
+    setup(None)
+    want = int(cmd.get("bytes", 100_000_000))
+    sb = modal.Sandbox.create(app=state["app"], image=state["image"])
+    try:
+        t0 = time.perf_counter()
+        p = sb.exec("head", "-c", str(want), "/dev/zero", text=False)
+        n = 0
+        for chunk in p.stdout:
+            n += len(chunk)
+        ms = (time.perf_counter() - t0) * 1e3
+        code = p.wait()
+        if n != want or code != 0:
+            raise RuntimeError(f"read {n} of {want} bytes, exit {code}")
+        return {"bytes": n, "ms": ms}
+    finally:
+        sb.terminate()
+
+
+OPS = {"setup": setup, "latency": latency, "throughput": throughput}
+
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    cmd = json.loads(line)
+    if cmd.get("op") == "quit":
+        break
+    try:
+        fn = OPS.get(cmd.get("op"))
+        if fn is None:
+            raise ValueError(f"unknown op {cmd.get('op')!r}")
+        reply = {"ok": True, **fn(cmd)}
+    except Exception:
+        reply = {"ok": False, "error": traceback.format_exc()}
+    REPLY.write(json.dumps(reply) + "\n")
+    REPLY.flush()
