@@ -201,6 +201,7 @@ for (const mode of [{ name: "main thread", query: process.env.PLAYGROUND_QUERY |
       await page.locator('#file-list li[data-name="notes.txt"]').click();
       await page.waitForFunction((c) => window.playground.editor.state.doc.toString() === c, content, { timeout: 10_000 });
       assert.equal(await page.locator("#file-name").textContent(), "notes.txt");
+      assert.equal(await page.locator("#files-mode").getAttribute("data-mode"), process.env.PLAYGROUND_FILES_MODE || "filesystem", "the file panel uses the SDK's sandbox.filesystem");
       // and the program side sees the same bytes
       await page.locator("#lang").selectOption("bash");
       await setCode(page, 'echo "notes.txt has $(wc -c < notes.txt) bytes"\n');

@@ -46,6 +46,7 @@ const ui = {
   clear: $("clear"),
   sandboxId: $("sandbox-id"),
   mode: $("mode"),
+  files: $("files-mode"),
   endpoint: $("endpoint"),
 };
 
@@ -476,6 +477,9 @@ async function refreshFiles() {
   let entries;
   try {
     entries = await state.session.ls(state.cwd);
+    const how = await state.session.filesMode();
+    ui.files.textContent = how === "filesystem" ? "files: sandbox.filesystem" : how ? `files: ${how}` : "";
+    ui.files.dataset.mode = how || "";
   } catch (e) {
     ui.list.replaceChildren(emptyItem(errText(e)));
     return;

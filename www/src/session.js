@@ -3,8 +3,8 @@
 //
 // One sandbox per page session, reused across runs. A run writes the editor's code to a
 // file in the sandbox and execs the interpreter on it; stdout/stderr chunks are reported
-// through `emit` as they arrive. Files are listed, read and written with small execs
-// (find, cat), so the panel works on any image that has a POSIX userland.
+// through `emit` as they arrive. Files are listed, read and written with the SDK's
+// `sandbox.filesystem` (falling back to small execs of find and cat).
 
 import { ModalClient } from "modal-wasm";
 import { INTERPRETERS } from "./examples.js";
@@ -168,44 +168,89 @@ export class Session {
     return { how: "restart", ...info };
   }
 
-  /** List a directory: [{ name, type: "file"|"dir"|"link"|"other", size, mtime }]. */
-  async ls(dir = WORKDIR) {
+  /**
+   * File calls go through the SDK's `sandbox.filesystem` (Modal's JS API, served by
+   * sandboxd's fs helper). If that is unavailable (an older SDK or a server without the
+   * helper), the same operations run as small execs (find, cat) and the session remembers
+   * to use them.
+   */
+  async viaFs(fsCall, execCall) {
     const sb = this.requireSandbox();
-    const proc = await sb.exec(["find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%y\\t%s\\t%T@\\t%f\\0"]);
-    const [out, err, code] = await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
-    if (code !== 0) throw new Error(err.trim() || `find exited with ${code}`);
-    const kinds = { f: "file", d: "dir", l: "link" };
-    return out
-      .split("\0")
-      .filter(Boolean)
-      .map((line) => {
-        const [y, size, mtime, ...name] = line.split("\t");
-        return { name: name.join("\t"), type: kinds[y] || "other", size: Number(size), mtime: Number(mtime) * 1000 };
-      })
-      .sort((a, b) => (b.type === "dir") - (a.type === "dir") || a.name.localeCompare(b.name));
+    if (sb.filesystem && this.fsMode !== "exec") {
+      try {
+        const result = await fsCall(sb.filesystem);
+        this.fsMode = "filesystem";
+        return result;
+      } catch (e) {
+        if (this.fsMode === "filesystem") throw e; // it works here: a real error
+        try {
+          const result = await execCall(sb);
+          this.fsMode = "exec";
+          return result;
+        } catch {
+          throw e;
+        }
+      }
+    }
+    return execCall(sb);
+  }
+
+  /** How files are reached: "filesystem" (the SDK's API), "exec", or undefined (not yet). */
+  async filesMode() {
+    return this.fsMode;
+  }
+
+  /** List a directory: [{ name, type: "file"|"dir"|"link"|"other", size, mtime }], dirs first. */
+  async ls(dir = WORKDIR) {
+    const kinds = { file: "file", directory: "dir", symlink: "link", f: "file", d: "dir", l: "link" };
+    const entries = await this.viaFs(
+      async (fs) =>
+        (await fs.listFiles(dir)).map((f) => ({ name: f.name, type: kinds[f.type] || "other", size: f.size, mtime: f.modifiedTime * 1000 })),
+      async (sb) => {
+        const proc = await sb.exec(["find", dir, "-mindepth", "1", "-maxdepth", "1", "-printf", "%y\\t%s\\t%T@\\t%f\\0"]);
+        const [out, err, code] = await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
+        if (code !== 0) throw new Error(err.trim() || `find exited with ${code}`);
+        return out
+          .split("\0")
+          .filter(Boolean)
+          .map((line) => {
+            const [y, size, mtime, ...name] = line.split("\t");
+            return { name: name.join("\t"), type: kinds[y] || "other", size: Number(size), mtime: Number(mtime) * 1000 };
+          });
+      },
+    );
+    return entries.sort((a, b) => (b.type === "dir") - (a.type === "dir") || a.name.localeCompare(b.name));
   }
 
   /** Read a file's bytes. */
   async readFile(path) {
-    const sb = this.requireSandbox();
-    const proc = await sb.exec(["cat", "--", path], { mode: "binary" });
-    const [out, err, code] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readText(), proc.wait()]);
-    if (code !== 0) throw new Error(err.trim() || `cat exited with ${code}`);
-    return out;
+    return this.viaFs(
+      (fs) => fs.readBytes(path),
+      async (sb) => {
+        const proc = await sb.exec(["cat", "--", path], { mode: "binary" });
+        const [out, err, code] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readText(), proc.wait()]);
+        if (code !== 0) throw new Error(err.trim() || `cat exited with ${code}`);
+        return out;
+      },
+    );
   }
 
   /** Write a file (creating its directory), replacing what was there. */
   async writeFile(path, bytes) {
-    const sb = this.requireSandbox();
-    const proc = await sb.exec(["sh", "-c", 'mkdir -p -- "$(dirname -- "$0")" && cat > "$0"', path], { mode: "binary" });
-    const errText = proc.stderr.readText();
-    proc.stdout.cancel().catch(() => {});
-    const w = proc.stdin.getWriter();
-    // chunks of 1 MiB keep each stdin message reasonably sized
-    for (let at = 0; at < bytes.length; at += 1 << 20) await w.write(bytes.subarray(at, at + (1 << 20)));
-    await w.close();
-    const code = await proc.wait();
-    if (code !== 0) throw new Error((await errText).trim() || `writing ${path} failed (${code})`);
+    await this.viaFs(
+      (fs) => fs.writeBytes(bytes, path),
+      async (sb) => {
+        const proc = await sb.exec(["sh", "-c", 'mkdir -p -- "$(dirname -- "$0")" && cat > "$0"', path], { mode: "binary" });
+        const errText = proc.stderr.readText();
+        proc.stdout.cancel().catch(() => {});
+        const w = proc.stdin.getWriter();
+        // chunks of 1 MiB keep each stdin message reasonably sized
+        for (let at = 0; at < bytes.length; at += 1 << 20) await w.write(bytes.subarray(at, at + (1 << 20)));
+        await w.close();
+        const code = await proc.wait();
+        if (code !== 0) throw new Error((await errText).trim() || `writing ${path} failed (${code})`);
+      },
+    );
     return { path, size: bytes.length };
   }
 
