@@ -12,7 +12,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -240,6 +240,26 @@ for (const mode of [{ name: "main thread", query: process.env.PLAYGROUND_QUERY |
     });
   });
 }
+
+test("playground: closing the page terminates its sandbox", async (t) => {
+  const { ModalClient } = await import(pathToFileURL(path.join(here, "../../pkg/node.js")).href);
+  const creds = await (await fetch(new URL("/__sandboxd/config.json", BASE))).json();
+  const client = new ModalClient({ endpoint: BASE, ...creds });
+  t.after(() => client.close());
+  for (const query of ["", "worker=1"]) {
+    const page = await openPlayground(query);
+    await waitReady(page);
+    const id = (await page.locator("#sandbox-id").textContent()).replace(/^sandbox /, "");
+    const sb = await client.sandboxes.fromId(id);
+    assert.equal(await sb.poll(), null, `${id} runs while the page is open`);
+    await page.close({ runBeforeUnload: true });
+    await page.context().close();
+    const deadline = Date.now() + 15_000;
+    let code = null;
+    while ((code = await sb.poll()) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    assert.notEqual(code, null, `sandbox ${id} (${query || "main thread"}) still runs after its page closed`);
+  }
+});
 
 test("playground: a sandbox that times out is reported, and a fresh one can be started", async (t) => {
   const page = await openPlayground("timeout=4");
