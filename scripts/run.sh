@@ -8,7 +8,7 @@ bash scripts/setup.sh
 HELPERS=$(bash scripts/build-helpers.sh)
 cargo build -q --release -p sandboxd
 bash scripts/build-pkg.sh >&2
-(cd www && npm run -s build) >&2
+bash www/build.sh --force >&2
 WWW=www/dist
 echo "Open the playground at the address below (credentials are printed on first start)." >&2
 exec target/release/sandboxd serve --helpers "$HELPERS" --www "$WWW" --pkg pkg "$@"

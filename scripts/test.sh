@@ -57,4 +57,8 @@ bash scripts/test-wasm.sh
 stage "npm package: Node, Deno and workerd smoke tests, a Vite build, tsc --strict"
 bash tests/js/run.sh
 
+stage "playground: Playwright (Debian's Chromium) against sandboxd"
+bash www/build.sh
+TEST_OUTPUT="$OUT" bash tests/playwright/run.sh
+
 echo; echo "test.sh: all stages passed"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 : "${SANDBOXD_URL:?start sandboxd first (scripts/sandboxd-start.sh)}"
 [ -f ../../pkg/package.json ] || { echo "pkg/ is not built: run scripts/build-pkg.sh" >&2; exit 1; }
-[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+[ -d node_modules/.bin ] || npm install --no-save --no-audit --no-fund --loglevel=error
 # the package under test, linked the way npm links a file: dependency
 mkdir -p node_modules
 ln -sfn ../../../pkg node_modules/modal-wasm
