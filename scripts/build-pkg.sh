@@ -36,7 +36,7 @@ cp src/js/pkg/index.js src/js/pkg/node.js src/js/pkg/workerd.js src/js/pkg/index
 glue=$(cd pkg && find snippets -name glue.js | head -1)
 [ -n "$glue" ] || { echo "build-pkg: snippets/**/glue.js not found" >&2; exit 1; }
 cat > pkg/errors.js <<JS
-export { ModalError, NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError, TimeoutError, SandboxTimeoutError, ClientClosedError, ResourceExhaustedError, RemoteError } from "./$glue";
+export { ModalError, NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError, TimeoutError, SandboxTimeoutError, ClientClosedError, ResourceExhaustedError, RemoteError, SandboxFilesystemError, SandboxFilesystemNotFoundError, SandboxFilesystemIsADirectoryError, SandboxFilesystemNotADirectoryError, SandboxFilesystemDirectoryNotEmptyError, SandboxFilesystemPathAlreadyExistsError, SandboxFilesystemPermissionError, SandboxFilesystemFileTooLargeError } from "./$glue";
 JS
 
 python3 - <<'PY'

@@ -29,6 +29,22 @@ pub enum ErrorKind {
     ResourceExhausted,
     /// Any other failure reported by the server or the network.
     Remote,
+    /// A filesystem operation in the sandbox failed (base of the `Fs*` kinds).
+    Filesystem,
+    /// Filesystem: the path does not exist.
+    FsNotFound,
+    /// Filesystem: a file was expected, the path is a directory.
+    FsIsADirectory,
+    /// Filesystem: a directory was expected (the path or a parent is not one).
+    FsNotADirectory,
+    /// Filesystem: the directory is not empty.
+    FsDirectoryNotEmpty,
+    /// Filesystem: the path already exists.
+    FsPathAlreadyExists,
+    /// Filesystem: permission denied (including writes to a read-only mount).
+    FsPermissionDenied,
+    /// Filesystem: the file exceeds the helper's size limit.
+    FsFileTooLarge,
 }
 
 impl ErrorKind {
@@ -45,6 +61,14 @@ impl ErrorKind {
             ErrorKind::ClientClosed => "CLIENT_CLOSED",
             ErrorKind::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorKind::Remote => "REMOTE",
+            ErrorKind::Filesystem => "FILESYSTEM",
+            ErrorKind::FsNotFound => "FILESYSTEM_NOT_FOUND",
+            ErrorKind::FsIsADirectory => "FILESYSTEM_IS_A_DIRECTORY",
+            ErrorKind::FsNotADirectory => "FILESYSTEM_NOT_A_DIRECTORY",
+            ErrorKind::FsDirectoryNotEmpty => "FILESYSTEM_DIRECTORY_NOT_EMPTY",
+            ErrorKind::FsPathAlreadyExists => "FILESYSTEM_PATH_ALREADY_EXISTS",
+            ErrorKind::FsPermissionDenied => "FILESYSTEM_PERMISSION_DENIED",
+            ErrorKind::FsFileTooLarge => "FILESYSTEM_FILE_TOO_LARGE",
         }
     }
 

@@ -25,6 +25,8 @@ pub mod cursor;
 pub mod endpoint;
 pub mod error;
 pub mod exit;
+pub mod fileio;
+pub mod fs;
 pub mod grpc;
 pub mod ids;
 pub mod js;

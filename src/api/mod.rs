@@ -2,6 +2,7 @@
 //! design: each method converts its input, clones cheap handles, and awaits plain Rust.
 
 mod client;
+mod filesystem;
 mod objects;
 mod process;
 mod sandbox;
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::js;
 
 pub use client::*;
+pub use filesystem::{FileIO, FileWatchIterator, SandboxFilesystem};
 pub use objects::*;
 pub use process::*;
 pub use sandbox::*;

@@ -51,6 +51,82 @@ pub(crate) fn readable(bytes: LocalBoxStream<'static, Result<Bytes>>, mode: Stre
     js::decorate_readable(&raw)
 }
 
+/// The resumable output of an exec on `fd` (pull-based; reopened at the delivered offset).
+pub(crate) fn exec_output(
+    router: &Rc<Router>,
+    task_id: &str,
+    exec_id: &str,
+    fd: tcr::TaskExecStdioFileDescriptor,
+) -> LocalBoxStream<'static, Result<Bytes>> {
+    let r = router.clone();
+    let (task_id, exec_id) = (task_id.to_string(), exec_id.to_string());
+    let open: Opener = Rc::new(move |offset| {
+        let r = r.clone();
+        let req = tcr::TaskExecStdioReadRequest {
+            task_id: task_id.clone(),
+            exec_id: exec_id.clone(),
+            offset,
+            file_descriptor: fd as i32,
+        };
+        Box::pin(async move {
+            let s = r
+                .call_stream(crate::rpcs::TASK_EXEC_STDIO_READ, &req, Backoff::STREAM)
+                .await?;
+            Ok(s.map(|m| {
+                m.map(|m| Chunk {
+                    data: Bytes::from(m.data),
+                    starting_offset: None,
+                })
+            })
+            .boxed_local())
+        })
+    });
+    stdio::resumable(open, refresher(router), sleeper())
+}
+
+/// Offset-carrying unary `TaskExecStdinWrite`s to an exec's stdin.
+pub(crate) fn exec_stdin(router: &Rc<Router>, task_id: &str, exec_id: &str) -> Writer {
+    let r = router.clone();
+    let (t, e) = (task_id.to_string(), exec_id.to_string());
+    Rc::new(move |offset, data, eof| {
+        let r = r.clone();
+        let req = tcr::TaskExecStdinWriteRequest {
+            task_id: t.clone(),
+            exec_id: e.clone(),
+            offset,
+            data: data.to_vec(),
+            eof,
+        };
+        Box::pin(async move {
+            r.call(crate::rpcs::TASK_EXEC_STDIN_WRITE, &req, Backoff::UNARY)
+                .await
+                .map(|_| ())
+        })
+    })
+}
+
+/// Waits for an exec to exit: its code, or 128 + signal.
+pub(crate) async fn exec_wait(router: &Router, task_id: &str, exec_id: &str) -> Result<i32> {
+    loop {
+        let req = tcr::TaskExecWaitRequest {
+            task_id: task_id.to_string(),
+            exec_id: exec_id.to_string(),
+        };
+        let resp = router
+            .call(crate::rpcs::TASK_EXEC_WAIT, &req, Backoff::STREAM)
+            .await?;
+        use tcr::task_exec_wait_response::ExitStatus;
+        let code = match resp.exit_status {
+            Some(ExitStatus::Code(c)) => exec_exit_code(Some(c), None),
+            Some(ExitStatus::Signal(s)) => exec_exit_code(None, Some(s)),
+            None => None,
+        };
+        if let Some(code) = code {
+            return Ok(code);
+        }
+    }
+}
+
 /// A chunk written to stdin: a string (UTF-8) or a `Uint8Array`.
 fn chunk_bytes(v: JsValue) -> std::result::Result<Bytes, JsValue> {
     if let Some(s) = v.as_string() {
@@ -110,32 +186,7 @@ impl ContainerProcess {
         pipe_stdout: bool,
         pipe_stderr: bool,
     ) -> ContainerProcess {
-        let out = |fd: tcr::TaskExecStdioFileDescriptor| {
-            let r = router.clone();
-            let (task_id, exec_id) = (task_id.clone(), exec_id.clone());
-            let open: Opener = Rc::new(move |offset| {
-                let r = r.clone();
-                let req = tcr::TaskExecStdioReadRequest {
-                    task_id: task_id.clone(),
-                    exec_id: exec_id.clone(),
-                    offset,
-                    file_descriptor: fd as i32,
-                };
-                Box::pin(async move {
-                    let s = r
-                        .call_stream(crate::rpcs::TASK_EXEC_STDIO_READ, &req, Backoff::STREAM)
-                        .await?;
-                    Ok(s.map(|m| {
-                        m.map(|m| Chunk {
-                            data: Bytes::from(m.data),
-                            starting_offset: None,
-                        })
-                    })
-                    .boxed_local())
-                })
-            });
-            readable(stdio::resumable(open, refresher(&router), sleeper()), mode)
-        };
+        let out = |fd| readable(exec_output(&router, &task_id, &exec_id, fd), mode);
         let stdout = if pipe_stdout {
             out(tcr::TaskExecStdioFileDescriptor::Stdout)
         } else {
@@ -146,23 +197,7 @@ impl ContainerProcess {
         } else {
             empty_readable(mode)
         };
-        let r = router.clone();
-        let (t, e) = (task_id.clone(), exec_id.clone());
-        let write: Writer = Rc::new(move |offset, data, eof| {
-            let r = r.clone();
-            let req = tcr::TaskExecStdinWriteRequest {
-                task_id: t.clone(),
-                exec_id: e.clone(),
-                offset,
-                data: data.to_vec(),
-                eof,
-            };
-            Box::pin(async move {
-                r.call(crate::rpcs::TASK_EXEC_STDIN_WRITE, &req, Backoff::UNARY)
-                    .await
-                    .map(|_| ())
-            })
-        });
+        let write = exec_stdin(&router, &task_id, &exec_id);
         let stdin = writable(write);
         ContainerProcess {
             inner: Rc::new(ProcInner {
@@ -215,26 +250,9 @@ impl ContainerProcess {
     pub fn wait(&self, options: Option<Ts<CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
-            loop {
-                let req = tcr::TaskExecWaitRequest {
-                    task_id: inner.task_id.clone(),
-                    exec_id: inner.exec_id.clone(),
-                };
-                let resp = inner
-                    .router
-                    .call(crate::rpcs::TASK_EXEC_WAIT, &req, Backoff::STREAM)
-                    .await?;
-                use tcr::task_exec_wait_response::ExitStatus;
-                let code = match resp.exit_status {
-                    Some(ExitStatus::Code(c)) => exec_exit_code(Some(c), None),
-                    Some(ExitStatus::Signal(s)) => exec_exit_code(None, Some(s)),
-                    None => None,
-                };
-                if let Some(code) = code {
-                    inner.returncode.set(Some(code));
-                    return Ok(code);
-                }
-            }
+            let code = exec_wait(&inner.router, &inner.task_id, &inner.exec_id).await?;
+            inner.returncode.set(Some(code));
+            Ok(code)
         })
     }
 

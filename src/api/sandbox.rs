@@ -12,6 +12,7 @@ use modal_proto::task_command_router as tcr;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
+use super::filesystem::{self, SandboxFilesystem};
 use super::process::{readable, refresher, sleeper, writable, ContainerProcess};
 use super::promise;
 use crate::error::{Error, ErrorKind, Result};
@@ -329,20 +330,42 @@ impl Sandbox {
         promise(convert::signal_of_ts(&options), async move {
             let ms = convert::opt_ms(&timeout_ms, "timeoutMs")?.unwrap_or(300_000.0);
             inner.check()?;
+            let deadline = js::now_ms() + ms;
             let task_id = inner.router.task_id().await?;
-            let req = tcr::SandboxWaitUntilReadyTcrRequest {
-                task_id,
-                timeout: (ms / 1000.0) as f32,
+            // The server answers DEADLINE_EXCEEDED when its wait runs out: that is the
+            // answer, not a transient failure, so no automatic retries here; transient
+            // failures are retried below until the deadline.
+            let once = Backoff {
+                max_retries: 0,
+                ..Backoff::UNARY
             };
-            inner
-                .router
-                .call(
-                    crate::rpcs::TCR_SANDBOX_WAIT_UNTIL_READY,
-                    &req,
-                    Backoff::UNARY,
-                )
-                .await?;
-            Ok(JsValue::UNDEFINED)
+            loop {
+                let left = (deadline - js::now_ms()).max(0.0);
+                let req = tcr::SandboxWaitUntilReadyTcrRequest {
+                    task_id: task_id.clone(),
+                    timeout: (left / 1000.0) as f32,
+                };
+                let call = inner
+                    .router
+                    .call(crate::rpcs::TCR_SANDBOX_WAIT_UNTIL_READY, &req, once);
+                match with_timeout(left + 5_000.0, "waitUntilReady", call).await {
+                    Ok(_) => return Ok(JsValue::UNDEFINED),
+                    Err(e) if e.kind == ErrorKind::Timeout => {
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            format!("Sandbox did not become ready within {ms}ms"),
+                        ))
+                    }
+                    // UNKNOWN, CANCELLED, INTERNAL, UNAVAILABLE
+                    Err(e)
+                        if matches!(e.grpc_status, Some(1 | 2 | 13 | 14))
+                            && js::now_ms() + 200.0 < deadline =>
+                    {
+                        js::sleep(200).await
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         })
     }
 
@@ -379,11 +402,14 @@ impl Sandbox {
                 let set = |k: &str, v: JsValue| {
                     let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
                 };
-                let url = if t.port == 443 {
-                    format!("https://{}", t.host)
-                } else {
-                    format!("https://{}:{}", t.host, t.port)
+                let url = tunnel_url(&t.host, t.port);
+                let pair = |h: &str, p: u32| -> JsValue {
+                    js_sys::Array::of2(&JsValue::from_str(h), &JsValue::from(p)).into()
                 };
+                set("tlsSocket", pair(&t.host, t.port));
+                if let (Some(h), Some(p)) = (&t.unencrypted_host, t.unencrypted_port) {
+                    set("tcpSocket", pair(h, p));
+                }
                 set("host", t.host.into());
                 set("port", t.port.into());
                 if let Some(h) = t.unencrypted_host {
@@ -442,4 +468,323 @@ impl Sandbox {
             Ok(js::install_async_dispose(&sb.into(), "terminate"))
         })
     }
+}
+
+/// A tunnel's URL: `https://host[:port]`, or `http://` for a loopback host (a local
+/// sandboxd forwards plain TCP there).
+fn tunnel_url(host: &str, port: u32) -> String {
+    let scheme = if crate::fs::is_loopback(host) {
+        "http"
+    } else {
+        "https"
+    };
+    if port == 443 && scheme == "https" {
+        format!("https://{host}")
+    } else {
+        format!("{scheme}://{host}:{port}")
+    }
+}
+
+/// Runs `fut`, failing with `TimeoutError` after `ms` milliseconds (dropping it, which
+/// cancels its requests).
+async fn with_timeout<T>(
+    ms: f64,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let fut = std::pin::pin!(fut);
+    let sleep = std::pin::pin!(js::sleep(ms.min(u32::MAX as f64) as u32));
+    match futures_util::future::select(fut, sleep).await {
+        futures_util::future::Either::Left((r, _)) => r,
+        futures_util::future::Either::Right(_) => Err(Error::new(
+            ErrorKind::Timeout,
+            format!("{what} did not finish within {ms}ms"),
+        )),
+    }
+}
+
+/// A path as the bytes of the TCR's `path` fields, checked to be absolute.
+fn abs_path(path: &JsValue, what: &str) -> Result<Vec<u8>> {
+    let p = convert::string(path, "path")?;
+    crate::fs::check_path(&p, what)?;
+    Ok(p.into_bytes())
+}
+
+/// Files, images, snapshots, mounts and volumes.
+#[wasm_bindgen]
+impl Sandbox {
+    /// The sandbox's files: `readText`, `readBytes`, `readStream`, `writeText`,
+    /// `writeBytes`, `listFiles`, `stat`, `makeDirectory`, `remove`, `watch`.
+    #[wasm_bindgen(getter)]
+    pub fn filesystem(&self) -> SandboxFilesystem {
+        SandboxFilesystem::new(self.inner.router.clone())
+    }
+
+    /// Opens a file with a Python mode (`"r"` default, `"w"`, `"a"`, `"x"`, `"r+"`, ...,
+    /// `"b"` for bytes): a `FileIO` with `read`, `readline`, `write`, `seek`, `tell`,
+    /// `flush`, `close`.
+    ///
+    /// ```ts
+    /// const f = await sb.open("/tmp/data.bin", "wb");
+    /// await f.write(new Uint8Array([1, 2, 3]));
+    /// await f.close();
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<FileIO>")]
+    pub fn open(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | undefined")] mode: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&options), async move {
+            let path = convert::string(&path, "path")?;
+            let mode = if mode.is_undefined() || mode.is_null() {
+                "r".to_string()
+            } else {
+                convert::string(&mode, "mode")?
+            };
+            inner.check()?;
+            filesystem::open(inner.router.clone(), path, &mode).await
+        })
+    }
+
+    /// Names of the entries of a directory, sorted.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string[]>")]
+    pub fn ls(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&options), async move {
+            let path = convert::string(&path, "path")?;
+            inner.check()?;
+            filesystem::ls(&inner.router, &path).await
+        })
+    }
+
+    /// Creates a directory; with `{ parents: true }` also missing parents (and no error if
+    /// it exists).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn mkdir(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SandboxMkdirOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&options), async move {
+            let path = convert::string(&path, "path")?;
+            let parents = filesystem::Opts::new(&options, "options")?
+                .bool("parents")?
+                .unwrap_or(false);
+            inner.check()?;
+            filesystem::make_dir(&inner.router, &path, parents).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Removes a file or empty directory; with `{ recursive: true }` any directory.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn rm(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemRemoveOptions | undefined")]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&options), async move {
+            let path = convert::string(&path, "path")?;
+            let recursive = filesystem::Opts::new(&options, "options")?
+                .bool("recursive")?
+                .unwrap_or(false);
+            inner.check()?;
+            filesystem::rm(&inner.router, &path, recursive).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Watches a path for changes (see `filesystem.watch`).
+    #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<FileWatchEvent>")]
+    pub fn watch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemWatchOptions | undefined")]
+        options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        self.inner.check()?;
+        Ok(filesystem::watch(
+            self.inner.router.clone(),
+            &path,
+            &options,
+        )?)
+    }
+
+    /// Saves the sandbox's filesystem as a new `Image` (start sandboxes from it).
+    #[wasm_bindgen(js_name = snapshotFilesystem, unchecked_return_type = "Promise<Image>")]
+    pub fn snapshot_filesystem(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SandboxSnapshotFilesystemParams | undefined")]
+        params: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&params), async move {
+            let o = filesystem::Opts::new(&params, "params")?;
+            let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
+            let timeout = o.ms("timeoutMs")?.filter(|t| *t > 0.0).unwrap_or(55_000.0);
+            inner.check()?;
+            with_timeout(timeout, "snapshotFilesystem", async {
+                let req = tcr::TaskSnapshotFilesystemRequest {
+                    task_id: inner.router.task_id().await?,
+                    snapshot_id: js::uuid(),
+                    ttl_seconds: Some(ttl),
+                    ..Default::default()
+                };
+                let resp = inner
+                    .router
+                    .call(crate::rpcs::TASK_SNAPSHOT_FILESYSTEM, &req, Backoff::UNARY)
+                    .await?;
+                image_of(resp.image_id)
+            })
+            .await
+        })
+    }
+
+    /// Saves one directory of the sandbox as a new `Image` (mount it with `mountImage`).
+    #[wasm_bindgen(js_name = snapshotDirectory, unchecked_return_type = "Promise<Image>")]
+    pub fn snapshot_directory(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SandboxSnapshotDirectoryParams | undefined")]
+        params: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&params), async move {
+            let path = abs_path(&path, "snapshotDirectory")?;
+            let o = filesystem::Opts::new(&params, "params")?;
+            let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
+            let timeout = o.ms("timeoutMs")?.filter(|t| *t > 0.0).unwrap_or(55_000.0);
+            inner.check()?;
+            with_timeout(timeout, "snapshotDirectory", async {
+                let req = tcr::TaskSnapshotDirectoryRequest {
+                    task_id: inner.router.task_id().await?,
+                    path,
+                    snapshot_id: js::uuid(),
+                    ttl_seconds: Some(ttl),
+                    ..Default::default()
+                };
+                let resp = inner
+                    .router
+                    .call(crate::rpcs::TASK_SNAPSHOT_DIRECTORY, &req, Backoff::UNARY)
+                    .await?;
+                image_of(resp.image_id)
+            })
+            .await
+        })
+    }
+
+    /// Mounts `image` (read-only) at `path`; without an image, an empty directory.
+    #[wasm_bindgen(js_name = mountImage, unchecked_return_type = "Promise<void>")]
+    pub fn mount_image(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Image | undefined")] image: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&options), async move {
+            let path = abs_path(&path, "mountImage")?;
+            let image_id = if image.is_undefined() || image.is_null() {
+                String::new()
+            } else {
+                let id = super::prop_string(&image, "imageId", "image")?;
+                if id.is_empty() {
+                    return Err(Error::invalid(
+                        "the image must be built before mounting (use one from a snapshot, images.fromId, or a sandbox created from it)",
+                    ));
+                }
+                id
+            };
+            inner.check()?;
+            let req = tcr::TaskMountDirectoryRequest {
+                task_id: inner.router.task_id().await?,
+                path,
+                image_id,
+                ..Default::default()
+            };
+            inner
+                .router
+                .call(crate::rpcs::TASK_MOUNT_DIRECTORY, &req, Backoff::UNARY)
+                .await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Unmounts an image mounted with `mountImage`.
+    #[wasm_bindgen(js_name = unmountImage, unchecked_return_type = "Promise<void>")]
+    pub fn unmount_image(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&options), async move {
+            let path = abs_path(&path, "unmountImage")?;
+            inner.check()?;
+            let req = tcr::TaskUnmountDirectoryRequest {
+                task_id: inner.router.task_id().await?,
+                path,
+                ..Default::default()
+            };
+            inner
+                .router
+                .call(crate::rpcs::TASK_UNMOUNT_DIRECTORY, &req, Backoff::UNARY)
+                .await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Reloads the sandbox's volumes, so that it sees changes committed elsewhere.
+    #[wasm_bindgen(js_name = reloadVolumes, unchecked_return_type = "Promise<void>")]
+    pub fn reload_volumes(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SandboxReloadVolumesParams | undefined")]
+        params: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(filesystem::signal_of(&params), async move {
+            let o = filesystem::Opts::new(&params, "params")?;
+            let timeout = o.ms("timeoutMs")?.filter(|t| *t > 0.0).unwrap_or(55_000.0);
+            inner.check()?;
+            with_timeout(timeout, "reloadVolumes", async {
+                let req = tcr::TaskReloadVolumesRequest {
+                    task_id: inner.router.task_id().await?,
+                    ..Default::default()
+                };
+                inner
+                    .router
+                    .call(crate::rpcs::TASK_RELOAD_VOLUMES, &req, Backoff::UNARY)
+                    .await?;
+                Ok(JsValue::UNDEFINED)
+            })
+            .await
+        })
+    }
+}
+
+fn image_of(image_id: String) -> Result<super::Image> {
+    if image_id.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Remote,
+            "the snapshot response has no image id",
+        ));
+    }
+    Ok(super::Image {
+        image_id,
+        tag: None,
+    })
 }

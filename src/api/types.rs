@@ -25,8 +25,12 @@ export interface Tunnel {
   port: number;
   unencryptedHost?: string;
   unencryptedPort?: number;
-  /** `https://host[:port]` */
+  /** `https://host[:port]` (`http://` for a loopback host, as a local sandboxd serves). */
   url: string;
+  /** `[host, port]` of the TLS endpoint. */
+  tlsSocket: [string, number];
+  /** `[host, port]` of the plain TCP endpoint, when there is one. */
+  tcpSocket?: [string, number];
 }
 /** Credentials from `Sandbox.createConnectToken()`. */
 export interface SandboxCreateConnectCredentials {

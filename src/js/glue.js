@@ -14,8 +14,8 @@ export class ModalError extends Error {
 ModalError.code = "MODAL";
 
 const classes = {};
-function define(name, code) {
-  const C = { [name]: class extends ModalError {} }[name];
+function define(name, code, Base = ModalError) {
+  const C = { [name]: class extends Base {} }[name];
   C.code = code;
   classes[code] = C;
   return C;
@@ -41,6 +41,23 @@ export const ClientClosedError = define("ClientClosedError", "CLIENT_CLOSED");
 export const ResourceExhaustedError = define("ResourceExhaustedError", "RESOURCE_EXHAUSTED");
 /** Any other server or network failure. */
 export const RemoteError = define("RemoteError", "REMOTE");
+/** A filesystem operation in the sandbox failed; base of the specific filesystem errors. */
+export const SandboxFilesystemError = define("SandboxFilesystemError", "FILESYSTEM");
+const fsError = (name, code) => define(name, code, SandboxFilesystemError);
+/** The path does not exist in the sandbox. */
+export const SandboxFilesystemNotFoundError = fsError("SandboxFilesystemNotFoundError", "FILESYSTEM_NOT_FOUND");
+/** A file was expected; the path is a directory. */
+export const SandboxFilesystemIsADirectoryError = fsError("SandboxFilesystemIsADirectoryError", "FILESYSTEM_IS_A_DIRECTORY");
+/** A directory was expected; the path (or a parent) is not one. */
+export const SandboxFilesystemNotADirectoryError = fsError("SandboxFilesystemNotADirectoryError", "FILESYSTEM_NOT_A_DIRECTORY");
+/** The directory is not empty. */
+export const SandboxFilesystemDirectoryNotEmptyError = fsError("SandboxFilesystemDirectoryNotEmptyError", "FILESYSTEM_DIRECTORY_NOT_EMPTY");
+/** The path already exists. */
+export const SandboxFilesystemPathAlreadyExistsError = fsError("SandboxFilesystemPathAlreadyExistsError", "FILESYSTEM_PATH_ALREADY_EXISTS");
+/** Permission denied (including writes to a read-only mount). */
+export const SandboxFilesystemPermissionError = fsError("SandboxFilesystemPermissionError", "FILESYSTEM_PERMISSION_DENIED");
+/** The file is larger than the sandbox allows reading at once. */
+export const SandboxFilesystemFileTooLargeError = fsError("SandboxFilesystemFileTooLargeError", "FILESYSTEM_FILE_TOO_LARGE");
 
 export function makeError(code, message, grpcStatus, cause) {
   const C = classes[code] || ModalError;

@@ -34,3 +34,19 @@ export declare class ClientClosedError extends ModalError {}
 export declare class ResourceExhaustedError extends ModalError {}
 /** Any other server or network failure. `code: "REMOTE"` */
 export declare class RemoteError extends ModalError {}
+/** A filesystem operation in the sandbox failed; base of the specific filesystem errors. `code: "FILESYSTEM"` */
+export declare class SandboxFilesystemError extends ModalError {}
+/** The path does not exist in the sandbox. `code: "FILESYSTEM_NOT_FOUND"` */
+export declare class SandboxFilesystemNotFoundError extends SandboxFilesystemError {}
+/** A file was expected; the path is a directory. `code: "FILESYSTEM_IS_A_DIRECTORY"` */
+export declare class SandboxFilesystemIsADirectoryError extends SandboxFilesystemError {}
+/** A directory was expected; the path (or a parent) is not one. `code: "FILESYSTEM_NOT_A_DIRECTORY"` */
+export declare class SandboxFilesystemNotADirectoryError extends SandboxFilesystemError {}
+/** The directory is not empty. `code: "FILESYSTEM_DIRECTORY_NOT_EMPTY"` */
+export declare class SandboxFilesystemDirectoryNotEmptyError extends SandboxFilesystemError {}
+/** The path already exists. `code: "FILESYSTEM_PATH_ALREADY_EXISTS"` */
+export declare class SandboxFilesystemPathAlreadyExistsError extends SandboxFilesystemError {}
+/** Permission denied (including writes to a read-only mount). `code: "FILESYSTEM_PERMISSION_DENIED"` */
+export declare class SandboxFilesystemPermissionError extends SandboxFilesystemError {}
+/** The file is larger than the sandbox allows reading at once. `code: "FILESYSTEM_FILE_TOO_LARGE"` */
+export declare class SandboxFilesystemFileTooLargeError extends SandboxFilesystemError {}

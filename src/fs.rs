@@ -1,0 +1,844 @@
+//! The in-sandbox filesystem helper (`/__modal/.bin/modal-sandbox-fs-tools`, see
+//! shared/PROTOCOL.md): its JSON commands, the entries and watch events it prints, and the
+//! mapping of its `error_kind`s to the SDK's typed errors. Plain Rust, tested natively; the
+//! facade (`api::filesystem`) only runs the helper and converts values.
+//!
+//! JSON is read and written by a tiny hand-rolled codec (`json`): the helper's output is a
+//! handful of flat objects, and serde_json would cost more wasm than this whole module.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Where the helper lives in every sandbox.
+pub const HELPER: &str = "/__modal/.bin/modal-sandbox-fs-tools";
+
+/// The operation a helper call performs (it decides how error kinds map).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `ListFiles`
+    List,
+    /// `Stat`
+    Stat,
+    /// `ReadFile`
+    Read,
+    /// `WriteFile`
+    Write,
+    /// `MakeDirectory`
+    MakeDirectory,
+    /// `Remove`
+    Remove,
+    /// `Watch`
+    Watch,
+}
+
+/// Fails with an `InvalidError` unless `path` is absolute (as Modal's clients require).
+pub fn check_path(path: &str, what: &str) -> Result<()> {
+    if !path.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "{what}: only absolute paths are supported, got {path:?}"
+        )));
+    }
+    if path.contains('\0') {
+        return Err(Error::invalid(format!("{what}: path contains a NUL byte")));
+    }
+    Ok(())
+}
+
+/// `{"ListFiles":{"path":P}}`
+pub fn list_command(path: &str) -> String {
+    format!(r#"{{"ListFiles":{{"path":{}}}}}"#, json::quote(path))
+}
+
+/// `{"Stat":{"path":P}}`
+pub fn stat_command(path: &str) -> String {
+    format!(r#"{{"Stat":{{"path":{}}}}}"#, json::quote(path))
+}
+
+/// `{"ReadFile":{"path":P}}`
+pub fn read_command(path: &str) -> String {
+    format!(r#"{{"ReadFile":{{"path":{}}}}}"#, json::quote(path))
+}
+
+/// `{"WriteFile":{"path":P}}`
+pub fn write_command(path: &str) -> String {
+    format!(r#"{{"WriteFile":{{"path":{}}}}}"#, json::quote(path))
+}
+
+/// `{"MakeDirectory":{"path":P,"parents":B}}`
+pub fn mkdir_command(path: &str, parents: bool) -> String {
+    format!(
+        r#"{{"MakeDirectory":{{"path":{},"parents":{parents}}}}}"#,
+        json::quote(path)
+    )
+}
+
+/// `{"Remove":{"path":P,"recursive":B}}`
+pub fn remove_command(path: &str, recursive: bool) -> String {
+    format!(
+        r#"{{"Remove":{{"path":{},"recursive":{recursive}}}}}"#,
+        json::quote(path)
+    )
+}
+
+/// Event types a watch reports to JS. The helper's `Rename`, `RenameFrom` and `RenameTo`
+/// are reported as `Modify`, as Modal's clients do.
+pub const EVENT_TYPES: [&str; 5] = ["Access", "Create", "Modify", "Remove", "Unknown"];
+
+/// `{"Watch":{"path":P,"recursive":B,"filter":[..]|null,"timeout_secs":N|null}}`.
+/// `filter` is validated against [`EVENT_TYPES`]; `Modify` also selects the rename kinds.
+/// `timeout_ms` is truncated to whole seconds.
+pub fn watch_command(
+    path: &str,
+    recursive: bool,
+    filter: Option<&[String]>,
+    timeout_ms: Option<f64>,
+) -> Result<String> {
+    let filter = match filter {
+        None => "null".to_string(),
+        Some(types) => {
+            let mut out = Vec::new();
+            for t in types {
+                if !EVENT_TYPES.contains(&t.as_str()) {
+                    return Err(Error::invalid(format!(
+                        "filter: unknown event type {t:?} (expected one of {})",
+                        EVENT_TYPES.join(", ")
+                    )));
+                }
+                out.push(json::quote(t));
+                if t == "Modify" {
+                    out.extend(["\"Rename\"", "\"RenameFrom\"", "\"RenameTo\""].map(String::from));
+                }
+            }
+            format!("[{}]", out.join(","))
+        }
+    };
+    let timeout = match timeout_ms {
+        None => "null".to_string(),
+        Some(ms) if ms.is_finite() && ms >= 0.0 => format!("{}", (ms / 1000.0).trunc() as u64),
+        Some(_) => return Err(Error::invalid("timeoutMs must be a non-negative number")),
+    };
+    Ok(format!(
+        r#"{{"Watch":{{"path":{},"recursive":{recursive},"filter":{filter},"timeout_secs":{timeout}}}}}"#,
+        json::quote(path)
+    ))
+}
+
+/// One entry of `ListFiles` / `Stat`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    /// Base name.
+    pub name: String,
+    /// Absolute path.
+    pub path: String,
+    /// `"file"`, `"directory"` or `"symlink"`.
+    pub file_type: String,
+    /// Size in bytes.
+    pub size: f64,
+    /// `st_mode` (type and permission bits).
+    pub mode: f64,
+    /// Permission bits in octal, e.g. `"0644"`.
+    pub permissions: String,
+    /// Owner name (or uid).
+    pub owner: String,
+    /// Group name (or gid).
+    pub group: String,
+    /// Modification time, Unix epoch seconds.
+    pub modified_time: f64,
+    /// A symlink's target.
+    pub symlink_target: Option<String>,
+}
+
+fn bad_output(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Filesystem,
+        format!("unexpected output from the filesystem helper: {what}"),
+    )
+}
+
+impl FileInfo {
+    fn from_value(v: &json::Value) -> Result<FileInfo> {
+        let s = |k: &str| -> Result<String> {
+            v.get(k)
+                .and_then(json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| bad_output(&format!("entry without string {k:?}")))
+        };
+        let n = |k: &str| -> Result<f64> {
+            v.get(k)
+                .and_then(json::Value::as_f64)
+                .ok_or_else(|| bad_output(&format!("entry without number {k:?}")))
+        };
+        let file_type = s("type")?;
+        if !matches!(file_type.as_str(), "file" | "directory" | "symlink") {
+            return Err(bad_output(&format!("entry of type {file_type:?}")));
+        }
+        Ok(FileInfo {
+            name: s("name")?,
+            path: s("path")?,
+            file_type,
+            size: n("size")?,
+            mode: n("mode")?,
+            permissions: s("permissions")?,
+            owner: s("owner")?,
+            group: s("group")?,
+            modified_time: n("modified_time")?,
+            symlink_target: v
+                .get("symlink_target")
+                .and_then(json::Value::as_str)
+                .map(str::to_string),
+        })
+    }
+}
+
+/// The entries `ListFiles` printed, sorted by name.
+pub fn parse_entries(stdout: &[u8]) -> Result<Vec<FileInfo>> {
+    let v = json::parse(stdout).map_err(|e| bad_output(&e))?;
+    let arr = v.as_array().ok_or_else(|| bad_output("not an array"))?;
+    let mut out = arr
+        .iter()
+        .map(FileInfo::from_value)
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The entry `Stat` printed.
+pub fn parse_entry(stdout: &[u8]) -> Result<FileInfo> {
+    let v = json::parse(stdout).map_err(|e| bad_output(&e))?;
+    FileInfo::from_value(&v)
+}
+
+/// A change seen by a watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchEvent {
+    /// One of [`EVENT_TYPES`].
+    pub event_type: &'static str,
+    /// Affected absolute paths.
+    pub paths: Vec<String>,
+}
+
+/// One line of `Watch` output; `None` for blank, invalid or path-less lines (skipped, as
+/// Modal's clients do).
+pub fn parse_event(line: &[u8]) -> Option<WatchEvent> {
+    let v = json::parse(line).ok()?;
+    let raw = v.get("event_type")?.as_str()?;
+    let event_type = match raw {
+        "Rename" | "RenameFrom" | "RenameTo" => "Modify",
+        t => EVENT_TYPES.iter().find(|e| **e == t)?,
+    };
+    let paths: Vec<String> = v
+        .get("paths")?
+        .as_array()?
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_string))
+        .collect();
+    if paths.is_empty() {
+        return None;
+    }
+    Some(WatchEvent { event_type, paths })
+}
+
+/// Splits a byte stream into lines (`\n`), a line split across chunks kept whole.
+#[derive(Default, Debug)]
+pub struct Lines {
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// Adds bytes; returns the lines they complete (without the newline).
+    pub fn push(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for &b in data {
+            if b == b'\n' {
+                out.push(std::mem::take(&mut self.buf));
+            } else {
+                self.buf.push(b);
+            }
+        }
+        out
+    }
+
+    /// The unterminated last line, if any.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        let rest = std::mem::take(&mut self.buf);
+        (!rest.is_empty()).then_some(rest)
+    }
+}
+
+/// The typed error for a failed helper run: its exit code and stderr (the JSON
+/// `{error_kind, message, detail}`, or unstructured text).
+pub fn helper_error(op: Op, path: &str, code: i32, stderr: &[u8]) -> Error {
+    let parsed = json::parse(trim(stderr)).ok().and_then(|v| {
+        let kind = v.get("error_kind")?.as_str()?.to_string();
+        let message = v.get("message")?.as_str()?.trim().to_string();
+        if message.is_empty() {
+            return None;
+        }
+        let detail = v
+            .get("detail")
+            .and_then(json::Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        Some((kind, message, detail))
+    });
+    let Some((kind, message, detail)) = parsed else {
+        let text = String::from_utf8_lossy(trim(stderr)).into_owned();
+        let mut e = Error::new(
+            ErrorKind::Filesystem,
+            format!("Operation on '{path}' failed with exit code {code}"),
+        );
+        e.cause = (!text.is_empty()).then_some(text);
+        return e;
+    };
+    let kind = error_kind(op, &kind);
+    let mut e = if kind == ErrorKind::Filesystem {
+        Error::new(kind, message)
+    } else {
+        Error::new(kind, format!("{message}: {path}"))
+    };
+    e.cause = (!detail.is_empty()).then_some(detail);
+    e
+}
+
+/// The SDK error kind for the helper's `error_kind` in operation `op`.
+pub fn error_kind(op: Op, kind: &str) -> ErrorKind {
+    match kind {
+        "NotFound" => ErrorKind::FsNotFound,
+        "IsDirectory" => ErrorKind::FsIsADirectory,
+        "NotDirectory" | "IsFile" => ErrorKind::FsNotADirectory,
+        "DirectoryNotEmpty" => ErrorKind::FsDirectoryNotEmpty,
+        "PathAlreadyExists" => ErrorKind::FsPathAlreadyExists,
+        // WriteFile reports a file where a parent directory should be as AlreadyExists.
+        "AlreadyExists" if op == Op::Write => ErrorKind::FsNotADirectory,
+        "AlreadyExists" => ErrorKind::FsPathAlreadyExists,
+        "PermissionDenied" => ErrorKind::FsPermissionDenied,
+        "FileTooLarge" => ErrorKind::FsFileTooLarge,
+        "NotSupported" => ErrorKind::Invalid,
+        _ => ErrorKind::Filesystem,
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &b[start..end]
+}
+
+/// True for `localhost` and loopback IP literals (where a local sandboxd's tunnels are
+/// plain HTTP).
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Image time-to-live of snapshots: `ttlMs` as whole seconds. `undefined` gives 30 days,
+/// `null` no expiry (-1), as in Modal's JS client.
+pub fn ttl_seconds(ttl_ms: Option<Option<f64>>) -> Result<i64> {
+    match ttl_ms {
+        None => Ok(30 * 24 * 3600),
+        Some(None) => Ok(-1),
+        Some(Some(ms)) if !ms.is_finite() || ms < 1000.0 => Err(Error::invalid(format!(
+            "ttlMs must be at least 1000ms, got {ms}"
+        ))),
+        Some(Some(ms)) if ms % 1000.0 != 0.0 => Err(Error::invalid(format!(
+            "ttlMs must be a multiple of 1000ms, got {ms}"
+        ))),
+        Some(Some(ms)) => Ok((ms / 1000.0) as i64),
+    }
+}
+
+/// A minimal JSON codec: enough for the helper's objects, arrays, strings and numbers.
+pub mod json {
+    /// A parsed JSON value.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Value {
+        /// `null`
+        Null,
+        /// `true` / `false`
+        Bool(bool),
+        /// Any number.
+        Num(f64),
+        /// A string.
+        Str(String),
+        /// An array.
+        Arr(Vec<Value>),
+        /// An object, keys in order.
+        Obj(Vec<(String, Value)>),
+    }
+
+    impl Value {
+        /// The member `key` of an object.
+        pub fn get(&self, key: &str) -> Option<&Value> {
+            match self {
+                Value::Obj(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+                _ => None,
+            }
+        }
+        /// The string, if a string.
+        pub fn as_str(&self) -> Option<&str> {
+            match self {
+                Value::Str(s) => Some(s),
+                _ => None,
+            }
+        }
+        /// The number, if a number.
+        pub fn as_f64(&self) -> Option<f64> {
+            match self {
+                Value::Num(n) => Some(*n),
+                _ => None,
+            }
+        }
+        /// The items, if an array.
+        pub fn as_array(&self) -> Option<&[Value]> {
+            match self {
+                Value::Arr(a) => Some(a),
+                _ => None,
+            }
+        }
+    }
+
+    /// `s` as a JSON string literal.
+    pub fn quote(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    const MAX_DEPTH: usize = 64;
+
+    /// Parses one JSON document (surrounding whitespace allowed).
+    pub fn parse(input: &[u8]) -> Result<Value, String> {
+        let mut p = Parser { s: input, i: 0 };
+        let v = p.value(0)?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("trailing characters at {}", p.i));
+        }
+        Ok(v)
+    }
+
+    struct Parser<'a> {
+        s: &'a [u8],
+        i: usize,
+    }
+
+    impl Parser<'_> {
+        fn ws(&mut self) {
+            while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+                self.i += 1;
+            }
+        }
+
+        fn err<T>(&self, what: &str) -> Result<T, String> {
+            Err(format!("invalid JSON at {}: {what}", self.i))
+        }
+
+        fn eat(&mut self, lit: &str) -> bool {
+            if self.s[self.i..].starts_with(lit.as_bytes()) {
+                self.i += lit.len();
+                true
+            } else {
+                false
+            }
+        }
+
+        fn value(&mut self, depth: usize) -> Result<Value, String> {
+            if depth > MAX_DEPTH {
+                return self.err("nested too deeply");
+            }
+            self.ws();
+            let Some(&c) = self.s.get(self.i) else {
+                return self.err("unexpected end");
+            };
+            match c {
+                b'{' => {
+                    self.i += 1;
+                    let mut members = Vec::new();
+                    self.ws();
+                    if self.eat("}") {
+                        return Ok(Value::Obj(members));
+                    }
+                    loop {
+                        self.ws();
+                        if self.s.get(self.i) != Some(&b'"') {
+                            return self.err("expected a key");
+                        }
+                        let k = self.string()?;
+                        self.ws();
+                        if !self.eat(":") {
+                            return self.err("expected ':'");
+                        }
+                        let v = self.value(depth + 1)?;
+                        members.push((k, v));
+                        self.ws();
+                        if self.eat(",") {
+                            continue;
+                        }
+                        if self.eat("}") {
+                            return Ok(Value::Obj(members));
+                        }
+                        return self.err("expected ',' or '}'");
+                    }
+                }
+                b'[' => {
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    self.ws();
+                    if self.eat("]") {
+                        return Ok(Value::Arr(items));
+                    }
+                    loop {
+                        items.push(self.value(depth + 1)?);
+                        self.ws();
+                        if self.eat(",") {
+                            continue;
+                        }
+                        if self.eat("]") {
+                            return Ok(Value::Arr(items));
+                        }
+                        return self.err("expected ',' or ']'");
+                    }
+                }
+                b'"' => self.string().map(Value::Str),
+                b't' if self.eat("true") => Ok(Value::Bool(true)),
+                b'f' if self.eat("false") => Ok(Value::Bool(false)),
+                b'n' if self.eat("null") => Ok(Value::Null),
+                b'-' | b'0'..=b'9' => {
+                    let start = self.i;
+                    while self.i < self.s.len()
+                        && matches!(
+                            self.s[self.i],
+                            b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                        )
+                    {
+                        self.i += 1;
+                    }
+                    std::str::from_utf8(&self.s[start..self.i])
+                        .ok()
+                        .and_then(|t| t.parse::<f64>().ok())
+                        .map(Value::Num)
+                        .ok_or_else(|| format!("invalid JSON at {start}: bad number"))
+                }
+                _ => self.err("unexpected character"),
+            }
+        }
+
+        fn hex4(&mut self) -> Result<u32, String> {
+            let h = self
+                .s
+                .get(self.i..self.i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok());
+            match h {
+                Some(v) => {
+                    self.i += 4;
+                    Ok(v)
+                }
+                None => self.err("bad \\u escape"),
+            }
+        }
+
+        fn string(&mut self) -> Result<String, String> {
+            self.i += 1; // opening quote
+            let mut out: Vec<u8> = Vec::new();
+            loop {
+                let Some(&c) = self.s.get(self.i) else {
+                    return self.err("unterminated string");
+                };
+                self.i += 1;
+                match c {
+                    b'"' => break,
+                    b'\\' => {
+                        let Some(&e) = self.s.get(self.i) else {
+                            return self.err("unterminated escape");
+                        };
+                        self.i += 1;
+                        let ch = match e {
+                            b'"' => '"',
+                            b'\\' => '\\',
+                            b'/' => '/',
+                            b'b' => '\u{8}',
+                            b'f' => '\u{c}',
+                            b'n' => '\n',
+                            b'r' => '\r',
+                            b't' => '\t',
+                            b'u' => {
+                                let hi = self.hex4()?;
+                                let cp = if (0xD800..0xDC00).contains(&hi) && self.eat("\\u") {
+                                    let lo = self.hex4()?;
+                                    if (0xDC00..0xE000).contains(&lo) {
+                                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                                    } else {
+                                        0xFFFD
+                                    }
+                                } else {
+                                    hi
+                                };
+                                char::from_u32(cp).unwrap_or('\u{FFFD}')
+                            }
+                            _ => return self.err("bad escape"),
+                        };
+                        let mut b = [0u8; 4];
+                        out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+                    }
+                    c => out.push(c),
+                }
+            }
+            // The helper prints non-UTF-8 names lossily already; be lenient too.
+            Ok(String::from_utf8(out)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENTRY: &str = r#"{"name":"a.txt","path":"/tmp/d/a.txt","type":"file","size":5,"mode":33188,"permissions":"0644","owner":"root","group":"root","modified_time":1700000000.5,"symlink_target":null}"#;
+
+    #[test]
+    fn commands_are_json_with_escaped_paths() {
+        assert_eq!(list_command("/a"), r#"{"ListFiles":{"path":"/a"}}"#);
+        assert_eq!(
+            read_command("/we\"ird\\ \n"),
+            r#"{"ReadFile":{"path":"/we\"ird\\ \n"}}"#
+        );
+        assert_eq!(
+            mkdir_command("/d", true),
+            r#"{"MakeDirectory":{"path":"/d","parents":true}}"#
+        );
+        assert_eq!(
+            remove_command("/d", false),
+            r#"{"Remove":{"path":"/d","recursive":false}}"#
+        );
+        let w = watch_command("/w", true, Some(&["Modify".into()]), Some(2500.0)).unwrap();
+        assert_eq!(
+            w,
+            r#"{"Watch":{"path":"/w","recursive":true,"filter":["Modify","Rename","RenameFrom","RenameTo"],"timeout_secs":2}}"#
+        );
+        let w = watch_command("/w", false, None, None).unwrap();
+        assert!(w.ends_with(r#""filter":null,"timeout_secs":null}}"#));
+        assert!(watch_command("/w", false, Some(&["Nope".into()]), None).is_err());
+        assert!(watch_command("/w", false, None, Some(-1.0)).is_err());
+        // Round trip through our own parser.
+        let v = json::parse(read_command("/x\u{1}ü").as_bytes()).unwrap();
+        assert_eq!(
+            v.get("ReadFile").unwrap().get("path").unwrap().as_str(),
+            Some("/x\u{1}ü")
+        );
+    }
+
+    #[test]
+    fn paths_must_be_absolute() {
+        assert!(check_path("/a/b", "x").is_ok());
+        assert_eq!(check_path("a/b", "x").unwrap_err().kind, ErrorKind::Invalid);
+        assert_eq!(check_path("", "x").unwrap_err().kind, ErrorKind::Invalid);
+        assert!(check_path("/a\0", "x").is_err());
+    }
+
+    #[test]
+    fn entries_parse_and_sort() {
+        let two = format!(
+            "[{},{}]\n",
+            ENTRY.replace("a.txt", "z"),
+            ENTRY.replace(r#""symlink_target":null"#, r#""symlink_target":"/etc""#)
+        );
+        let e = parse_entries(two.as_bytes()).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].name, "a.txt");
+        assert_eq!(e[0].symlink_target.as_deref(), Some("/etc"));
+        assert_eq!(e[1].name, "z");
+        assert_eq!(e[1].size, 5.0);
+        assert_eq!(e[1].modified_time, 1700000000.5);
+        let one = parse_entry(ENTRY.as_bytes()).unwrap();
+        assert_eq!(one.file_type, "file");
+        assert_eq!(one.mode, 33188.0);
+        assert_eq!(one.symlink_target, None);
+        assert!(parse_entries(b"[]").unwrap().is_empty());
+        for bad in [&b"{"[..], b"[1]", b"{}", br#"[{"name":"x"}]"#, b"", b"\xff"] {
+            let e = parse_entries(bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Filesystem, "{bad:?}");
+        }
+        let weird = ENTRY.replace(r#""type":"file""#, r#""type":"socket""#);
+        assert!(parse_entry(weird.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn events_parse_and_collapse_renames() {
+        let e = parse_event(br#"{"event_type":"Create","paths":["/a"]}"#).unwrap();
+        assert_eq!(e.event_type, "Create");
+        assert_eq!(e.paths, vec!["/a"]);
+        let e = parse_event(br#" {"event_type":"RenameTo","paths":["/a","/b"]} "#).unwrap();
+        assert_eq!(e.event_type, "Modify");
+        assert_eq!(e.paths.len(), 2);
+        assert!(parse_event(b"").is_none());
+        assert!(parse_event(b"garbage").is_none());
+        assert!(parse_event(br#"{"event_type":"Create","paths":[]}"#).is_none());
+        assert!(parse_event(br#"{"event_type":"Weird","paths":["/a"]}"#).is_none());
+    }
+
+    #[test]
+    fn lines_split_across_chunks() {
+        let mut l = Lines::default();
+        assert!(l.push(b"ab").is_empty());
+        assert_eq!(
+            l.push(b"c\nde\n\nf"),
+            vec![b"abc".to_vec(), b"de".to_vec(), vec![]]
+        );
+        assert_eq!(l.finish(), Some(b"f".to_vec()));
+        assert_eq!(l.finish(), None);
+    }
+
+    #[test]
+    fn error_kinds_map_to_typed_errors() {
+        let err = |op, kind: &str| {
+            let stderr =
+                format!(r#"{{"error_kind":"{kind}","message":"boom","detail":"errno 2"}}"#);
+            helper_error(op, "/p", 1, stderr.as_bytes())
+        };
+        let cases = [
+            (
+                Op::Read,
+                "NotFound",
+                ErrorKind::FsNotFound,
+                "FILESYSTEM_NOT_FOUND",
+            ),
+            (
+                Op::Read,
+                "IsDirectory",
+                ErrorKind::FsIsADirectory,
+                "FILESYSTEM_IS_A_DIRECTORY",
+            ),
+            (
+                Op::List,
+                "IsFile",
+                ErrorKind::FsNotADirectory,
+                "FILESYSTEM_NOT_A_DIRECTORY",
+            ),
+            (
+                Op::Stat,
+                "NotDirectory",
+                ErrorKind::FsNotADirectory,
+                "FILESYSTEM_NOT_A_DIRECTORY",
+            ),
+            (
+                Op::Remove,
+                "DirectoryNotEmpty",
+                ErrorKind::FsDirectoryNotEmpty,
+                "FILESYSTEM_DIRECTORY_NOT_EMPTY",
+            ),
+            (
+                Op::MakeDirectory,
+                "PathAlreadyExists",
+                ErrorKind::FsPathAlreadyExists,
+                "FILESYSTEM_PATH_ALREADY_EXISTS",
+            ),
+            (
+                Op::MakeDirectory,
+                "AlreadyExists",
+                ErrorKind::FsPathAlreadyExists,
+                "FILESYSTEM_PATH_ALREADY_EXISTS",
+            ),
+            (
+                Op::Write,
+                "AlreadyExists",
+                ErrorKind::FsNotADirectory,
+                "FILESYSTEM_NOT_A_DIRECTORY",
+            ),
+            (
+                Op::Write,
+                "PermissionDenied",
+                ErrorKind::FsPermissionDenied,
+                "FILESYSTEM_PERMISSION_DENIED",
+            ),
+            (
+                Op::Read,
+                "FileTooLarge",
+                ErrorKind::FsFileTooLarge,
+                "FILESYSTEM_FILE_TOO_LARGE",
+            ),
+            (Op::Watch, "NotSupported", ErrorKind::Invalid, "INVALID"),
+            (Op::Read, "Io", ErrorKind::Filesystem, "FILESYSTEM"),
+        ];
+        for (op, kind, want, code) in cases {
+            let e = err(op, kind);
+            assert_eq!(e.kind, want, "{op:?} {kind}");
+            assert_eq!(e.kind.code(), code);
+            assert_eq!(e.cause.as_deref(), Some("errno 2"));
+        }
+        assert_eq!(err(Op::Read, "NotFound").message, "boom: /p");
+        assert_eq!(err(Op::Read, "Io").message, "boom");
+        // Unstructured stderr: the base error with the exit code, stderr kept as cause.
+        let e = helper_error(Op::Read, "/p", 3, b"  segfault\n");
+        assert_eq!(e.kind, ErrorKind::Filesystem);
+        assert!(e.message.contains("exit code 3"), "{}", e.message);
+        assert_eq!(e.cause.as_deref(), Some("segfault"));
+        // A payload without a message is unstructured too.
+        let e = helper_error(
+            Op::Read,
+            "/p",
+            1,
+            br#"{"error_kind":"NotFound","message":" "}"#,
+        );
+        assert_eq!(e.kind, ErrorKind::Filesystem);
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["127.0.0.1", "localhost", "[::1]", "127.1.2.3"] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["example.com", "10.0.0.1", "modal.host"] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn ttl_seconds_as_modal_js() {
+        assert_eq!(ttl_seconds(None).unwrap(), 2_592_000);
+        assert_eq!(ttl_seconds(Some(None)).unwrap(), -1);
+        assert_eq!(ttl_seconds(Some(Some(60_000.0))).unwrap(), 60);
+        assert!(ttl_seconds(Some(Some(999.0))).is_err());
+        assert!(ttl_seconds(Some(Some(1500.0))).is_err());
+        assert!(ttl_seconds(Some(Some(f64::NAN))).is_err());
+    }
+
+    #[test]
+    fn json_parser_edge_cases() {
+        use json::{parse, Value};
+        assert_eq!(parse(b" null ").unwrap(), Value::Null);
+        assert_eq!(
+            parse(b"[true,false,-1.5e2]").unwrap().as_array().unwrap()[2],
+            Value::Num(-150.0)
+        );
+        assert_eq!(
+            parse(br#""\ud83d\ude00 \u00e9""#).unwrap(),
+            Value::Str("😀 é".into())
+        );
+        assert!(parse(b"[1,]").is_err());
+        assert!(parse(b"{\"a\" 1}").is_err());
+        assert!(parse(b"1 2").is_err());
+        assert!(parse(b"\"abc").is_err());
+        assert!(parse(&[b'['; 1000]).is_err());
+    }
+}
