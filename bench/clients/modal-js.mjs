@@ -25,13 +25,16 @@ await serve({
     await setup();
     const t0 = performance.now();
     const sb = await modal.sandboxes.create(app, image);
+    const t1 = performance.now();
     const p = await sb.exec(["echo", "hi"]);
+    const t2 = performance.now();
     const out = await p.stdout.readText();
-    const ms = performance.now() - t0;
+    const t3 = performance.now();
+    const ms = t3 - t0;
     const code = await p.wait();
     await sb.terminate();
     if (out !== "hi\n" || code !== 0) throw new Error(`echo hi: stdout ${JSON.stringify(out)}, exit ${code}`);
-    return { ms };
+    return { ms, phases: { create: t1 - t0, exec: t2 - t1, read: t3 - t2 } };
   },
   async throughput({ bytes }) {
     await setup();

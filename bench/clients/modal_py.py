@@ -29,14 +29,17 @@ def latency(_cmd):
     setup(None)
     t0 = time.perf_counter()
     sb = modal.Sandbox.create(app=state["app"], image=state["image"])
+    t1 = time.perf_counter()
     p = sb.exec("echo", "hi")
+    t2 = time.perf_counter()
     out = p.stdout.read()
-    ms = (time.perf_counter() - t0) * 1e3
+    t3 = time.perf_counter()
+    ms = (t3 - t0) * 1e3
     code = p.wait()
     sb.terminate()
     if out != "hi\n" or code != 0:
         raise RuntimeError(f"echo hi: stdout {out!r}, exit {code}")
-    return {"ms": ms}
+    return {"ms": ms, "phases": {"create": (t1 - t0) * 1e3, "exec": (t2 - t1) * 1e3, "read": (t3 - t2) * 1e3}}
 
 
 def throughput(cmd):

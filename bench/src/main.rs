@@ -254,13 +254,19 @@ impl Sandbox {
 /// One latency sample: create + exec `echo hi` + read its stdout (timed); wait and
 /// terminate after the clock stops.
 async fn latency(b: &mut Bench) -> Result<Value> {
+    let ms_since = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     let t0 = Instant::now();
     let mut sb = b.create().await?;
+    let create = ms_since(t0);
+    let t1 = Instant::now();
     let exec_id = sb.exec(&["echo", "hi"]).await?;
+    let exec = ms_since(t1);
+    let t2 = Instant::now();
     let mut out = Vec::new();
     sb.read_stdout(&exec_id, |d| out.extend_from_slice(d))
         .await?;
-    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let read = ms_since(t2);
+    let ms = ms_since(t0);
     let code = sb.wait(&exec_id).await?;
     b.terminate(&sb).await?;
     if out != b"hi\n" || code != 0 {
@@ -270,7 +276,7 @@ async fn latency(b: &mut Bench) -> Result<Value> {
         )
         .into());
     }
-    Ok(json!({"ok": true, "ms": ms}))
+    Ok(json!({"ok": true, "ms": ms, "phases": {"create": create, "exec": exec, "read": read}}))
 }
 
 /// One throughput sample: in a fresh sandbox (untimed), exec `head -c N /dev/zero` and

@@ -5,11 +5,27 @@ const log = (s) => { document.getElementById("log").textContent += s + "\n"; };
 
 let mod, client, app, image;
 
+// A capability the SDK lacks is reported as such ({unsupported}), not as an error.
+class Unsupported extends Error {}
+const need = (cond, what) => { if (!cond) throw new Unsupported(what); };
+const supported = (fn) => async (args) => {
+  try {
+    return await fn(args);
+  } catch (e) {
+    if (e instanceof Unsupported) return { unsupported: e.message };
+    throw e;
+  }
+};
+
 async function setup({ endpoint, tokenId, tokenSecret, appName, imageTag }) {
   const t0 = performance.now();
   mod = await import("/pkg/index.js");
   const loadMs = performance.now() - t0;
+  need(typeof mod.ModalClient === "function", "no ModalClient export");
   client = new mod.ModalClient({ endpoint, tokenId, tokenSecret });
+  need(typeof client.apps?.fromName === "function", "no client.apps.fromName()");
+  need(typeof client.images?.fromRegistry === "function", "no client.images.fromRegistry()");
+  need(typeof client.sandboxes?.create === "function", "no client.sandboxes.create()");
   app = await client.apps.fromName(appName, { createIfMissing: true });
   image = client.images.fromRegistry(imageTag);
   log(`setup: package loaded in ${loadMs.toFixed(1)} ms`);
@@ -19,13 +35,22 @@ async function setup({ endpoint, tokenId, tokenSecret, appName, imageTag }) {
 async function latency() {
   const t0 = performance.now();
   const sb = await client.sandboxes.create(app, image);
-  const p = await sb.exec(["echo", "hi"]);
-  const out = await p.stdout.readText();
-  const ms = performance.now() - t0;
-  const code = await p.wait();
-  await sb.terminate();
-  if (out !== "hi\n" || code !== 0) throw new Error(`echo hi: stdout ${JSON.stringify(out)}, exit ${code}`);
-  return { ms };
+  const t1 = performance.now();
+  try {
+    need(typeof sb.exec === "function", "no sandbox.exec()");
+    const p = await sb.exec(["echo", "hi"]);
+    const t2 = performance.now();
+    need(typeof p.stdout?.readText === "function", "no process.stdout.readText()");
+    const out = await p.stdout.readText();
+    const t3 = performance.now();
+    const ms = t3 - t0;
+    const phases = { create: t1 - t0, exec: t2 - t1, read: t3 - t2 };
+    const code = await p.wait();
+    if (out !== "hi\n" || code !== 0) throw new Error(`echo hi: stdout ${JSON.stringify(out)}, exit ${code}`);
+    return { ms, phases };
+  } finally {
+    await sb.terminate();
+  }
 }
 
 async function throughput({ bytes }) {
@@ -34,6 +59,7 @@ async function throughput({ bytes }) {
     const t0 = performance.now();
     const p = await sb.exec(["head", "-c", String(bytes), "/dev/zero"], { mode: "binary" });
     let n = 0;
+    need(typeof p.stdout?.getReader === "function", "process.stdout is not a ReadableStream");
     const reader = p.stdout.getReader();
     for (;;) {
       const { done, value } = await reader.read();
@@ -82,5 +108,5 @@ async function burst({ count }) {
   };
 }
 
-window.bench = { setup, latency, throughput, burst };
+window.bench = { setup: supported(setup), latency: supported(latency), throughput: supported(throughput), burst: supported(burst) };
 window.benchReady = true;
