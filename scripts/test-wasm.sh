@@ -24,7 +24,26 @@ trap cleanup EXIT
 # The env vars are read with option_env! at compile time: make cargo rebuild when they change.
 export SANDBOXD_URL="${SANDBOXD_URL:-}" SANDBOXD_TOKEN_ID="${SANDBOXD_TOKEN_ID:-}" SANDBOXD_TOKEN_SECRET="${SANDBOXD_TOKEN_SECRET:-}"
 [ -n "$SANDBOXD_URL" ] || unset SANDBOXD_URL SANDBOXD_TOKEN_ID SANDBOXD_TOKEN_SECRET
-wasm-pack test --headless --chrome . --test live
+# a second sandboxd that cuts every stdio stream after 1 MB, for the resume test
+fault_pid=""
+if [ -n "${SANDBOXD_URL:-}" ] && [ -x target/debug/sandboxd ]; then
+  fault_state=$(mktemp -d /tmp/sandboxd-fault.XXXXXX)
+  target/debug/sandboxd serve --listen 127.0.0.1:0 --state-dir "$fault_state" \
+    --token-id "$SANDBOXD_TOKEN_ID" --token-secret "$SANDBOXD_TOKEN_SECRET" \
+    --fault-cut-stdio-after 1000000 >"$fault_state.out" 2>"$fault_state.log" &
+  fault_pid=$!
+  for _ in $(seq 1 100); do
+    SANDBOXD_FAULT_URL=$(sed -n 's/^sandboxd: listening on \(http:[^ ]*\).*/\1/p' "$fault_state.out")
+    [ -n "$SANDBOXD_FAULT_URL" ] && break
+    sleep 0.1
+  done
+  export SANDBOXD_FAULT_URL
+fi
+cleanup() {
+  if [ "$created_webdriver" = 1 ]; then rm -f webdriver.json; fi
+  if [ -n "$fault_pid" ]; then kill "$fault_pid" 2>/dev/null || true; fi
+}
+wasm-pack test --headless --chrome . --test live --test resilience --test worker
 
 echo "--- npm package build and size gate"
 bash scripts/build-pkg.sh

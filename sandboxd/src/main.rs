@@ -10,6 +10,7 @@ mod output;
 mod server;
 mod snapshots;
 mod state;
+mod stdio_streams;
 mod store;
 mod tcr;
 
@@ -74,6 +75,10 @@ enum Command {
         /// Never give sandboxes network access, whatever they ask for.
         #[arg(long)]
         no_network: bool,
+        /// Testing only: end every stdio read stream with UNAVAILABLE after this many
+        /// bytes, so clients' resume-from-offset can be tested against a real server.
+        #[arg(long, hide = true)]
+        fault_cut_stdio_after: Option<u64>,
         /// Do not hand the credential to same-origin pages at /__sandboxd/config.json
         /// (the playground uses it; it is only served on loopback addresses anyway).
         #[arg(long)]
@@ -191,6 +196,7 @@ async fn serve(
     statics: server::StaticDirs,
     uid: u32,
     no_network: bool,
+    fault_cut_stdio_after: Option<u64>,
 ) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("sandboxd's local backend needs root (it mounts overlayfs and writes cgroups); run it as root");
@@ -239,13 +245,15 @@ async fn serve(
             MissingImagePolicy::Error => images::MissingImage::Error,
         },
     );
-    let state = Arc::new(state::State::new(
+    let mut state = state::State::new(
         store,
         auth::Auth::new(token_id, token_secret, key.into_bytes()),
         images,
         backend,
         state_dir.clone(),
-    ));
+    );
+    state.stdio_streams.cut_after = fault_cut_stdio_after;
+    let state = Arc::new(state);
     let recovered = state.recover()?;
     if recovered > 0 {
         tracing::info!(
@@ -293,6 +301,7 @@ async fn main() -> Result<()> {
             sandbox_uid,
             no_network,
             no_playground_credentials,
+            fault_cut_stdio_after,
         } => {
             serve(
                 listen,
@@ -308,6 +317,7 @@ async fn main() -> Result<()> {
                 },
                 sandbox_uid,
                 no_network,
+                fault_cut_stdio_after,
             )
             .await
         }

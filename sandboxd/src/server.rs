@@ -99,6 +99,7 @@ pub async fn serve(
         },
     );
     let config_state = state.clone();
+    let stats_state = state.clone();
     let tcr = TaskCommandRouterServer::new(Router { state })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
@@ -116,6 +117,14 @@ pub async fn serve(
     // HTTP/2 carries the authority in the URI, not in a Host header, and the control plane
     // builds the command router url it hands out from Host
     router = router.layer(axum::middleware::map_request(host_from_authority));
+    router = router.route(
+        "/__sandboxd/stats",
+        axum::routing::get(move || async move {
+            axum::Json(serde_json::json!({
+                "stdioStreamsOpen": stats_state.stdio_streams.open_count(),
+            }))
+        }),
+    );
     if let Some(pkg) = statics.pkg {
         router = router.nest_service("/pkg", ServeDir::new(pkg));
     }

@@ -137,6 +137,7 @@ pub struct State {
     /// V1 stdin: the last 1-based write index applied, per sandbox.
     pub v1_stdin_index: Mutex<HashMap<String, u32>>,
     pub builds: crate::builds::Builds,
+    pub stdio_streams: crate::stdio_streams::StdioStreams,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -178,6 +179,7 @@ impl State {
             create_lock: tokio::sync::Mutex::new(()),
             v1_stdin_index: Mutex::new(HashMap::new()),
             builds: Mutex::new(HashMap::new()),
+            stdio_streams: Default::default(),
         }
     }
 

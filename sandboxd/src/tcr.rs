@@ -5,7 +5,6 @@
 use crate::backend::sandbox::{Exec, ExecRequest, ExitStatus, Sandbox, StderrMode};
 use crate::backend::stdin::StdinError;
 use crate::state::State;
-use futures::StreamExt;
 use modal_proto::task_command_router::task_command_router_server::TaskCommandRouter;
 use modal_proto::task_command_router::*;
 use std::sync::Arc;
@@ -141,7 +140,9 @@ impl TaskCommandRouter for Router {
                 ))
             }
         });
-        Ok(Response::new(stream.boxed()))
+        Ok(Response::new(
+            self.state.stdio_streams.track(stream, |m| m.data.len()),
+        ))
     }
 
     async fn task_exec_stdin_write(
@@ -262,7 +263,9 @@ impl TaskCommandRouter for Router {
                 ))
             }
         });
-        Ok(Response::new(stream.boxed()))
+        Ok(Response::new(
+            self.state.stdio_streams.track(stream, |m| m.data.len()),
+        ))
     }
 
     async fn sandbox_wait_until_ready(
