@@ -128,7 +128,7 @@ extern "C" fn on_term(_: libc::c_int) {
 
 fn idle() -> ! {
     unsafe {
-        libc::signal(libc::SIGTERM, on_term as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
         loop {
             libc::pause();
         }
