@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tsify::Tsify;
 
 use crate::error::{Error, Result};
+use crate::js::convert::{Fields, FromJs};
 
 /// Options of `new ModalClient(...)`.
 #[derive(Tsify, Deserialize, Default, Debug, Clone)]
@@ -560,6 +561,193 @@ pub fn exec_start_request(
         secret_sources: secret_sources(&p.secrets, &p.env)?,
         ..Default::default()
     })
+}
+
+// ---- reading the options objects from JS (no serde at run time; see js::convert) ----------
+// Field names as the TypeScript interfaces above (camelCase); `signal` is read separately.
+
+impl FromJs for ModalClientParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(ModalClientParams {
+            endpoint: f.string("endpoint")?.unwrap_or_default(),
+            token_id: f.string("tokenId")?.unwrap_or_default(),
+            token_secret: f.string("tokenSecret")?.unwrap_or_default(),
+            environment: f.string("environment")?,
+        })
+    }
+}
+
+impl FromJs for CallOptions {
+    fn from_js(_: &Fields) -> Result<Self> {
+        Ok(CallOptions::default())
+    }
+}
+
+impl FromJs for AppFromNameParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(AppFromNameParams {
+            environment: f.string("environment")?,
+            create_if_missing: f.bool("createIfMissing")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SecretFromNameParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SecretFromNameParams {
+            environment: f.string("environment")?,
+            required_keys: f.strings("requiredKeys")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SecretFromObjectParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SecretFromObjectParams {
+            environment: f.string("environment")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for VolumeFromNameParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(VolumeFromNameParams {
+            environment: f.string("environment")?,
+            create_if_missing: f.bool("createIfMissing")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SecretRef {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SecretRef {
+            secret_id: f
+                .string("secretId")?
+                .ok_or_else(|| Error::invalid("secrets must be Secret objects"))?,
+        })
+    }
+}
+
+impl FromJs for VolumeRef {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(VolumeRef {
+            volume_id: f
+                .string("volumeId")?
+                .ok_or_else(|| Error::invalid("volumes must map paths to Volume objects"))?,
+            read_only: f.bool("readOnly")?,
+        })
+    }
+}
+
+impl FromJs for ProbeRef {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(ProbeRef {
+            tcp_port: f.u32("tcpPort")?,
+            exec_argv: f.strings("execArgv")?,
+            interval_ms: f.u32("intervalMs")?,
+        })
+    }
+}
+
+impl FromJs for crate::api::ProbeParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(crate::api::ProbeParams {
+            interval_ms: f.u32("intervalMs")?,
+        })
+    }
+}
+
+impl FromJs for SandboxCreateParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SandboxCreateParams {
+            command: f.strings("command")?,
+            cpu: f.f64("cpu")?,
+            cpu_limit: f.f64("cpuLimit")?,
+            memory_mib: f.u32("memoryMiB")?,
+            memory_limit_mib: f.u32("memoryLimitMiB")?,
+            timeout_ms: f.f64("timeoutMs")?,
+            idle_timeout_ms: f.f64("idleTimeoutMs")?,
+            workdir: f.string("workdir")?,
+            env: f.record("env")?,
+            secrets: f.objects("secrets")?,
+            volumes: f.object_record("volumes")?,
+            encrypted_ports: f.u32s("encryptedPorts")?,
+            h2_ports: f.u32s("h2Ports")?,
+            unencrypted_ports: f.u32s("unencryptedPorts")?,
+            block_network: f.bool("blockNetwork")?,
+            name: f.string("name")?,
+            tags: f.record("tags")?,
+            readiness_probe: f.object("readinessProbe")?,
+            verbose: f.bool("verbose")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SandboxExecParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        const STDIO: [StdioBehavior; 2] = [StdioBehavior::Pipe, StdioBehavior::Ignore];
+        let stdio = |k| -> Result<Option<StdioBehavior>> {
+            Ok(f.one_of(k, &["pipe", "ignore"], "\"pipe\" or \"ignore\"")?
+                .map(|i| STDIO[i]))
+        };
+        Ok(SandboxExecParams {
+            mode: f
+                .one_of("mode", &["text", "binary"], "\"text\" or \"binary\"")?
+                .map(|i| [StreamMode::Text, StreamMode::Binary][i]),
+            stdout: stdio("stdout")?,
+            stderr: stdio("stderr")?,
+            workdir: f.string("workdir")?,
+            timeout_ms: f.f64("timeoutMs")?,
+            env: f.record("env")?,
+            secrets: f.objects("secrets")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SandboxListParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SandboxListParams {
+            app_id: f.string("appId")?,
+            tags: f.record("tags")?,
+            environment: f.string("environment")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SandboxFromNameParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SandboxFromNameParams {
+            environment: f.string("environment")?,
+            include_terminated: f.bool("includeTerminated")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SandboxTerminateParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SandboxTerminateParams {
+            wait: f.bool("wait")?,
+            signal: None,
+        })
+    }
+}
+
+impl FromJs for SandboxCreateConnectTokenParams {
+    fn from_js(f: &Fields) -> Result<Self> {
+        Ok(SandboxCreateConnectTokenParams {
+            user_metadata: f.string("userMetadata")?,
+            port: f.u32("port")?,
+            signal: None,
+        })
+    }
 }
 
 #[cfg(test)]
