@@ -308,7 +308,7 @@ impl State {
                 read_only: *read_only,
             });
         }
-        let _guard = self.create_lock.lock().await;
+        let guard = self.create_lock.lock().await;
         if let Some(name) = &req.name {
             let taken = self
                 .store
@@ -344,6 +344,8 @@ impl State {
             finished_at: None,
         };
         self.store.put(SANDBOXES, &id, &rec).map_err(internal)?;
+        // the record now holds the name: creates may proceed in parallel from here
+        drop(guard);
         // the image's ENV sits under the sandbox's own variables; its WORKDIR is the default
         let mut env = base_env();
         for (k, v) in image.env.iter().cloned().chain(req.env) {
@@ -397,7 +399,6 @@ impl State {
         if let Ok(mut m) = self.running.lock() {
             m.insert(id.clone(), sb.clone());
         }
-        drop(_guard);
         // record the outcome when it comes
         let me = self.clone();
         tokio::spawn(async move {
