@@ -54,11 +54,11 @@ MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN
 stage "SDK: wasm suites in headless Chromium, npm package build and size gate"
 bash scripts/test-wasm.sh
 
-stage "npm package: Node, Deno and workerd smoke tests, a Vite build, tsc --strict"
+stage "npm package: Node, Deno and workerd smoke tests, a Vite page, tsc --strict"
+bash www/build.sh
 bash tests/js/run.sh
 
 stage "playground: Playwright (Debian's Chromium) against sandboxd"
-bash www/build.sh
 TEST_OUTPUT="$OUT" bash tests/playwright/run.sh
 
 echo; echo "test.sh: all stages passed"

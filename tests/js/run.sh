@@ -68,6 +68,13 @@ CAPNP
 run workerd workerd_smoke
 
 run "vite build" sh -c 'cd vite-app && ../node_modules/.bin/vite build --logLevel warn --outDir ../vite-dist --emptyOutDir && ls ../vite-dist/assets | grep -c wasm | sed "s/^/wasm assets: /"'
+# the built page, served by sandboxd (it serves www/dist) so it gets its credential
+vite_page() {
+  [ -d ../../www/dist ] || { echo "www/dist is missing: sandboxd serves the example from there (bash www/build.sh)"; return 1; }
+  rm -rf ../../www/dist/vite-example && cp -r vite-dist ../../www/dist/vite-example
+  node vite-check.mjs
+}
+run "vite page in Chromium" vite_page
 run "tsc --strict" sh -c './node_modules/.bin/tsc -p tsconfig.json && echo "public types check under --strict"'
 
 echo "package: $passed passed, $failed failed"
