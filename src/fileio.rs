@@ -177,20 +177,19 @@ impl FileState {
     pub fn seek(&mut self, offset: i64, whence: u8) -> Result<u64> {
         self.check()?;
         let base = match whence {
-            0 => 0i128,
-            1 => self.pos as i128,
-            2 => self.data.len() as i128,
-            _ => {
-                return Err(Error::invalid(format!(
-                    "invalid whence ({whence}, should be 0, 1 or 2)"
-                )))
-            }
+            0 => 0i64,
+            1 => self.pos as i64,
+            2 => self.data.len() as i64,
+            _ => return Err(Error::invalid("invalid whence (should be 0, 1 or 2)")),
         };
-        let target = base + offset as i128;
+        // Messages without the numbers: no integer formatting of i64 pulled in for this.
+        let target = base
+            .checked_add(offset)
+            .ok_or_else(|| Error::invalid("seek position out of range"))?;
         if target < 0 {
-            return Err(Error::invalid(format!("negative seek position {target}")));
+            return Err(Error::invalid("negative seek position"));
         }
-        if target > (1i128 << 40) {
+        if target > (1i64 << 40) {
             return Err(Error::invalid("seek position too large"));
         }
         self.pos = target as usize;
