@@ -156,10 +156,25 @@ impl State {
         if path == "/" {
             return Err(Status::invalid_argument("cannot mount an image over /"));
         }
-        let img = self.image(image_id)?;
         let root = Self::sandbox_root(sb)?;
         let target = mounts::dir_in_sandbox(&root, &path, Some(self.backend.uid))
             .map_err(|e| Status::invalid_argument(format!("cannot mount at {path}: {e:#}")))?;
+        if image_id.is_empty() {
+            // no image: an empty, writable directory of the sandbox's own (to fill and
+            // snapshot later), kept with the sandbox's writable layers
+            let dir = self
+                .backend
+                .data_root
+                .join(&sb.id)
+                .join("mounts")
+                .join(crate::ids::new_id("m"));
+            std::fs::create_dir_all(&dir).map_err(internal)?;
+            std::os::unix::fs::chown(&dir, Some(self.backend.uid), Some(self.backend.uid))
+                .map_err(internal)?;
+            return mounts::attach(&dir, &target, false)
+                .map_err(|e| internal(format!("mounting an empty directory at {path}: {e:#}")));
+        }
+        let img = self.image(image_id)?;
         let layers = self.images.layers(&img).layers;
         let result = match layers.as_slice() {
             [] => Err(anyhow::anyhow!("image {image_id} has no files")),

@@ -142,6 +142,11 @@ pub fn fd_path(fd: &OwnedFd) -> String {
 
 /// Attach a read-only copy of the mount tree at host path `src` onto `target`.
 pub fn attach_read_only(src: &Path, target: &OwnedFd) -> Result<()> {
+    attach(src, target, true)
+}
+
+/// Attach a copy of the mount tree at host path `src` onto `target`.
+pub fn attach(src: &Path, target: &OwnedFd, read_only: bool) -> Result<()> {
     let c = cstr(src.as_os_str().as_bytes())?;
     let tree = unsafe {
         libc::syscall(
@@ -156,7 +161,9 @@ pub fn attach_read_only(src: &Path, target: &OwnedFd) -> Result<()> {
     }
     let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        attr_set: if read_only { MOUNT_ATTR_RDONLY } else { 0 }
+            | MOUNT_ATTR_NOSUID
+            | MOUNT_ATTR_NODEV,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
