@@ -17,7 +17,10 @@ pub fn jwt_exp(token: &str) -> Option<f64> {
     let end = rest
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+    // Whole seconds (`exp` is a NumericDate; a fraction changes nothing here): an integer
+    // parse keeps Rust's float parser out of the wasm.
+    let secs = rest[..end].split('.').next()?;
+    secs.parse::<u64>().ok().map(|s| s as f64)
 }
 
 /// Decodes unpadded base64url (JWT segments); `None` on any invalid character.

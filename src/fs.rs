@@ -345,12 +345,12 @@ pub fn ttl_seconds(ttl_ms: Option<Option<f64>>) -> Result<i64> {
     match ttl_ms {
         None => Ok(30 * 24 * 3600),
         Some(None) => Ok(-1),
-        Some(Some(ms)) if !ms.is_finite() || ms < 1000.0 => Err(Error::invalid(format!(
-            "ttlMs must be at least 1000ms, got {ms}"
-        ))),
-        Some(Some(ms)) if ms % 1000.0 != 0.0 => Err(Error::invalid(format!(
-            "ttlMs must be a multiple of 1000ms, got {ms}"
-        ))),
+        Some(Some(ms)) if !ms.is_finite() || ms < 1000.0 => {
+            Err(Error::invalid("ttlMs must be at least 1000ms"))
+        }
+        Some(Some(ms)) if ms % 1000.0 != 0.0 => {
+            Err(Error::invalid("ttlMs must be a multiple of 1000ms"))
+        }
         Some(Some(ms)) => Ok((ms / 1000.0) as i64),
     }
 }
@@ -435,6 +435,20 @@ pub mod json {
             return Err(format!("trailing characters at {}", p.i));
         }
         Ok(v)
+    }
+
+    /// A JSON number's text as f64: by the JS engine in wasm (`+text`, NaN if malformed),
+    /// which keeps Rust's float parser (several KB) out of the package.
+    #[cfg(target_arch = "wasm32")]
+    fn number(t: &str) -> Option<f64> {
+        let n = wasm_bindgen::JsValue::from_str(t).unchecked_into_f64();
+        (!n.is_nan()).then_some(n)
+    }
+
+    /// A JSON number's text as f64.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn number(t: &str) -> Option<f64> {
+        t.parse().ok()
     }
 
     struct Parser<'a> {
@@ -535,7 +549,7 @@ pub mod json {
                     }
                     std::str::from_utf8(&self.s[start..self.i])
                         .ok()
-                        .and_then(|t| t.parse::<f64>().ok())
+                        .and_then(number)
                         .map(Value::Num)
                         .ok_or_else(|| format!("invalid JSON at {start}: bad number"))
                 }

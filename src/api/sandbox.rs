@@ -353,7 +353,7 @@ impl Sandbox {
                     Err(e) if e.kind == ErrorKind::Timeout => {
                         return Err(Error::new(
                             ErrorKind::Timeout,
-                            format!("Sandbox did not become ready within {ms}ms"),
+                            format!("Sandbox did not become ready within {}ms", ms as u64),
                         ))
                     }
                     // UNKNOWN, CANCELLED, INTERNAL, UNAVAILABLE
@@ -498,7 +498,7 @@ async fn with_timeout<T>(
         futures_util::future::Either::Left((r, _)) => r,
         futures_util::future::Either::Right(_) => Err(Error::new(
             ErrorKind::Timeout,
-            format!("{what} did not finish within {ms}ms"),
+            format!("{what} did not finish within {}ms", ms as u64),
         )),
     }
 }
