@@ -464,8 +464,25 @@ fn remove() {
 
 /// The tests run as root, which passes every permission check; run the helper as
 /// nobody (uid/gid 65534) instead.
+/// A copy of the helper that an unprivileged user can execute: the build's own copy may
+/// sit below a directory only root can enter (a checkout in a private temp dir).
+fn bin_for_nobody() -> PathBuf {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("fs-tools-test-bin-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("create bin dir");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod bin dir");
+        let bin = dir.join("modal-sandbox-fs-tools");
+        fs::copy(BIN, &bin).expect("copy helper");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod helper");
+        bin
+    })
+    .clone()
+}
+
 fn as_nobody(c: Value) -> Command {
-    let mut command = cmd(&c);
+    let mut command = Command::new(bin_for_nobody());
+    command.arg(c.to_string());
     // SAFETY: setgroups/setgid/setuid are async-signal-safe.
     unsafe {
         command.pre_exec(|| {
