@@ -829,7 +829,7 @@ impl FileWatchIterator {
         let state = self.state.clone();
         let signal = self.signal.clone();
         let path = self.path.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        super::js_promise(Box::pin(async move {
             if signal.as_ref().is_some_and(|s| s.aborted()) {
                 state.lock().await.stop();
                 return Ok(iter_result(JsValue::UNDEFINED, true));
@@ -849,7 +849,7 @@ impl FileWatchIterator {
                 }
                 Err(e) => Err(e),
             }
-        })
+        }))
     }
 
     /// Stops watching.
@@ -859,10 +859,10 @@ impl FileWatchIterator {
     )]
     pub fn return_(&self) -> Promise {
         let state = self.state.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        super::js_promise(Box::pin(async move {
             state.lock().await.stop();
             Ok(iter_result(JsValue::UNDEFINED, true))
-        })
+        }))
     }
 }
 

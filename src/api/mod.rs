@@ -38,10 +38,17 @@ fn promise_boxed(
     signal: Result<Option<web_sys::AbortSignal>>,
     fut: futures_util::future::LocalBoxFuture<'static, Result<JsValue>>,
 ) -> Promise {
-    future_to_promise(async move {
+    js_promise(Box::pin(async move {
         let signal = signal.map_err(Error::into_js)?;
         js::with_signal(signal, async move { fut.await.map_err(Error::into_js) }).await
-    })
+    }))
+}
+
+/// The one instantiation of `future_to_promise` in the SDK (each costs ~1 KB of wasm).
+pub(crate) fn js_promise(
+    fut: futures_util::future::LocalBoxFuture<'static, std::result::Result<JsValue, JsValue>>,
+) -> Promise {
+    future_to_promise(fut)
 }
 
 /// A string property of a JS object (e.g. `appId` of an `App`), or an `InvalidError`.
