@@ -147,13 +147,23 @@ pub fn attach_read_only(src: &Path, target: &OwnedFd) -> Result<()> {
 
 /// Attach a copy of the mount tree at host path `src` onto `target`.
 pub fn attach(src: &Path, target: &OwnedFd, read_only: bool) -> Result<()> {
+    let attr_set =
+        if read_only { MOUNT_ATTR_RDONLY } else { 0 } | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    let tree = detached_copy(src, true, attr_set, 0)?;
+    move_to(&tree, target.as_raw_fd(), None)
+}
+
+/// A detached copy of the mount at `src` (with its submounts if `recursive`), with
+/// `attr_set` applied (and the id mapping of `userns_fd` when MOUNT_ATTR_IDMAP is set).
+fn detached_copy(src: &Path, recursive: bool, attr_set: u64, userns_fd: RawFd) -> Result<OwnedFd> {
     let c = cstr(src.as_os_str().as_bytes())?;
+    let rec = if recursive { AT_RECURSIVE } else { 0 };
     let tree = unsafe {
         libc::syscall(
             libc::SYS_open_tree,
             libc::AT_FDCWD,
             c.as_ptr(),
-            OPEN_TREE_CLONE | AT_RECURSIVE | libc::O_CLOEXEC as u32,
+            OPEN_TREE_CLONE | rec | libc::O_CLOEXEC as u32,
         )
     };
     if tree < 0 {
@@ -161,12 +171,10 @@ pub fn attach(src: &Path, target: &OwnedFd, read_only: bool) -> Result<()> {
     }
     let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
     let attr = MountAttr {
-        attr_set: if read_only { MOUNT_ATTR_RDONLY } else { 0 }
-            | MOUNT_ATTR_NOSUID
-            | MOUNT_ATTR_NODEV,
+        attr_set,
         attr_clr: 0,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd: userns_fd as u64,
     };
     let empty = cstr(b"")?;
     let rc = unsafe {
@@ -174,7 +182,7 @@ pub fn attach(src: &Path, target: &OwnedFd, read_only: bool) -> Result<()> {
             libc::SYS_mount_setattr,
             tree.as_raw_fd(),
             empty.as_ptr(),
-            libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
+            libc::AT_EMPTY_PATH as u32 | rec,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -182,14 +190,27 @@ pub fn attach(src: &Path, target: &OwnedFd, read_only: bool) -> Result<()> {
     if rc != 0 {
         return Err(last_err("mount_setattr"));
     }
+    Ok(tree)
+}
+
+/// Attach a detached mount at the directory `dir_fd` (with `path` below it, if given).
+fn move_to(tree: &OwnedFd, dir_fd: RawFd, path: Option<&Path>) -> Result<()> {
+    let empty = cstr(b"")?;
+    let (to, flags) = match path {
+        Some(p) => (cstr(p.as_os_str().as_bytes())?, MOVE_MOUNT_F_EMPTY_PATH),
+        None => (
+            empty.clone(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        ),
+    };
     let rc = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             tree.as_raw_fd(),
             empty.as_ptr(),
-            target.as_raw_fd(),
-            empty.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+            dir_fd,
+            to.as_ptr(),
+            flags,
         )
     };
     if rc != 0 {
@@ -253,52 +274,11 @@ fn userns_mapping_root_to(uid: u32) -> Result<&'static OwnedFd> {
 pub fn idmapped_view(src: &Path, target: &Path, uid: u32) -> Result<()> {
     let userns = userns_mapping_root_to(uid)?;
     std::fs::create_dir_all(target)?;
-    let c = cstr(src.as_os_str().as_bytes())?;
-    let tree = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
-        )
-    };
-    if tree < 0 {
-        return Err(last_err("open_tree"));
-    }
-    let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    let empty = cstr(b"")?;
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH as u32,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(last_err("idmapping"));
-    }
-    let t = cstr(target.as_os_str().as_bytes())?;
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if rc != 0 {
-        return Err(last_err("move_mount"));
-    }
-    Ok(())
+    let tree = detached_copy(
+        src,
+        false,
+        MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
+        userns.as_raw_fd(),
+    )?;
+    move_to(&tree, libc::AT_FDCWD, Some(target))
 }
