@@ -5,11 +5,11 @@ pub fn normalize(endpoint: &str) -> Result<String, String> {
     let e = endpoint.trim().trim_end_matches('/');
     if !(e.starts_with("http://") || e.starts_with("https://")) {
         return Err(format!(
-            "endpoint must start with http:// or https://, got {endpoint:?}"
+            "endpoint must start with http:// or https://, got '{endpoint}'"
         ));
     }
     if host_of(e).is_empty() {
-        return Err(format!("endpoint has no host: {endpoint:?}"));
+        return Err(format!("endpoint has no host: '{endpoint}'"));
     }
     Ok(e.to_string())
 }

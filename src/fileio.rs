@@ -27,7 +27,7 @@ pub struct Mode {
 impl Mode {
     /// Parses a Python mode string such as `"r"`, `"wb"`, `"a+"`, `"x+b"`.
     pub fn parse(s: &str) -> Result<Mode> {
-        let bad = || Error::invalid(format!("invalid mode: {s:?}"));
+        let bad = || Error::invalid(format!("invalid mode: '{s}'"));
         let mut base = None;
         let (mut plus, mut binary, mut text) = (false, false, false);
         for c in s.chars() {

@@ -34,7 +34,7 @@ pub enum Op {
 pub fn check_path(path: &str, what: &str) -> Result<()> {
     if !path.starts_with('/') {
         return Err(Error::invalid(format!(
-            "{what}: only absolute paths are supported, got {path:?}"
+            "{what}: only absolute paths are supported, got '{path}'"
         )));
     }
     if path.contains('\0') {
@@ -99,7 +99,7 @@ pub fn watch_command(
             for t in types {
                 if !EVENT_TYPES.contains(&t.as_str()) {
                     return Err(Error::invalid(format!(
-                        "filter: unknown event type {t:?} (expected Access, Create, Modify, Remove or Unknown)"
+                        "filter: unknown event type '{t}' (expected Access, Create, Modify, Remove or Unknown)"
                     )));
                 }
                 if out.len() > 1 {
@@ -163,16 +163,16 @@ impl FileInfo {
             v.get(k)
                 .and_then(json::Value::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| bad_output(&format!("entry without string {k:?}")))
+                .ok_or_else(|| bad_output(&format!("entry without string '{k}'")))
         };
         let n = |k: &str| -> Result<f64> {
             v.get(k)
                 .and_then(json::Value::as_f64)
-                .ok_or_else(|| bad_output(&format!("entry without number {k:?}")))
+                .ok_or_else(|| bad_output(&format!("entry without number '{k}'")))
         };
         let file_type = s("type")?;
         if !matches!(file_type.as_str(), "file" | "directory" | "symlink") {
-            return Err(bad_output(&format!("entry of type {file_type:?}")));
+            return Err(bad_output(&format!("entry of type '{file_type}'")));
         }
         Ok(FileInfo {
             name: s("name")?,

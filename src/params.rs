@@ -376,7 +376,7 @@ pub fn check_name(name: &str, what: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "invalid {what} name {name:?}: use up to 64 of a-z A-Z 0-9 - _ ."
+            "invalid {what} name '{name}': use up to 64 of a-z A-Z 0-9 - _ ."
         )))
     }
 }
