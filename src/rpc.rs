@@ -96,7 +96,19 @@ async fn raw_call(
 }
 
 fn decode<M: prost::Message + Default>(b: Bytes) -> Result<M> {
-    M::decode(b).map_err(|e| Error::new(ErrorKind::Remote, format!("bad reply from server: {e}")))
+    M::decode(b).map_err(bad_reply)
+}
+
+/// Out of line: `decode` is instantiated once per reply type.
+#[inline(never)]
+fn bad_reply(e: prost::DecodeError) -> Error {
+    Error::new(ErrorKind::Remote, format!("bad reply from server: {e}"))
+}
+
+/// Out of line: `stream` is instantiated once per message type.
+#[inline(never)]
+fn bad_message(e: prost::DecodeError) -> Status {
+    Status::internal(e.to_string())
 }
 
 fn unary(r: Reply) -> Bytes {
@@ -111,7 +123,7 @@ fn stream<M: prost::Message + Default + 'static>(
 ) -> LocalBoxStream<'static, std::result::Result<M, Status>> {
     match r {
         Reply::Stream(s) => s
-            .map(|r| r.and_then(|b| M::decode(b).map_err(|e| Status::internal(e.to_string()))))
+            .map(|r| r.and_then(|b| M::decode(b).map_err(bad_message)))
             .boxed_local(),
         Reply::Unary(_) => futures_util::stream::empty().boxed_local(),
     }
