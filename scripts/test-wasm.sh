@@ -43,7 +43,7 @@ cleanup() {
   if [ "$created_webdriver" = 1 ]; then rm -f webdriver.json; fi
   if [ -n "$fault_pid" ]; then kill "$fault_pid" 2>/dev/null || true; fi
 }
-wasm-pack test --headless --chrome . --test live --test resilience --test worker
+wasm-pack test --headless --chrome . --test live --test resilience --test worker --test files
 
 echo "--- npm package build and size gate"
 bash scripts/build-pkg.sh

@@ -3,7 +3,8 @@ import {
   ModalClient, Probe, NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError,
   TimeoutError, SandboxTimeoutError, ClientClosedError, ModalError,
 } from "modal-wasm";
-import type { Sandbox, ContainerProcess, App, Image, SandboxCreateParams } from "modal-wasm";
+import type { Sandbox, ContainerProcess, App, Image, SandboxCreateParams, FileInfo, FileWatchEvent, Tunnel } from "modal-wasm";
+import { SandboxFilesystemError } from "modal-wasm";
 
 async function main(signal: AbortSignal): Promise<void> {
   const client = new ModalClient({ endpoint: "http://127.0.0.1:8787", tokenId: "ak-1", tokenSecret: "as-1" });
@@ -29,8 +30,44 @@ async function main(signal: AbortSignal): Promise<void> {
   }
   const same: Sandbox = await client.sandboxes.fromId(sb.sandboxId);
   const rc: number | null | undefined = await same.poll();
+  // files (sandbox.filesystem, and the Python-style shorthands)
+  await sb.filesystem.writeText("hello", "/tmp/a.txt");
+  await sb.filesystem.writeBytes(new Blob(["blob"]), "/tmp/b.bin", { onProgress: (p) => void p.loaded });
+  const back: string = await sb.filesystem.readText("/tmp/a.txt");
+  const bytes: Uint8Array = await sb.filesystem.readBytes("/tmp/b.bin");
+  const entries: FileInfo[] = await sb.filesystem.listFiles("/tmp");
+  const info: FileInfo = await sb.filesystem.stat("/tmp/a.txt");
+  await sb.filesystem.makeDirectory("/tmp/d/e");
+  await sb.filesystem.remove("/tmp/d", { recursive: true });
+  const names: string[] = await sb.ls("/tmp");
+  await sb.mkdir("/tmp/x", { parents: true });
+  await sb.rm("/tmp/x");
+  const f = await sb.open("/tmp/a.txt", "r+");
+  const chunk: string | Uint8Array = await f.read();
+  f.seek(0);
+  await f.write("x");
+  await f.close();
+  for await (const ev of sb.watch("/tmp", { timeoutMs: 10 })) {
+    const e: FileWatchEvent = ev;
+    void e;
+  }
+  // images, mounts, volumes, networking
+  const snap: Image = await sb.snapshotFilesystem();
+  const dir: Image = await sb.snapshotDirectory("/tmp", { ttlMs: 60_000 });
+  await sb.mountImage("/mnt/snap", dir);
+  await sb.unmountImage("/mnt/snap");
+  await sb.reloadVolumes();
+  const tunnels: Record<number, Tunnel> = await sb.tunnels();
+  const creds = await sb.createConnectToken({ userMetadata: "who" });
+  const connectUrl: string = creds.url;
+  await sb.waitUntilReady(1000);
+  try {
+    await sb.filesystem.readText("/nope");
+  } catch (e) {
+    if (e instanceof SandboxFilesystemError) console.log(e.code);
+  }
   await sb.terminate();
-  console.log(text, code, rc);
+  console.log(text, code, rc, back, bytes, entries, info, names, chunk, snap, tunnels, connectUrl);
   for (const E of [NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError, TimeoutError, SandboxTimeoutError, ClientClosedError]) {
     const e: ModalError = new E("x");
     const c: string = e.code;
