@@ -58,6 +58,22 @@ code, _ = run(sb, "sh", "-c", "echo no > /mnt/data/y")
 check("image mount is read-only", code != 0, True)
 sb.unmount_image("/mnt/data")
 check("unmounted", run(sb, "ls", "/mnt/data"), (0, ""))
+
+# --- paths resolve inside the sandbox: a symlink pointing "out" stays in, `..` is refused
+import os
+marker = f"escape-{os.getpid()}"
+run(sb, "sh", "-c", "ln -s /../../../../tmp /tmp/out && ln -s /etc /tmp/etc-link")
+sb.mount_image(f"/tmp/out/{marker}", dimg)
+check("mount through a symlink lands in the sandbox", run(sb, "cat", f"/tmp/{marker}/x"), (0, "dirsnap\n"))
+check("the host's /tmp is untouched", os.path.exists(f"/tmp/{marker}"), False)
+etc_img = sb.snapshot_directory("/tmp/etc-link")
+sb.mount_image("/mnt/etc", etc_img)
+check("a directory snapshot through a symlink copies the sandbox's files", run(sb, "cat", "/mnt/etc/hostname"), (0, "modal\n"))
+try:
+    sb.mount_image("/mnt/../../etc/evil", dimg)
+    check("`..` in a mount path is refused", "accepted", "refused")
+except modal.exception.Error as e:
+    check("`..` in a mount path is refused", type(e).__name__, "InvalidError")
 sb.terminate()
 
 # --- Dockerfile-style builds: RUN, ENV, WORKDIR; cached; failures reported

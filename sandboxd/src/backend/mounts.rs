@@ -88,27 +88,20 @@ fn components(path: &str) -> Result<Vec<&std::ffi::OsStr>> {
 /// (owned by `uid`) if `create` and missing.
 pub fn dir_in_sandbox(root: &Path, path: &str, create: Option<u32>) -> Result<OwnedFd> {
     let root_fd = File::open(root).context("opening the sandbox root")?;
-    let mut cur: OwnedFd = open_in_root(
-        root_fd.as_raw_fd(),
-        Path::new("."),
-        libc::O_PATH | libc::O_DIRECTORY,
-    )?;
+    let root_fd = root_fd.as_raw_fd();
+    // every step resolves from the sandbox's root, so a symlink (absolute or with `..`)
+    // anywhere on the way resolves inside the sandbox
+    let mut prefix = std::path::PathBuf::from(".");
+    let mut cur = open_in_root(root_fd, &prefix, libc::O_PATH | libc::O_DIRECTORY)?;
     for name in components(path)? {
-        let next = open_in_root(
-            cur.as_raw_fd(),
-            Path::new(name),
-            libc::O_PATH | libc::O_DIRECTORY,
-        );
-        cur = match next {
+        let parent = prefix.clone();
+        prefix.push(name);
+        cur = match open_in_root(root_fd, &prefix, libc::O_PATH | libc::O_DIRECTORY) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && create.is_some() => {
                 let c = cstr(name.as_bytes())?;
                 // mkdirat needs a real directory fd, not O_PATH
-                let real = open_in_root(
-                    cur.as_raw_fd(),
-                    Path::new("."),
-                    libc::O_RDONLY | libc::O_DIRECTORY,
-                )?;
+                let real = open_in_root(root_fd, &parent, libc::O_RDONLY | libc::O_DIRECTORY)?;
                 if unsafe { libc::mkdirat(real.as_raw_fd(), c.as_ptr(), 0o755) } != 0 {
                     return Err(last_err(&format!("creating {path}")));
                 }
@@ -123,11 +116,7 @@ pub fn dir_in_sandbox(root: &Path, path: &str, create: Option<u32>) -> Result<Ow
                         )
                     };
                 }
-                open_in_root(
-                    cur.as_raw_fd(),
-                    Path::new(name),
-                    libc::O_PATH | libc::O_DIRECTORY,
-                )?
+                open_in_root(root_fd, &prefix, libc::O_PATH | libc::O_DIRECTORY)?
             }
             Err(e) => return Err(anyhow::anyhow!("{path}: {e}")),
         };
