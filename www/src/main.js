@@ -61,6 +61,7 @@ const state = {
   cwd: WORKDIR,
   path: null, // the file in the editor
   buffers: new Map(), // path -> { state: EditorState, saved: string }
+  creds: null, // { tokenId, tokenSecret }, for the terminate beacon on page close
 };
 
 // ---------------------------------------------------------------- terminal
@@ -354,6 +355,7 @@ async function startSandbox({ reconnect = false } = {}) {
     const session = await ensureSession();
     if (reconnect || !state.connected) {
       const creds = await credentials();
+      state.creds = creds;
       await session.connect({ endpoint: endpoint(), ...creds });
       state.connected = true;
     }
@@ -385,10 +387,37 @@ async function restartSandbox() {
   await startSandbox({ reconnect: !state.connected });
 }
 
-// Terminate the sandbox when the page goes away (best effort: the request may not finish
-// before the page is torn down; the sandbox's own timeout is the backstop).
+/**
+ * SandboxTerminateV2 as one gRPC-web POST with `keepalive`, so it is delivered after the
+ * page (and a worker running the SDK) is torn down, which a request made through the SDK
+ * is not. The message is SandboxTerminateRequest { sandbox_id (1): string }.
+ */
+function terminateBeacon(sandboxId, creds) {
+  const id = new TextEncoder().encode(sandboxId);
+  if (id.length > 127) return false; // one-byte length: sandbox ids are short
+  const frame = new Uint8Array(5 + 2 + id.length);
+  new DataView(frame.buffer).setUint32(1, 2 + id.length);
+  frame.set([0x0a, id.length], 5);
+  frame.set(id, 7);
+  fetch(new URL("/modal.client.ModalClient/SandboxTerminateV2", endpoint()), {
+    method: "POST",
+    keepalive: true,
+    headers: {
+      "content-type": "application/grpc-web+proto",
+      "x-grpc-web": "1",
+      "x-modal-client-type": "8",
+      "x-modal-token-id": creds.tokenId,
+      "x-modal-token-secret": creds.tokenSecret,
+    },
+    body: frame,
+  }).catch(() => {});
+  return true;
+}
+
+// Terminate the sandbox when the page goes away; the sandbox's own timeout is the backstop.
 window.addEventListener("pagehide", () => {
-  if (state.session && state.ready) state.session.terminate().catch(() => {});
+  if (!state.session || !state.ready || !state.sandboxId) return;
+  if (!(state.creds && terminateBeacon(state.sandboxId, state.creds))) state.session.terminate().catch(() => {});
 });
 
 // ---------------------------------------------------------------- running code
