@@ -101,7 +101,18 @@ fn exec(mut cmd: Command, input: Option<Vec<u8>>) -> Out {
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn helper");
+    // a freshly copied binary can be briefly "busy" (ETXTBSY) while another test thread's
+    // fork still holds the copy's write descriptor before its exec closes it
+    let mut tries = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+            other => break other.expect("spawn helper"),
+        }
+    };
     let writer = input.map(|data| {
         let mut stdin = child.stdin.take().expect("stdin");
         thread::spawn(move || {
