@@ -1,8 +1,6 @@
 //! The option objects of the JS API (typed through tsify) and the requests built from them.
 //! Validation happens here, natively testable; the facade only converts JS values.
 
-use std::collections::BTreeMap;
-
 use modal_proto::client as pb;
 use modal_proto::task_command_router as tcr;
 use serde::de::IgnoredAny;
@@ -10,7 +8,7 @@ use serde::Deserialize;
 use tsify::Tsify;
 
 use crate::error::{Error, Result};
-use crate::js::convert::{Fields, FromJs};
+use crate::js::convert::{Fields, FromJs, Record};
 
 /// Options of `new ModalClient(...)`.
 #[derive(Tsify, Deserialize, Default, Debug, Clone)]
@@ -156,13 +154,13 @@ pub struct SandboxCreateParams {
     pub workdir: Option<String>,
     /// Environment variables.
     #[tsify(optional, type = "Record<string, string>")]
-    pub env: Option<BTreeMap<String, String>>,
+    pub env: Option<Record<String>>,
     /// Secrets injected as environment variables.
     #[tsify(optional, type = "Secret[]")]
     pub secrets: Option<Vec<SecretRef>>,
     /// Volumes by mount path.
     #[tsify(optional, type = "Record<string, Volume>")]
-    pub volumes: Option<BTreeMap<String, VolumeRef>>,
+    pub volumes: Option<Record<VolumeRef>>,
     /// Ports tunneled with TLS.
     #[tsify(optional)]
     pub encrypted_ports: Option<Vec<u32>>,
@@ -180,7 +178,7 @@ pub struct SandboxCreateParams {
     pub name: Option<String>,
     /// Tags, filterable by `client.sandboxes.list({ tags })`.
     #[tsify(optional, type = "Record<string, string>")]
-    pub tags: Option<BTreeMap<String, String>>,
+    pub tags: Option<Record<String>>,
     /// Readiness probe, see `Probe.withTcp` / `Probe.withExec`.
     #[tsify(optional, type = "Probe")]
     pub readiness_probe: Option<ProbeRef>,
@@ -235,7 +233,7 @@ pub struct SandboxExecParams {
     pub timeout_ms: Option<f64>,
     /// Environment variables.
     #[tsify(optional, type = "Record<string, string>")]
-    pub env: Option<BTreeMap<String, String>>,
+    pub env: Option<Record<String>>,
     /// Secrets injected as environment variables.
     #[tsify(optional, type = "Secret[]")]
     pub secrets: Option<Vec<SecretRef>>,
@@ -253,7 +251,7 @@ pub struct SandboxListParams {
     pub app_id: Option<String>,
     /// Only sandboxes with all these tags.
     #[tsify(optional, type = "Record<string, string>")]
-    pub tags: Option<BTreeMap<String, String>>,
+    pub tags: Option<Record<String>>,
     /// Environment name.
     #[tsify(optional)]
     pub environment: Option<String>,
@@ -329,8 +327,8 @@ fn check_workdir(workdir: &Option<String>) -> Result<()> {
     }
 }
 
-/// Tags as the protocol's list (sorted by name).
-pub fn tags_to_proto(tags: &BTreeMap<String, String>) -> Vec<pb::SandboxTag> {
+/// Tags as the protocol's list.
+pub fn tags_to_proto(tags: &Record<String>) -> Vec<pb::SandboxTag> {
     tags.iter()
         .map(|(k, v)| pb::SandboxTag {
             tag_name: k.clone(),
@@ -342,7 +340,7 @@ pub fn tags_to_proto(tags: &BTreeMap<String, String>) -> Vec<pb::SandboxTag> {
 /// Secret sources: each secret by id, then inline env (as Modal's JS client does).
 pub fn secret_sources(
     secrets: &Option<Vec<SecretRef>>,
-    env: &Option<BTreeMap<String, String>>,
+    env: &Option<Record<String>>,
 ) -> Result<Vec<pb::SecretSource>> {
     let mut out = Vec::new();
     for (i, s) in secrets.iter().flatten().enumerate() {
@@ -780,7 +778,7 @@ mod tests {
             encrypted_ports: Some(vec![8080]),
             block_network: Some(true),
             name: Some("my-sb".into()),
-            tags: Some([("k".to_string(), "v".to_string())].into()),
+            tags: Some(vec![("k".to_string(), "v".to_string())]),
             readiness_probe: Some(ProbeRef {
                 tcp_port: Some(80),
                 ..Default::default()

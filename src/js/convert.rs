@@ -5,13 +5,15 @@
 //! the float formatting of serde's error messages were ~20 KB gzip of the wasm, for a dozen
 //! flat objects. tsify still derives the TypeScript interfaces (`Ts<T>` in signatures).
 
-use std::collections::BTreeMap;
-
 use js_sys::{Array, Reflect};
 use tsify::{Ts, Tsify};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, Result};
+
+/// A JS `Record<string, T>` in the object's own key order (keys are unique, as in JS;
+/// a Vec rather than a map keeps BTreeMap and its sort out of the wasm).
+pub type Record<T> = Vec<(String, T)>;
 
 /// A value read from a JS options object (see `params`).
 pub trait FromJs: Sized {
@@ -92,7 +94,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A `Record<string, string>`.
-    pub fn record(&self, key: &str) -> Result<Option<BTreeMap<String, String>>> {
+    pub fn record(&self, key: &str) -> Result<Option<Record<String>>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => string_record(&v, key).map(Some),
@@ -123,13 +125,13 @@ impl<'a> Fields<'a> {
     }
 
     /// A `Record<string, T>` of objects read as `T`.
-    pub fn object_record<T: FromJs>(&self, key: &str) -> Result<Option<BTreeMap<String, T>>> {
+    pub fn object_record<T: FromJs>(&self, key: &str) -> Result<Option<Record<T>>> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
-        let mut out = BTreeMap::new();
+        let mut out = Vec::new();
         for (k, x) in entries(&v).ok_or_else(|| self.bad(key, "an object"))? {
-            out.insert(k, T::from_js(&Fields::new(&x, key)?)?);
+            out.push((k, T::from_js(&Fields::new(&x, key)?)?));
         }
         Ok(Some(out))
     }
@@ -241,7 +243,7 @@ pub fn string_array(v: &JsValue, what: &str) -> Result<Vec<String>> {
 }
 
 /// A required `Record<string, string>` argument.
-pub fn string_record(v: &JsValue, what: &str) -> Result<BTreeMap<String, String>> {
+pub fn string_record(v: &JsValue, what: &str) -> Result<Record<String>> {
     let bad = || Error::invalid(format!("{what} must be an object of string values"));
     entries(v)
         .ok_or_else(bad)?
