@@ -26,8 +26,6 @@ pub enum Op {
     MakeDirectory,
     /// `Remove`
     Remove,
-    /// `Watch`
-    Watch,
 }
 
 /// Fails with an `InvalidError` unless `path` is absolute (as Modal's clients require).
@@ -77,52 +75,6 @@ pub fn remove_command(path: &str, recursive: bool) -> String {
         r#"{{"Remove":{{"path":{},"recursive":{recursive}}}}}"#,
         json::quote(path)
     )
-}
-
-/// Event types a watch reports to JS. The helper's `Rename`, `RenameFrom` and `RenameTo`
-/// are reported as `Modify`, as Modal's clients do.
-pub const EVENT_TYPES: [&str; 5] = ["Access", "Create", "Modify", "Remove", "Unknown"];
-
-/// `{"Watch":{"path":P,"recursive":B,"filter":[..]|null,"timeout_secs":N|null}}`.
-/// `filter` is validated against [`EVENT_TYPES`]; `Modify` also selects the rename kinds.
-/// `timeout_ms` is truncated to whole seconds.
-pub fn watch_command(
-    path: &str,
-    recursive: bool,
-    filter: Option<&[String]>,
-    timeout_ms: Option<f64>,
-) -> Result<String> {
-    let filter = match filter {
-        None => "null".to_string(),
-        Some(types) => {
-            let mut out = String::from("[");
-            for t in types {
-                if !EVENT_TYPES.contains(&t.as_str()) {
-                    return Err(Error::invalid(format!(
-                        "filter: unknown event type '{t}' (expected Access, Create, Modify, Remove or Unknown)"
-                    )));
-                }
-                if out.len() > 1 {
-                    out.push(',');
-                }
-                out.push_str(&json::quote(t));
-                if t == "Modify" {
-                    out.push_str(r#","Rename","RenameFrom","RenameTo""#);
-                }
-            }
-            out.push(']');
-            out
-        }
-    };
-    let timeout = match timeout_ms {
-        None => "null".to_string(),
-        Some(ms) if ms.is_finite() && ms >= 0.0 => format!("{}", (ms / 1000.0).trunc() as u64),
-        Some(_) => return Err(Error::invalid("timeoutMs must be a non-negative number")),
-    };
-    Ok(format!(
-        r#"{{"Watch":{{"path":{},"recursive":{recursive},"filter":{filter},"timeout_secs":{timeout}}}}}"#,
-        json::quote(path)
-    ))
 }
 
 /// One entry of `ListFiles` / `Stat`.
@@ -203,63 +155,6 @@ pub fn parse_entries(stdout: &[u8]) -> Result<Vec<FileInfo>> {
 pub fn parse_entry(stdout: &[u8]) -> Result<FileInfo> {
     let v = json::parse(stdout).map_err(|e| bad_output(&e))?;
     FileInfo::from_value(&v)
-}
-
-/// A change seen by a watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchEvent {
-    /// One of [`EVENT_TYPES`].
-    pub event_type: &'static str,
-    /// Affected absolute paths.
-    pub paths: Vec<String>,
-}
-
-/// One line of `Watch` output; `None` for blank, invalid or path-less lines (skipped, as
-/// Modal's clients do).
-pub fn parse_event(line: &[u8]) -> Option<WatchEvent> {
-    let v = json::parse(line).ok()?;
-    let raw = v.get("event_type")?.as_str()?;
-    let event_type = match raw {
-        "Rename" | "RenameFrom" | "RenameTo" => "Modify",
-        t => EVENT_TYPES.iter().find(|e| **e == t)?,
-    };
-    let paths: Vec<String> = v
-        .get("paths")?
-        .as_array()?
-        .iter()
-        .filter_map(|p| p.as_str().map(str::to_string))
-        .collect();
-    if paths.is_empty() {
-        return None;
-    }
-    Some(WatchEvent { event_type, paths })
-}
-
-/// Splits a byte stream into lines (`\n`), a line split across chunks kept whole.
-#[derive(Default, Debug)]
-pub struct Lines {
-    buf: Vec<u8>,
-}
-
-impl Lines {
-    /// Adds bytes; returns the lines they complete (without the newline).
-    pub fn push(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for &b in data {
-            if b == b'\n' {
-                out.push(std::mem::take(&mut self.buf));
-            } else {
-                self.buf.push(b);
-            }
-        }
-        out
-    }
-
-    /// The unterminated last line, if any.
-    pub fn finish(&mut self) -> Option<Vec<u8>> {
-        let rest = std::mem::take(&mut self.buf);
-        (!rest.is_empty()).then_some(rest)
-    }
 }
 
 /// The typed error for a failed helper run: its exit code and stderr (the JSON
@@ -646,15 +541,6 @@ mod tests {
             remove_command("/d", false),
             r#"{"Remove":{"path":"/d","recursive":false}}"#
         );
-        let w = watch_command("/w", true, Some(&["Modify".into()]), Some(2500.0)).unwrap();
-        assert_eq!(
-            w,
-            r#"{"Watch":{"path":"/w","recursive":true,"filter":["Modify","Rename","RenameFrom","RenameTo"],"timeout_secs":2}}"#
-        );
-        let w = watch_command("/w", false, None, None).unwrap();
-        assert!(w.ends_with(r#""filter":null,"timeout_secs":null}}"#));
-        assert!(watch_command("/w", false, Some(&["Nope".into()]), None).is_err());
-        assert!(watch_command("/w", false, None, Some(-1.0)).is_err());
         // Round trip through our own parser.
         let v = json::parse(read_command("/x\u{1}ü").as_bytes()).unwrap();
         assert_eq!(
@@ -696,32 +582,6 @@ mod tests {
         }
         let weird = ENTRY.replace(r#""type":"file""#, r#""type":"socket""#);
         assert!(parse_entry(weird.as_bytes()).is_err());
-    }
-
-    #[test]
-    fn events_parse_and_collapse_renames() {
-        let e = parse_event(br#"{"event_type":"Create","paths":["/a"]}"#).unwrap();
-        assert_eq!(e.event_type, "Create");
-        assert_eq!(e.paths, vec!["/a"]);
-        let e = parse_event(br#" {"event_type":"RenameTo","paths":["/a","/b"]} "#).unwrap();
-        assert_eq!(e.event_type, "Modify");
-        assert_eq!(e.paths.len(), 2);
-        assert!(parse_event(b"").is_none());
-        assert!(parse_event(b"garbage").is_none());
-        assert!(parse_event(br#"{"event_type":"Create","paths":[]}"#).is_none());
-        assert!(parse_event(br#"{"event_type":"Weird","paths":["/a"]}"#).is_none());
-    }
-
-    #[test]
-    fn lines_split_across_chunks() {
-        let mut l = Lines::default();
-        assert!(l.push(b"ab").is_empty());
-        assert_eq!(
-            l.push(b"c\nde\n\nf"),
-            vec![b"abc".to_vec(), b"de".to_vec(), vec![]]
-        );
-        assert_eq!(l.finish(), Some(b"f".to_vec()));
-        assert_eq!(l.finish(), None);
     }
 
     #[test]
@@ -792,7 +652,7 @@ mod tests {
                 ErrorKind::FsFileTooLarge,
                 "FILESYSTEM_FILE_TOO_LARGE",
             ),
-            (Op::Watch, "NotSupported", ErrorKind::Invalid, "INVALID"),
+            (Op::Read, "NotSupported", ErrorKind::Invalid, "INVALID"),
             (Op::Read, "Io", ErrorKind::Filesystem, "FILESYSTEM"),
         ];
         for (op, kind, want, code) in cases {

@@ -25,7 +25,6 @@ pub mod cursor;
 pub mod endpoint;
 pub mod error;
 pub mod exit;
-pub mod fileio;
 pub mod fs;
 pub mod grpc;
 pub mod ids;

@@ -1,15 +1,13 @@
-//! Files in a sandbox: `sandbox.filesystem` (Modal's JS client), `sandbox.open()` (a
-//! Python-style file handle), and the `ls`/`mkdir`/`rm`/`watch` shorthands. Everything
-//! runs the in-sandbox helper (`crate::fs::HELPER`) through ordinary exec: its stdout is
-//! read as a resumable stream, uploads go to its stdin as offset-carrying
-//! `TaskExecStdinWrite` chunks, and failures come back as typed errors (`crate::fs`).
+//! Files in a sandbox: `sandbox.filesystem` (Modal's JS client): reads, streamed reads,
+//! uploads, listing, stat, mkdir, remove. Everything runs the in-sandbox helper
+//! (`crate::fs::HELPER`) through ordinary exec: its stdout is read as a resumable stream,
+//! uploads go to its stdin as offset-carrying `TaskExecStdinWrite` chunks, and failures come
+//! back as typed errors (`crate::fs`). `readText`, `writeText`, `watch`, `sandbox.open()` and
+//! the `ls`/`mkdir`/`rm` shorthands are built on these in `src/js/files.js`.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use futures_util::lock::Mutex;
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
 use futures_util::SinkExt;
 use js_sys::{Function, Promise, Uint8Array};
@@ -20,8 +18,7 @@ use wasm_bindgen::JsCast;
 use super::process::{exec_output, exec_stdin, exec_wait, readable};
 use super::promise;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fileio::{FileState, Mode};
-use crate::fs::{self, FileInfo, Op, WatchEvent};
+use crate::fs::{self, FileInfo, Op};
 use crate::js::{self, convert};
 use crate::params::{SandboxExecParams, StreamMode};
 use crate::retry::Backoff;
@@ -98,6 +95,74 @@ export interface FilesystemWatchOptions {
   timeoutMs?: number;
   /** Aborting ends the iteration (`done: true`) and stops the watcher. */
   signal?: AbortSignal;
+}
+/** A file opened with `sandbox.open(path, mode)`, like Python's file objects. The content
+ * is read when opened and written back whole on `flush()` and `close()`.
+ *
+ * ```ts
+ * await using f = await sb.open("/tmp/notes.txt", "a+");
+ * await f.write("more\n");
+ * f.seek(0);
+ * console.log(await f.read());
+ * ```
+ */
+export interface FileIO {
+  /** The file's path. */
+  readonly path: string;
+  /** True once closed. */
+  readonly closed: boolean;
+  /** Reads up to `n` characters (text mode) or bytes (binary mode); all when omitted. */
+  read(n?: number): Promise<string | Uint8Array>;
+  /** Reads through the next newline (included), or to the end. */
+  readline(): Promise<string | Uint8Array>;
+  /** Writes a string (text mode) or bytes (binary mode) at the position; resolves to the
+   * count written (characters or bytes). Saved on `flush()`/`close()`. */
+  write(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): Promise<number>;
+  /** Moves the position (`whence`: 0 start, 1 current, 2 end); returns the new position. */
+  seek(offset: number, whence?: 0 | 1 | 2): number;
+  /** The current position in bytes. */
+  tell(): number;
+  /** Writes unsaved changes to the sandbox. */
+  flush(options?: FilesystemCallOptions): Promise<void>;
+  /** Flushes and closes the file; later calls reject with `ClientClosedError`. */
+  close(options?: FilesystemCallOptions): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+export interface SandboxFilesystem {
+  /** Reads a file as UTF-8 text (invalid bytes become U+FFFD). */
+  readText(path: string, options?: FilesystemTransferOptions): Promise<string>;
+  /** Writes UTF-8 text to a file, replacing it; parents are created. */
+  writeText(data: string, path: string, options?: FilesystemTransferOptions): Promise<void>;
+  /** Watches a path for changes: an async iterator of events that ends when `timeoutMs`
+   * passes, the signal aborts, or the loop breaks.
+   *
+   * ```ts
+   * for await (const ev of sb.filesystem.watch("/tmp", { timeoutMs: 10000 })) console.log(ev);
+   * ```
+   */
+  watch(path: string, options?: FilesystemWatchOptions): AsyncIterableIterator<FileWatchEvent>;
+}
+export interface Sandbox {
+  /** Opens a file with a Python mode (`"r"` default, `"w"`, `"a"`, `"x"`, `"r+"`, ...,
+   * `"b"` for bytes): a `FileIO` with `read`, `readline`, `write`, `seek`, `tell`,
+   * `flush`, `close`.
+   *
+   * ```ts
+   * const f = await sb.open("/tmp/data.bin", "wb");
+   * await f.write(new Uint8Array([1, 2, 3]));
+   * await f.close();
+   * ```
+   */
+  open(path: string, mode?: string, options?: FilesystemCallOptions): Promise<FileIO>;
+  /** Names of the entries of a directory, sorted. */
+  ls(path: string, options?: FilesystemCallOptions): Promise<string[]>;
+  /** Creates a directory; with `{ parents: true }` also missing parents (and no error if
+   * it exists). */
+  mkdir(path: string, options?: SandboxMkdirOptions): Promise<void>;
+  /** Removes a file or empty directory; with `{ recursive: true }` any directory. */
+  rm(path: string, options?: FilesystemRemoveOptions): Promise<void>;
+  /** Watches a path for changes (see `filesystem.watch`). */
+  watch(path: string, options?: FilesystemWatchOptions): AsyncIterableIterator<FileWatchEvent>;
 }
 /** Options of `snapshotFilesystem()`. */
 export interface SandboxSnapshotFilesystemParams extends FilesystemCallOptions {
@@ -176,14 +241,6 @@ impl Opts {
             .map_err(|_| Error::invalid(format!("{key} must be a function")))
     }
 
-    fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
-        let v = self.get(key);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        convert::string_array(&v, key).map(Some)
-    }
-
     pub(crate) fn signal(&self) -> Result<Option<web_sys::AbortSignal>> {
         convert::signal_of(&self.0)
     }
@@ -249,14 +306,6 @@ impl Helper {
 
     fn stdin(&self) -> OffsetSink {
         OffsetSink::new(exec_stdin(&self.router, &self.task_id, &self.exec_id))
-    }
-
-    /// Sends EOF to stdin (stops a watch) without waiting.
-    fn close_stdin(&self) {
-        let write = exec_stdin(&self.router, &self.task_id, &self.exec_id);
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = write(0, Bytes::new(), true).await;
-        });
     }
 
     /// Waits for the exit; a non-zero exit becomes the typed error its stderr describes.
@@ -527,21 +576,6 @@ fn info_js(i: &FileInfo) -> JsValue {
     o.into()
 }
 
-fn event_js(e: &WatchEvent) -> JsValue {
-    let o = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&o, &"eventType".into(), &e.event_type.into());
-    let paths: js_sys::Array = e.paths.iter().map(|p| JsValue::from_str(p)).collect();
-    let _ = js_sys::Reflect::set(&o, &"paths".into(), &paths);
-    o.into()
-}
-
-fn iter_result(value: JsValue, done: bool) -> JsValue {
-    let o = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&o, &"value".into(), &value);
-    let _ = js_sys::Reflect::set(&o, &"done".into(), &JsValue::from_bool(done));
-    o.into()
-}
-
 // ---- sandbox.filesystem ------------------------------------------------------------------
 
 /// Files of a sandbox, as `sandbox.filesystem` of Modal's JS client. Paths are absolute.
@@ -581,23 +615,6 @@ impl SandboxFilesystem {
         })
     }
 
-    /// Reads a file as UTF-8 text (invalid bytes become U+FFFD).
-    #[wasm_bindgen(js_name = readText, unchecked_return_type = "Promise<string>")]
-    pub fn read_text(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
-        options: JsValue,
-    ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
-            let path = convert::string(&path, "path")?;
-            let progress = Opts::new(&options, "options")?.func("onProgress")?;
-            let data = read_all(&router, &path, progress).await?;
-            Ok(String::from_utf8_lossy(&data).into_owned())
-        })
-    }
-
     /// A file's bytes as a pull-based stream (for large files); a failure (e.g. not found)
     /// errors the stream. Cancelling it stops the download.
     #[wasm_bindgen(js_name = readStream, unchecked_return_type = "ModalReadStream<Uint8Array>")]
@@ -627,33 +644,6 @@ impl SandboxFilesystem {
             let path = convert::string(&path, "path")?;
             let progress = Opts::new(&options, "options")?.func("onProgress")?;
             let src = source(&data)?;
-            upload(&router, &path, src, progress).await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Writes UTF-8 text to a file, replacing it; parents are created.
-    #[wasm_bindgen(js_name = writeText, unchecked_return_type = "Promise<void>")]
-    pub fn write_text(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
-        options: JsValue,
-    ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
-            let text = convert::string(&data, "data")?;
-            let path = convert::string(&path, "path")?;
-            let progress = Opts::new(&options, "options")?.func("onProgress")?;
-            let n = text.len() as f64;
-            let src = (
-                stream::once(futures_util::future::ready(Ok(Bytes::from(
-                    text.into_bytes(),
-                ))))
-                .boxed_local(),
-                Some(n),
-            );
             upload(&router, &path, src, progress).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -727,431 +717,4 @@ impl SandboxFilesystem {
             Ok(JsValue::UNDEFINED)
         })
     }
-
-    /// Watches a path for changes: an async iterator of events that ends when `timeoutMs`
-    /// passes, the signal aborts, or the loop breaks.
-    ///
-    /// ```ts
-    /// for await (const ev of sb.filesystem.watch("/tmp", { timeoutMs: 10000 })) console.log(ev);
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<FileWatchEvent>")]
-    pub fn watch(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemWatchOptions | undefined")]
-        options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        Ok(watch(self.router.clone(), &path, &options)?)
-    }
-}
-
-// ---- watch ---------------------------------------------------------------------------------
-
-struct WatchState {
-    helper: Option<Rc<Helper>>,
-    out: Option<LocalBoxStream<'static, Result<Bytes>>>,
-    lines: fs::Lines,
-    queue: VecDeque<WatchEvent>,
-    done: bool,
-    error: Option<Error>,
-}
-
-impl WatchState {
-    fn stop(&mut self) {
-        self.done = true;
-        self.out = None;
-        self.queue.clear();
-        if let Some(h) = self.helper.take() {
-            h.close_stdin();
-        }
-    }
-}
-
-/// The async iterator of `watch()`.
-#[wasm_bindgen]
-pub struct FileWatchIterator {
-    state: Rc<Mutex<WatchState>>,
-    signal: Option<web_sys::AbortSignal>,
-    path: String,
-}
-
-pub(crate) fn watch(router: Rc<Router>, path: &JsValue, options: &JsValue) -> Result<JsValue> {
-    let path = convert::string(path, "path")?;
-    fs::check_path(&path, "watch")?;
-    let o = Opts::new(options, "options")?;
-    let signal = o.signal()?;
-    let filter = o.strings("filter")?;
-    let command = fs::watch_command(
-        &path,
-        o.bool("recursive")?.unwrap_or(false),
-        filter.as_deref(),
-        o.ms("timeoutMs")?,
-    )?;
-    let state = Rc::new(Mutex::new(WatchState {
-        helper: None,
-        out: None,
-        lines: fs::Lines::default(),
-        queue: VecDeque::new(),
-        done: false,
-        error: None,
-    }));
-    // Start the watcher now, so that changes made before the first `next()` are seen.
-    let st = state.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        let mut st = st.lock().await;
-        if st.done {
-            return;
-        }
-        match Helper::start(&router, command).await {
-            Ok(h) => {
-                st.out = Some(h.stdout());
-                st.helper = Some(Rc::new(h));
-            }
-            Err(e) => {
-                st.done = true;
-                st.error = Some(e);
-            }
-        }
-    });
-    let it = FileWatchIterator {
-        state,
-        signal,
-        path,
-    };
-    Ok(js::make_async_iterable(&it.into()))
-}
-
-#[wasm_bindgen]
-impl FileWatchIterator {
-    /// The next event (`{ value, done }`).
-    #[wasm_bindgen(unchecked_return_type = "Promise<IteratorResult<FileWatchEvent, undefined>>")]
-    pub fn next(&self) -> Promise {
-        let state = self.state.clone();
-        let signal = self.signal.clone();
-        let path = self.path.clone();
-        super::js_promise(Box::pin(async move {
-            if signal.as_ref().is_some_and(|s| s.aborted()) {
-                state.lock().await.stop();
-                return Ok(iter_result(JsValue::UNDEFINED, true));
-            }
-            let st = state.clone();
-            let r = js::with_signal(signal.clone(), async move {
-                let mut st = st.lock().await;
-                next_event(&mut st, &path).await.map_err(Error::into_js)
-            })
-            .await;
-            match r {
-                Ok(Some(ev)) => Ok(iter_result(event_js(&ev), false)),
-                Ok(None) => Ok(iter_result(JsValue::UNDEFINED, true)),
-                Err(_) if signal.as_ref().is_some_and(|s| s.aborted()) => {
-                    state.lock().await.stop();
-                    Ok(iter_result(JsValue::UNDEFINED, true))
-                }
-                Err(e) => Err(e),
-            }
-        }))
-    }
-
-    /// Stops watching.
-    #[wasm_bindgen(
-        js_name = "return",
-        unchecked_return_type = "Promise<IteratorResult<FileWatchEvent, undefined>>"
-    )]
-    pub fn return_(&self) -> Promise {
-        let state = self.state.clone();
-        super::js_promise(Box::pin(async move {
-            state.lock().await.stop();
-            Ok(iter_result(JsValue::UNDEFINED, true))
-        }))
-    }
-}
-
-async fn next_event(st: &mut WatchState, path: &str) -> Result<Option<WatchEvent>> {
-    loop {
-        if let Some(ev) = st.queue.pop_front() {
-            return Ok(Some(ev));
-        }
-        if let Some(e) = st.error.take() {
-            return Err(e);
-        }
-        if st.done {
-            return Ok(None);
-        }
-        let Some(out) = st.out.as_mut() else {
-            st.done = true;
-            continue;
-        };
-        match out.next().await {
-            Some(Ok(bytes)) => {
-                for line in st.lines.push(&bytes) {
-                    st.queue.extend(fs::parse_event(&line));
-                }
-            }
-            Some(Err(e)) => {
-                st.done = true;
-                return Err(e);
-            }
-            None => {
-                if let Some(line) = st.lines.finish() {
-                    st.queue.extend(fs::parse_event(&line));
-                }
-                st.out = None;
-                st.done = true;
-                if let Some(h) = st.helper.take() {
-                    st.error = h.finish(Op::Watch, path).await.err();
-                }
-            }
-        }
-    }
-}
-
-// ---- sandbox.open() ------------------------------------------------------------------------
-
-struct FileInner {
-    router: Rc<Router>,
-    path: String,
-    state: RefCell<FileState>,
-    flushing: Mutex<()>,
-}
-
-impl FileInner {
-    async fn flush(&self) -> Result<()> {
-        let _guard = self.flushing.lock().await;
-        let pending = self.state.borrow().pending()?;
-        if let Some((data, version)) = pending {
-            let n = data.len() as f64;
-            let src = (
-                stream::once(futures_util::future::ready(Ok(Bytes::from(data)))).boxed_local(),
-                Some(n),
-            );
-            upload(&self.router, &self.path, src, None).await?;
-            self.state.borrow_mut().saved(version);
-        }
-        Ok(())
-    }
-}
-
-/// A file opened with `sandbox.open(path, mode)`, like Python's file objects: `read`,
-/// `readline`, `write`, `seek`, `tell`, `flush`, `close`. The content is read when opened
-/// and written back whole on `flush()` and `close()`.
-///
-/// ```ts
-/// await using f = await sb.open("/tmp/notes.txt", "a+");
-/// await f.write("more\n");
-/// f.seek(0);
-/// console.log(await f.read());
-/// ```
-#[wasm_bindgen]
-pub struct FileIO {
-    inner: Rc<FileInner>,
-}
-
-/// Opens `path` with a Python `mode` (`r`, `w`, `a`, `x`, with `+`, `b`).
-pub(crate) async fn open(router: Rc<Router>, path: String, mode: &str) -> Result<JsValue> {
-    let mode = Mode::parse(mode)?;
-    fs::check_path(&path, "open")?;
-    if mode.exclusive {
-        match stat(&router, &path).await {
-            Ok(_) => {
-                return Err(Error::new(
-                    ErrorKind::FsPathAlreadyExists,
-                    format!("File exists: {path}"),
-                ))
-            }
-            Err(e) if e.kind == ErrorKind::FsNotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let (data, dirty) = if mode.truncate || mode.exclusive {
-        (Vec::new(), true)
-    } else {
-        match read_all(&router, &path, None).await {
-            Ok(d) => (d, false),
-            Err(e) if e.kind == ErrorKind::FsNotFound && mode.create => (Vec::new(), true),
-            Err(e) => return Err(e),
-        }
-    };
-    let inner = Rc::new(FileInner {
-        router,
-        path,
-        state: RefCell::new(FileState::new(mode, data, dirty)),
-        flushing: Mutex::new(()),
-    });
-    // Create or truncate the file now, as open() does.
-    inner.flush().await?;
-    Ok(js::install_async_dispose(&FileIO { inner }.into(), "close"))
-}
-
-#[wasm_bindgen]
-impl FileIO {
-    /// The file's path.
-    #[wasm_bindgen(getter)]
-    pub fn path(&self) -> String {
-        self.inner.path.clone()
-    }
-
-    /// True once closed.
-    #[wasm_bindgen(getter)]
-    pub fn closed(&self) -> bool {
-        self.inner.state.borrow().is_closed()
-    }
-
-    /// Reads up to `n` characters (text mode) or bytes (binary mode); all when omitted.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string | Uint8Array>")]
-    pub fn read(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "number | undefined")] n: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(Ok(None), async move {
-            let n = count(&n)?;
-            let mut st = inner.state.borrow_mut();
-            Ok(if st.mode.binary {
-                Uint8Array::from(&st.read(n)?[..]).into()
-            } else {
-                JsValue::from_str(&st.read_text(n)?)
-            })
-        })
-    }
-
-    /// Reads through the next newline (included), or to the end.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string | Uint8Array>")]
-    pub fn readline(&self) -> Promise {
-        let inner = self.inner.clone();
-        promise(Ok(None), async move {
-            let mut st = inner.state.borrow_mut();
-            let line = st.readline()?;
-            Ok(if st.mode.binary {
-                Uint8Array::from(&line[..]).into()
-            } else {
-                JsValue::from_str(&String::from_utf8_lossy(&line))
-            })
-        })
-    }
-
-    /// Writes a string (text mode) or bytes (binary mode) at the position; resolves to the
-    /// count written (characters or bytes). Saved on `flush()`/`close()`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn write(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")] data: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(Ok(None), async move {
-            let mut st = inner.state.borrow_mut();
-            if st.mode.binary {
-                if data.is_string() {
-                    return Err(Error::invalid(
-                        "write() in binary mode takes bytes, not a string",
-                    ));
-                }
-                let b = js_bytes(&data)
-                    .ok_or_else(|| Error::invalid("write() takes a Uint8Array or ArrayBuffer"))?;
-                Ok(st.write(&b)? as f64)
-            } else {
-                let s = data
-                    .as_string()
-                    .ok_or_else(|| Error::invalid("write() in text mode takes a string"))?;
-                st.write(s.as_bytes())?;
-                Ok(s.chars().count() as f64)
-            }
-        })
-    }
-
-    /// Moves the position (`whence`: 0 start, 1 current, 2 end); returns the new position.
-    pub fn seek(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "number")] offset: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "0 | 1 | 2 | undefined")] whence: JsValue,
-    ) -> Result<f64, JsValue> {
-        let offset = offset
-            .as_f64()
-            .filter(|o| o.is_finite() && o.fract() == 0.0)
-            .ok_or_else(|| Error::invalid("offset must be an integer"))?;
-        let whence = if whence.is_undefined() {
-            0.0
-        } else {
-            whence
-                .as_f64()
-                .ok_or_else(|| Error::invalid("whence must be 0, 1 or 2"))?
-        };
-        if !(0.0..=2.0).contains(&whence) || whence.fract() != 0.0 {
-            return Err(Error::invalid("whence must be 0, 1 or 2").into());
-        }
-        let pos = self
-            .inner
-            .state
-            .borrow_mut()
-            .seek(offset as i64, whence as u8)?;
-        Ok(pos as f64)
-    }
-
-    /// The current position in bytes.
-    pub fn tell(&self) -> Result<f64, JsValue> {
-        Ok(self.inner.state.borrow().tell()? as f64)
-    }
-
-    /// Writes unsaved changes to the sandbox.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn flush(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(signal_of(&options), async move {
-            inner.flush().await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Flushes and closes the file; later calls reject with `ClientClosedError`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn close(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(signal_of(&options), async move {
-            if inner.state.borrow().is_closed() {
-                return Ok(JsValue::UNDEFINED);
-            }
-            inner.flush().await?;
-            inner.state.borrow_mut().close();
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-}
-
-fn count(n: &JsValue) -> Result<Option<usize>> {
-    if n.is_undefined() || n.is_null() {
-        return Ok(None);
-    }
-    match n.as_f64() {
-        Some(v) if v < 0.0 && v.fract() == 0.0 => Ok(None), // read(-1): all, as in Python
-        Some(v) if v.is_finite() && v.fract() == 0.0 => Ok(Some(v as usize)),
-        _ => Err(Error::invalid("n must be an integer")),
-    }
-}
-
-// ---- shorthands used by `Sandbox` ----------------------------------------------------------
-
-/// `sandbox.ls(path)`: entry names.
-pub(crate) async fn ls(router: &Rc<Router>, path: &str) -> Result<js_sys::Array> {
-    Ok(list(router, path)
-        .await?
-        .iter()
-        .map(|e| JsValue::from_str(&e.name))
-        .collect())
-}
-
-/// `sandbox.mkdir(path, { parents })`.
-pub(crate) async fn make_dir(router: &Rc<Router>, path: &str, parents: bool) -> Result<()> {
-    mkdir(router, path, parents).await
-}
-
-/// `sandbox.rm(path, { recursive })`.
-pub(crate) async fn rm(router: &Rc<Router>, path: &str, recursive: bool) -> Result<()> {
-    remove(router, path, recursive).await
 }

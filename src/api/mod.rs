@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::js;
 
 pub use client::*;
-pub use filesystem::{FileIO, FileWatchIterator, SandboxFilesystem};
+pub use filesystem::SandboxFilesystem;
 pub use objects::*;
 pub use process::*;
 pub use sandbox::*;

@@ -97,7 +97,9 @@ impl Sandbox {
                 stdin: RefCell::new(None),
             }),
         };
-        js::install_async_dispose(&sb.into(), "terminate")
+        let sample = SandboxFilesystem::new(sb.inner.router.clone());
+        let sb = js::install_async_dispose(&sb.into(), "terminate");
+        js::install_files(&sb, &sample.into())
     }
 
     fn stdio_out(&self, fd: tcr::SandboxStdioFileDescriptor) -> JsValue {
@@ -515,111 +517,12 @@ fn abs_path(path: &JsValue, what: &str) -> Result<Vec<u8>> {
 impl Sandbox {
     /// The sandbox's files: `readText`, `readBytes`, `readStream`, `writeText`,
     /// `writeBytes`, `listFiles`, `stat`, `makeDirectory`, `remove`, `watch`.
+    /// Throws `ClientClosedError` once the sandbox is detached. `open`, `ls`, `mkdir`, `rm`
+    /// and `watch` come from `files.js` (installed by `from_router`).
     #[wasm_bindgen(getter)]
-    pub fn filesystem(&self) -> SandboxFilesystem {
-        SandboxFilesystem::new(self.inner.router.clone())
-    }
-
-    /// Opens a file with a Python mode (`"r"` default, `"w"`, `"a"`, `"x"`, `"r+"`, ...,
-    /// `"b"` for bytes): a `FileIO` with `read`, `readline`, `write`, `seek`, `tell`,
-    /// `flush`, `close`.
-    ///
-    /// ```ts
-    /// const f = await sb.open("/tmp/data.bin", "wb");
-    /// await f.write(new Uint8Array([1, 2, 3]));
-    /// await f.close();
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "Promise<FileIO>")]
-    pub fn open(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | undefined")] mode: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
-            let path = convert::string(&path, "path")?;
-            let mode = if mode.is_undefined() || mode.is_null() {
-                "r".to_string()
-            } else {
-                convert::string(&mode, "mode")?
-            };
-            inner.check()?;
-            filesystem::open(inner.router.clone(), path, &mode).await
-        })
-    }
-
-    /// Names of the entries of a directory, sorted.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string[]>")]
-    pub fn ls(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
-            let path = convert::string(&path, "path")?;
-            inner.check()?;
-            filesystem::ls(&inner.router, &path).await
-        })
-    }
-
-    /// Creates a directory; with `{ parents: true }` also missing parents (and no error if
-    /// it exists).
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn mkdir(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SandboxMkdirOptions | undefined")] options: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
-            let path = convert::string(&path, "path")?;
-            let parents = filesystem::Opts::new(&options, "options")?
-                .bool("parents")?
-                .unwrap_or(false);
-            inner.check()?;
-            filesystem::make_dir(&inner.router, &path, parents).await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Removes a file or empty directory; with `{ recursive: true }` any directory.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn rm(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemRemoveOptions | undefined")]
-        options: JsValue,
-    ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
-            let path = convert::string(&path, "path")?;
-            let recursive = filesystem::Opts::new(&options, "options")?
-                .bool("recursive")?
-                .unwrap_or(false);
-            inner.check()?;
-            filesystem::rm(&inner.router, &path, recursive).await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Watches a path for changes (see `filesystem.watch`).
-    #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<FileWatchEvent>")]
-    pub fn watch(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemWatchOptions | undefined")]
-        options: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    pub fn filesystem(&self) -> Result<SandboxFilesystem, JsValue> {
         self.inner.check()?;
-        Ok(filesystem::watch(
-            self.inner.router.clone(),
-            &path,
-            &options,
-        )?)
+        Ok(SandboxFilesystem::new(self.inner.router.clone()))
     }
 
     /// Saves the sandbox's filesystem as a new `Image` (start sandboxes from it).

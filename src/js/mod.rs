@@ -10,6 +10,14 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+#[wasm_bindgen(module = "/src/js/files.js")]
+extern "C" {
+    /// Adds `open`, `ls`, `mkdir`, `rm`, `watch` to Sandbox and `readText`, `writeText`,
+    /// `watch` to SandboxFilesystem (once per class).
+    #[wasm_bindgen(js_name = installFiles)]
+    pub(crate) fn install_files(sandbox: &JsValue, filesystem: &JsValue) -> JsValue;
+}
+
 #[wasm_bindgen(module = "/src/js/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = makeError)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Packaging tests of the built npm package (pkg/): smoke flows in Node, Deno and workerd
+# Unit tests of the package's hand-written files.js (Node), and packaging tests of the
+# built npm package (pkg/): smoke flows in Node, Deno and workerd
 # against a live sandboxd, a Vite production build of the README's page example, and
 # `tsc --strict` over the public types. Needs pkg/ built and SANDBOXD_URL,
 # SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET (scripts/sandboxd-start.sh sets them).
@@ -18,6 +19,7 @@ run() { # name command...
   else failed=$((failed + 1)); echo "FAIL $name"; echo "$out" | tail -30; fi
 }
 
+run files.js node --test --test-reporter=dot files-unit.mjs
 run node node node-smoke.mjs
 run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-env deno-smoke.mjs
 
