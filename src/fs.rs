@@ -1,7 +1,8 @@
 //! The in-sandbox filesystem helper (`/__modal/.bin/modal-sandbox-fs-tools`, see
-//! shared/PROTOCOL.md): its JSON commands, the entries and watch events it prints, and the
-//! mapping of its `error_kind`s to the SDK's typed errors. Plain Rust, tested natively; the
-//! facade (`api::filesystem`) only runs the helper and converts values.
+//! shared/PROTOCOL.md): its JSON commands, the entries it prints, and the mapping of its
+//! `error_kind`s to the SDK's typed errors. Plain Rust, tested natively; the facade
+//! (`api::filesystem`) only runs the helper and converts values. The watch command and its
+//! events are handled in `src/js/files.js` (same error mapping, tested in tests/js).
 //!
 //! JSON is read and written by a tiny hand-rolled codec (`json`): the helper's output is a
 //! handful of flat objects, and serde_json would cost more wasm than this whole module.

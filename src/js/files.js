@@ -460,10 +460,15 @@ class FileIO {
     await this.flush(options);
     this._st.closed = true;
   }
-
-  [Symbol.asyncDispose]() {
-    return this.close();
-  }
+}
+// `await using f = await sb.open(...)` closes it (where the runtime has the symbol).
+if (typeof Symbol.asyncDispose === "symbol") {
+  Object.defineProperty(FileIO.prototype, Symbol.asyncDispose, {
+    value() {
+      return this.close();
+    },
+    configurable: true,
+  });
 }
 
 async function open(sandbox, path, mode, options) {
