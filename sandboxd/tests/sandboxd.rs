@@ -1359,3 +1359,30 @@ async fn v2_entrypoint_stdio() {
     assert_eq!(sb.sh("echo still-running").await, "still-running\n");
     env.terminate(&sb.id).await;
 }
+
+/// A cross-origin preflight is answered for any origin and header, and is cacheable (so a
+/// page on another origin does not pay a preflight round trip per call).
+#[tokio::test]
+async fn cors_preflight_is_cacheable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sd = Sandboxd::start().await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", sd.port))
+        .await
+        .expect("connect");
+    let req = format!(
+        "OPTIONS /modal.client.ModalClient/SandboxCreateV2 HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+         Origin: http://page.example\r\nAccess-Control-Request-Method: POST\r\n\
+         Access-Control-Request-Headers: content-type,x-grpc-web,x-modal-token-id\r\n\
+         Connection: close\r\n\r\n",
+        sd.port
+    );
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut resp = String::new();
+    within(10, "preflight reply", tcp.read_to_string(&mut resp))
+        .await
+        .expect("read");
+    let resp = resp.to_ascii_lowercase();
+    assert!(resp.starts_with("http/1.1 200"), "{resp}");
+    assert!(resp.contains("access-control-allow-origin: *"), "{resp}");
+    assert!(resp.contains("access-control-max-age: 7200"), "{resp}");
+}
