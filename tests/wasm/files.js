@@ -296,6 +296,13 @@ export async function fileIO(c) {
     }
     eq(err && err.code, "INVALID", "negative seek");
     await rb.close();
+
+    // `await using` support: [Symbol.asyncDispose] flushes and closes.
+    const d = await sb.open("/tmp/io/disposed.txt", "w");
+    await d.write("bye");
+    await d[Symbol.asyncDispose]();
+    eq(d.closed, true, "asyncDispose closes");
+    eq((await sh(sb, "cat /tmp/io/disposed.txt")).out, "bye", "asyncDispose flushed");
   } finally {
     await sb.terminate();
   }
