@@ -97,9 +97,8 @@ impl Sandbox {
                 stdin: RefCell::new(None),
             }),
         };
-        let sample = SandboxFilesystem::new(sb.inner.router.clone());
         let sb = js::install_async_dispose(&sb.into(), "terminate");
-        js::install_files(&sb, &sample.into())
+        js::install_files(&sb)
     }
 
     fn stdio_out(&self, fd: tcr::SandboxStdioFileDescriptor) -> JsValue {

@@ -504,22 +504,38 @@ async function open(sandbox, path, mode, options) {
 
 // ---- installation ------------------------------------------------------------------------
 
+const define = (proto, name, value) =>
+  Object.defineProperty(proto, name, { value, writable: true, configurable: true });
+
+/** Adds `readText`, `writeText` and `watch` to the SandboxFilesystem prototype (once). */
+function installFilesystem(fp) {
+  if (Object.prototype.hasOwnProperty.call(fp, "readText")) return;
+  define(fp, "readText", async function (path, options) {
+    return decoder.decode(await this.readBytes(path, options));
+  });
+  define(fp, "writeText", async function (data, path, options) {
+    return this.writeBytes(str(data, "data"), path, options);
+  });
+  define(fp, "watch", function (path, options) {
+    if (!this[OWNER]) throw makeError("CLIENT_CLOSED", "this filesystem has no sandbox");
+    return watch(this[OWNER], path, options);
+  });
+}
+
 /**
- * Adds the methods above to the prototypes of `sandbox` and of `filesystem` (a
- * SandboxFilesystem), once per class. `sandbox.filesystem` remembers its sandbox, which
- * `watch()` runs the helper in.
+ * Adds the methods above to the prototype of `sandbox`, once per class. Its `filesystem`
+ * getter then completes the SandboxFilesystem prototype on first use and remembers the
+ * sandbox, which `watch()` runs the helper in.
  */
-export function installFiles(sandbox, filesystem) {
+export function installFiles(sandbox) {
   const sp = Object.getPrototypeOf(sandbox);
   if (!sp || Object.prototype.hasOwnProperty.call(sp, "open")) return sandbox;
-  const fp = Object.getPrototypeOf(filesystem);
   const getFs = Object.getOwnPropertyDescriptor(sp, "filesystem").get;
-  const define = (proto, name, value) =>
-    Object.defineProperty(proto, name, { value, writable: true, configurable: true });
 
   Object.defineProperty(sp, "filesystem", {
     get() {
       const fs = getFs.call(this);
+      installFilesystem(Object.getPrototypeOf(fs));
       fs[OWNER] = this;
       return fs;
     },
@@ -541,17 +557,6 @@ export function installFiles(sandbox, filesystem) {
   });
   define(sp, "watch", function (path, options) {
     return this.filesystem.watch(path, options);
-  });
-
-  define(fp, "readText", async function (path, options) {
-    return decoder.decode(await this.readBytes(path, options));
-  });
-  define(fp, "writeText", async function (data, path, options) {
-    return this.writeBytes(str(data, "data"), path, options);
-  });
-  define(fp, "watch", function (path, options) {
-    if (!this[OWNER]) throw makeError("CLIENT_CLOSED", "this filesystem has no sandbox");
-    return watch(this[OWNER], path, options);
   });
   return sandbox;
 }

@@ -12,10 +12,10 @@ use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/src/js/files.js")]
 extern "C" {
-    /// Adds `open`, `ls`, `mkdir`, `rm`, `watch` to Sandbox and `readText`, `writeText`,
-    /// `watch` to SandboxFilesystem (once per class).
+    /// Adds `open`, `ls`, `mkdir`, `rm`, `watch` to Sandbox, and (on first use of
+    /// `sandbox.filesystem`) `readText`, `writeText`, `watch` to SandboxFilesystem.
     #[wasm_bindgen(js_name = installFiles)]
-    pub(crate) fn install_files(sandbox: &JsValue, filesystem: &JsValue) -> JsValue;
+    pub(crate) fn install_files(sandbox: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen(module = "/src/js/glue.js")]
