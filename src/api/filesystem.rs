@@ -217,6 +217,14 @@ impl Opts {
         convert::opt_ms(&self.get(key), key)
     }
 
+    /// `timeoutMs` as the overall budget of a call: a positive number, else 55 s.
+    pub(crate) fn budget_ms(&self) -> Result<f64> {
+        Ok(self
+            .ms("timeoutMs")?
+            .filter(|t| *t > 0.0)
+            .unwrap_or(55_000.0))
+    }
+
     /// `undefined` → `None`, `null` → `Some(None)`, a number → `Some(Some(n))`.
     pub(crate) fn nullable_ms(&self, key: &str) -> Result<Option<Option<f64>>> {
         let v = self.get(key);

@@ -535,7 +535,7 @@ impl Sandbox {
         promise(filesystem::signal_of(&params), async move {
             let o = filesystem::Opts::new(&params, "params")?;
             let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
-            let timeout = o.ms("timeoutMs")?.filter(|t| *t > 0.0).unwrap_or(55_000.0);
+            let timeout = o.budget_ms()?;
             inner.check()?;
             with_timeout(timeout, "snapshotFilesystem", async {
                 let req = tcr::TaskSnapshotFilesystemRequest {
@@ -567,7 +567,7 @@ impl Sandbox {
             let path = abs_path(&path, "snapshotDirectory")?;
             let o = filesystem::Opts::new(&params, "params")?;
             let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
-            let timeout = o.ms("timeoutMs")?.filter(|t| *t > 0.0).unwrap_or(55_000.0);
+            let timeout = o.budget_ms()?;
             inner.check()?;
             with_timeout(timeout, "snapshotDirectory", async {
                 let req = tcr::TaskSnapshotDirectoryRequest {
@@ -660,7 +660,7 @@ impl Sandbox {
         let inner = self.inner.clone();
         promise(filesystem::signal_of(&params), async move {
             let o = filesystem::Opts::new(&params, "params")?;
-            let timeout = o.ms("timeoutMs")?.filter(|t| *t > 0.0).unwrap_or(55_000.0);
+            let timeout = o.budget_ms()?;
             inner.check()?;
             with_timeout(timeout, "reloadVolumes", async {
                 let req = tcr::TaskReloadVolumesRequest {
