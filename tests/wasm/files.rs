@@ -6,7 +6,10 @@
 //! SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET; scripts/test-wasm.sh sets them) and every test
 //! is skipped without them. The bodies are JavaScript in files.js.
 
-use modal_wasm::api::{ModalClient, Probe};
+mod common;
+
+use common::{check, client, run};
+use modal_wasm::api::Probe;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -39,41 +42,6 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = abortSignals)]
     async fn abort_signals(c: JsValue) -> Result<JsValue, JsValue>;
-}
-
-fn client() -> Option<JsValue> {
-    let (Some(url), Some(id), Some(secret)) = (
-        option_env!("SANDBOXD_URL"),
-        option_env!("SANDBOXD_TOKEN_ID"),
-        option_env!("SANDBOXD_TOKEN_SECRET"),
-    ) else {
-        console_log!(
-            "SANDBOXD_URL/SANDBOXD_TOKEN_ID/SANDBOXD_TOKEN_SECRET unset at build time: skipped"
-        );
-        return None;
-    };
-    let params = js_sys::Object::new();
-    for (k, v) in [("endpoint", url), ("tokenId", id), ("tokenSecret", secret)] {
-        js_sys::Reflect::set(&params, &k.into(), &v.into()).unwrap();
-    }
-    Some(
-        ModalClient::new(Some(Ts::new_unchecked(params.into())))
-            .map(Into::into)
-            .unwrap(),
-    )
-}
-
-fn fail(e: JsValue) -> ! {
-    let stack = js_sys::Reflect::get(&e, &"stack".into()).unwrap_or(e.clone());
-    panic!("{:?}\n{:?}", e, stack);
-}
-
-async fn run(f: impl AsyncFnOnce(JsValue) -> Result<JsValue, JsValue>) {
-    if let Some(c) = client() {
-        if let Err(e) = f(c).await {
-            fail(e);
-        }
-    }
 }
 
 #[wasm_bindgen_test]
@@ -127,9 +95,7 @@ async fn readiness_probe_waits_for_the_port() {
     let tcp = Probe::with_tcp(8000.into(), interval()).unwrap();
     let argv = js_sys::Array::of3(&"test".into(), &"-f".into(), &"/tmp/ok".into());
     let exec = Probe::with_exec(argv.into(), interval()).unwrap();
-    if let Err(e) = readiness_probe(c, tcp.into(), exec.into()).await {
-        fail(e);
-    }
+    check(readiness_probe(c, tcp.into(), exec.into()).await);
 }
 
 #[wasm_bindgen_test]

@@ -6,6 +6,9 @@
 //! skipped with a message. The test bodies are JavaScript (what users write), driven by
 //! one Rust test each.
 
+mod common;
+
+use common::{check, make_client, run};
 use modal_wasm::api::ModalClient;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
@@ -35,42 +38,11 @@ extern "C" {
     async fn auth_errors(bad_client: JsValue) -> Result<JsValue, JsValue>;
 }
 
-fn make_client(url: &str, id: &str, secret: &str) -> Result<JsValue, JsValue> {
-    let params = js_sys::Object::new();
-    for (k, v) in [("endpoint", url), ("tokenId", id), ("tokenSecret", secret)] {
-        js_sys::Reflect::set(&params, &k.into(), &v.into()).unwrap();
-    }
-    ModalClient::new(Some(Ts::new_unchecked(params.into()))).map(Into::into)
-}
-
 fn code_of(e: &JsValue) -> String {
     js_sys::Reflect::get(e, &"code".into())
         .ok()
         .and_then(|c| c.as_string())
         .unwrap_or_default()
-}
-
-fn client() -> Option<JsValue> {
-    let (Some(url), Some(id), Some(secret)) = (
-        option_env!("SANDBOXD_URL"),
-        option_env!("SANDBOXD_TOKEN_ID"),
-        option_env!("SANDBOXD_TOKEN_SECRET"),
-    ) else {
-        console_log!(
-            "SANDBOXD_URL/SANDBOXD_TOKEN_ID/SANDBOXD_TOKEN_SECRET unset at build time: skipped"
-        );
-        return None;
-    };
-    Some(make_client(url, id, secret).unwrap())
-}
-
-async fn run(f: impl AsyncFnOnce(JsValue) -> Result<JsValue, JsValue>) {
-    if let Some(c) = client() {
-        if let Err(e) = f(c).await {
-            let stack = js_sys::Reflect::get(&e, &"stack".into()).unwrap_or(e.clone());
-            panic!("{:?}\n{:?}", e, stack);
-        }
-    }
 }
 
 #[wasm_bindgen_test]
@@ -120,9 +92,7 @@ async fn wrong_credentials_give_auth_error() {
         option_env!("SANDBOXD_TOKEN_ID"),
     ) {
         let bad = make_client(url, id, "as-wrong").unwrap();
-        if let Err(e) = auth_errors(bad).await {
-            panic!("{e:?}");
-        }
+        check(auth_errors(bad).await);
     }
 }
 
