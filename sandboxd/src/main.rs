@@ -4,8 +4,10 @@ mod auth;
 mod backend;
 mod builds;
 mod cp;
+mod grpc_errors;
 mod ids;
 mod images;
+mod limits;
 mod output;
 mod server;
 mod snapshots;
@@ -75,6 +77,13 @@ enum Command {
         /// Never give sandboxes network access, whatever they ask for.
         #[arg(long)]
         no_network: bool,
+        /// Size cap of each sandbox's writable layer in MiB, unless the sandbox asks for
+        /// another (`ephemeral_disk_mb`); writes past it fail with ENOSPC. 0: no cap.
+        #[arg(long, env = "SANDBOXD_SANDBOX_DISK_MIB", default_value_t = 4096)]
+        sandbox_disk_mib: u64,
+        /// Sandboxes that may run at once; creates past it get RESOURCE_EXHAUSTED.
+        #[arg(long, env = "SANDBOXD_MAX_SANDBOXES", default_value_t = state::DEFAULT_MAX_SANDBOXES)]
+        max_sandboxes: usize,
         /// Testing only: end every stdio read stream with UNAVAILABLE after this many
         /// bytes, so clients' resume-from-offset can be tested against a real server.
         #[arg(long, hide = true)]
@@ -197,6 +206,7 @@ async fn serve(
     uid: u32,
     no_network: bool,
     fault_cut_stdio_after: Option<u64>,
+    limits: ServeLimits,
 ) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("sandboxd's local backend needs root (it mounts overlayfs and writes cgroups); run it as root");
@@ -223,20 +233,40 @@ async fn serve(
         }
         _ => bail!("give both --token-id and --token-secret, non-empty, or neither"),
     };
-    let run_root = PathBuf::from("/run/sandboxd")
-        .join(&images::hex_digest(state_dir.to_string_lossy().as_bytes())[..12]);
+    // this instance's name: its run root and cgroups, distinct from any other instance's
+    let instance = images::hex_digest(state_dir.to_string_lossy().as_bytes())[..12].to_string();
+    let run_root = PathBuf::from("/run/sandboxd").join(&instance);
     std::fs::create_dir_all(&run_root)?;
     for d in [Path::new("/run/sandboxd"), run_root.as_path()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711))?;
     }
     let helpers = install_helpers(&find_helpers(helpers)?, &run_root)?;
+    let data_root = state_dir.join("sandboxes");
     let backend = backend::BackendConfig {
+        instance,
         run_root: run_root.clone(),
-        data_root: state_dir.join("sandboxes"),
+        data_root: data_root.clone(),
         helpers,
         uid,
         slirp: !no_network && which("slirp4netns"),
+        disk: backend::disk::Disks::new(limits.sandbox_disk_mib, data_root, uid),
+        live: Default::default(),
     };
+    // the store is open (and locked): no other sandboxd runs on this state dir, so
+    // whatever is left under this instance's names is an earlier run's, killed
+    let leftovers = backend::reap::reap(&backend);
+    if !leftovers.is_empty() {
+        tracing::info!(
+            "cleaned up after an earlier run on this state dir: {} processes, {} mounts, {} cgroups",
+            leftovers.processes,
+            leftovers.mounts,
+            leftovers.cgroups
+        );
+    }
+    backend
+        .disk
+        .prepare()
+        .context("preparing the sandboxes' disk (serve --sandbox-disk-mib 0 for no cap)")?;
     let images = images::Images::new(
         &state_dir,
         uid,
@@ -253,6 +283,7 @@ async fn serve(
         state_dir.clone(),
     );
     state.stdio_streams.cut_after = fault_cut_stdio_after;
+    state.max_sandboxes = limits.max_sandboxes;
     let state = Arc::new(state);
     let recovered = state.recover()?;
     if recovered > 0 {
@@ -266,11 +297,46 @@ async fn serve(
         share_credentials: statics.share_credentials && addr.ip().is_loopback(),
         ..statics
     };
+    // handlers in place before anyone can learn the address
+    let stop = stop_signal()?;
     println!(
         "sandboxd: listening on http://{addr} (state dir {})",
         state_dir.display()
     );
-    server::serve(listener, state, statics).await
+    tokio::select! {
+        r = server::serve(listener, state.clone(), statics) => r,
+        sig = stop => {
+            tracing::info!("{sig}: ending every sandbox, then stopping");
+            // a second signal stops at once (the next start cleans up what is left)
+            let again = stop_signal()?;
+            tokio::spawn(async {
+                again.await;
+                std::process::exit(130);
+            });
+            let swept = state.shutdown().await;
+            tracing::info!(?swept, "stopped cleanly");
+            Ok(())
+        }
+    }
+}
+
+/// Sizes and counts `serve` bounds.
+struct ServeLimits {
+    sandbox_disk_mib: u64,
+    max_sandboxes: usize,
+}
+
+/// Catch SIGTERM and SIGINT from now on; the future ends at the first of them.
+fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
 }
 
 fn which(cmd: &str) -> bool {
@@ -302,6 +368,8 @@ async fn main() -> Result<()> {
             no_network,
             no_playground_credentials,
             fault_cut_stdio_after,
+            sandbox_disk_mib,
+            max_sandboxes,
         } => {
             serve(
                 listen,
@@ -318,6 +386,10 @@ async fn main() -> Result<()> {
                 sandbox_uid,
                 no_network,
                 fault_cut_stdio_after,
+                ServeLimits {
+                    sandbox_disk_mib,
+                    max_sandboxes,
+                },
             )
             .await
         }

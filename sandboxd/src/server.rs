@@ -2,6 +2,7 @@
 //! h2) with CORS for browsers, and static files (the playground and the npm package).
 
 use crate::cp::ControlPlane;
+use crate::grpc_errors::TypedErrors;
 use crate::state::State;
 use crate::tcr::Router;
 use http::header::HeaderName;
@@ -103,8 +104,8 @@ pub async fn serve(
     let tcr = TaskCommandRouterServer::new(Router { state })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-    let mut router = tonic::service::Routes::new(web.layer(cp))
-        .add_service(web.layer(tcr))
+    let mut router = tonic::service::Routes::new(web.layer(TypedErrors::layer(cp)))
+        .add_service(web.layer(TypedErrors::layer(tcr)))
         .into_axum_router();
     if statics.share_credentials {
         router = router.route(

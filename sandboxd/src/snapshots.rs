@@ -57,11 +57,7 @@ fn expires(ttl_seconds: Option<i64>) -> Option<f64> {
 fn path_of(bytes: &[u8]) -> Result<String, Status> {
     let p = String::from_utf8(bytes.to_vec())
         .map_err(|_| Status::invalid_argument("path must be UTF-8"))?;
-    if !p.starts_with('/') {
-        return Err(Status::invalid_argument(format!(
-            "path must be absolute: {p:?}"
-        )));
-    }
+    crate::limits::abs_path("path", &p)?;
     Ok(p)
 }
 
@@ -87,9 +83,11 @@ impl State {
     ) -> Result<String, Status> {
         let base = self.image(&rec.image_id)?;
         Self::sandbox_root(sb)?;
+        let data = sb.data_dir().ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
+        })?;
         let id = crate::ids::new_id("im");
         let (layer, dir) = self.new_layer(&id, "fs");
-        let data = self.backend.data_root.join(&rec.id);
         let result = freeze_writable_layers(&data, &base.host_dirs, &dir).await;
         if let Err(e) = result {
             let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -162,10 +160,11 @@ impl State {
         if image_id.is_empty() {
             // no image: an empty, writable directory of the sandbox's own (to fill and
             // snapshot later), kept with the sandbox's writable layers
-            let dir = self
-                .backend
-                .data_root
-                .join(&sb.id)
+            let dir = sb
+                .data_dir()
+                .ok_or_else(|| {
+                    Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
+                })?
                 .join("mounts")
                 .join(crate::ids::new_id("m"));
             std::fs::create_dir_all(&dir).map_err(internal)?;
