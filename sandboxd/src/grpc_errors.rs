@@ -28,13 +28,15 @@ use tonic::{Code, Status};
 /// The longest status message sent, in bytes (before percent-encoding).
 pub const MAX_MESSAGE_BYTES: usize = 1024;
 
-/// Messages of the statuses tonic makes for a request that does not decode.
-const UNDECODABLE: [&str; 5] = [
+/// Messages of the statuses tonic makes for a request that does not decode (tonic-web's
+/// are its errors reading a gRPC-web request body: bad base64 in grpc-web-text).
+const UNDECODABLE: [&str; 6] = [
     "failed to decode Protobuf message",
     "Missing request message",
     "Unexpected EOF decoding stream",
     "protocol error: received message with",
     "Error decompressing",
+    "tonic-web: ",
 ];
 const TOO_LARGE: &str = "Error, decoded message length too large";
 
@@ -178,6 +180,10 @@ mod tests {
         assert!(m.contains("invalid varint"));
         assert_eq!(
             retyped(Code::Internal, "Missing request message.").map(|r| r.0),
+            Some(Code::InvalidArgument)
+        );
+        assert_eq!(
+            retyped(Code::Internal, "tonic-web: Invalid symbol 33, offset 0.").map(|r| r.0),
             Some(Code::InvalidArgument)
         );
         assert_eq!(

@@ -3,6 +3,8 @@
 //! native gRPC (h2c) or gRPC-web (HTTP/1.1).
 #![allow(dead_code)]
 
+pub mod wire;
+
 use futures::future::BoxFuture;
 use modal_proto::client::modal_client_client::ModalClientClient;
 use modal_proto::client::{self as pb, generic_result::GenericStatus};
@@ -538,19 +540,28 @@ impl Env {
         def: pb::Sandbox,
         tags: &[(&str, &str)],
     ) -> Result<Sb, Status> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| pb::SandboxTag {
+                tag_name: k.to_string(),
+                tag_value: v.to_string(),
+            })
+            .collect();
+        self.create_tagged_pb(def, tags).await
+    }
+
+    pub async fn create_tagged_pb(
+        &mut self,
+        def: pb::Sandbox,
+        tags: Vec<pb::SandboxTag>,
+    ) -> Result<Sb, Status> {
         let r = within(
             60,
             "SandboxCreateV2",
             self.cp.sandbox_create_v2(pb::SandboxCreateV2Request {
                 app_id: self.app_id.clone(),
                 definition: Some(def),
-                tags: tags
-                    .iter()
-                    .map(|(k, v)| pb::SandboxTag {
-                        tag_name: k.to_string(),
-                        tag_value: v.to_string(),
-                    })
-                    .collect(),
+                tags,
                 ..Default::default()
             }),
         )
