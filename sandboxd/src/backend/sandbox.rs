@@ -207,6 +207,9 @@ pub struct Sandbox {
     tunnels: Mutex<Vec<Tunnel>>,
     connect: tokio::sync::Mutex<Vec<ConnectProxy>>,
     ready_at: watch::Sender<Option<f64>>,
+    /// Paths where images were mounted at run time (TaskMountDirectory), the only ones
+    /// TaskUnmountDirectory may unmount.
+    image_mounts: Mutex<Vec<String>>,
 }
 
 async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
@@ -291,6 +294,7 @@ impl Sandbox {
             tunnels: Mutex::new(tunnels),
             connect: tokio::sync::Mutex::new(Vec::new()),
             ready_at,
+            image_mounts: Mutex::new(Vec::new()),
         });
         if let Ok(mut live) = config.live.lock() {
             live.retain(|_, w| w.strong_count() > 0);
@@ -426,6 +430,27 @@ impl Sandbox {
             .ok()?
             .as_ref()
             .map(|r| r.data_dir.clone())
+    }
+
+    /// Remember that an image was mounted at `path` at run time.
+    pub fn note_image_mount(&self, path: &str) {
+        if let Ok(mut m) = self.image_mounts.lock() {
+            m.push(path.to_string());
+        }
+    }
+
+    /// Forget one image mount at `path`; false if there was none.
+    pub fn forget_image_mount(&self, path: &str) -> bool {
+        let Ok(mut m) = self.image_mounts.lock() else {
+            return false;
+        };
+        match m.iter().rposition(|p| p == path) {
+            Some(i) => {
+                m.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The merged root on the host, while the sandbox runs.
