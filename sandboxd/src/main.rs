@@ -211,6 +211,7 @@ async fn serve(
     if unsafe { libc::geteuid() } != 0 {
         bail!("sandboxd's local backend needs root (it mounts overlayfs and writes cgroups); run it as root");
     }
+    raise_fd_limit();
     let state_dir = state_dir.unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
@@ -337,6 +338,21 @@ fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>> {
             _ = int.recv() => "SIGINT",
         }
     })
+}
+
+/// Each running command holds a few pipes and each client a socket: take the hard limit
+/// on open files, not the soft one (1024 under most service managers).
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 fn which(cmd: &str) -> bool {

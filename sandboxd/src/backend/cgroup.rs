@@ -146,11 +146,23 @@ impl Cgroup {
         let _ = self.write("freezer", "freezer.state", "THAWED");
     }
 
-    /// Remove the group (after its processes are gone), children first.
+    /// Remove the group, children first. A process killed a moment ago may not have
+    /// left it yet (rmdir fails while one is there): kill again and retry, up to 2 s.
     pub fn remove(&self) {
-        for c in CONTROLLERS {
-            remove_tree(&self.dir(c));
+        for _ in 0..100 {
+            for c in CONTROLLERS {
+                remove_tree(&self.dir(c));
+            }
+            if CONTROLLERS.iter().all(|c| !self.dir(c).exists()) {
+                return;
+            }
+            self.kill_all();
+            std::thread::sleep(Duration::from_millis(20));
         }
+        tracing::warn!(
+            "cgroup {} is still busy; the next start of this state dir removes it",
+            self.rel.display()
+        );
     }
 
     /// Remove an exec's group once its command has ended; a group that still holds

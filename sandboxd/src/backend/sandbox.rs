@@ -203,7 +203,9 @@ pub struct Sandbox {
     outcome: watch::Sender<Option<Outcome>>,
     kill: watch::Sender<Option<Outcome>>,
     last_activity: Mutex<Instant>,
-    pub netns: Option<NetNs>,
+    /// A handle on the sandbox's network namespace while it runs (dropped at the end,
+    /// so an ended sandbox kept for its output holds no namespace and no descriptor).
+    netns: Mutex<Option<NetNs>>,
     tunnels: Mutex<Vec<Tunnel>>,
     connect: tokio::sync::Mutex<Vec<ConnectProxy>>,
     ready_at: watch::Sender<Option<f64>>,
@@ -290,7 +292,7 @@ impl Sandbox {
             outcome,
             kill,
             last_activity: Mutex::new(Instant::now()),
-            netns,
+            netns: Mutex::new(netns),
             tunnels: Mutex::new(tunnels),
             connect: tokio::sync::Mutex::new(Vec::new()),
             ready_at,
@@ -366,7 +368,7 @@ impl Sandbox {
         let mut attempt = 0u64;
         while self.outcome().is_none() {
             let ok = match &probe {
-                Readiness::Tcp { port, .. } => match &self.netns {
+                Readiness::Tcp { port, .. } => match self.netns() {
                     Some(ns) => ns.connect(*port).await.is_ok(),
                     None => false,
                 },
@@ -477,8 +479,7 @@ impl Sandbox {
         max_tokens: usize,
     ) -> Result<u16, ConnectError> {
         let ns = self
-            .netns
-            .clone()
+            .netns()
             .context("the sandbox has no network namespace")?;
         let mut proxies = self.connect.lock().await;
         if !proxies.iter().any(|p| p.port == port) {
@@ -502,7 +503,14 @@ impl Sandbox {
         Ok(p.host_port)
     }
 
+    fn netns(&self) -> Option<NetNs> {
+        self.netns.lock().ok()?.clone()
+    }
+
     async fn finish(&self, outcome: Outcome, mut child: Child, slirp: Option<std::process::Child>) {
+        if let Ok(mut ns) = self.netns.lock() {
+            ns.take();
+        }
         self.connect.lock().await.clear();
         if let Ok(mut t) = self.tunnels.lock() {
             t.clear();
@@ -512,6 +520,7 @@ impl Sandbox {
         }
         let _ = child.start_kill();
         let _ = child.wait().await;
+        self.stdin.release().await;
         if let Some(mut s) = slirp {
             let _ = s.kill();
             let _ = s.wait();
@@ -701,6 +710,8 @@ impl Sandbox {
             e2.status.send_replace(Some(
                 status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
             ));
+            // no file descriptor outlives the command (ended commands are kept for reading)
+            e2.stdin.release().await;
             // its group goes with it, unless children it left behind still run there
             if let Some(cg) = &cgroup {
                 cg.remove_if_empty();

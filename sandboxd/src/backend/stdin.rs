@@ -79,6 +79,12 @@ impl StdinSink {
         Ok(())
     }
 
+    /// Let go of the pipe (its process has ended): writes are still accepted, and go
+    /// nowhere, as they would to a process that closed its stdin.
+    pub async fn release(&self) {
+        self.state.lock().await.pipe = None;
+    }
+
     pub async fn status(&self) -> (u64, bool) {
         let st = self.state.lock().await;
         (st.written, st.eof)
