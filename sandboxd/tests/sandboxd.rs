@@ -839,7 +839,8 @@ async fn isolation_host_filesystem() {
         );
     }
     // root inside is not root on the host: files it creates are owned by an unprivileged uid
-    let data_root = env.sd.state_dir.join("sandboxes").join(&sb.id);
+    // (the writable layers, each on its sandbox's own disk, are under sandboxes/)
+    let data_root = env.sd.state_dir.join("sandboxes");
     let _ = sb.sh("echo owned > /root/owned").await;
     let owned = walk_find(&data_root, "owned").expect("the file is in the sandbox's layer");
     use std::os::unix::fs::MetadataExt;
