@@ -236,7 +236,7 @@ async fn clean_stop(signal: i32) {
     other.assert_untouched().await;
 
     // the next start finds nothing to clean, and has the sandboxes as finished
-    let sd = Sandboxd::start_in(dir).await;
+    let sd = Sandboxd::start_in(dir.into_dir()).await;
     assert!(
         !sd.log_tail(200).contains("cleaned up after an earlier run"),
         "a clean stop leaves nothing for the next start"
@@ -294,7 +294,7 @@ async fn kill9_leftovers_are_reaped_by_the_next_start() {
     eprintln!("after kill -9: {m} mounts, {c} cgroups, {p} processes left");
     other.assert_untouched().await;
 
-    let sd = Sandboxd::start_in(dir).await;
+    let sd = Sandboxd::start_in(dir.into_dir()).await;
     // the new process has disks of its own made ahead; none of the old run's is left
     let now = sd.leftovers();
     let kept: Vec<_> = left
@@ -347,7 +347,7 @@ async fn records_of_a_clean_stop_are_listed_finished() {
     let Env { sd, .. } = env;
     let (dir, status) = sd.stop_keeping_dir(libc::SIGTERM);
     assert!(status.success());
-    let sd = Sandboxd::start_in(dir).await;
+    let sd = Sandboxd::start_in(dir.into_dir()).await;
     let mut env = Env::on(sd, Transport::Grpc).await;
     let listed = env
         .cp

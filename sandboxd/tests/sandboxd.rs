@@ -1003,7 +1003,7 @@ async fn restart_keeps_records() {
     let app_id = env.app_id.clone();
     let Env { sd, .. } = env;
     let dir = sd.crash();
-    let sd = Sandboxd::start_in(dir).await;
+    let sd = Sandboxd::start_in(dir.into_dir()).await;
     let mut env = Env::on(sd, Transport::Grpc).await;
     assert_eq!(env.app_id, app_id, "the app survives");
     let res = env

@@ -250,18 +250,26 @@ impl Sandboxd {
     }
 
     /// Kill sandboxd and hand back its directory, for a restart on the same state.
-    pub fn crash(mut self) -> TempDir {
+    pub fn crash(mut self) -> Stopped {
         self.kill9();
-        self.keep_leftovers = true;
-        self.dir.take().unwrap()
+        self.stopped()
     }
 
     /// Stop sandboxd with `signal` (it must exit within 30 s) and hand back its directory
     /// and exit status. Nothing is cleaned up for it: what it left stays to be counted.
-    pub fn stop_keeping_dir(mut self, signal: i32) -> (TempDir, std::process::ExitStatus) {
+    pub fn stop_keeping_dir(mut self, signal: i32) -> (Stopped, std::process::ExitStatus) {
         let status = self.stop_with(signal, 30).expect("sandboxd was running");
+        (self.stopped(), status)
+    }
+
+    fn stopped(&mut self) -> Stopped {
         self.keep_leftovers = true;
-        (self.dir.take().unwrap(), status)
+        Stopped {
+            dir: self.dir.take(),
+            run_root: self.run_root(),
+            state_dir: self.state_dir.clone(),
+            instance: self.instance(),
+        }
     }
 
     /// What this instance has on the machine now (see `Leftovers`).
@@ -269,24 +277,8 @@ impl Sandboxd {
         Leftovers::of(&self.run_root(), &self.state_dir, &self.instance())
     }
 
-    /// A safety net for the machine if a test failed half-way: what a killed sandboxd
-    /// leaves behind (mounts under its run root and state dir, its cgroups), removed.
     fn cleanup_leftovers(&self) {
-        let left = self.leftovers();
-        for m in &left.mounts {
-            let _ = Command::new("umount").args(["-l"]).arg(m).status();
-        }
-        for pid in &left.processes {
-            unsafe { libc::kill(*pid, libc::SIGKILL) };
-        }
-        for c in CGROUP_CONTROLLERS {
-            let parent = Path::new("/sys/fs/cgroup")
-                .join(c)
-                .join("sandboxd")
-                .join(self.instance());
-            remove_cgroup_tree(&parent);
-        }
-        let _ = std::fs::remove_dir_all(self.run_root());
+        cleanup(&self.run_root(), &self.state_dir, &self.instance());
     }
 
     /// A transport to this sandboxd.
@@ -370,6 +362,50 @@ impl Drop for Sandboxd {
             self.cleanup_leftovers();
         }
     }
+}
+
+/// A stopped (or killed) sandboxd's directory, to start another on. If no one does (a
+/// test failed before), dropping it removes what the process left on the machine.
+pub struct Stopped {
+    dir: Option<TempDir>,
+    run_root: PathBuf,
+    state_dir: PathBuf,
+    instance: String,
+}
+
+impl Stopped {
+    pub fn into_dir(mut self) -> TempDir {
+        self.dir.take().expect("the directory")
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if self.dir.is_some() {
+            cleanup(&self.run_root, &self.state_dir, &self.instance);
+        }
+    }
+}
+
+/// A safety net for the machine if a test failed half-way: what a killed sandboxd
+/// leaves behind (mounts under its run root and state dir, processes in its cgroups,
+/// its cgroups), removed.
+fn cleanup(run_root: &Path, state_dir: &Path, instance: &str) {
+    let left = Leftovers::of(run_root, state_dir, instance);
+    for pid in &left.processes {
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    for m in &left.mounts {
+        let _ = Command::new("umount").args(["-l"]).arg(m).status();
+    }
+    for c in CGROUP_CONTROLLERS {
+        let parent = Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("sandboxd")
+            .join(instance);
+        remove_cgroup_tree(&parent);
+    }
+    let _ = std::fs::remove_dir_all(run_root);
 }
 
 const CGROUP_CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "freezer"];
