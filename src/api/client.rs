@@ -43,6 +43,8 @@ impl ModalClient {
             .flatten()
             .map(token_fn);
         let p: ModalClientParams = convert::options(params, "ModalClient params")?;
+        // a bad endpoint is reported before missing credentials
+        crate::endpoint::normalize(&p.endpoint).map_err(Error::invalid)?;
         let credentials =
             Credentials::from_options(p.token_id, p.token_secret, p.token, get_token)?;
         let conn = Conn::new(&p.endpoint, credentials, p.environment)?;
