@@ -872,7 +872,7 @@ async fn attack_fill_disk() {
 /// Fill the disk with the default cap of `serve --sandbox-disk-mib`.
 #[tokio::test]
 async fn attack_fill_disk_default_cap() {
-    let sd = Sandboxd::start_with(&["--sandbox-disk-mib", "128"]).await;
+    let sd = Sandboxd::start_with(&["--sandbox-disk-mib".into(), "128".into()]).await;
     let mut arena = Arena::on(sd).await;
     let mut sb = arena.attacker().await;
     let detail = fill(&mut sb, 128, &arena.env.sd).await;

@@ -1898,7 +1898,7 @@ async fn ended_commands_are_kept_up_to_a_bound() {
 /// `serve --max-sandboxes`: creates past it get RESOURCE_EXHAUSTED until one ends.
 #[tokio::test]
 async fn running_sandboxes_are_bounded() {
-    let sd = Sandboxd::start_with(&["--max-sandboxes", "2"]).await;
+    let sd = Sandboxd::start_with(&["--max-sandboxes".into(), "2".into()]).await;
     let mut env = Env::on(sd, Transport::Grpc).await;
     let a = env.idle_sandbox().await;
     let _b = env.idle_sandbox().await;
