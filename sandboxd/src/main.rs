@@ -60,6 +60,14 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// (Started by `serve`.) Sweep an instance once its sandboxd is gone.
+    #[command(hide = true)]
+    Guard {
+        #[arg(long)]
+        state_dir: PathBuf,
+        #[arg(long)]
+        parent: u32,
+    },
     /// Manage the local image store.
     Image {
         #[command(subcommand)]
@@ -286,6 +294,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
     std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
+    // held for this process's life, and by its guardian until that has swept up after it:
+    // a start on this state dir waits for a sweep in progress
+    let lock = backend::guard::lock_state_dir(&state_dir)?;
     let store = store::Store::open(&state_dir.join("state.redb"))?;
     let (key, _) = read_or_create(&state_dir.join("signing.key"), || random_token("key"))?;
     let (token_id, token_secret) = match (token_id, token_secret) {
@@ -305,16 +316,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
         _ => bail!("give both --token-id and --token-secret, non-empty, or neither"),
     };
     // this instance's name: its run root and cgroups, distinct from any other instance's
-    let instance = images::hex_digest(state_dir.to_string_lossy().as_bytes())[..12].to_string();
-    let run_root = PathBuf::from("/run/sandboxd").join(&instance);
+    let paths = backend::InstancePaths::of(&state_dir);
+    // a guardian that sweeps all of it if this process dies without a clean stop
+    let _guardian = backend::guard::spawn(&state_dir, &lock)?;
+    let run_root = paths.run_root.clone();
     std::fs::create_dir_all(&run_root)?;
     for d in [Path::new("/run/sandboxd"), run_root.as_path()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711))?;
     }
     let helpers = install_helpers(&find_helpers(helpers)?, &run_root)?;
-    let data_root = state_dir.join("sandboxes");
+    let data_root = paths.data_root.clone();
     let backend = backend::BackendConfig {
-        instance,
+        instance: paths.instance.clone(),
         run_root: run_root.clone(),
         data_root: data_root.clone(),
         helpers,
@@ -325,7 +338,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     // the store is open (and locked): no other sandboxd runs on this state dir, so
     // whatever is left under this instance's names is an earlier run's, killed
-    let leftovers = backend::reap::reap(&backend);
+    let leftovers = backend::reap::reap(&paths);
     if !leftovers.is_empty() {
         tracing::info!(
             "cleaned up after an earlier run on this state dir: {} processes, {} mounts, {} cgroups",
@@ -441,6 +454,7 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Guard { state_dir, parent } => backend::guard::run(state_dir, parent).await,
         Command::Gateway(args) => gateway::run(args).await,
         Command::Token {
             command:

@@ -269,8 +269,74 @@ async fn sigint_leaves_nothing_behind() {
     clean_stop(libc::SIGINT).await;
 }
 
-/// kill -9 leaves mounts and cgroups; the next start on the same state dir removes them
-/// (and kills what may still run), without touching another instance's.
+/// kill -9 of sandboxd: its guardian sweeps everything of it within seconds, without
+/// touching another instance's; the next start finds nothing to clean.
+#[tokio::test]
+async fn kill9_is_swept_by_the_guardian() {
+    let mut other = bystander().await;
+    let Busy {
+        env,
+        sandboxes,
+        marker,
+    } = busy_instance(None).await;
+    let before = env.sd.leftovers();
+    let (m, c, p) = before.counts();
+    let (run_root, state_dir) = (env.sd.run_root(), env.sd.state_dir.clone());
+    let instance = env.sd.instance();
+    let slirps = slirps_serving(&before.processes);
+    let marked = processes_with(&marker);
+    let Env { sd, .. } = env;
+    let guardian = sd.guardian_pid().expect("sandboxd runs a guardian");
+    let started = std::time::Instant::now();
+    let dir = sd.crash();
+    let left = eventually(15, "the guardian sweeps after kill -9", || {
+        let (r, s, i) = (run_root.clone(), state_dir.clone(), instance.clone());
+        Box::pin(async move {
+            let left = Leftovers::of(&r, &s, &i);
+            left.is_empty().then_some(left)
+        })
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(left.is_empty());
+    for pid in marked.iter().chain(&slirps).chain(&before.processes) {
+        let pid = *pid;
+        let desc = format!(
+            "{:?} {:?}",
+            std::fs::read_to_string(format!("/proc/{pid}/stat")),
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        );
+        eventually(5, &format!("process {pid} of the killed run ends: {desc}"), || {
+            Box::pin(async move { (!alive(pid)).then_some(()) })
+        })
+        .await;
+    }
+    loop_devices_released(&state_dir, |_| true).await;
+    eventually(10, "the guardian exits", || {
+        Box::pin(async move { (!alive(guardian)).then_some(()) })
+    })
+    .await;
+    eprintln!(
+        "kill -9: {m} mounts, {c} cgroups, {p} processes, {} slirp4netns before; the guardian left 0 of each, in {took:?}",
+        slirps.len()
+    );
+    other.assert_untouched().await;
+    let sd = Sandboxd::start_in(dir.into_dir()).await;
+    assert!(
+        !sd.log_tail(200).contains("cleaned up after an earlier run"),
+        "nothing left for the next start"
+    );
+    let mut env = Env::on(sd, Transport::Grpc).await;
+    for sb in &sandboxes {
+        let res = env.poll(&sb.id).await.unwrap().expect("a finished result");
+        assert_eq!(res.status, GenericStatus::Terminated as i32, "{res:?}");
+    }
+    other.finish().await;
+}
+
+/// kill -9 of sandboxd and of its guardian (a crash of the machine's process tree, an
+/// OOM kill of both): mounts and cgroups stay; the next start on the same state dir
+/// removes them (and kills what may still run), without touching another instance's.
 #[tokio::test]
 async fn kill9_leftovers_are_reaped_by_the_next_start() {
     let mut other = bystander().await;
@@ -284,6 +350,8 @@ async fn kill9_leftovers_are_reaped_by_the_next_start() {
     let instance = env.sd.instance();
     let slirps = slirps_serving(&before.processes);
     let Env { sd, .. } = env;
+    let guardian = sd.guardian_pid().expect("sandboxd runs a guardian");
+    unsafe { libc::kill(guardian, libc::SIGKILL) };
     let dir = sd.crash();
     let left = Leftovers::of(&run_root, &state_dir, &instance);
     let (m, c, p) = left.counts();
@@ -291,7 +359,9 @@ async fn kill9_leftovers_are_reaped_by_the_next_start() {
         m > 0 && c > 0,
         "a killed sandboxd leaves mounts and cgroups (else this test proves nothing): {left:?}"
     );
-    eprintln!("after kill -9: {m} mounts, {c} cgroups, {p} processes left");
+    eprintln!(
+        "after kill -9 of sandboxd and its guardian: {m} mounts, {c} cgroups, {p} processes left"
+    );
     other.assert_untouched().await;
 
     let sd = Sandboxd::start_in(dir.into_dir()).await;

@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod connect_proxy;
 pub mod disk;
+pub mod guard;
 pub mod mounts;
 pub mod netns;
 pub mod reap;
@@ -15,7 +16,7 @@ pub mod stdin;
 pub mod tunnels;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
 /// Where the backend keeps things and who sandboxes run as.
@@ -43,7 +44,54 @@ pub struct BackendConfig {
 
 pub type LiveSandboxes = Arc<Mutex<HashMap<String, Weak<sandbox::Sandbox>>>>;
 
+/// Where one instance keeps what it makes on the machine, known from its state dir
+/// alone (so that its guardian, or the next start, finds it).
+#[derive(Clone, Debug)]
+pub struct InstancePaths {
+    /// The first 12 hex digits of the state dir's SHA-256.
+    pub instance: String,
+    /// `/run/sandboxd/<instance>`: mount points.
+    pub run_root: PathBuf,
+    /// `<state dir>/sandboxes`: writable layers and their disks.
+    pub data_root: PathBuf,
+}
+
+impl InstancePaths {
+    pub fn of(state_dir: &Path) -> Self {
+        let instance =
+            crate::images::hex_digest(state_dir.to_string_lossy().as_bytes())[..12].to_string();
+        Self {
+            run_root: PathBuf::from("/run/sandboxd").join(&instance),
+            data_root: state_dir.join("sandboxes"),
+            instance,
+        }
+    }
+
+    /// `sandboxd/<instance>`, the parent of this instance's cgroups.
+    pub fn cgroup_parent(&self) -> PathBuf {
+        cgroup::instance_parent(&self.instance)
+    }
+
+    /// Remove everything of this instance from the machine (its processes, mounts,
+    /// cgroups, writable layers, run root): the end of a clean stop, or what the guardian
+    /// does when sandboxd died.
+    pub fn sweep(&self) -> reap::Reaped {
+        let swept = reap::reap(self);
+        reap::remove_tree(&self.run_root);
+        cgroup::remove_parent(&self.cgroup_parent());
+        swept
+    }
+}
+
 impl BackendConfig {
+    pub fn paths(&self) -> InstancePaths {
+        InstancePaths {
+            instance: self.instance.clone(),
+            run_root: self.run_root.clone(),
+            data_root: self.data_root.clone(),
+        }
+    }
+
     /// `sandboxd/<instance>`, the parent of this instance's cgroups.
     pub fn cgroup_parent(&self) -> PathBuf {
         cgroup::instance_parent(&self.instance)
@@ -69,10 +117,7 @@ impl BackendConfig {
         let config = self.clone();
         tokio::task::spawn_blocking(move || {
             config.disk.close();
-            let swept = reap::reap(&config);
-            let _ = std::fs::remove_dir_all(&config.run_root);
-            cgroup::remove_parent(&config.cgroup_parent());
-            swept
+            config.paths().sweep()
         })
         .await
         .unwrap_or_default()

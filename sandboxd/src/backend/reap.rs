@@ -8,7 +8,7 @@
 //! so another run root and cgroup parent: its sandboxes are never touched.
 
 use super::cgroup;
-use super::BackendConfig;
+use super::InstancePaths;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ pub fn remove_tree(dir: &Path) {
 
 /// Kill this instance's leftover processes, unmount its leftover mounts, remove its
 /// leftover cgroups and writable layers. Blocking (it waits for killed processes to go).
-pub fn reap(config: &BackendConfig) -> Reaped {
+pub fn reap(config: &InstancePaths) -> Reaped {
     let mut done = Reaped::default();
     let parent = config.cgroup_parent();
     let groups = cgroup::groups_under(&parent);

@@ -229,6 +229,23 @@ impl Sandboxd {
         self.child.as_ref().map(|c| c.id())
     }
 
+    /// The guardian `serve` starts beside itself (`sandboxd guard`), if it runs.
+    pub fn guardian_pid(&self) -> Option<i32> {
+        let me = self.pid()?.to_string();
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(") ")?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .to_string();
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            (ppid == me && cmd.split(|b| *b == 0).nth(1) == Some(b"guard")).then_some(pid)
+        })
+    }
+
     /// Send `signal` and wait up to `secs` for the process to exit; its exit status.
     pub fn stop_with(&mut self, signal: i32, secs: u64) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
