@@ -71,8 +71,8 @@ cleanup() {
   stop_harness
 }
 wasm-pack test --headless --chrome . --test live --test resilience --test worker --test files \
-  --test faults
-echo "--- figures of the faults suite"
+  --test faults --test bad_input
+echo "--- figures of the faults and bad-input suites"
 stop_harness
 
 echo "--- npm package build and size gate"
