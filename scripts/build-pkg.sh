@@ -34,13 +34,13 @@ while i < len(d):
 open(path, "wb").write(bytes(out))
 PY
 
-cp src/js/pkg/index.js src/js/pkg/node.js src/js/pkg/workerd.js src/js/pkg/index.d.ts src/js/pkg/errors.d.ts pkg/
+cp src/js/pkg/index.js src/js/pkg/node.js src/js/pkg/workerd.js src/js/pkg/index.d.ts src/js/pkg/errors.d.ts src/js/pkg/token.js src/js/pkg/token.d.ts pkg/
 # optional trailing parameters, and no `any` in the public types (fails if one is left)
 python3 scripts/dts-fixup.py pkg/modal_wasm.d.ts pkg/modal_wasm_bg.wasm.d.ts
 glue=$(cd pkg && find snippets -name glue.js | head -1)
 [ -n "$glue" ] || { echo "build-pkg: snippets/**/glue.js not found" >&2; exit 1; }
 cat > pkg/errors.js <<JS
-export { ModalError, NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError, TimeoutError, SandboxTimeoutError, ClientClosedError, ResourceExhaustedError, RemoteError, SandboxFilesystemError, SandboxFilesystemNotFoundError, SandboxFilesystemIsADirectoryError, SandboxFilesystemNotADirectoryError, SandboxFilesystemDirectoryNotEmptyError, SandboxFilesystemPathAlreadyExistsError, SandboxFilesystemPermissionError, SandboxFilesystemFileTooLargeError } from "./$glue";
+export { ModalError, NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError, PermissionDeniedError, TimeoutError, SandboxTimeoutError, ClientClosedError, ResourceExhaustedError, RemoteError, SandboxFilesystemError, SandboxFilesystemNotFoundError, SandboxFilesystemIsADirectoryError, SandboxFilesystemNotADirectoryError, SandboxFilesystemDirectoryNotEmptyError, SandboxFilesystemPathAlreadyExistsError, SandboxFilesystemPermissionError, SandboxFilesystemFileTooLargeError } from "./$glue";
 JS
 
 # Drop the JSDoc blocks and whole-line // comments from the package's JS (~5.5 KB gzip): the

@@ -1,7 +1,8 @@
-//! The control-plane auth token (from `AuthTokenGet`): reading its `exp` claim and deciding
-//! when to fetch a new one.
+//! Expiring tokens the SDK holds (the control plane's `AuthTokenGet` JWT, and a scoped
+//! token from `getToken`): reading their `exp` claim and deciding when to fetch a new one.
 
-/// Refresh a token this many milliseconds before it expires.
+/// Refresh a token this many milliseconds before it expires (at most half its lifetime
+/// before, so short tokens are not refreshed on every call).
 pub const REFRESH_MARGIN_MS: f64 = 5.0 * 60.0 * 1000.0;
 /// Lifetime assumed for a token without a readable `exp` claim.
 pub const DEFAULT_LIFETIME_MS: f64 = 20.0 * 60.0 * 1000.0;
@@ -60,7 +61,11 @@ impl AuthToken {
     /// A token fetched at `now_ms`.
     pub fn new(token: String, now_ms: f64) -> Self {
         let refresh_at_ms = match jwt_exp(&token) {
-            Some(exp) => exp * 1000.0 - REFRESH_MARGIN_MS,
+            Some(exp) => {
+                let exp_ms = exp * 1000.0;
+                let margin = REFRESH_MARGIN_MS.min((exp_ms - now_ms).max(0.0) / 2.0);
+                exp_ms - margin
+            }
             None => now_ms + DEFAULT_LIFETIME_MS,
         };
         AuthToken {
@@ -113,5 +118,16 @@ mod tests {
         assert!(!t.is_fresh(1_000_000.0 - REFRESH_MARGIN_MS));
         let t = AuthToken::new("opaque".into(), 10.0);
         assert!(t.is_fresh(10.0 + DEFAULT_LIFETIME_MS - 1.0));
+    }
+
+    #[test]
+    fn short_tokens_refresh_at_half_their_lifetime() {
+        // a 60 s token fetched at t=940 s: refreshed from t=970 s on
+        let t = AuthToken::new(jwt(r#"{"exp":1000}"#), 940_000.0);
+        assert!(t.is_fresh(969_999.0));
+        assert!(!t.is_fresh(970_000.0));
+        // already expired when fetched: never fresh
+        let t = AuthToken::new(jwt(r#"{"exp":1000}"#), 2_000_000.0);
+        assert!(!t.is_fresh(2_000_000.0));
     }
 }

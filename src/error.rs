@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Conflict,
     /// Credentials were missing or rejected.
     Auth,
+    /// The credentials are valid but do not allow this call (a scoped token's scopes,
+    /// tags, app or sandboxes do not cover it).
+    PermissionDenied,
     /// A deadline passed (DEADLINE_EXCEEDED, or a client-side wait ran out).
     Timeout,
     /// The sandbox itself timed out.
@@ -56,6 +59,7 @@ impl ErrorKind {
             ErrorKind::Invalid => "INVALID",
             ErrorKind::Conflict => "CONFLICT",
             ErrorKind::Auth => "AUTH",
+            ErrorKind::PermissionDenied => "PERMISSION_DENIED",
             ErrorKind::Timeout => "TIMEOUT",
             ErrorKind::SandboxTimeout => "SANDBOX_TIMEOUT",
             ErrorKind::ClientClosed => "CLIENT_CLOSED",
@@ -79,7 +83,8 @@ impl ErrorKind {
             Code::AlreadyExists => ErrorKind::AlreadyExists,
             Code::InvalidArgument | Code::OutOfRange => ErrorKind::Invalid,
             Code::FailedPrecondition | Code::Aborted => ErrorKind::Conflict,
-            Code::Unauthenticated | Code::PermissionDenied => ErrorKind::Auth,
+            Code::Unauthenticated => ErrorKind::Auth,
+            Code::PermissionDenied => ErrorKind::PermissionDenied,
             Code::ResourceExhausted => ErrorKind::ResourceExhausted,
             Code::DeadlineExceeded => ErrorKind::Timeout,
             _ => ErrorKind::Remote,
@@ -166,6 +171,7 @@ mod tests {
             (Code::FailedPrecondition, "CONFLICT"),
             (Code::Aborted, "CONFLICT"),
             (Code::Unauthenticated, "AUTH"),
+            (Code::PermissionDenied, "PERMISSION_DENIED"),
             (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
             (Code::DeadlineExceeded, "TIMEOUT"),
             (Code::Unavailable, "REMOTE"),

@@ -16,10 +16,21 @@ use crate::js::convert::{Fields, FromJs, Record};
 pub struct ModalClientParams {
     /// Server URL, e.g. `"http://127.0.0.1:8080"` (a sandboxd, or a gateway to Modal).
     pub endpoint: String,
-    /// Token id (`ak-...`), sent as `x-modal-token-id`.
+    /// Workspace token id (`ak-...`), sent as `x-modal-token-id`. Only for a local
+    /// sandboxd or a trusted server: never ship a workspace secret to a browser.
+    #[tsify(optional)]
     pub token_id: String,
-    /// Token secret (`as-...`), sent as `x-modal-token-secret`.
+    /// Workspace token secret (`as-...`), sent as `x-modal-token-secret`.
+    #[tsify(optional)]
     pub token_secret: String,
+    /// A scoped, expiring token minted by your backend (see `mintToken`), sent as
+    /// `authorization: Bearer`; for a gateway or a sandboxd with a signing key.
+    #[tsify(optional)]
+    pub token: Option<String>,
+    /// Called for a fresh scoped token before the current one expires, and once after
+    /// the server answers UNAUTHENTICATED (like CodeSandbox's `getSession`).
+    #[tsify(optional, type = "() => string | Promise<string>")]
+    pub get_token: Option<IgnoredAny>,
     /// Default environment name for lookups.
     #[tsify(optional)]
     pub environment: Option<String>,
@@ -570,6 +581,8 @@ impl FromJs for ModalClientParams {
             endpoint: f.string("endpoint")?.unwrap_or_default(),
             token_id: f.string("tokenId")?.unwrap_or_default(),
             token_secret: f.string("tokenSecret")?.unwrap_or_default(),
+            token: f.string("token")?,
+            get_token: None,
             environment: f.string("environment")?,
         })
     }

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{LocalBoxStream, StreamExt};
 use modal_proto::client as pb;
 
@@ -129,15 +130,77 @@ fn stream<M: prost::Message + Default + 'static>(
     }
 }
 
-/// One connection to the control plane: credentials, the cached auth token, retries.
+/// Fetches a fresh scoped token (the JS `getToken` option), e.g. from the app's backend.
+pub type TokenFn = Rc<dyn Fn() -> LocalBoxFuture<'static, Result<String>>>;
+
+/// How a client proves who it is.
+pub enum Credentials {
+    /// A workspace token pair, sent as `x-modal-token-id` / `x-modal-token-secret` (a local
+    /// sandboxd, or a trusted server-side caller of Modal).
+    Workspace {
+        /// `ak-...`
+        token_id: String,
+        /// `as-...`
+        token_secret: String,
+    },
+    /// A scoped, expiring token minted by the app's backend, sent as `authorization:
+    /// Bearer` (a gateway, or a sandboxd with a signing key). Never a workspace secret.
+    Bearer {
+        /// The token given at construction, used until it needs a refresh.
+        initial: Option<String>,
+        /// Called for a new token before the current one expires and once after an
+        /// UNAUTHENTICATED reply.
+        get_token: Option<TokenFn>,
+    },
+}
+
+impl Credentials {
+    /// The credentials of the constructor's options, checked: a token pair, or a token
+    /// and/or `getToken`, never both kinds.
+    pub fn from_options(
+        token_id: String,
+        token_secret: String,
+        token: Option<String>,
+        get_token: Option<TokenFn>,
+    ) -> Result<Credentials> {
+        let pair = !token_id.is_empty() || !token_secret.is_empty();
+        let bearer = token.is_some() || get_token.is_some();
+        if pair && bearer {
+            return Err(Error::invalid(
+                "give either tokenId and tokenSecret, or token / getToken, not both",
+            ));
+        }
+        if bearer {
+            if token.as_deref() == Some("") {
+                return Err(Error::new(ErrorKind::Auth, "token must be non-empty"));
+            }
+            return Ok(Credentials::Bearer {
+                initial: token,
+                get_token,
+            });
+        }
+        if token_id.is_empty() || token_secret.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Auth,
+                "tokenId and tokenSecret must be non-empty (or give a token / getToken)",
+            ));
+        }
+        Ok(Credentials::Workspace {
+            token_id,
+            token_secret,
+        })
+    }
+}
+
+/// One connection to the control plane: credentials, the cached tokens, retries.
 pub struct Conn {
     /// Normalized server URL.
     pub endpoint: String,
-    token_id: String,
-    token_secret: String,
+    credentials: Credentials,
     /// Default environment name.
     pub environment: String,
     channel: Channel,
+    /// The workspace mode's `AuthTokenGet` JWT, or the bearer mode's current token.
     auth: RefCell<Option<AuthToken>>,
     closed: Cell<bool>,
     builder_version: RefCell<Option<String>>,
@@ -149,24 +212,23 @@ impl Conn {
     /// A connection to `endpoint` with the given credentials.
     pub fn new(
         endpoint: &str,
-        token_id: String,
-        token_secret: String,
+        credentials: Credentials,
         environment: Option<String>,
     ) -> Result<Rc<Conn>> {
         let endpoint = crate::endpoint::normalize(endpoint).map_err(Error::invalid)?;
-        if token_id.is_empty() || token_secret.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Auth,
-                "tokenId and tokenSecret must be non-empty",
-            ));
-        }
+        let now = js::now_ms();
+        let auth = match &credentials {
+            Credentials::Bearer {
+                initial: Some(t), ..
+            } => Some(AuthToken::new(t.clone(), now)),
+            _ => None,
+        };
         Ok(Rc::new(Conn {
             channel: endpoint.as_str().into(),
             endpoint,
-            token_id,
-            token_secret,
+            credentials,
             environment: environment.unwrap_or_default(),
-            auth: RefCell::new(None),
+            auth: RefCell::new(auth),
             closed: Cell::new(false),
             builder_version: RefCell::new(None),
             image_cache: RefCell::new(Default::default()),
@@ -194,13 +256,74 @@ impl Conn {
             .unwrap_or_else(|| self.environment.clone())
     }
 
+    /// Client identification, and the workspace token pair in workspace mode.
     fn base_metadata(&self) -> Result<Headers> {
         let mut h = Headers::default();
-        h.set("x-modal-token-id", &self.token_id)?;
-        h.set("x-modal-token-secret", &self.token_secret)?;
+        if let Credentials::Workspace {
+            token_id,
+            token_secret,
+        } = &self.credentials
+        {
+            h.set("x-modal-token-id", token_id)?;
+            h.set("x-modal-token-secret", token_secret)?;
+        }
         h.set("x-modal-client-type", CLIENT_TYPE_JS)?;
         h.set("x-modal-client-version", CLIENT_VERSION)?;
         Ok(h)
+    }
+
+    /// The metadata of one control-plane call: workspace mode adds the `AuthTokenGet`
+    /// JWT, bearer mode the scoped token.
+    async fn call_metadata(&self) -> Result<Headers> {
+        let mut h = self.base_metadata()?;
+        match &self.credentials {
+            Credentials::Workspace { .. } => {
+                let token = self.auth_token().await?;
+                if !token.is_empty() {
+                    h.set("x-modal-auth-token", &token)?;
+                }
+            }
+            Credentials::Bearer { .. } => {
+                let token = self.bearer_token().await?;
+                h.set("authorization", &format!("Bearer {token}"))?;
+            }
+        }
+        Ok(h)
+    }
+
+    /// The current scoped token, from `getToken` when there is none or it is about to
+    /// expire (then whatever `getToken` returns is used, fresh or not).
+    async fn bearer_token(&self) -> Result<String> {
+        let now = js::now_ms();
+        let cached = self.auth.borrow().clone();
+        let get_token = match &self.credentials {
+            Credentials::Bearer { get_token, .. } => get_token.clone(),
+            Credentials::Workspace { .. } => None,
+        };
+        match (cached, get_token) {
+            (Some(t), None) => Ok(t.token),
+            (Some(t), Some(_)) if t.is_fresh(now) => Ok(t.token),
+            (_, Some(get)) => {
+                let token = get().await?;
+                if token.is_empty() || !grpc::valid_header_value(&token) {
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        "getToken must resolve to a non-empty token string",
+                    ));
+                }
+                *self.auth.borrow_mut() = Some(AuthToken::new(token.clone(), now));
+                Ok(token)
+            }
+            (None, None) => Err(Error::new(ErrorKind::Auth, "no token")),
+        }
+    }
+
+    /// True when a failed call may be retried once with fresh credentials.
+    fn can_refresh(&self) -> bool {
+        match &self.credentials {
+            Credentials::Workspace { .. } => true,
+            Credentials::Bearer { get_token, .. } => get_token.is_some(),
+        }
     }
 
     async fn auth_token(&self) -> Result<String> {
@@ -257,26 +380,28 @@ impl Conn {
 
     async fn cp_raw(&self, path: &'static str, body: Vec<u8>, is_stream: bool) -> Result<Reply> {
         let idempotency_key = js::uuid();
-        let mut attempts = Attempts::new(Backoff::UNARY, true);
+        let mut attempts = Attempts::new(Backoff::UNARY, self.can_refresh());
         loop {
             self.check_open()?;
-            let token = self.auth_token().await?;
-            let mut h = self.base_metadata()?;
-            if !token.is_empty() {
-                h.set("x-modal-auth-token", &token)?;
-            }
+            let mut h = self.call_metadata().await?;
             h.set("x-idempotency-key", &idempotency_key)?;
             h.set("x-retry-attempt", &attempts.retries().to_string())?;
             match raw_call(&self.channel, path, &h, &body, is_stream).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
-                    Decision::RefreshAuth => {
-                        self.auth.borrow_mut().take();
-                    }
+                    Decision::RefreshAuth => self.expire_token(),
                     Decision::Fail => return Err(st.into()),
                 },
             }
+        }
+    }
+
+    /// Forgets the cached token so the next call fetches a new one: after UNAUTHENTICATED,
+    /// a bearer token is asked of `getToken` again even if its `exp` says it is fresh.
+    fn expire_token(&self) {
+        if let Some(t) = self.auth.borrow_mut().as_mut() {
+            t.refresh_at_ms = f64::NEG_INFINITY;
         }
     }
 

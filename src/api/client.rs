@@ -13,7 +13,7 @@ use super::{promise, prop_string, App, Image, Sandbox, Secret, Volume};
 use crate::error::{Error, ErrorKind, Result};
 use crate::js::convert;
 use crate::params::*;
-use crate::rpc::{Conn, Router};
+use crate::rpc::{Conn, Credentials, Router, TokenFn};
 
 /// The entry point: a connection to a Modal-compatible server (sandboxd, or a gateway).
 ///
@@ -29,10 +29,25 @@ pub struct ModalClient {
 impl ModalClient {
     /// Creates a client. Throws `InvalidError` for a bad endpoint and `AuthError` for
     /// missing credentials. No request is made until the first call.
+    ///
+    /// ```ts
+    /// // a browser, through a gateway: a scoped token from your backend
+    /// const modal = new ModalClient({ endpoint, getToken: () => fetch("/token").then((r) => r.text()) });
+    /// ```
     #[wasm_bindgen(constructor)]
     pub fn new(params: Option<Ts<ModalClientParams>>) -> Result<ModalClient, JsValue> {
+        let get_token = params
+            .as_ref()
+            .map(|p| convert::function_of(&p.js_value(), "getToken"))
+            .transpose()?
+            .flatten()
+            .map(token_fn);
         let p: ModalClientParams = convert::options(params, "ModalClient params")?;
-        let conn = Conn::new(&p.endpoint, p.token_id, p.token_secret, p.environment)?;
+        // a bad endpoint is reported before missing credentials
+        crate::endpoint::normalize(&p.endpoint).map_err(Error::invalid)?;
+        let credentials =
+            Credentials::from_options(p.token_id, p.token_secret, p.token, get_token)?;
+        let conn = Conn::new(&p.endpoint, credentials, p.environment)?;
         let client = ModalClient { conn };
         Ok(client)
     }
@@ -81,6 +96,28 @@ impl ModalClient {
     pub fn close(&self) {
         self.conn.close();
     }
+}
+
+/// Wraps the JS `getToken` function: its result (a string, or a promise of one) is the
+/// token; a throw or rejection becomes an `AuthError` with it as the cause.
+fn token_fn(f: js_sys::Function) -> TokenFn {
+    std::rc::Rc::new(move || {
+        let f = f.clone();
+        Box::pin(async move {
+            let auth = |what: &str, cause: Option<JsValue>| Error {
+                cause: cause.map(|c| convert::error_text(&c)),
+                ..Error::new(ErrorKind::Auth, what.to_string())
+            };
+            let v = f
+                .call0(&JsValue::UNDEFINED)
+                .map_err(|e| auth("getToken threw", Some(e)))?;
+            let v = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&v))
+                .await
+                .map_err(|e| auth("getToken rejected", Some(e)))?;
+            v.as_string()
+                .ok_or_else(|| auth("getToken must resolve to a string", None))
+        })
+    })
 }
 
 /// `client.apps`.

@@ -264,6 +264,29 @@ pub fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
     Ok(Some(s.unchecked_into()))
 }
 
+/// The `key` property of an options object if it is a function; `InvalidError` if it is
+/// present and something else.
+pub fn function_of(options: &JsValue, key: &str) -> Result<Option<js_sys::Function>> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let f = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
+    if f.is_undefined() || f.is_null() {
+        return Ok(None);
+    }
+    f.dyn_into::<js_sys::Function>()
+        .map(Some)
+        .map_err(|_| Error::invalid(format!("{key} must be a function")))
+}
+
+/// The text of a thrown JS value: an `Error`'s message, a string, or "".
+pub fn error_text(v: &JsValue) -> String {
+    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
+        return e.message().into();
+    }
+    v.as_string().unwrap_or_default()
+}
+
 /// The signal of an optional `Ts<T>` options object.
 pub fn signal_of_ts<T: Tsify>(v: &Option<Ts<T>>) -> Result<Option<web_sys::AbortSignal>> {
     match v {

@@ -31,6 +31,8 @@ export const InvalidError = define("InvalidError", "INVALID");
 export const ConflictError = define("ConflictError", "CONFLICT");
 /** Credentials were missing or rejected. */
 export const AuthError = define("AuthError", "AUTH");
+/** The credentials are valid but do not allow this call (a scoped token's limits). */
+export const PermissionDeniedError = define("PermissionDeniedError", "PERMISSION_DENIED");
 /** A deadline passed. */
 export const TimeoutError = define("TimeoutError", "TIMEOUT");
 /** The sandbox timed out. */

@@ -24,6 +24,8 @@ export declare class InvalidError extends ModalError {}
 export declare class ConflictError extends ModalError {}
 /** Credentials were missing or rejected. `code: "AUTH"` */
 export declare class AuthError extends ModalError {}
+/** The credentials are valid but do not allow this call: a scoped token's scopes, tags, app or sandboxes do not cover it. `code: "PERMISSION_DENIED"` */
+export declare class PermissionDeniedError extends ModalError {}
 /** A deadline passed. `code: "TIMEOUT"` */
 export declare class TimeoutError extends ModalError {}
 /** The sandbox timed out. `code: "SANDBOX_TIMEOUT"` */

@@ -1,2 +1,3 @@
 export * from "./modal_wasm.js";
 export * from "./errors.js";
+export * from "./token.js";

@@ -4,3 +4,4 @@ import { initSync } from "./modal_wasm.js";
 initSync({ module: await readFile(new URL("./modal_wasm_bg.wasm", import.meta.url)) });
 export * from "./modal_wasm.js";
 export * from "./errors.js";
+export * from "./token.js";

@@ -5,3 +5,4 @@ import { initSync } from "./modal_wasm.js";
 initSync({ module: wasm });
 export * from "./modal_wasm.js";
 export * from "./errors.js";
+export * from "./token.js";
