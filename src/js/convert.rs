@@ -24,6 +24,9 @@ extern "C" {
     /// `Object.entries`, which runs the object's getters and Proxy traps.
     #[wasm_bindgen(catch, js_namespace = Object, js_name = entries)]
     fn object_entries(v: &JsValue) -> std::result::Result<Array, JsValue>;
+    /// `Promise.resolve`, which reads a promise's `constructor` (a getter may throw).
+    #[wasm_bindgen(catch, js_namespace = Promise, js_name = resolve)]
+    pub fn promise_resolve(v: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
 /// Most elements read from one array (argv, ports, secrets): a Proxy can claim 2^32-1 of
@@ -34,10 +37,7 @@ pub const MAX_ELEMENTS: u32 = 1 << 20;
 #[inline(never)]
 fn unreadable(what: &str, e: &JsValue) -> Error {
     let mut err = Error::invalid(format!("could not read {what}: it threw"));
-    err.cause = Reflect::get(e, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string());
+    err.cause = Some(error_text(e)).filter(|t| !t.is_empty());
     err
 }
 
@@ -270,21 +270,29 @@ pub fn function_of(options: &JsValue, key: &str) -> Result<Option<js_sys::Functi
     if !options.is_object() {
         return Ok(None);
     }
-    let f = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
+    let f = get(options, key, key)?;
     if f.is_undefined() || f.is_null() {
         return Ok(None);
     }
-    f.dyn_into::<js_sys::Function>()
-        .map(Some)
-        .map_err(|_| Error::invalid(format!("{key} must be a function")))
+    if !f.is_function() {
+        return Err(Error::invalid(format!("{key} must be a function")));
+    }
+    Ok(Some(f.unchecked_into()))
 }
 
-/// The text of a thrown JS value: an `Error`'s message, a string, or "".
+/// The text of a thrown JS value: its `message` (an `Error`'s), a string, or "". Read with
+/// `Reflect.get`: a thrown object's `message` getter may throw too.
 pub fn error_text(v: &JsValue) -> String {
-    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
-        return e.message().into();
+    if let Some(s) = v.as_string() {
+        return s;
     }
-    v.as_string().unwrap_or_default()
+    if !v.is_object() {
+        return String::new();
+    }
+    Reflect::get(v, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_default()
 }
 
 /// The signal of an optional `Ts<T>` options object.

@@ -378,22 +378,23 @@ class Fuzzer {
           }
           const name = `${tname}.${m.name}`;
           const value = await this.judge(name, labels.join(", "), argv, () => m.fn.apply(obj, argv), timeoutMs);
-          await this.drain(name, value, timeoutMs);
+          await this.drain(name, value, timeoutMs, argv);
           await this.canary(name);
         }
       }
     }
   }
 
-  /** Consumes what a call returned (an iterator's next(), a stream's first chunk). */
-  async drain(name, value, timeoutMs) {
+  /** Consumes what a call returned (an iterator's next(), a stream's first chunk); `args`
+   * were the call's (an AbortSignal among them may end these too). */
+  async drain(name, value, timeoutMs, args) {
     if (!value || typeof value !== "object") return;
     if (typeof value.next === "function" && typeof value.return === "function") {
-      await this.judge(`${name} → next`, "", [], () => value.next(), timeoutMs);
-      await this.judge(`${name} → return`, "", [], () => value.return(), timeoutMs);
+      await this.judge(`${name} → next`, "", args, () => value.next(), timeoutMs);
+      await this.judge(`${name} → return`, "", args, () => value.return(), timeoutMs);
     } else if (value instanceof ReadableStream && !value.locked) {
       const reader = value.getReader();
-      await this.judge(`${name} → read`, "", [], () => reader.read(), timeoutMs);
+      await this.judge(`${name} → read`, "", args, () => reader.read(), timeoutMs);
       reader.cancel().catch(() => {});
     }
   }
@@ -454,6 +455,29 @@ export async function fuzzApi(env) {
     await f.judge("Probe.withTcp", `${l2}, ${l3}`, [v2, v3], () => Probe.withTcp(v2, v3), 5000);
     await f.judge("Probe.withExec", `${l2}, ${l3}`, [v2, v3], () => Probe.withExec(v2, v3), 5000);
     await f.canary("ModalClient/Probe");
+  }
+
+  // 1b. getToken returning, resolving, throwing or rejecting hostile values
+  const tokenSources = [
+    (v) => () => v,
+    (v) => async () => v,
+    (v) => () => {
+      throw v;
+    },
+    (v) => () => Promise.reject(v),
+    () => () => Object.defineProperty(Promise.resolve("tok"), "constructor", { get: boom }),
+    () => () => ({ then: boom }),
+    () => () => Object.defineProperty({}, "then", { get: boom }),
+  ];
+  for (let i = 0; i < env.rounds / 5; i++) {
+    const [l, v] = gen.any();
+    const getToken = gen.pick(tokenSources)(v);
+    const c = await f.judge("new ModalClient({ getToken })", l, [v], () => new ModalClient({ endpoint: env.url, getToken }), 5000);
+    if (c) {
+      await f.judge("apps.fromName with getToken", l, [v], () => c.apps.fromName("fuzz"), 20000);
+      c.close();
+    }
+    await f.canary("getToken");
   }
 
   // 2. every member of every class: no request leaves (closed client), or every request

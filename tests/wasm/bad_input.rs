@@ -49,6 +49,7 @@ async fn random_js_values_get_typed_errors_everywhere() {
     let set = |k: &str, v: JsValue| {
         js_sys::Reflect::set(&env, &k.into(), &v).unwrap();
     };
+    set("url", url.into());
     set("live", live);
     set("closed", closed);
     set("denied", denied);
