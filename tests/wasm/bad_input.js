@@ -55,7 +55,7 @@ function throwingStream(kind) {
   });
 }
 
-class Gen {
+export class Gen {
   constructor(seed, keys, handles) {
     this.r = prng(seed);
     this.keys = keys;
@@ -247,7 +247,7 @@ function allTraps() {
 }
 
 /** A typed SDK error: an Error whose class carries the same stable `code`. */
-function typed(e) {
+export function typed(e) {
   return e instanceof Error && !(e instanceof WebAssembly.RuntimeError) && typeof e.code === "string" && e.constructor.code === e.code;
 }
 
