@@ -10,6 +10,7 @@ mod ids;
 mod images;
 mod limits;
 mod output;
+mod playground;
 mod server;
 mod snapshots;
 mod state;
@@ -123,6 +124,10 @@ struct ServeArgs {
     no_playground_credentials: bool,
     #[command(flatten)]
     tls: TlsArgs,
+    /// With --signing-key, scoped tokens (as the gateway accepts them) are served under the
+    /// gateway's policy, and the playground hands each visitor a token of its own.
+    #[command(flatten)]
+    policy: gateway::PolicyArgs,
 }
 
 /// Serving over TLS (ALPN h2 and http/1.1 on the same port).
@@ -170,6 +175,21 @@ enum TokenCommand {
         /// Lifetime: 900, 15m, 2h, at most 24h.
         #[arg(long, default_value = "15m")]
         ttl: String,
+    },
+    /// Revoke tokens, by id or by subject: every server reading the list refuses them
+    /// within seconds.
+    Revoke {
+        /// A token's `jti`.
+        #[arg(long, required_unless_present = "sub")]
+        jti: Option<String>,
+        /// A subject: its tokens issued until now are refused.
+        #[arg(long)]
+        sub: Option<String>,
+        /// The revocation list (default: `revocations` in the state dir).
+        #[arg(long)]
+        revocations: Option<PathBuf>,
+        #[arg(long, env = "SANDBOXD_STATE_DIR")]
+        state_dir: Option<PathBuf>,
     },
 }
 
@@ -284,6 +304,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         fault_cut_stdio_after,
         no_playground_credentials,
         tls,
+        mut policy,
     } = args;
     let tls = tls.server_config()?;
     if unsafe { libc::geteuid() } != 0 {
@@ -379,11 +400,30 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tcp: bind(listen).await?,
         tls,
     };
+    let credential = if policy.signing_key.is_some() {
+        policy
+            .revocations
+            .get_or_insert(state_dir.join("revocations"));
+        match playground::VisitorTokens::new(&policy, listener.tls.is_some()) {
+            Ok(v) => Some(playground::Credential::Visitors(v)),
+            Err(e) => {
+                tracing::warn!("the playground hands out no tokens: {e:#}");
+                None
+            }
+        }
+    } else if !no_playground_credentials && listener.tcp.local_addr()?.ip().is_loopback() {
+        let a = &state.auth;
+        Some(playground::Credential::Workspace {
+            token_id: a.token_id.clone(),
+            token_secret: a.token_secret.clone(),
+        })
+    } else {
+        None
+    };
     let statics = server::StaticDirs {
         www,
         pkg,
-        share_credentials: !no_playground_credentials
-            && listener.tcp.local_addr()?.ip().is_loopback(),
+        credential,
     };
     // handlers in place before anyone can learn the address
     let stop = stop_signal()?;
@@ -393,7 +433,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         state_dir.display()
     );
     tokio::select! {
-        r = server::serve(listener, state.clone(), statics) => r,
+        r = server::serve(listener, state.clone(), statics, Some(policy)) => r,
         sig = stop => {
             tracing::info!("{sig}: ending every sandbox, then stopping");
             // a second signal stops at once (the next start cleans up what is left)
@@ -496,6 +536,27 @@ async fn main() -> Result<()> {
             println!(
                 "{}",
                 tokens::Signer::from_file(&signing_key)?.sign(&claims)?
+            );
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Revoke {
+                    jti,
+                    sub,
+                    revocations,
+                    state_dir,
+                },
+        } => {
+            let path = revocations.unwrap_or_else(|| {
+                state_dir
+                    .unwrap_or_else(default_state_dir)
+                    .join("revocations")
+            });
+            gateway::revocations::revoke(&path, jti.as_deref(), sub.as_deref())?;
+            println!(
+                "revoked; servers reading {} refuse it within seconds",
+                path.display()
             );
             Ok(())
         }

@@ -306,9 +306,11 @@ async fn kill9_is_swept_by_the_guardian() {
             std::fs::read_to_string(format!("/proc/{pid}/stat")),
             std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         );
-        eventually(5, &format!("process {pid} of the killed run ends: {desc}"), || {
-            Box::pin(async move { (!alive(pid)).then_some(()) })
-        })
+        eventually(
+            5,
+            &format!("process {pid} of the killed run ends: {desc}"),
+            || Box::pin(async move { (!alive(pid)).then_some(()) }),
+        )
         .await;
     }
     loop_devices_released(&state_dir, |_| true).await;

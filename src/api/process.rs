@@ -10,7 +10,6 @@ use js_sys::{Promise, Uint8Array};
 use modal_proto::task_command_router as tcr;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::promise;
 use crate::error::{Error, Result};
@@ -127,18 +126,11 @@ pub(crate) async fn exec_wait(router: &Router, task_id: &str, exec_id: &str) -> 
     }
 }
 
-/// A chunk written to stdin: a string (UTF-8) or a `Uint8Array`.
+/// A chunk written to stdin: a string (UTF-8) or bytes (`Uint8Array`, `ArrayBuffer`, any
+/// `ArrayBufferView`).
 fn chunk_bytes(v: JsValue) -> std::result::Result<Bytes, JsValue> {
-    if let Some(s) = v.as_string() {
-        return Ok(Bytes::from(s.into_bytes()));
-    }
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        return Ok(Bytes::from(a.to_vec()));
-    }
-    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Ok(Bytes::from(Uint8Array::new(b).to_vec()));
-    }
-    Err(Error::invalid("stdin chunks must be strings or Uint8Arrays").into_js())
+    js::bytes(&v)
+        .ok_or_else(|| Error::invalid("stdin chunks must be strings or Uint8Arrays").into_js())
 }
 
 /// A `WritableStream` over `write`, with `writeText()` / `writeBytes()`; close sends EOF.
