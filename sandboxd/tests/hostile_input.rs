@@ -20,7 +20,6 @@ mod common;
 use bytes::Bytes;
 use common::wire::{frame, Outcome, Proto, RawClient};
 use common::*;
-use http_body_util::Full;
 use modal_proto::client as pb;
 use modal_proto::task_command_router as tcr;
 use prost::Message;
@@ -915,7 +914,7 @@ struct Dress {
     authorized: bool,
 }
 
-fn request(path: &str, dress: &Dress, body: Vec<u8>) -> http::Request<Full<Bytes>> {
+fn request(path: &str, dress: &Dress, body: Vec<u8>) -> http::Request<Bytes> {
     let mut b = http::Request::builder().method(dress.method).uri(path);
     if let Some(ct) = &dress.content_type {
         b = b.header("content-type", ct.as_str());
@@ -930,7 +929,7 @@ fn request(path: &str, dress: &Dress, body: Vec<u8>) -> http::Request<Full<Bytes
             b = b.header(k.as_str(), v);
         }
     }
-    b.body(Full::new(Bytes::from(body))).unwrap()
+    b.body(Bytes::from(body)).unwrap()
 }
 
 /// The right content type for gRPC over `proto`.

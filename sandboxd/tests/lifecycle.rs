@@ -86,6 +86,18 @@ fn slirps_serving(pids: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// Wait (up to 5 s) for `pid` to be gone: a killed process leaves its cgroup a moment
+/// before it has finished exiting.
+async fn ends(pid: i32, what: &str) {
+    let desc = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .replace('\0', " ");
+    eventually(5, &format!("{what}: process {pid} ({desc}) ends"), || {
+        Box::pin(async move { (!alive(pid)).then_some(()) })
+    })
+    .await;
+}
+
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| !s.contains(") Z "))
@@ -221,7 +233,7 @@ async fn clean_stop(signal: i32) {
     let after = Leftovers::of(&run_root, &state_dir, &instance_of(&state_dir));
     assert!(after.is_empty(), "left behind after the stop: {after:?}");
     for pid in marked.iter().chain(&slirps) {
-        assert!(!alive(*pid), "process {pid} outlived sandboxd");
+        ends(*pid, "a clean stop").await;
     }
     assert!(!run_root.exists(), "the run root is removed");
     let layers: Vec<_> = std::fs::read_dir(state_dir.join("sandboxes"))
@@ -300,18 +312,7 @@ async fn kill9_is_swept_by_the_guardian() {
     let took = started.elapsed();
     assert!(left.is_empty());
     for pid in marked.iter().chain(&slirps).chain(&before.processes) {
-        let pid = *pid;
-        let desc = format!(
-            "{:?} {:?}",
-            std::fs::read_to_string(format!("/proc/{pid}/stat")),
-            std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        );
-        eventually(
-            5,
-            &format!("process {pid} of the killed run ends: {desc}"),
-            || Box::pin(async move { (!alive(pid)).then_some(()) }),
-        )
-        .await;
+        ends(*pid, "the killed run").await;
     }
     loop_devices_released(&state_dir, |_| true).await;
     eventually(10, "the guardian exits", || {
@@ -384,7 +385,7 @@ async fn kill9_leftovers_are_reaped_by_the_next_start() {
         "{now:?}"
     );
     for pid in &left.processes {
-        assert!(!alive(*pid), "process {pid} of the killed run still runs");
+        ends(*pid, "the killed run").await;
     }
     assert!(
         sd.log_tail(200).contains("cleaned up after an earlier run"),
@@ -392,7 +393,7 @@ async fn kill9_leftovers_are_reaped_by_the_next_start() {
         sd.log_tail(20)
     );
     for pid in processes_with(&marker).iter().chain(&slirps) {
-        assert!(!alive(*pid), "process {pid} of the killed run still runs");
+        ends(*pid, "the killed run").await;
     }
     // the old run's images were deleted; the new run's disks are not
     loop_devices_released(&state_dir, |backing| backing.ends_with("(deleted)")).await;

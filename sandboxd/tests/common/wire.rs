@@ -117,9 +117,22 @@ impl RawClient {
     }
 
     /// Send `req` (its URI is a path; the authority is added) and read the whole reply,
-    /// within `timeout`.
-    pub async fn send(&mut self, req: http::Request<Full<Bytes>>, timeout: Duration) -> Outcome {
-        let mut req = req;
+    /// within `timeout`. On a kept-alive HTTP/1.1 connection, a failure before any reply
+    /// is the keep-alive race (the server had closed it after a reply that did not read
+    /// its whole request): the request is sent once more on a new connection, as HTTP
+    /// clients do. A server that really drops requests fails the second time too.
+    pub async fn send(&mut self, req: http::Request<Bytes>, timeout: Duration) -> Outcome {
+        let reused = self.proto == Proto::Http1 && self.sender.is_some();
+        let out = self.send_once(copy(&req), timeout).await;
+        if reused && matches!(out, Outcome::ConnError(_)) {
+            self.sender = None;
+            return self.send_once(req, timeout).await;
+        }
+        out
+    }
+
+    async fn send_once(&mut self, req: http::Request<Bytes>, timeout: Duration) -> Outcome {
+        let mut req = req.map(Full::new);
         if let Ok(uri) = format!("http://127.0.0.1:{}{}", self.port, req.uri()).parse() {
             *req.uri_mut() = uri;
         }
@@ -205,6 +218,15 @@ impl RawClient {
             }
         }
     }
+}
+
+fn copy(r: &http::Request<Bytes>) -> http::Request<Bytes> {
+    let mut c = http::Request::new(r.body().clone());
+    *c.method_mut() = r.method().clone();
+    *c.uri_mut() = r.uri().clone();
+    *c.version_mut() = r.version();
+    *c.headers_mut() = r.headers().clone();
+    c
 }
 
 /// A gRPC frame: flag, big-endian length, message.
