@@ -260,7 +260,7 @@ impl Sandbox {
         })
         .await?;
         let slirp = if !spec.block_network && config.slirp {
-            start_slirp(proc.inner_pid, cgroup.as_ref()).ok()
+            start_slirp(proc.inner_pid, cgroup.as_ref()).await.ok()
         } else {
             None
         };
@@ -722,23 +722,65 @@ impl Sandbox {
 }
 
 /// The sandbox's user-mode network. It joins the sandbox's cgroups (so it is ended, and
-/// found after a crash, with the sandbox's processes) and dies with sandboxd.
-fn start_slirp(pid: i32, cgroup: Option<&Cgroup>) -> Result<std::process::Child> {
+/// found after a crash, with the sandbox's processes) and dies with sandboxd. Returns once
+/// slirp4netns reports tap0 configured (its --ready-fd), so the network is there when the
+/// create call answers; a slirp4netns slower than SLIRP_READY_TIMEOUT is logged and kept.
+async fn start_slirp(pid: i32, cgroup: Option<&Cgroup>) -> Result<std::process::Child> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
+    const READY_FD: i32 = 3;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds that we own from here on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("a pipe for slirp4netns");
+    }
+    let (ready_r, ready_w) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let mut cmd = std::process::Command::new("slirp4netns");
     cmd.args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+        .arg(format!("--ready-fd={READY_FD}"))
         .arg(pid.to_string())
         .arg("tap0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let procs = spawn::procs_paths(cgroup);
+    let ready_w_raw = ready_w.as_raw_fd();
     unsafe {
         cmd.pre_exec(move || {
             spawn::join_cgroups(&procs)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // the copy dup2 makes has no O_CLOEXEC, so slirp4netns inherits it (and when
+            // the pipe is fd 3 already, dup2 does nothing: clear the flag by hand)
+            let inherited = if ready_w_raw == READY_FD {
+                libc::fcntl(READY_FD, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(ready_w_raw, READY_FD)
+            };
+            if inherited < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
-    cmd.spawn().context("starting slirp4netns")
+    let child = cmd.spawn().context("starting slirp4netns")?;
+    drop(ready_w); // EOF on ready_r if slirp4netns exits without reporting
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut pfd = libc::pollfd {
+            fd: ready_r.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let waited = unsafe { libc::poll(&mut pfd, 1, SLIRP_READY_TIMEOUT.as_millis() as i32) };
+        let mut byte = [0u8; 1];
+        waited == 1 && unsafe { libc::read(ready_r.as_raw_fd(), byte.as_mut_ptr().cast(), 1) } == 1
+    })
+    .await
+    .unwrap_or(false);
+    if !ready {
+        tracing::warn!(pid, "slirp4netns did not report the network ready in time");
+    }
+    Ok(child)
 }
+
+const SLIRP_READY_TIMEOUT: Duration = Duration::from_secs(5);
