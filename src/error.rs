@@ -76,7 +76,7 @@ impl ErrorKind {
         }
     }
 
-    /// The kind for a gRPC status code, as shared/PROTOCOL.md maps them.
+    /// The kind for a gRPC status code, as docs/PROTOCOL.md maps them.
     pub fn from_grpc(code: Code) -> Self {
         match code {
             Code::NotFound => ErrorKind::NotFound,

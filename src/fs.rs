@@ -1,5 +1,5 @@
 //! The in-sandbox filesystem helper (`/__modal/.bin/modal-sandbox-fs-tools`, see
-//! shared/PROTOCOL.md): its JSON commands, the entries it prints, and the mapping of its
+//! docs/PROTOCOL.md): its JSON commands, the entries it prints, and the mapping of its
 //! `error_kind`s to the SDK's typed errors. Plain Rust, tested natively; the facade
 //! (`api::filesystem`) only runs the helper and converts values. The watch command and its
 //! events are handled in `src/js/files.js` (same error mapping, tested in tests/js).

@@ -17,7 +17,7 @@ pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
 }
 
 /// True when `id` is a V1 sandbox id: `sb-` then exactly 22 base62 characters.
-/// Anything else is a V2 id (shared/PROTOCOL.md).
+/// Anything else is a V2 id (docs/PROTOCOL.md).
 pub fn is_v1_sandbox_id(id: &str) -> bool {
     match id.strip_prefix("sb-") {
         Some(rest) => rest.len() == 22 && rest.bytes().all(|c| c.is_ascii_alphanumeric()),
