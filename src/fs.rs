@@ -193,6 +193,21 @@ pub fn helper_error(op: Op, path: &str, code: i32, stderr: &[u8]) -> Error {
     e
 }
 
+/// The helper's `error_kind`s that map to a specific error (others are `Filesystem`).
+#[cfg(test)]
+pub(crate) const HELPER_ERROR_KINDS: &[&str] = &[
+    "NotFound",
+    "IsDirectory",
+    "NotDirectory",
+    "IsFile",
+    "DirectoryNotEmpty",
+    "PathAlreadyExists",
+    "AlreadyExists",
+    "PermissionDenied",
+    "FileTooLarge",
+    "NotSupported",
+];
+
 /// The SDK error kind for the helper's `error_kind` in operation `op`.
 pub fn error_kind(op: Op, kind: &str) -> ErrorKind {
     match kind {

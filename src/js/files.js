@@ -96,6 +96,8 @@ export function parseEvent(line) {
   return paths.length ? { eventType: type, paths } : null;
 }
 
+// The helper's error kinds and their codes, as src/fs.rs maps them.
+// <generated from Rust by src/js/lists.rs: do not edit>
 const ERROR_CODES = {
   NotFound: "FILESYSTEM_NOT_FOUND",
   IsDirectory: "FILESYSTEM_IS_A_DIRECTORY",
@@ -108,6 +110,7 @@ const ERROR_CODES = {
   FileTooLarge: "FILESYSTEM_FILE_TOO_LARGE",
   NotSupported: "INVALID",
 };
+// </generated>
 
 /**
  * The typed error of a failed helper run, from its exit code and stderr (the JSON

@@ -3,6 +3,8 @@
 
 pub mod convert;
 pub mod errors;
+#[cfg(test)]
+mod lists;
 
 use std::future::Future;
 
