@@ -32,7 +32,6 @@ pub mod js;
 pub mod params;
 pub mod retry;
 pub mod rpc;
-pub mod rpcs;
 pub mod stdio;
 pub mod utf8;
 

@@ -2,13 +2,13 @@
 //! per-sandbox command router (bearer JWT, one access refresh on UNAUTHENTICATED).
 
 use std::cell::{Cell, RefCell};
-use std::marker::PhantomData;
 use std::rc::Rc;
 
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{LocalBoxStream, StreamExt};
 use modal_proto::client as pb;
+use modal_proto::rpc::{ServerStreaming, Unary};
 
 pub use crate::grpc::{Code, Status};
 
@@ -22,30 +22,6 @@ use crate::retry::{Attempts, Backoff, Decision};
 pub const CLIENT_TYPE_JS: &str = "8";
 /// The Modal JS client version whose protocol this SDK speaks (`x-modal-client-version`).
 pub const CLIENT_VERSION: &str = "1.0.0";
-
-/// One RPC: its path, request and response types (see `rpcs`).
-pub struct Rpc<Req, Resp> {
-    /// `/package.Service/Method`
-    pub path: &'static str,
-    _types: PhantomData<fn(Req) -> Resp>,
-}
-
-impl<Req, Resp> Rpc<Req, Resp> {
-    /// The RPC at `path`.
-    pub const fn new(path: &'static str) -> Self {
-        Rpc {
-            path,
-            _types: PhantomData,
-        }
-    }
-}
-
-impl<Req, Resp> Clone for Rpc<Req, Resp> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<Req, Resp> Copy for Rpc<Req, Resp> {}
 
 /// A server stream of raw messages.
 pub type RawStream = Messages;
@@ -336,7 +312,7 @@ impl Conn {
             let h = self.base_metadata()?;
             match raw_call(
                 &self.channel,
-                crate::rpcs::AUTH_TOKEN_GET.path,
+                modal_proto::rpcs::modal_client::AUTH_TOKEN_GET.path,
                 &h,
                 &[],
                 false,
@@ -359,7 +335,7 @@ impl Conn {
     /// A unary control-plane call with metadata and retries.
     pub async fn cp<Req: prost::Message, Resp: prost::Message + Default>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: Unary<Req, Resp>,
         msg: &Req,
     ) -> Result<Resp> {
         decode(unary(
@@ -370,7 +346,7 @@ impl Conn {
     /// Opens a control-plane server stream (retried until it opens).
     pub async fn cp_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
     ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
         Ok(stream(
@@ -415,7 +391,10 @@ impl Conn {
             object_creation_type: pb::ObjectCreationType::Unspecified as i32,
         };
         let resp = self
-            .cp(crate::rpcs::ENVIRONMENT_GET_OR_CREATE, &req)
+            .cp(
+                modal_proto::rpcs::modal_client::ENVIRONMENT_GET_OR_CREATE,
+                &req,
+            )
             .await?;
         let v = resp
             .metadata
@@ -473,7 +452,10 @@ impl Router {
         };
         let resp = self
             .conn
-            .cp(crate::rpcs::SANDBOX_GET_COMMAND_ROUTER_ACCESS, &req)
+            .cp(
+                modal_proto::rpcs::modal_client::SANDBOX_GET_COMMAND_ROUTER_ACCESS,
+                &req,
+            )
             .await?;
         if resp.url.is_empty() {
             return Err(Error::new(
@@ -508,7 +490,10 @@ impl Router {
                 timeout: None,
                 wait_until_ready: false,
             };
-            let resp = self.conn.cp(crate::rpcs::SANDBOX_GET_TASK_ID, &req).await?;
+            let resp = self
+                .conn
+                .cp(modal_proto::rpcs::modal_client::SANDBOX_GET_TASK_ID, &req)
+                .await?;
             if let Some(t) = resp.task_id.filter(|t| !t.is_empty()) {
                 *self.task_id.borrow_mut() = Some(t.clone());
                 return Ok(t);
@@ -538,7 +523,7 @@ impl Router {
     /// one access refresh on UNAUTHENTICATED.
     pub async fn call<Req: prost::Message, Resp: prost::Message + Default>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: Unary<Req, Resp>,
         msg: &Req,
         policy: Backoff,
     ) -> Result<Resp> {
@@ -551,7 +536,7 @@ impl Router {
     /// Opens a command-router server stream (retried until it opens).
     pub async fn call_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
         policy: Backoff,
     ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {

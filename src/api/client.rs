@@ -149,7 +149,9 @@ impl AppService {
                 environment_name: conn.env(&p.environment),
                 object_creation_type: creation as i32,
             };
-            let resp = conn.cp(crate::rpcs::APP_GET_OR_CREATE, &req).await?;
+            let resp = conn
+                .cp(modal_proto::rpcs::modal_client::APP_GET_OR_CREATE, &req)
+                .await?;
             Ok(App {
                 app_id: resp.app_id,
                 name,
@@ -192,7 +194,7 @@ impl ImageService {
             let image_id = convert::nonempty_string(&image_id, "imageId")?;
             let resp = conn
                 .cp(
-                    crate::rpcs::IMAGE_FROM_ID,
+                    modal_proto::rpcs::modal_client::IMAGE_FROM_ID,
                     &pb::ImageFromIdRequest { image_id },
                 )
                 .await?;
@@ -231,7 +233,9 @@ impl SecretService {
                 required_keys: p.required_keys.unwrap_or_default(),
                 ..Default::default()
             };
-            let resp = conn.cp(crate::rpcs::SECRET_GET_OR_CREATE, &req).await?;
+            let resp = conn
+                .cp(modal_proto::rpcs::modal_client::SECRET_GET_OR_CREATE, &req)
+                .await?;
             Ok(Secret {
                 secret_id: resp.secret_id,
                 name: Some(name),
@@ -257,7 +261,9 @@ impl SecretService {
                 env_dict: entries.into_iter().collect(),
                 ..Default::default()
             };
-            let resp = conn.cp(crate::rpcs::SECRET_GET_OR_CREATE, &req).await?;
+            let resp = conn
+                .cp(modal_proto::rpcs::modal_client::SECRET_GET_OR_CREATE, &req)
+                .await?;
             Ok(Secret {
                 secret_id: resp.secret_id,
                 name: None,
@@ -297,7 +303,9 @@ impl VolumeService {
                 object_creation_type: creation as i32,
                 ..Default::default()
             };
-            let resp = conn.cp(crate::rpcs::VOLUME_GET_OR_CREATE, &req).await?;
+            let resp = conn
+                .cp(modal_proto::rpcs::modal_client::VOLUME_GET_OR_CREATE, &req)
+                .await?;
             Ok(Volume {
                 volume_id: resp.volume_id,
                 name: Some(name),
@@ -345,7 +353,9 @@ impl SandboxService {
             if let Some(d) = req.definition.as_mut() {
                 d.image_id = image_id;
             }
-            let resp = conn.cp(crate::rpcs::SANDBOX_CREATE_V2, &req).await?;
+            let resp = conn
+                .cp(modal_proto::rpcs::modal_client::SANDBOX_CREATE_V2, &req)
+                .await?;
             let router = Router::new(
                 conn.clone(),
                 resp.sandbox_id,
@@ -393,11 +403,15 @@ impl SandboxService {
                 include_terminated: p.include_terminated.unwrap_or(false),
             };
             let resp = match conn
-                .cp(crate::rpcs::SANDBOX_GET_FROM_NAME_V2, &req.clone())
+                .cp(
+                    modal_proto::rpcs::modal_client::SANDBOX_GET_FROM_NAME_V2,
+                    &req.clone(),
+                )
                 .await
             {
                 Err(e) if e.kind == ErrorKind::NotFound => {
-                    conn.cp(crate::rpcs::SANDBOX_GET_FROM_NAME, &req).await?
+                    conn.cp(modal_proto::rpcs::modal_client::SANDBOX_GET_FROM_NAME, &req)
+                        .await?
                 }
                 r => r?,
             };
@@ -480,7 +494,10 @@ impl SandboxListIterator {
                     return Ok(iter_result(JsValue::UNDEFINED, true));
                 }
                 let resp = conn
-                    .cp(crate::rpcs::SANDBOX_LIST_V2, &st.req.clone())
+                    .cp(
+                        modal_proto::rpcs::modal_client::SANDBOX_LIST_V2,
+                        &st.req.clone(),
+                    )
                     .await?;
                 match resp.sandboxes.last() {
                     None => st.done = true,

@@ -292,7 +292,11 @@ impl Helper {
             &p,
         )?;
         router
-            .call(crate::rpcs::TASK_EXEC_START, &req, Backoff::UNARY)
+            .call(
+                modal_proto::rpcs::task_command_router::TASK_EXEC_START,
+                &req,
+                Backoff::UNARY,
+            )
             .await?;
         Ok(Helper {
             router: router.clone(),
@@ -339,7 +343,11 @@ impl Helper {
         };
         let resp = self
             .router
-            .call(crate::rpcs::TASK_EXEC_POLL, &req, Backoff::UNARY)
+            .call(
+                modal_proto::rpcs::task_command_router::TASK_EXEC_POLL,
+                &req,
+                Backoff::UNARY,
+            )
             .await
             .ok()?;
         resp.exit_status.as_ref()?;

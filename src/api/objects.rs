@@ -215,7 +215,9 @@ pub(crate) async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -
         builder_version,
         ..Default::default()
     };
-    let resp = conn.cp(crate::rpcs::IMAGE_GET_OR_CREATE, &req).await?;
+    let resp = conn
+        .cp(modal_proto::rpcs::modal_client::IMAGE_GET_OR_CREATE, &req)
+        .await?;
     let image_id = resp.image_id;
     let mut result = resp.result.filter(|r| r.status != 0);
     let mut last_entry_id = String::new();
@@ -227,7 +229,7 @@ pub(crate) async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -
             include_logs_for_finished: false,
         };
         let mut stream = conn
-            .cp_stream(crate::rpcs::IMAGE_JOIN_STREAMING, &req)
+            .cp_stream(modal_proto::rpcs::modal_client::IMAGE_JOIN_STREAMING, &req)
             .await?;
         loop {
             match futures_util::StreamExt::next(&mut stream).await.transpose() {

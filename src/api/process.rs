@@ -70,7 +70,11 @@ pub(crate) fn exec_output(
         };
         Box::pin(async move {
             let s = r
-                .call_stream(crate::rpcs::TASK_EXEC_STDIO_READ, &req, Backoff::STREAM)
+                .call_stream(
+                    modal_proto::rpcs::task_command_router::TASK_EXEC_STDIO_READ,
+                    &req,
+                    Backoff::STREAM,
+                )
                 .await?;
             Ok(s.map(|m| {
                 m.map(|m| Chunk {
@@ -98,9 +102,13 @@ pub(crate) fn exec_stdin(router: &Rc<Router>, task_id: &str, exec_id: &str) -> W
             eof,
         };
         Box::pin(async move {
-            r.call(crate::rpcs::TASK_EXEC_STDIN_WRITE, &req, Backoff::UNARY)
-                .await
-                .map(|_| ())
+            r.call(
+                modal_proto::rpcs::task_command_router::TASK_EXEC_STDIN_WRITE,
+                &req,
+                Backoff::UNARY,
+            )
+            .await
+            .map(|_| ())
         })
     })
 }
@@ -113,7 +121,11 @@ pub(crate) async fn exec_wait(router: &Router, task_id: &str, exec_id: &str) -> 
             exec_id: exec_id.to_string(),
         };
         let resp = router
-            .call(crate::rpcs::TASK_EXEC_WAIT, &req, Backoff::STREAM)
+            .call(
+                modal_proto::rpcs::task_command_router::TASK_EXEC_WAIT,
+                &req,
+                Backoff::STREAM,
+            )
             .await?;
         use tcr::task_exec_wait_response::ExitStatus;
         let code = match resp.exit_status {
@@ -267,7 +279,11 @@ impl ContainerProcess {
             };
             let resp = inner
                 .router
-                .call(crate::rpcs::TASK_EXEC_POLL, &req, Backoff::UNARY)
+                .call(
+                    modal_proto::rpcs::task_command_router::TASK_EXEC_POLL,
+                    &req,
+                    Backoff::UNARY,
+                )
                 .await?;
             use tcr::task_exec_poll_response::ExitStatus;
             let code = match resp.exit_status {

@@ -70,7 +70,7 @@ impl SandboxInner {
         let resp = self
             .router
             .conn
-            .cp(crate::rpcs::SANDBOX_WAIT_V2, &req)
+            .cp(modal_proto::rpcs::modal_client::SANDBOX_WAIT_V2, &req)
             .await?;
         Ok(self.record(resp.result.as_ref()))
     }
@@ -114,7 +114,11 @@ impl Sandbox {
                     file_descriptor: fd as i32,
                 };
                 let s = r
-                    .call_stream(crate::rpcs::SANDBOX_STDIO_READ_V2, &req, Backoff::STREAM)
+                    .call_stream(
+                        modal_proto::rpcs::task_command_router::SANDBOX_STDIO_READ_V2,
+                        &req,
+                        Backoff::STREAM,
+                    )
                     .await?;
                 Ok(s.map(|m| {
                     m.map(|m| Chunk {
@@ -179,9 +183,13 @@ impl Sandbox {
                         data: data.to_vec(),
                         eof,
                     };
-                    r.call(crate::rpcs::SANDBOX_STDIN_WRITE_V2, &req, Backoff::UNARY)
-                        .await
-                        .map(|_| ())
+                    r.call(
+                        modal_proto::rpcs::task_command_router::SANDBOX_STDIN_WRITE_V2,
+                        &req,
+                        Backoff::UNARY,
+                    )
+                    .await
+                    .map(|_| ())
                 })
             });
             writable(write)
@@ -212,7 +220,11 @@ impl Sandbox {
             let req = crate::params::exec_start_request(&task_id, &exec_id, command, &p)?;
             inner
                 .router
-                .call(crate::rpcs::TASK_EXEC_START, &req, Backoff::UNARY)
+                .call(
+                    modal_proto::rpcs::task_command_router::TASK_EXEC_START,
+                    &req,
+                    Backoff::UNARY,
+                )
                 .await?;
             Ok(ContainerProcess::start(
                 inner.router.clone(),
@@ -256,7 +268,7 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(crate::rpcs::SANDBOX_TERMINATE_V2, &req)
+                .cp(modal_proto::rpcs::modal_client::SANDBOX_TERMINATE_V2, &req)
                 .await?;
             inner.record(resp.existing_result.as_ref());
             if p.wait.unwrap_or(false) {
@@ -284,7 +296,7 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(crate::rpcs::SANDBOX_TAGS_GET_V2, &req)
+                .cp(modal_proto::rpcs::modal_client::SANDBOX_TAGS_GET_V2, &req)
                 .await?;
             Ok(JsValue::from(convert::record(
                 resp.tags
@@ -313,7 +325,7 @@ impl Sandbox {
             inner
                 .router
                 .conn
-                .cp(crate::rpcs::SANDBOX_TAGS_SET_V2, &req)
+                .cp(modal_proto::rpcs::modal_client::SANDBOX_TAGS_SET_V2, &req)
                 .await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -346,9 +358,11 @@ impl Sandbox {
                     task_id: task_id.clone(),
                     timeout: (left / 1000.0) as f32,
                 };
-                let call = inner
-                    .router
-                    .call(crate::rpcs::TCR_SANDBOX_WAIT_UNTIL_READY, &req, once);
+                let call = inner.router.call(
+                    modal_proto::rpcs::task_command_router::SANDBOX_WAIT_UNTIL_READY,
+                    &req,
+                    once,
+                );
                 match with_timeout(left + 5_000.0, "waitUntilReady", call).await {
                     Ok(_) => return Ok(JsValue::UNDEFINED),
                     Err(e) if e.kind == ErrorKind::Timeout => {
@@ -389,7 +403,10 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(crate::rpcs::SANDBOX_GET_TUNNELS_V2, &req)
+                .cp(
+                    modal_proto::rpcs::modal_client::SANDBOX_GET_TUNNELS_V2,
+                    &req,
+                )
                 .await?;
             if resp.result.as_ref().map(|r| r.status) == Some(GenericStatus::Timeout as i32) {
                 return Err(Error::new(
@@ -447,7 +464,10 @@ impl Sandbox {
             let resp = inner
                 .router
                 .conn
-                .cp(crate::rpcs::SANDBOX_CREATE_CONNECT_TOKEN_V2, &req)
+                .cp(
+                    modal_proto::rpcs::modal_client::SANDBOX_CREATE_CONNECT_TOKEN_V2,
+                    &req,
+                )
                 .await?;
             Ok(JsValue::from(convert::record([
                 ("url", resp.url.as_str()),
@@ -546,7 +566,11 @@ impl Sandbox {
                 };
                 let resp = inner
                     .router
-                    .call(crate::rpcs::TASK_SNAPSHOT_FILESYSTEM, &req, Backoff::UNARY)
+                    .call(
+                        modal_proto::rpcs::task_command_router::TASK_SNAPSHOT_FILESYSTEM,
+                        &req,
+                        Backoff::UNARY,
+                    )
                     .await?;
                 image_of(resp.image_id)
             })
@@ -579,7 +603,11 @@ impl Sandbox {
                 };
                 let resp = inner
                     .router
-                    .call(crate::rpcs::TASK_SNAPSHOT_DIRECTORY, &req, Backoff::UNARY)
+                    .call(
+                        modal_proto::rpcs::task_command_router::TASK_SNAPSHOT_DIRECTORY,
+                        &req,
+                        Backoff::UNARY,
+                    )
                     .await?;
                 image_of(resp.image_id)
             })
@@ -619,7 +647,11 @@ impl Sandbox {
             };
             inner
                 .router
-                .call(crate::rpcs::TASK_MOUNT_DIRECTORY, &req, Backoff::UNARY)
+                .call(
+                    modal_proto::rpcs::task_command_router::TASK_MOUNT_DIRECTORY,
+                    &req,
+                    Backoff::UNARY,
+                )
                 .await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -644,7 +676,11 @@ impl Sandbox {
             };
             inner
                 .router
-                .call(crate::rpcs::TASK_UNMOUNT_DIRECTORY, &req, Backoff::UNARY)
+                .call(
+                    modal_proto::rpcs::task_command_router::TASK_UNMOUNT_DIRECTORY,
+                    &req,
+                    Backoff::UNARY,
+                )
                 .await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -669,7 +705,11 @@ impl Sandbox {
                 };
                 inner
                     .router
-                    .call(crate::rpcs::TASK_RELOAD_VOLUMES, &req, Backoff::UNARY)
+                    .call(
+                        modal_proto::rpcs::task_command_router::TASK_RELOAD_VOLUMES,
+                        &req,
+                        Backoff::UNARY,
+                    )
                     .await?;
                 Ok(JsValue::UNDEFINED)
             })
