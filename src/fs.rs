@@ -250,22 +250,6 @@ pub fn is_loopback(host: &str) -> bool {
         || host.strip_prefix("127.").is_some_and(octets)
 }
 
-/// Image time-to-live of snapshots: `ttlMs` as whole seconds. `undefined` gives 30 days,
-/// `null` no expiry (-1), as in Modal's JS client.
-pub fn ttl_seconds(ttl_ms: Option<Option<f64>>) -> Result<i64> {
-    match ttl_ms {
-        None => Ok(30 * 24 * 3600),
-        Some(None) => Ok(-1),
-        Some(Some(ms)) if !ms.is_finite() || ms < 1000.0 => {
-            Err(Error::invalid("ttlMs must be at least 1000ms"))
-        }
-        Some(Some(ms)) if ms % 1000.0 != 0.0 => {
-            Err(Error::invalid("ttlMs must be a multiple of 1000ms"))
-        }
-        Some(Some(ms)) => Ok((ms / 1000.0) as i64),
-    }
-}
-
 /// A minimal JSON codec: enough for the helper's objects, arrays, strings and numbers.
 pub mod json {
     /// A parsed JSON value.
@@ -709,16 +693,6 @@ mod tests {
         ] {
             assert!(!is_loopback(h), "{h}");
         }
-    }
-
-    #[test]
-    fn ttl_seconds_as_modal_js() {
-        assert_eq!(ttl_seconds(None).unwrap(), 2_592_000);
-        assert_eq!(ttl_seconds(Some(None)).unwrap(), -1);
-        assert_eq!(ttl_seconds(Some(Some(60_000.0))).unwrap(), 60);
-        assert!(ttl_seconds(Some(Some(999.0))).is_err());
-        assert!(ttl_seconds(Some(Some(1500.0))).is_err());
-        assert!(ttl_seconds(Some(Some(f64::NAN))).is_err());
     }
 
     #[test]

@@ -14,25 +14,34 @@
 //! await sb.terminate();
 //! ```
 //!
-//! Layout: plain Rust logic that is tested natively (`error`, `retry`, `ids`, `auth`,
-//! `endpoint`, `cursor`, `exit`, `utf8`, `params`, `stdio`), the wire layer (`grpc`: a
-//! small gRPC-web client over `fetch`; `rpc`: metadata, auth, retries), and
-//! the thin `#[wasm_bindgen]` facade (`api`, `js`).
+//! Layout: plain Rust logic that is tested natively (`error`, `options`, `objects`,
+//! `duration`, `retry`, `ids`, `auth`, `endpoint`, `cursor`, `exit`, `utf8`, `fs`, `stdio`),
+//! the wire layer (`grpc`: a small gRPC-web client over `fetch`; `rpc`: metadata, auth,
+//! retries), and the thin `#[wasm_bindgen]` facade (`api`, `js`). Only the API is public;
+//! everything else is crate-private, so the compiler reports what nothing uses.
 
 pub mod api;
-pub mod auth;
-pub mod cursor;
-pub mod endpoint;
-pub mod error;
-pub mod exit;
-pub mod fs;
-pub mod grpc;
-pub mod ids;
-pub mod js;
-pub mod params;
-pub mod retry;
-pub mod rpc;
-pub mod stdio;
-pub mod utf8;
+mod auth;
+mod cursor;
+mod duration;
+mod endpoint;
+mod error;
+mod exit;
+mod fs;
+mod grpc;
+mod ids;
+mod js;
+mod objects;
+mod options;
+mod retry;
+mod rpc;
+mod stdio;
+mod utf8;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Result};
+pub use objects::{App, Image, Probe, ProbeCheck, Secret, Volume};
+pub use options::{
+    AppFromNameParams, ImageTtl, SandboxCreateConnectTokenParams, SandboxCreateParams,
+    SandboxExecParams, SandboxFromNameParams, SandboxListParams, SecretFromNameParams,
+    SecretFromObjectParams, SnapshotParams, StdioBehavior, VolumeFromNameParams,
+};

@@ -10,7 +10,7 @@ use futures_util::stream::{LocalBoxStream, StreamExt};
 use modal_proto::client as pb;
 use modal_proto::rpc::{ServerStreaming, Unary};
 
-pub use crate::grpc::{Code, Status};
+use crate::grpc::Status;
 
 use crate::auth::AuthToken;
 use crate::error::{Error, ErrorKind, Result};

@@ -12,7 +12,9 @@ use wasm_bindgen::prelude::*;
 use super::{promise, prop_string, App, Image, Sandbox, Secret, Volume};
 use crate::error::{Error, ErrorKind, Result};
 use crate::js::convert;
-use crate::params::*;
+use crate::js::options as ts;
+use crate::objects as sdk;
+use crate::options::{sandbox_create_request, tags_to_proto};
 use crate::rpc::{Conn, Credentials, Router, TokenFn};
 
 /// The entry point: a connection to a Modal-compatible server (sandboxd, or a gateway).
@@ -35,19 +37,15 @@ impl ModalClient {
     /// const modal = new ModalClient({ endpoint, getToken: () => fetch("/token").then((r) => r.text()) });
     /// ```
     #[wasm_bindgen(constructor)]
-    pub fn new(params: Option<Ts<ModalClientParams>>) -> Result<ModalClient, JsValue> {
-        let get_token = params
-            .as_ref()
-            .map(|p| convert::function_of(&p.js_value(), "getToken"))
-            .transpose()?
-            .flatten()
-            .map(token_fn);
-        let p: ModalClientParams = convert::options(params, "ModalClient params")?;
+    pub fn new(params: Option<Ts<ts::ModalClientParams>>) -> Result<ModalClient, JsValue> {
+        let p = convert::options(params, "ModalClient params")?;
+        // A bad endpoint is reported before missing credentials.
+        crate::endpoint::normalize(&p.endpoint).map_err(Error::invalid)?;
+        let get_token = p.get_token.map(token_fn);
         let credentials =
             Credentials::from_options(p.token_id, p.token_secret, p.token, get_token)?;
         let conn = Conn::new(&p.endpoint, credentials, p.environment)?;
-        let client = ModalClient { conn };
-        Ok(client)
+        Ok(ModalClient { conn })
     }
 
     /// Apps: `client.apps.fromName(name, { createIfMissing })`.
@@ -132,14 +130,14 @@ impl AppService {
     pub fn from_name(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<AppFromNameParams>>,
+        params: Option<Ts<ts::AppFromNameParams>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&params);
         promise(signal, async move {
             let name = convert::nonempty_string(&name, "name")?;
-            let p: AppFromNameParams = convert::options(params, "params")?;
-            let creation = if p.create_if_missing.unwrap_or(false) {
+            let p = convert::options(params, "params")?;
+            let creation = if p.create_if_missing {
                 pb::ObjectCreationType::CreateIfMissing
             } else {
                 pb::ObjectCreationType::Unspecified
@@ -152,10 +150,10 @@ impl AppService {
             let resp = conn
                 .cp(modal_proto::rpcs::modal_client::APP_GET_OR_CREATE, &req)
                 .await?;
-            Ok(App {
+            Ok(App(sdk::App {
                 app_id: resp.app_id,
                 name,
-            })
+            }))
         })
     }
 }
@@ -175,10 +173,10 @@ impl ImageService {
         #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
     ) -> Result<Image, JsValue> {
         let tag = convert::nonempty_string(&tag, "tag")?;
-        Ok(Image {
+        Ok(Image(sdk::Image {
             image_id: String::new(),
             tag: Some(tag),
-        })
+        }))
     }
 
     /// An existing image by id. Rejects with `NotFoundError` if it does not exist.
@@ -186,7 +184,7 @@ impl ImageService {
     pub fn from_id(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] image_id: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&options);
@@ -198,10 +196,7 @@ impl ImageService {
                     &pb::ImageFromIdRequest { image_id },
                 )
                 .await?;
-            Ok(Image {
-                image_id: resp.image_id,
-                tag: None,
-            })
+            Ok(Image(sdk::Image::built(resp.image_id)))
         })
     }
 }
@@ -219,27 +214,27 @@ impl SecretService {
     pub fn from_name(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<SecretFromNameParams>>,
+        params: Option<Ts<ts::SecretFromNameParams>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&params);
         promise(signal, async move {
             let name = convert::nonempty_string(&name, "name")?;
-            let p: SecretFromNameParams = convert::options(params, "params")?;
+            let p = convert::options(params, "params")?;
             let req = pb::SecretGetOrCreateRequest {
                 deployment_name: name.clone(),
                 environment_name: conn.env(&p.environment),
                 object_creation_type: pb::ObjectCreationType::Unspecified as i32,
-                required_keys: p.required_keys.unwrap_or_default(),
+                required_keys: p.required_keys,
                 ..Default::default()
             };
             let resp = conn
                 .cp(modal_proto::rpcs::modal_client::SECRET_GET_OR_CREATE, &req)
                 .await?;
-            Ok(Secret {
+            Ok(Secret(sdk::Secret {
                 secret_id: resp.secret_id,
                 name: Some(name),
-            })
+            }))
         })
     }
 
@@ -248,13 +243,13 @@ impl SecretService {
     pub fn from_object(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] entries: JsValue,
-        params: Option<Ts<SecretFromObjectParams>>,
+        params: Option<Ts<ts::SecretFromObjectParams>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&params);
         promise(signal, async move {
             let entries = convert::string_record(&entries, "entries")?;
-            let p: SecretFromObjectParams = convert::options(params, "params")?;
+            let p = convert::options(params, "params")?;
             let req = pb::SecretGetOrCreateRequest {
                 environment_name: conn.env(&p.environment),
                 object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
@@ -264,10 +259,10 @@ impl SecretService {
             let resp = conn
                 .cp(modal_proto::rpcs::modal_client::SECRET_GET_OR_CREATE, &req)
                 .await?;
-            Ok(Secret {
+            Ok(Secret(sdk::Secret {
                 secret_id: resp.secret_id,
                 name: None,
-            })
+            }))
         })
     }
 }
@@ -285,14 +280,14 @@ impl VolumeService {
     pub fn from_name(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<VolumeFromNameParams>>,
+        params: Option<Ts<ts::VolumeFromNameParams>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&params);
         promise(signal, async move {
             let name = convert::nonempty_string(&name, "name")?;
-            let p: VolumeFromNameParams = convert::options(params, "params")?;
-            let creation = if p.create_if_missing.unwrap_or(false) {
+            let p = convert::options(params, "params")?;
+            let creation = if p.create_if_missing {
                 pb::ObjectCreationType::CreateIfMissing
             } else {
                 pb::ObjectCreationType::Unspecified
@@ -306,11 +301,11 @@ impl VolumeService {
             let resp = conn
                 .cp(modal_proto::rpcs::modal_client::VOLUME_GET_OR_CREATE, &req)
                 .await?;
-            Ok(Volume {
+            Ok(Volume(sdk::Volume {
                 volume_id: resp.volume_id,
                 name: Some(name),
                 read_only: false,
-            })
+            }))
         })
     }
 }
@@ -333,14 +328,14 @@ impl SandboxService {
         &self,
         #[wasm_bindgen(unchecked_param_type = "App")] app: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Image")] image: JsValue,
-        params: Option<Ts<SandboxCreateParams>>,
+        params: Option<Ts<ts::SandboxCreateParams>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&params);
         promise(signal, async move {
             let app_id = prop_string(&app, "appId", "app")?;
             let mut image_id = prop_string(&image, "imageId", "image")?;
-            let p: SandboxCreateParams = convert::options(params, "params")?;
+            let p = convert::options(params, "params")?;
             let mut req = sandbox_create_request(&app_id, "", &p)?;
             conn.check_open()?;
             if image_id.is_empty() {
@@ -371,7 +366,7 @@ impl SandboxService {
     pub fn from_id(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] sandbox_id: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&options);
@@ -388,19 +383,19 @@ impl SandboxService {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] app_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<SandboxFromNameParams>>,
+        params: Option<Ts<ts::SandboxFromNameParams>>,
     ) -> Promise {
         let conn = self.conn.clone();
         let signal = convert::signal_of_ts(&params);
         promise(signal, async move {
             let app_name = convert::nonempty_string(&app_name, "appName")?;
             let name = convert::nonempty_string(&name, "name")?;
-            let p: SandboxFromNameParams = convert::options(params, "params")?;
+            let p = convert::options(params, "params")?;
             let req = pb::SandboxGetFromNameRequest {
                 sandbox_name: name,
                 environment_name: conn.env(&p.environment),
                 app_name,
-                include_terminated: p.include_terminated.unwrap_or(false),
+                include_terminated: p.include_terminated,
             };
             let resp = match conn
                 .cp(
@@ -430,14 +425,14 @@ impl SandboxService {
     /// for await (const sb of modal.sandboxes.list({ tags: { team: "a" } })) console.log(sb.sandboxId);
     /// ```
     #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<Sandbox>")]
-    pub fn list(&self, params: Option<Ts<SandboxListParams>>) -> Result<JsValue, JsValue> {
+    pub fn list(&self, params: Option<Ts<ts::SandboxListParams>>) -> Result<JsValue, JsValue> {
         let signal = convert::signal_of_ts(&params)?;
-        let p: SandboxListParams = convert::options(params, "params")?;
+        let p = convert::options(params, "params")?;
         let req = pb::SandboxListRequest {
             app_id: p.app_id.unwrap_or_default(),
             environment_name: self.conn.env(&p.environment),
             include_finished: false,
-            tags: p.tags.as_ref().map(tags_to_proto).unwrap_or_default(),
+            tags: tags_to_proto(&p.tags),
             before_timestamp: 0.0,
         };
         let it = SandboxListIterator {

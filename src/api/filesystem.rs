@@ -12,6 +12,7 @@ use futures_util::stream::{self, LocalBoxStream, StreamExt};
 use futures_util::SinkExt;
 use js_sys::{Function, Promise, Uint8Array};
 use modal_proto::task_command_router as tcr;
+use tsify::Ts;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -19,8 +20,9 @@ use super::process::{exec_output, exec_stdin, exec_wait, readable};
 use super::promise;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fs::{self, FileInfo, Op};
+use crate::js::options::{self as ts, StreamMode};
 use crate::js::{self, convert};
-use crate::params::{SandboxExecParams, StreamMode};
+use crate::options::{exec_start_request, SandboxExecParams};
 use crate::retry::Backoff;
 use crate::rpc::Router;
 use crate::stdio::{OffsetSink, MAX_WRITE};
@@ -58,32 +60,12 @@ export interface TransferProgress {
   /** Total bytes, when known (Blob and buffer uploads; downloads with a stat). */
   total?: number;
 }
-/** Options of filesystem calls. */
-export interface FilesystemCallOptions {
-  /** Aborting rejects the call with the signal's reason and cancels its requests. */
-  signal?: AbortSignal;
-}
-/** Options of uploads and downloads. */
-export interface FilesystemTransferOptions extends FilesystemCallOptions {
-  /** Called as bytes go over the wire (after each chunk of up to 1 MiB). */
-  onProgress?: (progress: TransferProgress) => void;
-}
 /** What `writeBytes()` accepts. Strings are written as UTF-8. */
 export type FileWriteSource = Blob | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array | ArrayBuffer | string> | string;
-/** Options of `filesystem.makeDirectory()`. */
-export interface FilesystemMakeDirectoryOptions extends FilesystemCallOptions {
-  /** Create missing parents; succeed if it exists (default `true`). */
-  createParents?: boolean;
-}
 /** Options of `sandbox.mkdir()`. */
 export interface SandboxMkdirOptions extends FilesystemCallOptions {
   /** Create missing parents; succeed if it exists (default `false`, as in Python). */
   parents?: boolean;
-}
-/** Options of `filesystem.remove()` / `sandbox.rm()`. */
-export interface FilesystemRemoveOptions extends FilesystemCallOptions {
-  /** Remove a directory and its contents (default `false`: only empty directories). */
-  recursive?: boolean;
 }
 /** Options of `watch()`. */
 export interface FilesystemWatchOptions {
@@ -164,100 +146,9 @@ export interface Sandbox {
   /** Watches a path for changes (see `filesystem.watch`). */
   watch(path: string, options?: FilesystemWatchOptions): AsyncIterableIterator<FileWatchEvent>;
 }
-/** Options of `snapshotFilesystem()`. */
-export interface SandboxSnapshotFilesystemParams extends FilesystemCallOptions {
-  /** Overall budget in milliseconds (default 55000); then `TimeoutError`. */
-  timeoutMs?: number;
-  /** Lifetime of the image (a multiple of 1000, default 30 days); `null`: no expiry. */
-  ttlMs?: number | null;
-}
 /** Options of `snapshotDirectory()`. */
-export interface SandboxSnapshotDirectoryParams extends SandboxSnapshotFilesystemParams {}
-/** Options of `reloadVolumes()`. */
-export interface SandboxReloadVolumesParams extends FilesystemCallOptions {
-  /** Overall budget in milliseconds (default 55000). */
-  timeoutMs?: number;
-}
+export type SandboxSnapshotDirectoryParams = SandboxSnapshotFilesystemParams;
 "#;
-
-// ---- options, read without serde (smaller wasm) -------------------------------------
-
-/// An options object; `undefined`/`null` mean no options.
-pub(crate) struct Opts(JsValue);
-
-impl Opts {
-    pub(crate) fn new(v: &JsValue, what: &str) -> Result<Opts> {
-        if v.is_undefined() || v.is_null() {
-            return Ok(Opts(JsValue::UNDEFINED));
-        }
-        if !v.is_object() {
-            return Err(Error::invalid(format!("{what} must be an object")));
-        }
-        Ok(Opts(v.clone()))
-    }
-
-    fn get(&self, key: &str) -> JsValue {
-        if self.0.is_undefined() {
-            return JsValue::UNDEFINED;
-        }
-        js_sys::Reflect::get(&self.0, &JsValue::from_str(key)).unwrap_or_default()
-    }
-
-    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>> {
-        let v = self.get(key);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        v.as_bool()
-            .map(Some)
-            .ok_or_else(|| Error::invalid(format!("{key} must be a boolean")))
-    }
-
-    pub(crate) fn ms(&self, key: &str) -> Result<Option<f64>> {
-        convert::opt_ms(&self.get(key), key)
-    }
-
-    /// `timeoutMs` as the overall budget of a call: a positive number, else 55 s.
-    pub(crate) fn budget_ms(&self) -> Result<f64> {
-        Ok(self
-            .ms("timeoutMs")?
-            .filter(|t| *t > 0.0)
-            .unwrap_or(55_000.0))
-    }
-
-    /// `undefined` → `None`, `null` → `Some(None)`, a number → `Some(Some(n))`.
-    pub(crate) fn nullable_ms(&self, key: &str) -> Result<Option<Option<f64>>> {
-        let v = self.get(key);
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        if v.is_null() {
-            return Ok(Some(None));
-        }
-        v.as_f64()
-            .map(|n| Some(Some(n)))
-            .ok_or_else(|| Error::invalid(format!("{key} must be a number or null")))
-    }
-
-    fn func(&self, key: &str) -> Result<Option<Function>> {
-        let v = self.get(key);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        v.dyn_into::<Function>()
-            .map(Some)
-            .map_err(|_| Error::invalid(format!("{key} must be a function")))
-    }
-
-    pub(crate) fn signal(&self) -> Result<Option<web_sys::AbortSignal>> {
-        convert::signal_of(&self.0)
-    }
-}
-
-/// The signal of `options`, for `promise()` (invalid options reject the promise).
-pub(crate) fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
-    Opts::new(options, "options")?.signal()
-}
 
 fn report(progress: &Option<Function>, loaded: u64, total: Option<f64>) {
     if let Some(f) = progress {
@@ -285,7 +176,7 @@ impl Helper {
         let task_id = router.task_id().await?;
         let exec_id = js::uuid();
         let p = SandboxExecParams::default();
-        let req = crate::params::exec_start_request(
+        let req = exec_start_request(
             &task_id,
             &exec_id,
             vec![fs::HELPER.to_string(), command],
@@ -619,13 +510,12 @@ impl SandboxFilesystem {
     pub fn read_bytes(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemTransferOptions>>,
     ) -> Promise {
         let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = convert::string(&path, "path")?;
-            let progress = Opts::new(&options, "options")?.func("onProgress")?;
+            let progress = convert::options(options, "options")?;
             let data = read_all(&router, &path, progress).await?;
             Ok(Uint8Array::from(&data[..]))
         })
@@ -652,13 +542,12 @@ impl SandboxFilesystem {
         &self,
         #[wasm_bindgen(unchecked_param_type = "FileWriteSource")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemTransferOptions>>,
     ) -> Promise {
         let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = convert::string(&path, "path")?;
-            let progress = Opts::new(&options, "options")?.func("onProgress")?;
+            let progress = convert::options(options, "options")?;
             let src = source(&data)?;
             upload(&router, &path, src, progress).await?;
             Ok(JsValue::UNDEFINED)
@@ -670,11 +559,10 @@ impl SandboxFilesystem {
     pub fn list_files(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemCallOptions>>,
     ) -> Promise {
         let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = convert::string(&path, "path")?;
             let entries = list(&router, &path).await?;
             Ok(entries.iter().map(info_js).collect::<js_sys::Array>())
@@ -686,11 +574,10 @@ impl SandboxFilesystem {
     pub fn stat(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemCallOptions>>,
     ) -> Promise {
         let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = convert::string(&path, "path")?;
             Ok(info_js(&stat(&router, &path).await?))
         })
@@ -701,15 +588,12 @@ impl SandboxFilesystem {
     pub fn make_directory(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemMakeDirectoryOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemMakeDirectoryOptions>>,
     ) -> Promise {
         let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = convert::string(&path, "path")?;
-            let parents = Opts::new(&options, "options")?
-                .bool("createParents")?
-                .unwrap_or(true);
+            let parents = convert::options(options, "options")?.unwrap_or(true);
             mkdir(&router, &path, parents).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -720,15 +604,12 @@ impl SandboxFilesystem {
     pub fn remove(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemRemoveOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemRemoveOptions>>,
     ) -> Promise {
         let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = convert::string(&path, "path")?;
-            let recursive = Opts::new(&options, "options")?
-                .bool("recursive")?
-                .unwrap_or(false);
+            let recursive = convert::options(options, "options")?.unwrap_or(false);
             remove(&router, &path, recursive).await?;
             Ok(JsValue::UNDEFINED)
         })

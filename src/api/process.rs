@@ -15,8 +15,8 @@ use wasm_bindgen::JsCast;
 use super::promise;
 use crate::error::{Error, Result};
 use crate::exit::exec_exit_code;
+use crate::js::options::{self as ts, StreamMode};
 use crate::js::{self, convert};
-use crate::params::{CallOptions, StreamMode};
 use crate::retry::Backoff;
 use crate::rpc::Router;
 use crate::stdio::{self, Chunk, OffsetSink, Opener, Refresher, Sleeper, Writer};
@@ -259,7 +259,7 @@ impl ContainerProcess {
 
     /// Waits for the command to exit; resolves to its exit code (128 + signal if killed).
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn wait(&self, options: Option<Ts<CallOptions>>) -> Promise {
+    pub fn wait(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
             let code = exec_wait(&inner.router, &inner.task_id, &inner.exec_id).await?;
@@ -270,7 +270,7 @@ impl ContainerProcess {
 
     /// The exit code if the command has exited, else `null` (no waiting).
     #[wasm_bindgen(unchecked_return_type = "Promise<number | null>")]
-    pub fn poll(&self, options: Option<Ts<CallOptions>>) -> Promise {
+    pub fn poll(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
             let req = tcr::TaskExecPollRequest {

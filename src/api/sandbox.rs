@@ -12,13 +12,14 @@ use modal_proto::task_command_router as tcr;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use super::filesystem::{self, SandboxFilesystem};
+use super::filesystem::SandboxFilesystem;
 use super::process::{readable, refresher, sleeper, writable, ContainerProcess};
 use super::promise;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exit::sandbox_returncode;
+use crate::js::options::{self as ts, StreamMode};
 use crate::js::{self, convert};
-use crate::params::*;
+use crate::options::{budget, exec_start_request, tags_to_proto, ttl_seconds, StdioBehavior};
 use crate::retry::Backoff;
 use crate::rpc::Router;
 use crate::stdio::{self, Chunk, Opener, Writer};
@@ -206,18 +207,18 @@ impl Sandbox {
     pub fn exec(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] command: JsValue,
-        params: Option<Ts<SandboxExecParams>>,
+        params: Option<Ts<ts::SandboxExecParams>>,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&params), async move {
             let command = convert::string_array(&command, "command")?;
-            let p: SandboxExecParams = convert::options(params, "params")?;
+            let (p, mode) = convert::options(params, "params")?;
             inner.check()?;
             let exec_id = js::uuid();
             // Validate before any request.
-            crate::params::exec_start_request("", &exec_id, command.clone(), &p)?;
+            exec_start_request("", &exec_id, command.clone(), &p)?;
             let task_id = inner.router.task_id().await?;
-            let req = crate::params::exec_start_request(&task_id, &exec_id, command, &p)?;
+            let req = exec_start_request(&task_id, &exec_id, command, &p)?;
             inner
                 .router
                 .call(
@@ -230,16 +231,16 @@ impl Sandbox {
                 inner.router.clone(),
                 task_id,
                 exec_id,
-                p.mode.unwrap_or_default(),
-                p.stdout.unwrap_or_default() == StdioBehavior::Pipe,
-                p.stderr.unwrap_or_default() == StdioBehavior::Pipe,
+                mode,
+                p.stdout == StdioBehavior::Pipe,
+                p.stderr == StdioBehavior::Pipe,
             ))
         })
     }
 
     /// Waits for the sandbox to finish; resolves to its return code.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn wait(&self, options: Option<Ts<CallOptions>>) -> Promise {
+    pub fn wait(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
             inner.wait().await
@@ -248,7 +249,7 @@ impl Sandbox {
 
     /// The return code if the sandbox has finished, else `null` (no waiting).
     #[wasm_bindgen(unchecked_return_type = "Promise<number | null>")]
-    pub fn poll(&self, options: Option<Ts<CallOptions>>) -> Promise {
+    pub fn poll(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
             Ok(super::nullable(inner.wait_once(0.0).await?))
@@ -257,10 +258,10 @@ impl Sandbox {
 
     /// Terminates the sandbox. With `{ wait: true }`, resolves to its return code (137).
     #[wasm_bindgen(unchecked_return_type = "Promise<number | undefined>")]
-    pub fn terminate(&self, params: Option<Ts<SandboxTerminateParams>>) -> Promise {
+    pub fn terminate(&self, params: Option<Ts<ts::SandboxTerminateParams>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&params), async move {
-            let p: SandboxTerminateParams = convert::options(params, "params")?;
+            let wait = convert::options(params, "params")?;
             inner.check()?;
             let req = pb::SandboxTerminateRequest {
                 sandbox_id: inner.router.sandbox_id.clone(),
@@ -271,7 +272,7 @@ impl Sandbox {
                 .cp(modal_proto::rpcs::modal_client::SANDBOX_TERMINATE_V2, &req)
                 .await?;
             inner.record(resp.existing_result.as_ref());
-            if p.wait.unwrap_or(false) {
+            if wait {
                 return Ok(JsValue::from(inner.wait().await?));
             }
             Ok(JsValue::UNDEFINED)
@@ -286,7 +287,7 @@ impl Sandbox {
 
     /// The sandbox's tags.
     #[wasm_bindgen(js_name = getTags, unchecked_return_type = "Promise<Record<string, string>>")]
-    pub fn get_tags(&self, options: Option<Ts<CallOptions>>) -> Promise {
+    pub fn get_tags(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
             inner.check()?;
@@ -311,7 +312,7 @@ impl Sandbox {
     pub fn set_tags(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] tags: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
@@ -337,11 +338,14 @@ impl Sandbox {
     pub fn wait_until_ready(
         &self,
         #[wasm_bindgen(unchecked_param_type = "number | undefined")] timeout_ms: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
-            let ms = convert::opt_ms(&timeout_ms, "timeoutMs")?.unwrap_or(300_000.0);
+            let ms = ms_or(
+                convert::optional_duration(&timeout_ms, "timeoutMs")?,
+                300_000.0,
+            );
             inner.check()?;
             let deadline = js::now_ms() + ms;
             let task_id = inner.router.task_id().await?;
@@ -390,11 +394,14 @@ impl Sandbox {
     pub fn tunnels(
         &self,
         #[wasm_bindgen(unchecked_param_type = "number | undefined")] timeout_ms: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
-            let ms = convert::opt_ms(&timeout_ms, "timeoutMs")?.unwrap_or(50_000.0);
+            let ms = ms_or(
+                convert::optional_duration(&timeout_ms, "timeoutMs")?,
+                50_000.0,
+            );
             inner.check()?;
             let req = pb::SandboxGetTunnelsRequest {
                 sandbox_id: inner.router.sandbox_id.clone(),
@@ -450,11 +457,11 @@ impl Sandbox {
     )]
     pub fn create_connect_token(
         &self,
-        params: Option<Ts<SandboxCreateConnectTokenParams>>,
+        params: Option<Ts<ts::SandboxCreateConnectTokenParams>>,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&params), async move {
-            let p: SandboxCreateConnectTokenParams = convert::options(params, "params")?;
+            let p = convert::options(params, "params")?;
             inner.check()?;
             let req = pb::SandboxCreateConnectTokenRequest {
                 sandbox_id: inner.router.sandbox_id.clone(),
@@ -479,7 +486,7 @@ impl Sandbox {
     /// Checks the sandbox exists (rejects with `NotFoundError` otherwise), refreshes
     /// `returncode`, and resolves to this sandbox.
     #[wasm_bindgen(unchecked_return_type = "Promise<Sandbox>")]
-    pub fn hydrate(&self, options: Option<Ts<CallOptions>>) -> Promise {
+    pub fn hydrate(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
             inner.wait_once(0.0).await?;
@@ -504,6 +511,11 @@ fn tunnel_url(host: &str, port: u32) -> String {
     } else {
         format!("{scheme}://{host}:{port}")
     }
+}
+
+/// `d` in milliseconds, or `default_ms`.
+fn ms_or(d: Option<std::time::Duration>, default_ms: f64) -> f64 {
+    d.map_or(default_ms, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Runs `fut`, failing with `TimeoutError` after `ms` milliseconds (dropping it, which
@@ -548,14 +560,13 @@ impl Sandbox {
     #[wasm_bindgen(js_name = snapshotFilesystem, unchecked_return_type = "Promise<Image>")]
     pub fn snapshot_filesystem(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "SandboxSnapshotFilesystemParams | undefined")]
-        params: JsValue,
+        params: Option<Ts<ts::SandboxSnapshotFilesystemParams>>,
     ) -> Promise {
         let inner = self.inner.clone();
-        promise(filesystem::signal_of(&params), async move {
-            let o = filesystem::Opts::new(&params, "params")?;
-            let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
-            let timeout = o.budget_ms()?;
+        promise(convert::signal_of_ts(&params), async move {
+            let o = convert::options(params, "params")?;
+            let ttl = ttl_seconds(o.ttl)?;
+            let timeout = budget(o.timeout).as_secs_f64() * 1000.0;
             inner.check()?;
             with_timeout(timeout, "snapshotFilesystem", async {
                 let req = tcr::TaskSnapshotFilesystemRequest {
@@ -584,14 +595,14 @@ impl Sandbox {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SandboxSnapshotDirectoryParams | undefined")]
-        params: JsValue,
+        params: Option<Ts<ts::SandboxSnapshotFilesystemParams>>,
     ) -> Promise {
         let inner = self.inner.clone();
-        promise(filesystem::signal_of(&params), async move {
+        promise(convert::signal_of_ts(&params), async move {
             let path = abs_path(&path, "snapshotDirectory")?;
-            let o = filesystem::Opts::new(&params, "params")?;
-            let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
-            let timeout = o.budget_ms()?;
+            let o = convert::options(params, "params")?;
+            let ttl = ttl_seconds(o.ttl)?;
+            let timeout = budget(o.timeout).as_secs_f64() * 1000.0;
             inner.check()?;
             with_timeout(timeout, "snapshotDirectory", async {
                 let req = tcr::TaskSnapshotDirectoryRequest {
@@ -621,11 +632,10 @@ impl Sandbox {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Image | undefined")] image: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemCallOptions>>,
     ) -> Promise {
         let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = abs_path(&path, "mountImage")?;
             let image_id = if image.is_undefined() || image.is_null() {
                 String::new()
@@ -662,11 +672,10 @@ impl Sandbox {
     pub fn unmount_image(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
-        options: JsValue,
+        options: Option<Ts<ts::FilesystemCallOptions>>,
     ) -> Promise {
         let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
+        promise(convert::signal_of_ts(&options), async move {
             let path = abs_path(&path, "unmountImage")?;
             inner.check()?;
             let req = tcr::TaskUnmountDirectoryRequest {
@@ -688,15 +697,10 @@ impl Sandbox {
 
     /// Reloads the sandbox's volumes, so that it sees changes committed elsewhere.
     #[wasm_bindgen(js_name = reloadVolumes, unchecked_return_type = "Promise<void>")]
-    pub fn reload_volumes(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "SandboxReloadVolumesParams | undefined")]
-        params: JsValue,
-    ) -> Promise {
+    pub fn reload_volumes(&self, params: Option<Ts<ts::SandboxReloadVolumesParams>>) -> Promise {
         let inner = self.inner.clone();
-        promise(filesystem::signal_of(&params), async move {
-            let o = filesystem::Opts::new(&params, "params")?;
-            let timeout = o.budget_ms()?;
+        promise(convert::signal_of_ts(&params), async move {
+            let timeout = budget(convert::options(params, "params")?).as_secs_f64() * 1000.0;
             inner.check()?;
             with_timeout(timeout, "reloadVolumes", async {
                 let req = tcr::TaskReloadVolumesRequest {
@@ -725,8 +729,5 @@ fn image_of(image_id: String) -> Result<super::Image> {
             "the snapshot response has no image id",
         ));
     }
-    Ok(super::Image {
-        image_id,
-        tag: None,
-    })
+    Ok(super::Image(crate::objects::Image::built(image_id)))
 }

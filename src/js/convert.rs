@@ -1,9 +1,11 @@
 //! Conversions of JS input, each failing with an `InvalidError` instead of panicking.
 //!
-//! Options objects are read field by field with `Reflect` ([`Fields`], [`FromJs`]) rather
+//! Options objects are read field by field with `Reflect` ([`Fields`], [`JsOptions`]) rather
 //! than through serde-wasm-bindgen: measured, serde-wasm-bindgen, the serde visitors and
 //! the float formatting of serde's error messages were ~20 KB gzip of the wasm, for a dozen
 //! flat objects. tsify still derives the TypeScript interfaces (`Ts<T>` in signatures).
+
+use std::time::Duration;
 
 use js_sys::{Array, Reflect};
 use tsify::{Ts, Tsify};
@@ -13,34 +15,72 @@ use crate::error::{Error, Result};
 
 /// A JS `Record<string, T>` in the object's own key order (keys are unique, as in JS;
 /// a Vec rather than a map keeps BTreeMap and its sort out of the wasm).
-pub type Record<T> = Vec<(String, T)>;
+pub(crate) type Record<T> = Vec<(String, T)>;
 
-/// A value read from a JS options object (see `params`).
-pub trait FromJs: Sized {
+/// A JS options object, declared for TypeScript by this type (tsify) and read into the
+/// Rust API's options (`Value`) by [`JsOptions::read`]. `src/js/options.rs` checks that
+/// the keys read are exactly the keys declared.
+pub(crate) trait JsOptions: Tsify {
+    /// What the object reads as.
+    type Value: Default;
     /// Reads the value from the object behind `f`.
-    fn from_js(f: &Fields) -> Result<Self>;
+    fn read(f: &Fields) -> Result<Self::Value>;
+}
+
+enum Source<'a> {
+    Object(&'a JsValue),
+    /// Records the keys asked for, all absent (the names check, natively).
+    #[cfg(test)]
+    Keys(&'a std::cell::RefCell<Vec<String>>),
 }
 
 /// The fields of a JS object, each read with a type check; `undefined` and `null` are
-/// absent (`None`), as optional properties are in TypeScript.
-pub struct Fields<'a> {
-    obj: &'a JsValue,
+/// absent (`None`), as optional properties are in TypeScript. The one reader of option
+/// objects, with one wording for its errors: "invalid {what}: {key} must be {expected}".
+pub(crate) struct Fields<'a> {
+    src: Source<'a>,
     what: &'a str,
 }
 
 impl<'a> Fields<'a> {
     /// The fields of `obj` (which must be an object), named `what` in errors.
-    pub fn new(obj: &'a JsValue, what: &'a str) -> Result<Fields<'a>> {
+    pub(crate) fn new(obj: &'a JsValue, what: &'a str) -> Result<Fields<'a>> {
         if !obj.is_object() {
             return Err(Error::invalid(format!("{what} must be an object")));
         }
-        Ok(Fields { obj, what })
+        Ok(Fields {
+            src: Source::Object(obj),
+            what,
+        })
     }
 
-    /// The value of `key`, if present.
-    pub fn get(&self, key: &str) -> Option<JsValue> {
-        let v = Reflect::get(self.obj, &JsValue::from_str(key)).ok()?;
-        (!v.is_undefined() && !v.is_null()).then_some(v)
+    /// A reader that records the keys asked for and finds none of them.
+    #[cfg(test)]
+    pub(crate) fn recorder(keys: &'a std::cell::RefCell<Vec<String>>) -> Fields<'a> {
+        Fields {
+            src: Source::Keys(keys),
+            what: "options",
+        }
+    }
+
+    /// The value of `key` unless it is `undefined` (a `null` is returned).
+    fn lookup(&self, key: &str) -> Option<JsValue> {
+        match &self.src {
+            Source::Object(obj) => {
+                let v = Reflect::get(obj, &JsValue::from_str(key)).ok()?;
+                (!v.is_undefined()).then_some(v)
+            }
+            #[cfg(test)]
+            Source::Keys(keys) => {
+                keys.borrow_mut().push(key.to_string());
+                None
+            }
+        }
+    }
+
+    /// The value of `key`, if present (neither `undefined` nor `null`).
+    fn get(&self, key: &str) -> Option<JsValue> {
+        self.lookup(key).filter(|v| !v.is_null())
     }
 
     fn bad(&self, key: &str, expected: &str) -> Error {
@@ -60,84 +100,114 @@ impl<'a> Fields<'a> {
     }
 
     /// A string.
-    pub fn string(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>> {
         self.read(key, "a string", JsValue::as_string)
     }
 
     /// A boolean.
-    pub fn bool(&self, key: &str) -> Result<Option<bool>> {
+    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>> {
         self.read(key, "a boolean", JsValue::as_bool)
     }
 
     /// A number.
-    pub fn f64(&self, key: &str) -> Result<Option<f64>> {
+    pub(crate) fn f64(&self, key: &str) -> Result<Option<f64>> {
         self.read(key, "a number", JsValue::as_f64)
     }
 
     /// A whole number in 0..=2^32-1.
-    pub fn u32(&self, key: &str) -> Result<Option<u32>> {
+    pub(crate) fn u32(&self, key: &str) -> Result<Option<u32>> {
         self.read(key, "a non-negative integer", as_u32)
     }
 
+    /// A millisecond count (`...Ms`): a non-negative number.
+    pub(crate) fn duration(&self, key: &str) -> Result<Option<Duration>> {
+        self.read(key, "a non-negative number of milliseconds", as_duration)
+    }
+
+    /// A millisecond count that may be `null` (`Some(None)`), unlike a missing one (`None`).
+    pub(crate) fn nullable_duration(&self, key: &str) -> Result<Option<Option<Duration>>> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(v) if v.is_null() => Ok(Some(None)),
+            Some(v) => as_duration(&v)
+                .map(|d| Some(Some(d)))
+                .ok_or_else(|| self.bad(key, "a non-negative number of milliseconds or null")),
+        }
+    }
+
+    /// A function.
+    pub(crate) fn function(&self, key: &str) -> Result<Option<js_sys::Function>> {
+        self.read(key, "a function", |v| {
+            v.dyn_ref::<js_sys::Function>().cloned()
+        })
+    }
+
     /// A `string[]`.
-    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
+    pub(crate) fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
         self.read(key, "an array of strings", |v| {
             array_of(v, JsValue::as_string)
         })
     }
 
     /// A `number[]` of whole numbers in 0..=2^32-1.
-    pub fn u32s(&self, key: &str) -> Result<Option<Vec<u32>>> {
+    pub(crate) fn u32s(&self, key: &str) -> Result<Option<Vec<u32>>> {
         self.read(key, "an array of non-negative integers", |v| {
             array_of(v, as_u32)
         })
     }
 
     /// A `Record<string, string>`.
-    pub fn record(&self, key: &str) -> Result<Option<Record<String>>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => string_record(&v, key).map(Some),
-        }
+    pub(crate) fn record(&self, key: &str) -> Result<Option<Record<String>>> {
+        self.read(key, "an object of string values", |v| {
+            entries(v)?
+                .into_iter()
+                .map(|(k, x)| Some((k, x.as_string()?)))
+                .collect()
+        })
     }
 
-    /// An object read as `T`.
-    pub fn object<T: FromJs>(&self, key: &str) -> Result<Option<T>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => T::from_js(&Fields::new(&v, key)?).map(Some),
-        }
+    /// An SDK object (an instance of one of the package's classes), read by `handle`.
+    pub(crate) fn handle<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        handle: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<T>> {
+        self.read(key, expected, handle)
     }
 
-    /// An array of objects read as `T`.
-    pub fn objects<T: FromJs>(&self, key: &str) -> Result<Option<Vec<T>>> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
-        if !Array::is_array(&v) {
-            return Err(self.bad(key, "an array"));
-        }
-        let arr: &Array = v.unchecked_ref();
-        arr.iter()
-            .map(|x| T::from_js(&Fields::new(&x, key)?))
-            .collect::<Result<_>>()
-            .map(Some)
+    /// An array of SDK objects.
+    pub(crate) fn handles<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        handle: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<Vec<T>>> {
+        self.read(key, expected, |v| array_of(v, &handle))
     }
 
-    /// A `Record<string, T>` of objects read as `T`.
-    pub fn object_record<T: FromJs>(&self, key: &str) -> Result<Option<Record<T>>> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
-        let mut out = Vec::new();
-        for (k, x) in entries(&v).ok_or_else(|| self.bad(key, "an object"))? {
-            out.push((k, T::from_js(&Fields::new(&x, key)?)?));
-        }
-        Ok(Some(out))
+    /// A `Record<string, C>` of SDK objects.
+    pub(crate) fn handle_record<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        handle: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<Record<T>>> {
+        self.read(key, expected, |v| {
+            entries(v)?
+                .into_iter()
+                .map(|(k, x)| Some((k, handle(&x)?)))
+                .collect()
+        })
     }
 
-    /// One of `names` (a string), as its index.
-    pub fn one_of(&self, key: &str, names: &[&str], expected: &str) -> Result<Option<usize>> {
+    /// One of `names` (a string), as its index; `expected` lists them for the error.
+    pub(crate) fn one_of(
+        &self,
+        key: &str,
+        names: &[&str],
+        expected: &str,
+    ) -> Result<Option<usize>> {
         self.read(key, expected, |v| {
             let s = v.as_string()?;
             names.iter().position(|n| *n == s)
@@ -148,6 +218,10 @@ impl<'a> Fields<'a> {
 fn as_u32(v: &JsValue) -> Option<u32> {
     let n = v.as_f64()?;
     (n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&n)).then_some(n as u32)
+}
+
+fn as_duration(v: &JsValue) -> Option<Duration> {
+    crate::duration::from_ms(v.as_f64()?)
 }
 
 fn array_of<T>(v: &JsValue, f: impl Fn(&JsValue) -> Option<T>) -> Option<Vec<T>> {
@@ -171,24 +245,42 @@ fn entries(v: &JsValue) -> Option<Vec<(String, JsValue)>> {
         .collect()
 }
 
-/// Options from an optional `Ts<T>`; `undefined`/`null` give the defaults.
-pub fn options<T: Tsify + FromJs + Default>(v: Option<Ts<T>>, what: &str) -> Result<T> {
-    match v {
-        None => Ok(T::default()),
-        Some(ts) => {
-            let js = ts.js_value();
-            if js.is_undefined() || js.is_null() {
-                return Ok(T::default());
-            }
-            <T as FromJs>::from_js(&Fields::new(&js, what)?)
-        }
+/// A string property of an SDK object (e.g. `appId` of an `App`).
+pub(crate) fn prop_string(obj: &JsValue, key: &str) -> Option<String> {
+    if !obj.is_object() {
+        return None;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).ok()?.as_string()
+}
+
+/// The options in `v` (`undefined`/`null`: the defaults), read as [`JsOptions::Value`].
+pub(crate) fn options<T: JsOptions>(v: Option<Ts<T>>, what: &str) -> Result<T::Value> {
+    let js = v.map(|ts| ts.js_value());
+    match present(js.as_ref(), what)? {
+        None => Ok(T::Value::default()),
+        Some(f) => T::read(&f),
+    }
+}
+
+/// The fields of an options value, `None` for `undefined`/`null` (out of line: `options`
+/// is instantiated per options type).
+#[inline(never)]
+fn present<'a>(js: Option<&'a JsValue>, what: &'a str) -> Result<Option<Fields<'a>>> {
+    match js {
+        Some(js) if !js.is_undefined() && !js.is_null() => Fields::new(js, what).map(Some),
+        _ => Ok(None),
     }
 }
 
 /// The `signal` property of an options object, if it is an `AbortSignal`.
+/// Options that are neither `undefined`, `null` nor an object are refused here, so that
+/// a call whose options carry nothing else still rejects them.
 pub fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
-    if !options.is_object() {
+    if options.is_undefined() || options.is_null() {
         return Ok(None);
+    }
+    if !options.is_object() {
+        return Err(Error::invalid("options must be an object"));
     }
     let s = js_sys::Reflect::get(options, &JsValue::from_str("signal")).unwrap_or_default();
     if s.is_undefined() || s.is_null() {
@@ -200,21 +292,6 @@ pub fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
         return Err(Error::invalid("signal must be an AbortSignal"));
     }
     Ok(Some(s.unchecked_into()))
-}
-
-/// The `key` property of an options object if it is a function; `InvalidError` if it is
-/// present and something else.
-pub fn function_of(options: &JsValue, key: &str) -> Result<Option<js_sys::Function>> {
-    if !options.is_object() {
-        return Ok(None);
-    }
-    let f = Reflect::get(options, &JsValue::from_str(key)).unwrap_or_default();
-    if f.is_undefined() || f.is_null() {
-        return Ok(None);
-    }
-    f.dyn_into::<js_sys::Function>()
-        .map(Some)
-        .map_err(|_| Error::invalid(format!("{key} must be a function")))
 }
 
 /// The text of a thrown JS value: an `Error`'s message, a string, or "".
@@ -275,17 +352,16 @@ pub fn string_record(v: &JsValue, what: &str) -> Result<Record<String>> {
         .collect()
 }
 
-/// An optional non-negative millisecond count.
-pub fn opt_ms(v: &JsValue, what: &str) -> Result<Option<f64>> {
+/// An optional millisecond-count argument (`undefined`/`null`: none).
+pub(crate) fn optional_duration(v: &JsValue, what: &str) -> Result<Option<Duration>> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    match v.as_f64() {
-        Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(ms)),
-        _ => Err(Error::invalid(format!(
-            "{what} must be a non-negative number"
-        ))),
-    }
+    as_duration(v).map(Some).ok_or_else(|| {
+        Error::invalid(format!(
+            "{what} must be a non-negative number of milliseconds"
+        ))
+    })
 }
 
 /// A JS object `{ [k]: v }` from string pairs.

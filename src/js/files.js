@@ -36,10 +36,13 @@ function opts(v, what = "options") {
   return v;
 }
 
+// Errors worded as the Rust reader of option objects words them (src/js/convert.rs).
+const badOption = (key, expected) => invalid(`invalid options: ${key} must be ${expected}`);
+
 function optBool(o, key) {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean") throw invalid(`${key} must be a boolean`);
+  if (typeof v !== "boolean") throw badOption(key, "a boolean");
   return v;
 }
 
@@ -60,7 +63,7 @@ const RENAMES = ["Rename", "RenameFrom", "RenameTo"];
 export function watchCommand(path, recursive, filter, timeoutMs) {
   let types = null;
   if (filter !== undefined && filter !== null) {
-    if (!Array.isArray(filter)) throw invalid("filter must be an array of strings");
+    if (!Array.isArray(filter)) throw badOption("filter", "an array of strings");
     types = [];
     for (const t of filter) {
       if (!EVENT_TYPES.includes(t)) {
@@ -73,7 +76,7 @@ export function watchCommand(path, recursive, filter, timeoutMs) {
   let timeout = null;
   if (timeoutMs !== undefined && timeoutMs !== null) {
     if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      throw invalid("timeoutMs must be a non-negative number");
+      throw badOption("timeoutMs", "a non-negative number of milliseconds");
     }
     timeout = Math.trunc(timeoutMs / 1000);
   }

@@ -5,6 +5,7 @@ pub mod convert;
 pub mod errors;
 #[cfg(test)]
 mod lists;
+pub(crate) mod options;
 
 use std::future::Future;
 
