@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The SDK's wasm tests: the split-trailers regression tests of the gRPC-web decoder, the
-# wasm-bindgen-test suites in headless Chromium against a live sandboxd, and the npm package
-# build with its size gate.
+# The SDK's wasm tests: the split-trailers regression tests of the gRPC-web decoders
+# (natively, then through both transports in Chromium), the wasm-bindgen-test suites in
+# headless Chromium against a live sandboxd, the Rust API example crate with both
+# transports, and the npm package build with its size gate.
 #
 # Needs a running sandboxd: SANDBOXD_URL, SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET (as set by
 # scripts/sandboxd-start.sh). Without them the live tests are skipped, not failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "--- transport: gRPC-web decoder, split trailers regression tests (native)"
-cargo test -q -p modal-wasm --lib grpc:: 2>&1 | grep -E "test result|FAILED|panicked" || true
-cargo test -q -p modal-wasm --lib grpc:: >/dev/null
+echo "--- transports: split trailers regression tests of both decoders (native)"
+for pkg in modal-wasm tonic-web-wasm-client; do
+  filter=""; [ "$pkg" = modal-wasm ] && filter="grpc::"
+  cargo test -q -p "$pkg" --lib $filter 2>&1 | grep -E "test result|FAILED|panicked" || true
+  cargo test -q -p "$pkg" --lib $filter >/dev/null
+done
 
 echo "--- wasm-bindgen-test suites in headless Chromium"
 [ -n "${SANDBOXD_URL:-}" ] || echo "warning: SANDBOXD_URL unset: live tests will be skipped" >&2
@@ -44,6 +48,14 @@ cleanup() {
   if [ -n "$fault_pid" ]; then kill "$fault_pid" 2>/dev/null || true; fi
 }
 wasm-pack test --headless --chrome . --test live --test resilience --test worker --test files
+
+echo "--- both transports (the SDK's fetch client, tonic-web-wasm-client) against split replies"
+wasm-pack test --headless --chrome . --features tonic-web --test transport
+
+echo "--- the Rust API from a Rust crate (examples/rust-sandbox), with each transport"
+[ -n "${SANDBOXD_URL:-}" ] || { echo "examples/rust-sandbox needs SANDBOXD_URL (a live sandboxd)" >&2; exit 1; }
+wasm-pack test --headless --chrome examples/rust-sandbox
+wasm-pack test --headless --chrome examples/rust-sandbox --features tonic-web
 
 echo "--- npm package build and size gate"
 bash scripts/build-pkg.sh

@@ -29,7 +29,15 @@ pub(crate) fn whole_seconds(d: Duration, what: &str) -> Result<u32> {
 
 /// `d` as the whole milliseconds of a `*_ms` field.
 pub(crate) fn millis(d: Duration, what: &str) -> Result<u32> {
-    u32::try_from(d.as_millis()).map_err(|_| Error::invalid(format!("{what} is too large")))
+    u32::try_from(ms(d)).map_err(|_| Error::invalid(format!("{what} is too large")))
+}
+
+/// `d` in whole milliseconds, saturating (`Duration::as_millis` is a u128, whose
+/// arithmetic the wasm would carry).
+pub(crate) fn ms(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
 }
 
 #[cfg(test)]

@@ -78,15 +78,38 @@ pub fn remove_command(path: &str, recursive: bool) -> String {
     )
 }
 
-/// One entry of `ListFiles` / `Stat`.
+/// The type of a filesystem entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link (not followed).
+    Symlink,
+}
+
+impl FileType {
+    /// `"file"`, `"directory"` or `"symlink"`, as the helper and the JS API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::File => "file",
+            FileType::Directory => "directory",
+            FileType::Symlink => "symlink",
+        }
+    }
+}
+
+/// Metadata of a file, directory or symlink in a sandbox (one entry of `ListFiles` /
+/// `Stat`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileInfo {
     /// Base name.
     pub name: String,
     /// Absolute path.
     pub path: String,
-    /// `"file"`, `"directory"` or `"symlink"`.
-    pub file_type: String,
+    /// File, directory or symlink.
+    pub file_type: FileType,
     /// Size in bytes.
     pub size: f64,
     /// `st_mode` (type and permission bits).
@@ -123,10 +146,12 @@ impl FileInfo {
                 .and_then(json::Value::as_f64)
                 .ok_or_else(|| bad_output(&format!("entry without number '{k}'")))
         };
-        let file_type = s("type")?;
-        if !matches!(file_type.as_str(), "file" | "directory" | "symlink") {
-            return Err(bad_output(&format!("entry of type '{file_type}'")));
-        }
+        let file_type = match s("type")?.as_str() {
+            "file" => FileType::File,
+            "directory" => FileType::Directory,
+            "symlink" => FileType::Symlink,
+            other => return Err(bad_output(&format!("entry of type '{other}'"))),
+        };
         Ok(FileInfo {
             name: s("name")?,
             path: s("path")?,
@@ -572,7 +597,7 @@ mod tests {
         assert_eq!(e[1].size, 5.0);
         assert_eq!(e[1].modified_time, 1700000000.5);
         let one = parse_entry(ENTRY.as_bytes()).unwrap();
-        assert_eq!(one.file_type, "file");
+        assert_eq!(one.file_type, FileType::File);
         assert_eq!(one.mode, 33188.0);
         assert_eq!(one.symlink_target, None);
         assert!(parse_entries(b"[]").unwrap().is_empty());

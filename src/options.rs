@@ -216,10 +216,12 @@ fn secret_sources(secrets: &[Secret], env: &[(String, String)]) -> Result<Vec<pb
         });
     }
     if !env.is_empty() {
+        let mut contents = std::collections::HashMap::with_capacity(env.len());
+        for (k, v) in env {
+            contents.insert(k.clone(), v.clone());
+        }
         out.push(pb::SecretSource {
-            source: Some(pb::secret_source::Source::Env(pb::StringMap {
-                contents: env.iter().cloned().collect(),
-            })),
+            source: Some(pb::secret_source::Source::Env(pb::StringMap { contents })),
         });
     }
     Ok(out)
@@ -283,22 +285,22 @@ fn resources(p: &SandboxCreateParams) -> Result<pb::Resources> {
 }
 
 fn ports(p: &SandboxCreateParams) -> Vec<pb::PortSpec> {
-    let spec = |port, unencrypted, tunnel_type| pb::PortSpec {
-        port,
-        unencrypted,
-        tunnel_type,
-    };
+    let mut out = Vec::new();
     let h2 = Some(pb::TunnelType::H2 as i32);
-    (p.encrypted_ports
-        .iter()
-        .map(|&port| spec(port, false, None)))
-    .chain(p.h2_ports.iter().map(|&port| spec(port, false, h2)))
-    .chain(
-        p.unencrypted_ports
-            .iter()
-            .map(|&port| spec(port, true, None)),
-    )
-    .collect()
+    for (ports, unencrypted, tunnel_type) in [
+        (&p.encrypted_ports, false, None),
+        (&p.h2_ports, false, h2),
+        (&p.unencrypted_ports, true, None),
+    ] {
+        for &port in ports {
+            out.push(pb::PortSpec {
+                port,
+                unencrypted,
+                tunnel_type,
+            });
+        }
+    }
+    out
 }
 
 /// The `SandboxCreateV2` request for `params` (the image id is set once the image is built).

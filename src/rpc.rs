@@ -5,33 +5,29 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use bytes::Bytes;
-use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{LocalBoxStream, StreamExt};
 use modal_proto::client as pb;
 use modal_proto::rpc::{ServerStreaming, Unary};
 
-use crate::grpc::Status;
-
 use crate::auth::AuthToken;
+use crate::credentials::Credentials;
 use crate::error::{Error, ErrorKind, Result};
-use crate::grpc::{self, Messages};
+use crate::grpc;
 use crate::js;
 use crate::retry::{Attempts, Backoff, Decision};
+use crate::transport::{Call, Messages, Status, Transport};
 
 /// `x-modal-client-type` of Modal's JS client.
 pub const CLIENT_TYPE_JS: &str = "8";
 /// The Modal JS client version whose protocol this SDK speaks (`x-modal-client-version`).
 pub const CLIENT_VERSION: &str = "1.0.0";
 
-/// A server stream of raw messages.
-pub type RawStream = Messages;
-
 /// The base URL calls go to (`{base}{rpc.path}`).
 type Channel = Rc<str>;
 
 enum Reply {
     Unary(Bytes),
-    Stream(RawStream),
+    Stream(Messages),
 }
 
 /// Request headers of one call; values checked by [`Headers::set`].
@@ -50,21 +46,25 @@ impl Headers {
     }
 }
 
-/// One gRPC-web call: unary (the whole reply read, its status checked), or the opening of
-/// a server stream. Every call goes through this one non-generic function; messages are
-/// encoded/decoded with prost around it, which keeps the wasm small.
+/// One call through `transport`: unary (the whole reply read, its status checked), or the
+/// opening of a server stream. Every call goes through this one non-generic function;
+/// messages are encoded/decoded with prost around it, which keeps the wasm small.
 async fn raw_call(
+    transport: &dyn Transport,
     channel: &Channel,
     path: &'static str,
-    headers: &Headers,
+    headers: Headers,
     body: &[u8],
     stream: bool,
 ) -> std::result::Result<Reply, Status> {
-    let mut url = String::with_capacity(channel.len() + path.len());
-    url.push_str(channel);
-    url.push_str(path);
-    let h: Vec<(&str, &str)> = headers.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let msgs = grpc::call(&url, &h, body).await?;
+    let msgs = transport
+        .call(Call {
+            base_url: channel.clone(),
+            path,
+            headers: headers.0,
+            message: body.to_vec(),
+        })
+        .await?;
     if stream {
         Ok(Reply::Stream(msgs))
     } else {
@@ -106,72 +106,11 @@ fn stream<M: prost::Message + Default + 'static>(
     }
 }
 
-/// Fetches a fresh scoped token (the JS `getToken` option), e.g. from the app's backend.
-pub type TokenFn = Rc<dyn Fn() -> LocalBoxFuture<'static, Result<String>>>;
-
-/// How a client proves who it is.
-pub enum Credentials {
-    /// A workspace token pair, sent as `x-modal-token-id` / `x-modal-token-secret` (a local
-    /// sandboxd, or a trusted server-side caller of Modal).
-    Workspace {
-        /// `ak-...`
-        token_id: String,
-        /// `as-...`
-        token_secret: String,
-    },
-    /// A scoped, expiring token minted by the app's backend, sent as `authorization:
-    /// Bearer` (a gateway, or a sandboxd with a signing key). Never a workspace secret.
-    Bearer {
-        /// The token given at construction, used until it needs a refresh.
-        initial: Option<String>,
-        /// Called for a new token before the current one expires and once after an
-        /// UNAUTHENTICATED reply.
-        get_token: Option<TokenFn>,
-    },
-}
-
-impl Credentials {
-    /// The credentials of the constructor's options, checked: a token pair, or a token
-    /// and/or `getToken`, never both kinds.
-    pub fn from_options(
-        token_id: String,
-        token_secret: String,
-        token: Option<String>,
-        get_token: Option<TokenFn>,
-    ) -> Result<Credentials> {
-        let pair = !token_id.is_empty() || !token_secret.is_empty();
-        let bearer = token.is_some() || get_token.is_some();
-        if pair && bearer {
-            return Err(Error::invalid(
-                "give either tokenId and tokenSecret, or token / getToken, not both",
-            ));
-        }
-        if bearer {
-            if token.as_deref() == Some("") {
-                return Err(Error::new(ErrorKind::Auth, "token must be non-empty"));
-            }
-            return Ok(Credentials::Bearer {
-                initial: token,
-                get_token,
-            });
-        }
-        if token_id.is_empty() || token_secret.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Auth,
-                "tokenId and tokenSecret must be non-empty (or give a token / getToken)",
-            ));
-        }
-        Ok(Credentials::Workspace {
-            token_id,
-            token_secret,
-        })
-    }
-}
-
 /// One connection to the control plane: credentials, the cached tokens, retries.
-pub struct Conn {
+pub(crate) struct Conn {
     /// Normalized server URL.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
+    transport: Rc<dyn Transport>,
     credentials: Credentials,
     /// Default environment name.
     pub environment: String,
@@ -185,30 +124,29 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// A connection to `endpoint` with the given credentials.
-    pub fn new(
-        endpoint: &str,
+    /// A connection to `endpoint` (normalized) with the given credentials.
+    pub(crate) fn new(
+        endpoint: String,
+        transport: Rc<dyn Transport>,
         credentials: Credentials,
         environment: Option<String>,
-    ) -> Result<Rc<Conn>> {
-        let endpoint = crate::endpoint::normalize(endpoint).map_err(Error::invalid)?;
+    ) -> Rc<Conn> {
         let now = js::now_ms();
         let auth = match &credentials {
-            Credentials::Bearer {
-                initial: Some(t), ..
-            } => Some(AuthToken::new(t.clone(), now)),
+            Credentials::Bearer { token: Some(t), .. } => Some(AuthToken::new(t.clone(), now)),
             _ => None,
         };
-        Ok(Rc::new(Conn {
+        Rc::new(Conn {
             channel: endpoint.as_str().into(),
             endpoint,
+            transport,
             credentials,
             environment: environment.unwrap_or_default(),
             auth: RefCell::new(auth),
             closed: Cell::new(false),
             builder_version: RefCell::new(None),
             image_cache: RefCell::new(Default::default()),
-        }))
+        })
     }
 
     /// Marks the client closed: later calls fail with `ClientClosedError`.
@@ -273,7 +211,7 @@ impl Conn {
         let now = js::now_ms();
         let cached = self.auth.borrow().clone();
         let get_token = match &self.credentials {
-            Credentials::Bearer { get_token, .. } => get_token.clone(),
+            Credentials::Bearer { source, .. } => source.clone(),
             Credentials::Workspace { .. } => None,
         };
         match (cached, get_token) {
@@ -298,7 +236,7 @@ impl Conn {
     fn can_refresh(&self) -> bool {
         match &self.credentials {
             Credentials::Workspace { .. } => true,
-            Credentials::Bearer { get_token, .. } => get_token.is_some(),
+            Credentials::Bearer { source, .. } => source.is_some(),
         }
     }
 
@@ -311,9 +249,10 @@ impl Conn {
         let token = loop {
             let h = self.base_metadata()?;
             match raw_call(
+                &*self.transport,
                 &self.channel,
                 modal_proto::rpcs::modal_client::AUTH_TOKEN_GET.path,
-                &h,
+                h,
                 &[],
                 false,
             )
@@ -362,7 +301,7 @@ impl Conn {
             let mut h = self.call_metadata().await?;
             h.set("x-idempotency-key", &idempotency_key)?;
             h.set("x-retry-attempt", &attempts.retries().to_string())?;
-            match raw_call(&self.channel, path, &h, &body, is_stream).await {
+            match raw_call(&*self.transport, &self.channel, path, h, &body, is_stream).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
@@ -559,7 +498,7 @@ impl Router {
             let (channel, jwt) = self.access().await?;
             let mut h = Headers::default();
             h.set("authorization", &format!("Bearer {jwt}"))?;
-            match raw_call(&channel, path, &h, &body, is_stream).await {
+            match raw_call(&*self.conn.transport, &channel, path, h, &body, is_stream).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,

@@ -1,31 +1,21 @@
-//! Files in a sandbox: `sandbox.filesystem` (Modal's JS client): reads, streamed reads,
-//! uploads, listing, stat, mkdir, remove. Everything runs the in-sandbox helper
-//! (`crate::fs::HELPER`) through ordinary exec: its stdout is read as a resumable stream,
-//! uploads go to its stdin as offset-carrying `TaskExecStdinWrite` chunks, and failures come
-//! back as typed errors (`crate::fs`). `readText`, `writeText`, `watch`, `sandbox.open()` and
-//! the `ls`/`mkdir`/`rm` shorthands are built on these in `src/js/files.js`.
-
-use std::rc::Rc;
+//! The JS `sandbox.filesystem` (as in Modal's JS client): JS names, sources, progress
+//! callbacks and values over [`crate::SandboxFilesystem`]. `readText`, `writeText`,
+//! `watch`, `sandbox.open()` and the `ls`/`mkdir`/`rm` shorthands are built on these in
+//! `src/js/files.js`.
 
 use bytes::Bytes;
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
-use futures_util::SinkExt;
 use js_sys::{Function, Promise, Uint8Array};
-use modal_proto::task_command_router as tcr;
-use tsify::Ts;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::process::{exec_output, exec_stdin, exec_wait, readable};
+use super::process::readable;
 use super::promise;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fs::{self, FileInfo, Op};
+use crate::filesystem::{self as sdk, Progress};
+use crate::fs::FileInfo;
+use crate::js::convert;
 use crate::js::options::{self as ts, StreamMode};
-use crate::js::{self, convert};
-use crate::options::{exec_start_request, SandboxExecParams};
-use crate::retry::Backoff;
-use crate::rpc::Router;
-use crate::stdio::{OffsetSink, MAX_WRITE};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_FS: &str = r#"
@@ -150,189 +140,23 @@ export interface Sandbox {
 export type SandboxSnapshotDirectoryParams = SandboxSnapshotFilesystemParams;
 "#;
 
-fn report(progress: &Option<Function>, loaded: u64, total: Option<f64>) {
-    if let Some(f) = progress {
+/// Calls the JS `onProgress` with `{ loaded, total }`; a throwing callback does not break
+/// the transfer.
+fn reporter(f: Function) -> impl FnMut(Progress) {
+    move |p: Progress| {
         let o = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&o, &"loaded".into(), &JsValue::from(loaded as f64));
-        if let Some(t) = total {
-            let _ = js_sys::Reflect::set(&o, &"total".into(), &JsValue::from(t));
+        let _ = js_sys::Reflect::set(&o, &"loaded".into(), &JsValue::from(p.loaded as f64));
+        if let Some(t) = p.total {
+            let _ = js_sys::Reflect::set(&o, &"total".into(), &JsValue::from(t as f64));
         }
-        // A throwing callback does not break the transfer.
         let _ = f.call1(&JsValue::NULL, &o);
     }
 }
 
-// ---- running the helper ---------------------------------------------------------------
-
-/// One run of the helper.
-struct Helper {
-    router: Rc<Router>,
-    task_id: String,
-    exec_id: String,
-}
-
-impl Helper {
-    async fn start(router: &Rc<Router>, command: String) -> Result<Helper> {
-        let task_id = router.task_id().await?;
-        let exec_id = js::uuid();
-        let p = SandboxExecParams::default();
-        let req = exec_start_request(
-            &task_id,
-            &exec_id,
-            vec![fs::HELPER.to_string(), command],
-            &p,
-        )?;
-        router
-            .call(
-                modal_proto::rpcs::task_command_router::TASK_EXEC_START,
-                &req,
-                Backoff::UNARY,
-            )
-            .await?;
-        Ok(Helper {
-            router: router.clone(),
-            task_id,
-            exec_id,
-        })
-    }
-
-    fn output(
-        &self,
-        fd: tcr::TaskExecStdioFileDescriptor,
-    ) -> LocalBoxStream<'static, Result<Bytes>> {
-        exec_output(&self.router, &self.task_id, &self.exec_id, fd)
-    }
-
-    fn stdout(&self) -> LocalBoxStream<'static, Result<Bytes>> {
-        self.output(tcr::TaskExecStdioFileDescriptor::Stdout)
-    }
-
-    fn stdin(&self) -> OffsetSink {
-        OffsetSink::new(exec_stdin(&self.router, &self.task_id, &self.exec_id))
-    }
-
-    /// Waits for the exit; a non-zero exit becomes the typed error its stderr describes.
-    async fn finish(&self, op: Op, path: &str) -> Result<()> {
-        let stderr = collect(
-            self.output(tcr::TaskExecStdioFileDescriptor::Stderr),
-            |_| {},
-        )
-        .await?;
-        let code = exec_wait(&self.router, &self.task_id, &self.exec_id).await?;
-        if code == 0 {
-            Ok(())
-        } else {
-            Err(fs::helper_error(op, path, code, &stderr))
-        }
-    }
-
-    /// The helper's typed error if it has already failed (no waiting).
-    async fn failure(&self, op: Op, path: &str) -> Option<Error> {
-        let req = tcr::TaskExecPollRequest {
-            task_id: self.task_id.clone(),
-            exec_id: self.exec_id.clone(),
-        };
-        let resp = self
-            .router
-            .call(
-                modal_proto::rpcs::task_command_router::TASK_EXEC_POLL,
-                &req,
-                Backoff::UNARY,
-            )
-            .await
-            .ok()?;
-        resp.exit_status.as_ref()?;
-        self.finish(op, path).await.err()
-    }
-}
-
-async fn collect(
-    mut s: LocalBoxStream<'static, Result<Bytes>>,
-    mut progress: impl FnMut(u64),
-) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some(chunk) = s.next().await {
-        out.extend_from_slice(&chunk?);
-        progress(out.len() as u64);
-    }
-    Ok(out)
-}
-
-/// Runs a helper command to completion; its stdout.
-async fn run(router: &Rc<Router>, op: Op, path: &str, command: String) -> Result<Vec<u8>> {
-    let h = Helper::start(router, command).await?;
-    let out = collect(h.stdout(), |_| {}).await?;
-    h.finish(op, path).await?;
-    Ok(out)
-}
-
-/// The file's bytes as a stream that ends with the helper's error, if any.
-fn download(router: Rc<Router>, path: String) -> LocalBoxStream<'static, Result<Bytes>> {
-    stream::once(async move {
-        fs::check_path(&path, "read")?;
-        let h = Rc::new(Helper::start(&router, fs::read_command(&path)).await?);
-        let h2 = h.clone();
-        let tail = stream::once(async move { h2.finish(Op::Read, &path).await })
-            .filter_map(|r| futures_util::future::ready(r.err().map(Err)));
-        Ok::<_, Error>(h.stdout().chain(tail).boxed_local())
-    })
-    .map(|r| match r {
-        Ok(s) => s,
-        Err(e) => stream::once(futures_util::future::ready(Err(e))).boxed_local(),
-    })
-    .flatten()
-    .boxed_local()
-}
-
-async fn read_all(router: &Rc<Router>, path: &str, progress: Option<Function>) -> Result<Vec<u8>> {
-    let total = if progress.is_some() {
-        stat(router, path).await.ok().map(|i| i.size)
-    } else {
-        None
-    };
-    let s = download(router.clone(), path.to_string());
-    let data = collect(s, |n| report(&progress, n, total)).await?;
-    Ok(data)
-}
-
-async fn stat(router: &Rc<Router>, path: &str) -> Result<FileInfo> {
-    fs::check_path(path, "stat")?;
-    let out = run(router, Op::Stat, path, fs::stat_command(path)).await?;
-    fs::parse_entry(&out)
-}
-
-async fn list(router: &Rc<Router>, path: &str) -> Result<Vec<FileInfo>> {
-    fs::check_path(path, "listFiles")?;
-    let out = run(router, Op::List, path, fs::list_command(path)).await?;
-    fs::parse_entries(&out)
-}
-
-async fn mkdir(router: &Rc<Router>, path: &str, parents: bool) -> Result<()> {
-    fs::check_path(path, "makeDirectory")?;
-    run(
-        router,
-        Op::MakeDirectory,
-        path,
-        fs::mkdir_command(path, parents),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn remove(router: &Rc<Router>, path: &str, recursive: bool) -> Result<()> {
-    fs::check_path(path, "remove")?;
-    run(
-        router,
-        Op::Remove,
-        path,
-        fs::remove_command(path, recursive),
-    )
-    .await?;
-    Ok(())
-}
+// ---- upload sources ---------------------------------------------------------------------
 
 /// Bytes to upload, and their total size when known.
-type Source = (LocalBoxStream<'static, Result<Bytes>>, Option<f64>);
+type Source = (LocalBoxStream<'static, Result<Bytes>>, Option<u64>);
 
 /// One chunk of a JS source: `Uint8Array`, `ArrayBuffer`, any `ArrayBufferView`, string.
 fn js_bytes(v: &JsValue) -> Option<Bytes> {
@@ -389,7 +213,7 @@ fn web_stream(v: JsValue) -> Result<LocalBoxStream<'static, Result<Bytes>>> {
 /// Blob, ArrayBuffer(View), string or ReadableStream as bytes to upload.
 fn source(data: &JsValue) -> Result<Source> {
     if let Some(b) = js_bytes(data) {
-        let n = b.len() as f64;
+        let n = b.len() as u64;
         return Ok((
             stream::once(futures_util::future::ready(Ok(b))).boxed_local(),
             Some(n),
@@ -402,7 +226,8 @@ fn source(data: &JsValue) -> Result<Source> {
     if is_function(data, "stream") && is_function(data, "arrayBuffer") {
         let size = js_sys::Reflect::get(data, &"size".into())
             .ok()
-            .and_then(|s| s.as_f64());
+            .and_then(|s| s.as_f64())
+            .map(|s| s as u64);
         let f: Function = js_sys::Reflect::get(data, &"stream".into())
             .unwrap_or_default()
             .unchecked_into();
@@ -416,48 +241,7 @@ fn source(data: &JsValue) -> Result<Source> {
     ))
 }
 
-/// Writes `src` to `path` (created or replaced), reporting progress per chunk sent.
-async fn upload(
-    router: &Rc<Router>,
-    path: &str,
-    src: Source,
-    progress: Option<Function>,
-) -> Result<()> {
-    fs::check_path(path, "write")?;
-    let (mut input, total) = src;
-    let h = Helper::start(router, fs::write_command(path)).await?;
-    let sent = async {
-        let mut sink = h.stdin();
-        let mut buf: Vec<u8> = Vec::new();
-        let mut loaded = 0u64;
-        let mut ended = false;
-        while !ended {
-            match input.next().await {
-                Some(chunk) => buf.extend_from_slice(&chunk?),
-                None => ended = true,
-            }
-            while buf.len() >= MAX_WRITE || (ended && !buf.is_empty()) {
-                let n = buf.len().min(MAX_WRITE);
-                let piece: Vec<u8> = buf.drain(..n).collect();
-                sink.send(Bytes::from(piece)).await?;
-                loaded += n as u64;
-                report(&progress, loaded, total);
-            }
-        }
-        if loaded == 0 {
-            report(&progress, 0, total);
-        }
-        sink.close().await
-    }
-    .await;
-    match sent {
-        Ok(()) => h.finish(Op::Write, path).await,
-        // A helper that already failed explains the failure better than its stdin does.
-        Err(e) => Err(h.failure(Op::Write, path).await.unwrap_or(e)),
-    }
-}
-
-// ---- JS values --------------------------------------------------------------------------
+// ---- JS values ------------------------------------------------------------------------------
 
 fn info_js(i: &FileInfo) -> JsValue {
     let o = js_sys::Object::new();
@@ -493,15 +277,7 @@ fn info_js(i: &FileInfo) -> JsValue {
 /// for (const f of await sb.filesystem.listFiles("/tmp")) console.log(f.name, f.size);
 /// ```
 #[wasm_bindgen]
-pub struct SandboxFilesystem {
-    router: Rc<Router>,
-}
-
-impl SandboxFilesystem {
-    pub(crate) fn new(router: Rc<Router>) -> SandboxFilesystem {
-        SandboxFilesystem { router }
-    }
-}
+pub struct SandboxFilesystem(pub(crate) sdk::SandboxFilesystem);
 
 #[wasm_bindgen]
 impl SandboxFilesystem {
@@ -510,14 +286,19 @@ impl SandboxFilesystem {
     pub fn read_bytes(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        options: Option<Ts<ts::FilesystemTransferOptions>>,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
+        options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(convert::signal_of_ts(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let progress = convert::options(options, "options")?;
-            let data = read_all(&router, &path, progress).await?;
-            Ok(Uint8Array::from(&data[..]))
+            let mut progress =
+                convert::options_of::<ts::FilesystemTransferOptions>(&options, "options")?
+                    .map(reporter);
+            let data = fs
+                .read_with_progress(&path, progress.as_mut().map(|f| f as _))
+                .await?;
+            Ok(Uint8Array::from(&data[..]).into())
         })
     }
 
@@ -529,10 +310,7 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
     ) -> Result<JsValue, JsValue> {
         let path = convert::string(&path, "path")?;
-        Ok(readable(
-            download(self.router.clone(), path),
-            StreamMode::Binary,
-        ))
+        Ok(readable(self.0.read_stream(&path), StreamMode::Binary))
     }
 
     /// Writes bytes (a `Blob`, `ArrayBuffer`, typed array, `ReadableStream` or string) to a
@@ -542,14 +320,18 @@ impl SandboxFilesystem {
         &self,
         #[wasm_bindgen(unchecked_param_type = "FileWriteSource")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        options: Option<Ts<ts::FilesystemTransferOptions>>,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
+        options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(convert::signal_of_ts(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let progress = convert::options(options, "options")?;
-            let src = source(&data)?;
-            upload(&router, &path, src, progress).await?;
+            let mut progress =
+                convert::options_of::<ts::FilesystemTransferOptions>(&options, "options")?
+                    .map(reporter);
+            let (src, total) = source(&data)?;
+            fs.write_stream(&path, src, total, progress.as_mut().map(|f| f as _))
+                .await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -559,13 +341,18 @@ impl SandboxFilesystem {
     pub fn list_files(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        options: Option<Ts<ts::FilesystemCallOptions>>,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
+        options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(convert::signal_of_ts(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let entries = list(&router, &path).await?;
-            Ok(entries.iter().map(info_js).collect::<js_sys::Array>())
+            let entries = fs.list(&path).await?;
+            Ok(entries
+                .iter()
+                .map(info_js)
+                .collect::<js_sys::Array>()
+                .into())
         })
     }
 
@@ -574,12 +361,13 @@ impl SandboxFilesystem {
     pub fn stat(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        options: Option<Ts<ts::FilesystemCallOptions>>,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
+        options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(convert::signal_of_ts(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            Ok(info_js(&stat(&router, &path).await?))
+            Ok(info_js(&fs.stat(&path).await?))
         })
     }
 
@@ -588,13 +376,16 @@ impl SandboxFilesystem {
     pub fn make_directory(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        options: Option<Ts<ts::FilesystemMakeDirectoryOptions>>,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemMakeDirectoryOptions | undefined")]
+        options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(convert::signal_of_ts(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let parents = convert::options(options, "options")?.unwrap_or(true);
-            mkdir(&router, &path, parents).await?;
+            let parents =
+                convert::options_of::<ts::FilesystemMakeDirectoryOptions>(&options, "options")?
+                    .unwrap_or(true);
+            fs.make_directory(&path, parents).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -604,13 +395,16 @@ impl SandboxFilesystem {
     pub fn remove(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
-        options: Option<Ts<ts::FilesystemRemoveOptions>>,
+        #[wasm_bindgen(unchecked_param_type = "FilesystemRemoveOptions | undefined")]
+        options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(convert::signal_of_ts(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let recursive = convert::options(options, "options")?.unwrap_or(false);
-            remove(&router, &path, recursive).await?;
+            let recursive =
+                convert::options_of::<ts::FilesystemRemoveOptions>(&options, "options")?
+                    .unwrap_or(false);
+            fs.remove(&path, recursive).await?;
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -1,15 +1,12 @@
 //! The JS classes of apps, images, secrets, volumes and probes: each wraps the Rust value
 //! (`crate::objects`) and exposes it through getters.
 
-use modal_proto::client as pb;
-use modal_proto::client::generic_result::GenericStatus;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::js::{convert, options as ts};
 use crate::objects::{self as sdk, ProbeCheck};
-use crate::rpc::Conn;
 
 /// A Modal App (a namespace for sandboxes). Get one with `client.apps.fromName()`.
 #[wasm_bindgen]
@@ -163,69 +160,6 @@ impl Probe {
     /// Interval between probes in milliseconds, if set.
     #[wasm_bindgen(getter, js_name = intervalMs)]
     pub fn interval_ms(&self) -> Option<f64> {
-        self.0.interval.map(|d| d.as_millis() as f64)
+        self.0.interval.map(|d| crate::duration::ms(d) as f64)
     }
-}
-
-/// Builds (or finds) the image for a registry `tag` in `app_id`; returns its id.
-pub(crate) async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<String> {
-    let key = format!("{app_id}\n{tag}");
-    if let Some(id) = conn.image_cache.borrow().get(&key) {
-        return Ok(id.clone());
-    }
-    let builder_version = conn.builder_version().await?;
-    let req = pb::ImageGetOrCreateRequest {
-        image: Some(pb::Image {
-            dockerfile_commands: vec![format!("FROM {tag}")],
-            ..Default::default()
-        }),
-        app_id: app_id.to_string(),
-        builder_version,
-        ..Default::default()
-    };
-    let resp = conn
-        .cp(modal_proto::rpcs::modal_client::IMAGE_GET_OR_CREATE, &req)
-        .await?;
-    let image_id = resp.image_id;
-    let mut result = resp.result.filter(|r| r.status != 0);
-    let mut last_entry_id = String::new();
-    while result.is_none() {
-        let req = pb::ImageJoinStreamingRequest {
-            image_id: image_id.clone(),
-            timeout: 55.0,
-            last_entry_id: last_entry_id.clone(),
-            include_logs_for_finished: false,
-        };
-        let mut stream = conn
-            .cp_stream(modal_proto::rpcs::modal_client::IMAGE_JOIN_STREAMING, &req)
-            .await?;
-        loop {
-            match futures_util::StreamExt::next(&mut stream).await.transpose() {
-                Ok(Some(m)) => {
-                    if !m.entry_id.is_empty() {
-                        last_entry_id = m.entry_id;
-                    }
-                    if let Some(r) = m.result.filter(|r| r.status != 0) {
-                        result = Some(r);
-                        break;
-                    }
-                    if m.eof {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(st) if crate::retry::is_retryable(st.code()) => break,
-                Err(st) => return Err(st.into()),
-            }
-        }
-    }
-    let result = result.unwrap_or_default();
-    if result.status != GenericStatus::Success as i32 {
-        return Err(Error::new(
-            ErrorKind::Remote,
-            format!("Image build for {image_id} failed: {}", result.exception),
-        ));
-    }
-    conn.image_cache.borrow_mut().insert(key, image_id.clone());
-    Ok(image_id)
 }

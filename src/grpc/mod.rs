@@ -12,7 +12,7 @@
 mod fetch;
 pub mod frame;
 
-pub use fetch::{call, Messages};
+pub use fetch::call;
 
 use std::fmt;
 

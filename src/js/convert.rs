@@ -158,12 +158,7 @@ impl<'a> Fields<'a> {
 
     /// A `Record<string, string>`.
     pub(crate) fn record(&self, key: &str) -> Result<Option<Record<String>>> {
-        self.read(key, "an object of string values", |v| {
-            entries(v)?
-                .into_iter()
-                .map(|(k, x)| Some((k, x.as_string()?)))
-                .collect()
-        })
+        self.read(key, "an object of string values", string_entries)
     }
 
     /// An SDK object (an instance of one of the package's classes), read by `handle`.
@@ -262,6 +257,15 @@ pub(crate) fn options<T: JsOptions>(v: Option<Ts<T>>, what: &str) -> Result<T::V
     }
 }
 
+/// [`options`] of a parameter declared as a plain `JsValue` with the options type as its
+/// TypeScript type (`unchecked_param_type`), which keeps the JS glue of the call smaller.
+pub(crate) fn options_of<T: JsOptions>(v: &JsValue, what: &str) -> Result<T::Value> {
+    match present(Some(v), what)? {
+        None => Ok(T::Value::default()),
+        Some(f) => T::read(&f),
+    }
+}
+
 /// The fields of an options value, `None` for `undefined`/`null` (out of line: `options`
 /// is instantiated per options type).
 #[inline(never)]
@@ -316,15 +320,6 @@ pub fn string(v: &JsValue, what: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{what} must be a string")))
 }
 
-/// A required non-empty string argument.
-pub fn nonempty_string(v: &JsValue, what: &str) -> Result<String> {
-    let s = string(v, what)?;
-    if s.is_empty() {
-        return Err(Error::invalid(format!("{what} must not be empty")));
-    }
-    Ok(s)
-}
-
 /// A required `string[]` argument.
 pub fn string_array(v: &JsValue, what: &str) -> Result<Vec<String>> {
     if !js_sys::Array::is_array(v) {
@@ -344,12 +339,17 @@ pub fn string_array(v: &JsValue, what: &str) -> Result<Vec<String>> {
 
 /// A required `Record<string, string>` argument.
 pub fn string_record(v: &JsValue, what: &str) -> Result<Record<String>> {
-    let bad = || Error::invalid(format!("{what} must be an object of string values"));
-    entries(v)
-        .ok_or_else(bad)?
-        .into_iter()
-        .map(|(k, x)| Ok((k, x.as_string().ok_or_else(bad)?)))
-        .collect()
+    string_entries(v)
+        .ok_or_else(|| Error::invalid(format!("{what} must be an object of string values")))
+}
+
+/// The entries of a `Record<string, string>`, `None` unless it is one.
+fn string_entries(v: &JsValue) -> Option<Record<String>> {
+    let mut out = Vec::new();
+    for (k, x) in entries(v)? {
+        out.push((k, x.as_string()?));
+    }
+    Some(out)
 }
 
 /// An optional millisecond-count argument (`undefined`/`null`: none).

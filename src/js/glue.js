@@ -83,6 +83,26 @@ async function readAll(stream) {
   return parts;
 }
 
+// Text mode: the byte stream decoded by the runtime's TextDecoderStream (a code point split
+// across chunks is kept whole; invalid bytes become U+FFFD). Pull-based like the byte
+// stream: nothing is fetched until the first read. Cancelling it cancels the byte stream,
+// which drops the Rust side and aborts its fetch; an error of the byte stream errors it.
+export function decodeText(bytes) {
+  let reader;
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        reader = reader || bytes.pipeThrough(new TextDecoderStream()).getReader();
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => (reader || bytes).cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 export function decorateReadable(stream) {
   stream.readText = async () => {
     const parts = await readAll(stream);
