@@ -205,8 +205,8 @@ impl Conn {
         Ok(h)
     }
 
-    /// The current scoped token, from `getToken` when there is none or it is about to
-    /// expire (then whatever `getToken` returns is used, fresh or not).
+    /// The current scoped token, from the token source (JS: `getToken`) when there is none
+    /// or it is about to expire (then whatever the source gives is used, fresh or not).
     async fn bearer_token(&self) -> Result<String> {
         let now = js::now_ms();
         let cached = self.auth.borrow().clone();
@@ -222,7 +222,7 @@ impl Conn {
                 if token.is_empty() || !grpc::valid_header_value(&token) {
                     return Err(Error::new(
                         ErrorKind::Auth,
-                        "getToken must resolve to a non-empty token string",
+                        "the token source (getToken) must give a non-empty token",
                     ));
                 }
                 *self.auth.borrow_mut() = Some(AuthToken::new(token.clone(), now));
@@ -313,7 +313,7 @@ impl Conn {
     }
 
     /// Forgets the cached token so the next call fetches a new one: after UNAUTHENTICATED,
-    /// a bearer token is asked of `getToken` again even if its `exp` says it is fresh.
+    /// a bearer token is asked of the token source again even if its `exp` says it is fresh.
     fn expire_token(&self) {
         if let Some(t) = self.auth.borrow_mut().as_mut() {
             t.refresh_at_ms = f64::NEG_INFINITY;
