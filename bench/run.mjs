@@ -36,7 +36,7 @@ const APP = env.BENCH_APP || "bench";
 const PKG = env.BENCH_PKG || join(here, "..", "pkg");
 const REPORT = env.BENCH_REPORT || join(here, "reports", "latest.md");
 const CALL_TIMEOUT_MS = +(env.BENCH_CALL_TIMEOUT_MS || 180_000);
-const ENABLED = new Set((env.BENCH_CLIENTS || "native,wasm,modal-js,modal-py").split(","));
+const ENABLED = new Set((env.BENCH_CLIENTS || "native,wasm,wasm-gateway,modal-js,modal-py").split(","));
 const clientEnv = {
   ...env,
   MODAL_SERVER_URL: URL_,
@@ -88,9 +88,14 @@ class LineClient {
   }
 }
 
-// The wasm SDK in a headless Chromium page served by sandboxd.
+// The wasm SDK in a headless Chromium page served by sandboxd; `wasm-gateway` is the same
+// page driving its sandboxes through `sandboxd gateway` with a scoped token.
 class BrowserClient {
-  constructor() { this.name = "wasm"; this.label = "modal-wasm (Chromium)"; }
+  constructor(name = "wasm", label = "modal-wasm (Chromium)", creds = null) {
+    this.name = name;
+    this.label = label;
+    this.creds = creds;
+  }
   async start() {
     this.browser = await chromium.launch({
       executablePath: env.CHROMIUM || "/usr/bin/chromium",
@@ -185,6 +190,8 @@ const clients = [];
 if (ENABLED.has("native"))
   clients.push(new LineClient("native", "native Rust (tonic, HTTP/2)", env.BENCH_NATIVE || join(here, "..", "target", "release", "bench-native"), []));
 if (ENABLED.has("wasm")) clients.push(new BrowserClient());
+if (ENABLED.has("wasm-gateway") && env.BENCH_GATEWAY_URL)
+  clients.push(new BrowserClient("wasm-gateway", "modal-wasm via the gateway (Chromium)", { endpoint: env.BENCH_GATEWAY_URL, token: env.BENCH_GATEWAY_TOKEN }));
 if (ENABLED.has("modal-js"))
   clients.push(new LineClient("modal-js", "Modal JS 0.11.1 (Node)", process.execPath, [join(here, "clients", "modal-js.mjs")], { HOME: mkdtempSync(join(tmpdir(), "bench-home-")) }));
 if (ENABLED.has("modal-py"))
@@ -195,7 +202,8 @@ for (const c of clients) {
   try {
     const t0 = performance.now();
     if (c.start) await c.start();
-    const r = await c.call({ op: "setup", endpoint: URL_, tokenId: TOKEN_ID, tokenSecret: TOKEN_SECRET, appName: APP, imageTag: IMAGE });
+    const creds = c.creds ?? { endpoint: URL_, tokenId: TOKEN_ID, tokenSecret: TOKEN_SECRET };
+    const r = await c.call({ op: "setup", ...creds, appName: APP, imageTag: IMAGE });
     if (r.unsupported) { markUnsupported(c, "setup", r.unsupported); continue; }
     setupInfo[c.name] = { ms: performance.now() - t0, ...r };
     say(`${c.name}: ready in ${f1(performance.now() - t0)} ms`);
@@ -296,6 +304,8 @@ L.push("| target | measured | goal | verdict |");
 L.push("|---|---|---|---|");
 const latRatio = p50("wasm") / p50("native");
 L.push(`| latency: wasm p50 / native p50 | ${f2(latRatio)} (${f1(p50("wasm"))} / ${f1(p50("native"))} ms) | ≤ 1.25 | ${verdict(Number.isFinite(latRatio) ? latRatio <= 1.25 : null)} |`);
+const gwRatio = p50("wasm-gateway") / p50("wasm");
+L.push(`| latency: through the gateway p50 / direct p50 (wasm) | ${f2(gwRatio)} (${f1(p50("wasm-gateway"))} / ${f1(p50("wasm"))} ms) | ≤ 1.15 | ${verdict(Number.isFinite(gwRatio) ? gwRatio <= 1.15 : null)} |`);
 const jsRatio = p50("wasm") / p50("modal-js");
 L.push(`| latency: wasm p50 / Modal JS p50 | ${f2(jsRatio)} (${f1(p50("wasm"))} / ${f1(p50("modal-js"))} ms) | ≤ 1.00 | ${verdict(Number.isFinite(jsRatio) ? jsRatio <= 1 : null)} |`);
 const tpRatio = tpMed("wasm") / tpMed("native");

@@ -29,15 +29,16 @@ fi
 
 PY="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}/bin/python"
 if [ -z "${BENCH_CLIENTS:-}" ]; then
-  BENCH_CLIENTS=native,wasm,modal-js,modal-py
+  BENCH_CLIENTS=native,wasm,wasm-gateway,modal-js,modal-py
   if ! "$PY" -c 'import modal' 2>/dev/null; then
     say "no Python env with modal 1.6.4 at $PY (scripts/setup.sh makes it): Modal's Python client is not run"
-    BENCH_CLIENTS=native,wasm,modal-js
+    BENCH_CLIENTS=native,wasm,wasm-gateway,modal-js
   fi
 fi
 export BENCH_CLIENTS BENCH_PY="$PY" BENCH_NATIVE="$ROOT/target/release/bench-native" BENCH_PKG="$ROOT/pkg"
 
 cleanup() {
+  if [ -n "${GATEWAY_PID:-}" ]; then kill "$GATEWAY_PID" 2>/dev/null || true; fi
   if [ -n "${SANDBOXD_PID:-}" ]; then
     kill "$SANDBOXD_PID" 2>/dev/null || true
     wait "$SANDBOXD_PID" 2>/dev/null || true
@@ -51,5 +52,22 @@ trap cleanup EXIT
 # shellcheck source=scripts/sandboxd-start.sh
 source scripts/sandboxd-start.sh target/release/sandboxd --helpers "$HELPERS" --pkg pkg --www bench/web >&2
 say "sandboxd log: $SANDBOXD_STATE.log"
+
+# A gateway in front of that sandboxd, for the wasm client's through-the-gateway latency:
+# the page's origin allowed, a token minted as an app's backend would.
+head -c 48 /dev/urandom | base64 > "$SANDBOXD_STATE.gw.key"
+MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN_SECRET="$SANDBOXD_TOKEN_SECRET" target/release/sandboxd gateway \
+  --listen 127.0.0.1:0 --upstream "$SANDBOXD_URL" --signing-key "$SANDBOXD_STATE.gw.key" \
+  --allow-origin "$SANDBOXD_URL" --rate-limit 1000 >"$SANDBOXD_STATE.gw.out" 2>"$SANDBOXD_STATE.gw.log" &
+GATEWAY_PID=$!
+for _ in $(seq 1 100); do
+  BENCH_GATEWAY_URL=$(sed -n 's/^sandboxd gateway: listening on \(http:[^ ]*\).*/\1/p' "$SANDBOXD_STATE.gw.out")
+  [ -n "$BENCH_GATEWAY_URL" ] && break
+  sleep 0.1
+done
+BENCH_GATEWAY_TOKEN=$(target/release/sandboxd token mint --signing-key "$SANDBOXD_STATE.gw.key" \
+  --sub bench --app bench --scope create,exec,fs,read,terminate --ttl 2h)
+export BENCH_GATEWAY_URL BENCH_GATEWAY_TOKEN
+say "gateway at ${BENCH_GATEWAY_URL:-(did not start: $SANDBOXD_STATE.gw.log)}"
 
 node bench/run.mjs

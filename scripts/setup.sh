@@ -8,7 +8,8 @@ MODAL_PY_VERSION=1.6.4
 say() { printf 'setup: %s\n' "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
-# --- Debian packages: isolation, browser tests, protoc, wasm-opt, brotli for size reports
+# --- Debian packages: isolation, browser tests, protoc, wasm-opt, brotli for size reports,
+# openssl for the TLS tests' certificates
 need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have bwrap || need_apt+=(bubblewrap)
@@ -18,6 +19,7 @@ have chromedriver || need_apt+=(chromium-driver)
 have protoc || need_apt+=(protobuf-compiler)
 have wasm-opt || need_apt+=(binaryen)
 have brotli || need_apt+=(brotli)
+have openssl || need_apt+=(openssl)
 have python3 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

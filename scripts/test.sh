@@ -57,9 +57,9 @@ MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN
 stage "SDK: wasm suites in headless Chromium, npm package build and size gate"
 bash scripts/test-wasm.sh
 
-stage "npm package: Node, Deno and workerd smoke tests, a Vite page, tsc --strict"
+stage "npm package: Node, Deno and workerd smoke tests, a Vite page, the gateway end to end, tsc --strict"
 bash www/build.sh
-bash tests/js/run.sh
+SANDBOXD_BIN="$ROOT/target/debug/sandboxd" MODAL_WASM_PY="$PY" bash tests/js/run.sh
 
 stage "playground: Playwright (Debian's Chromium) against sandboxd"
 TEST_OUTPUT="$OUT" bash tests/playwright/run.sh

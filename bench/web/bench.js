@@ -17,12 +17,12 @@ const supported = (fn) => async (args) => {
   }
 };
 
-async function setup({ endpoint, tokenId, tokenSecret, appName, imageTag }) {
+async function setup({ endpoint, tokenId, tokenSecret, token, appName, imageTag }) {
   const t0 = performance.now();
   mod = await import("/pkg/index.js");
   const loadMs = performance.now() - t0;
   need(typeof mod.ModalClient === "function", "no ModalClient export");
-  client = new mod.ModalClient({ endpoint, tokenId, tokenSecret });
+  client = new mod.ModalClient(token ? { endpoint, token } : { endpoint, tokenId, tokenSecret });
   need(typeof client.apps?.fromName === "function", "no client.apps.fromName()");
   need(typeof client.images?.fromRegistry === "function", "no client.images.fromRegistry()");
   need(typeof client.sandboxes?.create === "function", "no client.sandboxes.create()");

@@ -27,6 +27,8 @@ const LOGS_POLL: Duration = Duration::from_secs(50);
 
 pub struct ControlPlane {
     pub state: Arc<State>,
+    /// Served over TLS: command router urls are https.
+    pub tls: bool,
 }
 
 fn creation(t: i32) -> ObjectCreationType {
@@ -325,7 +327,7 @@ impl ControlPlane {
 
     fn access(&self, task_id: &str, client_type: &str, host: &str) -> (String, String) {
         let jwt = self.state.auth.sign(&format!("task:{task_id}"), 3600);
-        (jwt, tcr_url(client_type, host))
+        (jwt, tcr_url(client_type, host, self.tls))
     }
 
     fn list(&self, req: SandboxListRequest) -> Result<SandboxListResponse, Status> {

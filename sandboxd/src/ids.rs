@@ -28,8 +28,7 @@ pub fn new_sandbox_v2_id() -> String {
 }
 
 /// True when `id` has the V1 shape.
-#[cfg(test)]
-fn is_v1_sandbox_id(id: &str) -> bool {
+pub fn is_v1_sandbox_id(id: &str) -> bool {
     id.strip_prefix("sb-")
         .is_some_and(|rest| rest.len() == 22 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }

@@ -4,6 +4,7 @@ mod auth;
 mod backend;
 mod builds;
 mod cp;
+mod gateway;
 mod ids;
 mod images;
 mod output;
@@ -13,6 +14,8 @@ mod state;
 mod stdio_streams;
 mod store;
 mod tcr;
+mod tls;
+mod tokens;
 
 pub use server::tcr_url;
 
@@ -45,49 +48,111 @@ enum MissingImagePolicy {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the control plane, the task command router and the playground on one port.
-    Serve {
-        /// Address to listen on (default 127.0.0.1:8787, or a free port if that is taken).
-        #[arg(long, env = "SANDBOXD_LISTEN")]
-        listen: Option<SocketAddr>,
-        /// Where records, images, volumes and writable layers live.
-        #[arg(long, env = "SANDBOXD_STATE_DIR")]
-        state_dir: Option<PathBuf>,
-        /// Workspace token id clients must send (generated and stored if not given).
-        #[arg(long, env = "SANDBOXD_TOKEN_ID")]
-        token_id: Option<String>,
-        #[arg(long, env = "SANDBOXD_TOKEN_SECRET")]
-        token_secret: Option<String>,
-        /// What a registry tag missing from the local image store resolves to.
-        #[arg(long, value_enum, default_value = "host")]
-        missing_image: MissingImagePolicy,
-        /// Directory with modal-sandbox-init and modal-sandbox-fs-tools (static binaries).
-        #[arg(long, env = "SANDBOXD_HELPERS")]
-        helpers: Option<PathBuf>,
-        /// Static files served at / (the playground).
-        #[arg(long)]
-        www: Option<PathBuf>,
-        /// The npm package served at /pkg.
-        #[arg(long)]
-        pkg: Option<PathBuf>,
-        /// Host uid (and gid) that root inside sandboxes maps to.
-        #[arg(long, default_value_t = 100000)]
-        sandbox_uid: u32,
-        /// Never give sandboxes network access, whatever they ask for.
-        #[arg(long)]
-        no_network: bool,
-        /// Testing only: end every stdio read stream with UNAVAILABLE after this many
-        /// bytes, so clients' resume-from-offset can be tested against a real server.
-        #[arg(long, hide = true)]
-        fault_cut_stdio_after: Option<u64>,
-        /// Do not hand the credential to same-origin pages at /__sandboxd/config.json
-        /// (the playground uses it; it is only served on loopback addresses anyway).
-        #[arg(long)]
-        no_playground_credentials: bool,
+    Serve(ServeArgs),
+    /// Serve a gateway to a Modal-compatible upstream (Modal's API, or a sandboxd) for
+    /// browsers and edge workers: it holds the upstream credential and accepts only scoped,
+    /// expiring tokens.
+    Gateway(gateway::GatewayArgs),
+    /// Scoped tokens: mint one (for scripts and tests; apps mint with the SDK's mintToken).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Manage the local image store.
     Image {
         #[command(subcommand)]
         command: ImageCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8787, or a free port if that is taken).
+    #[arg(long, env = "SANDBOXD_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where records, images, volumes and writable layers live.
+    #[arg(long, env = "SANDBOXD_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Workspace token id clients must send (generated and stored if not given).
+    #[arg(long, env = "SANDBOXD_TOKEN_ID")]
+    token_id: Option<String>,
+    #[arg(long, env = "SANDBOXD_TOKEN_SECRET")]
+    token_secret: Option<String>,
+    /// What a registry tag missing from the local image store resolves to.
+    #[arg(long, value_enum, default_value = "host")]
+    missing_image: MissingImagePolicy,
+    /// Directory with modal-sandbox-init and modal-sandbox-fs-tools (static binaries).
+    #[arg(long, env = "SANDBOXD_HELPERS")]
+    helpers: Option<PathBuf>,
+    /// Static files served at / (the playground).
+    #[arg(long)]
+    www: Option<PathBuf>,
+    /// The npm package served at /pkg.
+    #[arg(long)]
+    pkg: Option<PathBuf>,
+    /// Host uid (and gid) that root inside sandboxes maps to.
+    #[arg(long, default_value_t = 100000)]
+    sandbox_uid: u32,
+    /// Never give sandboxes network access, whatever they ask for.
+    #[arg(long)]
+    no_network: bool,
+    /// Testing only: end every stdio read stream with UNAVAILABLE after this many
+    /// bytes, so clients' resume-from-offset can be tested against a real server.
+    #[arg(long, hide = true)]
+    fault_cut_stdio_after: Option<u64>,
+    /// Do not hand the credential to same-origin pages at /__sandboxd/config.json
+    /// (the playground uses it; it is only served on loopback addresses anyway).
+    #[arg(long)]
+    no_playground_credentials: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// Serving over TLS (ALPN h2 and http/1.1 on the same port).
+#[derive(clap::Args, Clone)]
+pub struct TlsArgs {
+    /// PEM certificate chain: serve https (h2 and http/1.1 by ALPN).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    pub fn server_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Ok(Some(tls::server_config(c, k)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a scoped token signed with FILE (an HS256 secret, or an Ed25519 private key PEM).
+    Mint {
+        #[arg(long)]
+        signing_key: PathBuf,
+        /// Who the token is for.
+        #[arg(long)]
+        sub: String,
+        /// The app (by name) its sandboxes live in.
+        #[arg(long)]
+        app: String,
+        /// A tag forced onto the sandboxes it creates and required on those it touches
+        /// (k=v, repeatable).
+        #[arg(long = "tag", value_name = "K=V")]
+        tags: Vec<String>,
+        /// Scopes, comma separated: create, exec, fs, read, terminate, snapshot, connect-token.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Sandbox ids it may reach whatever their tags (repeatable).
+        #[arg(long = "sandbox")]
+        sandboxes: Vec<String>,
+        /// Lifetime: 900, 15m, 2h, at most 24h.
+        #[arg(long, default_value = "15m")]
+        ttl: String,
     },
 }
 
@@ -185,19 +250,23 @@ async fn bind(listen: Option<SocketAddr>) -> Result<tokio::net::TcpListener> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    listen: Option<SocketAddr>,
-    state_dir: Option<PathBuf>,
-    token_id: Option<String>,
-    token_secret: Option<String>,
-    missing: MissingImagePolicy,
-    helpers: Option<PathBuf>,
-    statics: server::StaticDirs,
-    uid: u32,
-    no_network: bool,
-    fault_cut_stdio_after: Option<u64>,
-) -> Result<()> {
+async fn serve(args: ServeArgs) -> Result<()> {
+    let ServeArgs {
+        listen,
+        state_dir,
+        token_id,
+        token_secret,
+        missing_image: missing,
+        helpers,
+        www,
+        pkg,
+        sandbox_uid: uid,
+        no_network,
+        fault_cut_stdio_after,
+        no_playground_credentials,
+        tls,
+    } = args;
+    let tls = tls.server_config()?;
     if unsafe { libc::geteuid() } != 0 {
         bail!("sandboxd's local backend needs root (it mounts overlayfs and writes cgroups); run it as root");
     }
@@ -260,14 +329,19 @@ async fn serve(
             "{recovered} sandboxes were running when sandboxd stopped; recorded them as terminated"
         );
     }
-    let listener = bind(listen).await?;
-    let addr = listener.local_addr()?;
+    let listener = server::Listener {
+        tcp: bind(listen).await?,
+        tls,
+    };
     let statics = server::StaticDirs {
-        share_credentials: statics.share_credentials && addr.ip().is_loopback(),
-        ..statics
+        www,
+        pkg,
+        share_credentials: !no_playground_credentials
+            && listener.tcp.local_addr()?.ip().is_loopback(),
     };
     println!(
-        "sandboxd: listening on http://{addr} (state dir {})",
+        "sandboxd: listening on {} (state dir {})",
+        listener.url()?,
         state_dir.display()
     );
     server::serve(listener, state, statics).await
@@ -289,37 +363,50 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve {
-            listen,
-            state_dir,
-            token_id,
-            token_secret,
-            missing_image,
-            helpers,
-            www,
-            pkg,
-            sandbox_uid,
-            no_network,
-            no_playground_credentials,
-            fault_cut_stdio_after,
-        } => {
-            serve(
-                listen,
-                state_dir,
-                token_id,
-                token_secret,
-                missing_image,
-                helpers,
-                server::StaticDirs {
-                    www,
-                    pkg,
-                    share_credentials: !no_playground_credentials,
+        Command::Serve(args) => serve(args).await,
+        Command::Gateway(args) => gateway::run(args).await,
+        Command::Token {
+            command:
+                TokenCommand::Mint {
+                    signing_key,
+                    sub,
+                    app,
+                    tags,
+                    scope,
+                    sandboxes,
+                    ttl,
                 },
-                sandbox_uid,
-                no_network,
-                fault_cut_stdio_after,
-            )
-            .await
+        } => {
+            let tags = tags
+                .iter()
+                .map(|t| {
+                    t.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .with_context(|| format!("--tag {t}: expected K=V"))
+                })
+                .collect::<Result<_>>()?;
+            let scopes = scope
+                .iter()
+                .map(|s| {
+                    tokens::Scope::parse(s.trim()).with_context(|| {
+                        format!("unknown scope '{s}' (create, exec, fs, read, terminate, snapshot, connect-token)")
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let sandboxes = (!sandboxes.is_empty()).then_some(sandboxes);
+            let claims = tokens::new_claims(
+                &sub,
+                &app,
+                tags,
+                scopes,
+                sandboxes,
+                tokens::parse_ttl(&ttl)?,
+            )?;
+            println!(
+                "{}",
+                tokens::Signer::from_file(&signing_key)?.sign(&claims)?
+            );
+            Ok(())
         }
         Command::Image {
             command:

@@ -1,5 +1,6 @@
-//! One port for everything: native gRPC (h2c) for Modal's clients, gRPC-web (HTTP/1.1 and
-//! h2) with CORS for browsers, and static files (the playground and the npm package).
+//! One port for everything: native gRPC (h2c, or h2 over TLS) for Modal's clients,
+//! gRPC-web (HTTP/1.1 and h2) with CORS for browsers, and static files (the playground and
+//! the npm package). The accept loop (plaintext or TLS) is shared with the gateway.
 
 use crate::cp::ControlPlane;
 use crate::state::State;
@@ -11,20 +12,36 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
-use tower::Layer;
+use tower::{Layer, ServiceExt};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 /// Biggest message accepted (stdin chunks, file uploads through exec stdin).
 const MAX_MESSAGE: usize = 64 << 20;
 
-/// The url clients use for the task command router. Python accepts `http://` for a
-/// localhost server; Modal's JS and Go clients demand `https://` and, for a localhost
-/// server, dial it in plaintext anyway (PROTOCOL.md), so the answer depends on the caller.
-pub fn tcr_url(client_type: &str, host: &str) -> String {
+/// The url clients use for the task command router. Over TLS it is always `https://`.
+/// In plaintext, Python accepts `http://` for a localhost server; Modal's JS and Go clients
+/// demand `https://` and, for a localhost server, dial it in plaintext anyway (PROTOCOL.md),
+/// so the answer depends on the caller.
+pub fn tcr_url(client_type: &str, host: &str, tls: bool) -> String {
     match client_type {
+        _ if tls => format!("https://{host}"),
         "8" | "9" => format!("https://{host}"),
         _ => format!("http://{host}"),
+    }
+}
+
+/// The port sandboxd serves: a bound socket, with TLS when a certificate was given.
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Listener {
+    /// `http://ADDR` or `https://ADDR`, as printed at start-up (tests read it).
+    pub fn url(&self) -> anyhow::Result<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Ok(format!("{scheme}://{}", self.tcp.local_addr()?))
     }
 }
 
@@ -79,10 +96,11 @@ async fn playground_config(
 }
 
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     state: Arc<State>,
     statics: StaticDirs,
 ) -> anyhow::Result<()> {
+    let tls = listener.tls.is_some();
     let auth = state.clone();
     // gRPC-web is translated per service: tonic-web refuses plain HTTP/1.1 requests, which
     // must reach the static files untouched
@@ -90,6 +108,7 @@ pub async fn serve(
     let cp = InterceptedService::new(
         ModalClientServer::new(ControlPlane {
             state: state.clone(),
+            tls,
         })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE),
@@ -142,17 +161,72 @@ pub async fn serve(
         // max age Chromium keeps a preflight 5 s, so most calls paid an extra round trip.
         // 2 hours is the most Chromium honours.
         .max_age(std::time::Duration::from_secs(7200));
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
+    serve_http(listener, router.layer(cors)).await
+}
+
+/// How long a client may take to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `app` on every connection: hyper's auto builder (HTTP/1.1, and HTTP/2 by prior
+/// knowledge in plaintext or by ALPN over TLS).
+pub async fn serve_http(listener: Listener, app: axum::Router) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+    let tls = listener.tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let (tcp, peer) = match listener.tcp.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // out of file descriptors and the like: wait, never spin or exit
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
-    });
-    // hyper's auto builder: HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port
-    axum::serve(listener, router.layer(cors)).await?;
-    Ok(())
+        let svc =
+            TowerToHyperService::new(app.clone().map_request(
+                |r: http::Request<hyper::body::Incoming>| r.map(axum::body::Body::new),
+            ));
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new());
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(std::time::Duration::from_secs(30)));
+            let result = match tls {
+                None => {
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
+                        .await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!("TLS handshake with {peer}: {e}");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        });
+    }
 }
 
 /// Give an HTTP/2 request (which has `:authority`, no Host) a Host header from its URI.
-async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::Request {
+pub(crate) async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::Request {
     if !req.headers().contains_key(http::header::HOST) {
         if let Some(v) = req
             .uri()

@@ -2,8 +2,10 @@
 # Unit tests of the package's hand-written files.js (Node), and packaging tests of the
 # built npm package (pkg/): smoke flows in Node, Deno and workerd
 # against a live sandboxd, a Vite production build of the README's page example, and
-# `tsc --strict` over the public types. Needs pkg/ built and SANDBOXD_URL,
-# SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET (scripts/sandboxd-start.sh sets them).
+# `tsc --strict` over the public types, and the gateway end to end (gateway-e2e.mjs). Needs
+# pkg/ built and SANDBOXD_URL, SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET
+# (scripts/sandboxd-start.sh sets them); the gateway test also SANDBOXD_HELPERS and
+# MODAL_WASM_PY (test.sh sets them).
 set -euo pipefail
 cd "$(dirname "$0")"
 : "${SANDBOXD_URL:?start sandboxd first (scripts/sandboxd-start.sh)}"
@@ -77,6 +79,9 @@ vite_page() {
   node vite-check.mjs
 }
 run "vite page in Chromium" vite_page
+# the gateway: an upstream sandboxd over TLS, two replicas, Deno and Chromium with scoped
+# tokens, the Python client over TLS, and a scan of every byte the gateways sent back
+run gateway node gateway-e2e.mjs
 run "tsc --strict" sh -c './node_modules/.bin/tsc -p tsconfig.json && echo "public types check under --strict"'
 
 echo "package: $passed passed, $failed failed"

@@ -108,6 +108,8 @@ pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T
 pub struct Sandboxd {
     child: Option<Child>,
     pub port: u16,
+    /// Serving https (started with `--tls-cert`).
+    pub tls: bool,
     dir: Option<TempDir>,
     pub state_dir: PathBuf,
     log: PathBuf,
@@ -118,8 +120,17 @@ impl Sandboxd {
         Self::start_in(TempDir::new().expect("tempdir")).await
     }
 
+    /// Start with extra `serve` arguments (e.g. `--tls-cert`).
+    pub async fn start_with(extra: &[String]) -> Self {
+        Self::start_in_with(TempDir::new().expect("tempdir"), extra).await
+    }
+
     /// Start on `dir` (reusing `dir/state` if a previous sandboxd left one there).
     pub async fn start_in(dir: TempDir) -> Self {
+        Self::start_in_with(dir, &[]).await
+    }
+
+    pub async fn start_in_with(dir: TempDir, extra: &[String]) -> Self {
         let state_dir = dir.path().join("state");
         let log = dir.path().join("sandboxd.log");
         let helpers = helpers_dir();
@@ -134,6 +145,7 @@ impl Sandboxd {
             .args(["--token-id", TOKEN_ID, "--token-secret", TOKEN_SECRET])
             .arg("--helpers")
             .arg(&helpers)
+            .args(extra)
             .env("RUST_LOG", "sandboxd=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -146,7 +158,10 @@ impl Sandboxd {
             let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("sandboxd: listening on http://127.0.0.1:") {
+                let rest = line
+                    .strip_prefix("sandboxd: listening on http://127.0.0.1:")
+                    .or_else(|| line.strip_prefix("sandboxd: listening on https://127.0.0.1:"));
+                if let Some(rest) = rest {
                     let port: Option<u16> =
                         rest.split_whitespace().next().and_then(|p| p.parse().ok());
                     if let (Some(tx), Some(port)) = (tx.take(), port) {
@@ -158,6 +173,7 @@ impl Sandboxd {
         let mut me = Self {
             child: Some(child),
             port: 0,
+            tls: extra.iter().any(|a| a == "--tls-cert"),
             dir: Some(dir),
             state_dir,
             log,
@@ -173,7 +189,8 @@ impl Sandboxd {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn log_tail(&self, n: usize) -> String {
@@ -252,45 +269,7 @@ impl Sandboxd {
 
     /// A transport to this sandboxd.
     pub async fn svc(&self, t: Transport) -> Svc {
-        match t {
-            Transport::Grpc => {
-                let ch = tonic::transport::Channel::from_shared(self.url())
-                    .unwrap()
-                    .connect()
-                    .await
-                    .expect("connecting to sandboxd (h2c)");
-                BoxCloneService::new(ch.map_err(|e| -> BoxError { Box::new(e) }))
-            }
-            Transport::GrpcWeb => {
-                let http1 = hyper_util::client::legacy::Client::builder(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .build_http::<tonic_web::GrpcWebCall<Body>>();
-                let svc = tower::ServiceBuilder::new()
-                    .layer(tonic_web::GrpcWebClientLayer::new())
-                    .service(http1)
-                    .map_response(|r: http::Response<_>| {
-                        assert_eq!(
-                            r.version(),
-                            http::Version::HTTP_11,
-                            "gRPC-web went over HTTP/1.1"
-                        );
-                        let ct = r
-                            .headers()
-                            .get("content-type")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        assert!(
-                            ct.starts_with("application/grpc-web"),
-                            "content-type {ct:?}"
-                        );
-                        r.map(Body::new)
-                    })
-                    .map_err(|e| -> BoxError { Box::new(e) });
-                BoxCloneService::new(svc)
-            }
-        }
+        svc_to(&self.url(), t).await
     }
 
     pub async fn cp_with(&self, t: Transport, md: Md) -> Cp {
@@ -319,6 +298,48 @@ impl Drop for Sandboxd {
         }
         self.kill9();
         self.cleanup_leftovers();
+    }
+}
+
+/// A plaintext transport to the server at `url` (a sandboxd, or a gateway).
+pub async fn svc_to(url: &str, t: Transport) -> Svc {
+    match t {
+        Transport::Grpc => {
+            let ch = tonic::transport::Channel::from_shared(url.to_string())
+                .unwrap()
+                .connect()
+                .await
+                .expect("connecting to sandboxd (h2c)");
+            BoxCloneService::new(ch.map_err(|e| -> BoxError { Box::new(e) }))
+        }
+        Transport::GrpcWeb => {
+            let http1 =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<tonic_web::GrpcWebCall<Body>>();
+            let svc = tower::ServiceBuilder::new()
+                .layer(tonic_web::GrpcWebClientLayer::new())
+                .service(http1)
+                .map_response(|r: http::Response<_>| {
+                    assert_eq!(
+                        r.version(),
+                        http::Version::HTTP_11,
+                        "gRPC-web went over HTTP/1.1"
+                    );
+                    let ct = r
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    assert!(
+                        ct.starts_with("application/grpc-web"),
+                        "content-type {ct:?}"
+                    );
+                    r.map(Body::new)
+                })
+                .map_err(|e| -> BoxError { Box::new(e) });
+            BoxCloneService::new(svc)
+        }
     }
 }
 

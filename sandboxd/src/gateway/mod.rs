@@ -1,0 +1,388 @@
+//! `sandboxd gateway`: the bridge from browsers and edge workers to a Modal-compatible
+//! upstream (Modal's API, or a sandboxd). It holds the upstream credential and speaks
+//! gRPC-web and native gRPC to clients, which hold only scoped, expiring tokens
+//! (`tokens`). Every call is checked against the token (signature, expiry, scopes, the
+//! tags of every sandbox it names), creates are forced into the token's app and tags and
+//! held to the limits, command-router access is replaced by gateway tickets so exec
+//! traffic comes through the gateway too, and the upstream's credentials, auth token,
+//! router urls and JWTs never leave it. Stateless: replicas sharing the signing key and
+//! the upstream credential are interchangeable behind any load balancer.
+//!
+//! - `policy`: what a token may ask (pure checks and rewrites);
+//! - `seal`: sealed object ids and router tickets (stateless proofs);
+//! - `upstream`: channels, credential, router access and caches;
+//! - `limits`: per-subject rate and stream limits, idle timeouts;
+//! - `cp`, `tcr`: the two services, method by method.
+
+mod cp;
+mod limits;
+pub mod policy;
+mod seal;
+mod tcr;
+mod upstream;
+
+use crate::tokens::{Claims, Verifier};
+use anyhow::{bail, Context, Result};
+use futures::StreamExt;
+use limits::SubjectLimits;
+use modal_proto::client::modal_client_server::ModalClientServer;
+use modal_proto::task_command_router::task_command_router_server::TaskCommandRouterServer;
+use seal::{Seals, Ticket};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::{Request, Status};
+use tower::Layer;
+use upstream::{Upstream, UpstreamConfig};
+
+type BoxStream<T> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send>>;
+
+#[derive(clap::Args)]
+pub struct GatewayArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    listen: SocketAddr,
+    /// The Modal-compatible API to forward to, e.g. https://api.modal.com or a sandboxd.
+    #[arg(long, env = "MODAL_SERVER_URL")]
+    upstream: String,
+    /// Extra PEM CA certificates to trust for the upstream (beside the system's roots).
+    #[arg(long)]
+    upstream_ca: Option<PathBuf>,
+    /// The upstream workspace credential (never leaves the gateway).
+    #[arg(long, env = "MODAL_TOKEN_ID", hide_env_values = true)]
+    token_id: String,
+    #[arg(long, env = "MODAL_TOKEN_SECRET", hide_env_values = true)]
+    token_secret: String,
+    /// The upstream environment every call goes to (default: the workspace's default).
+    #[arg(long, env = "MODAL_ENVIRONMENT", default_value = "")]
+    environment: String,
+    /// The key that verifies scoped tokens: an HS256 secret (at least 32 bytes) or an
+    /// Ed25519 public key (PEM).
+    #[arg(long)]
+    signing_key: PathBuf,
+    /// A page origin allowed to call from a browser (exact, e.g. https://app.example.com;
+    /// repeatable). Without any, no cross-origin browser call is allowed.
+    #[arg(long = "allow-origin")]
+    allow_origins: Vec<String>,
+    /// The URL clients reach this gateway at, for the command-router access it hands out
+    /// (default: the scheme and Host of each request).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Hosts the upstream's command routers may be at (exact, or `*.example.com`;
+    /// repeatable). Default: the upstream's host and its parent domain.
+    #[arg(long = "allow-router-host")]
+    router_hosts: Vec<String>,
+    #[command(flatten)]
+    tls: crate::TlsArgs,
+    /// Longest sandbox lifetime a token may ask for, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    max_timeout: u32,
+    /// Most CPU cores a sandbox may ask for.
+    #[arg(long, default_value_t = 4.0)]
+    max_cpu: f64,
+    /// Most memory a sandbox may ask for, in MiB.
+    #[arg(long, default_value_t = 8192)]
+    max_memory_mib: u32,
+    /// Most ephemeral disk a sandbox may ask for, in MiB.
+    #[arg(long, default_value_t = 10240)]
+    max_disk_mib: u32,
+    /// A registry tag images may start from (`python:*` matches every python tag;
+    /// repeatable). Default: any.
+    #[arg(long = "image")]
+    images: Vec<String>,
+    /// A named secret of the workspace tokens may use (repeatable). Default: none.
+    #[arg(long = "allow-secret")]
+    allowed_secrets: Vec<String>,
+    /// A named volume of the workspace tokens may mount (repeatable). Default: none.
+    #[arg(long = "allow-volume")]
+    allowed_volumes: Vec<String>,
+    /// Calls per second per token subject (bursts of twice as many).
+    #[arg(long, default_value_t = 50)]
+    rate_limit: u32,
+    /// Open streams per token subject.
+    #[arg(long, default_value_t = 64)]
+    max_streams: usize,
+    /// Seconds a stream may carry nothing before it is ended (the client resumes it).
+    #[arg(long, default_value_t = 600)]
+    stream_idle_timeout: u64,
+}
+
+/// The gateway's state, shared by both services.
+pub struct Gateway {
+    up: Upstream,
+    verifier: Verifier,
+    seals: Seals,
+    limits: policy::Limits,
+    subjects: Arc<SubjectLimits>,
+    idle: Duration,
+    allowed_secrets: Vec<String>,
+    allowed_volumes: Vec<String>,
+    public_url: Option<String>,
+    tls: bool,
+}
+
+fn unauthenticated(msg: &str) -> Status {
+    Status::unauthenticated(msg.to_string())
+}
+
+/// The bearer value of `authorization`.
+fn bearer<T>(req: &Request<T>) -> Result<&str, Status> {
+    let h = req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthenticated("missing authorization: Bearer <token>"))?;
+    h.strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or_else(|| unauthenticated("authorization must be `Bearer <token>`"))
+}
+
+impl Gateway {
+    /// The claims of a control-plane call's token. A workspace credential sent by a client
+    /// is refused outright: it must never be in a browser, and it is never forwarded.
+    fn authenticate<T>(&self, req: &Request<T>) -> Result<Claims, Status> {
+        let md = req.metadata();
+        if md.contains_key("x-modal-token-id") || md.contains_key("x-modal-token-secret") {
+            return Err(unauthenticated(
+                "this gateway accepts only scoped tokens (authorization: Bearer); never send a workspace token id or secret to it",
+            ));
+        }
+        let claims = self.verifier.verify(bearer(req)?)?;
+        self.subjects.call(&claims.sub)?;
+        Ok(claims)
+    }
+
+    /// The ticket of a command-router call, which must name the ticket's task.
+    fn ticket<T>(&self, req: &Request<T>, task_id: &str) -> Result<Ticket, Status> {
+        let t = self.seals.open_ticket(bearer(req)?)?;
+        if t.task != task_id {
+            return Err(Status::permission_denied(format!(
+                "this command router access is for task {}, not {task_id}",
+                t.task
+            )));
+        }
+        self.subjects.call(&t.claims.sub)?;
+        Ok(t)
+    }
+
+    /// PERMISSION_DENIED unless the sandbox is the token's (its tags, or listed by id).
+    async fn check_sandbox(&self, c: &Claims, sandbox_id: &str) -> Result<(), Status> {
+        if sandbox_id.is_empty() {
+            return Err(Status::invalid_argument("sandbox_id is required"));
+        }
+        if c.sandboxes.iter().flatten().any(|i| i == sandbox_id) {
+            return Ok(());
+        }
+        let tags = self.up.tags(sandbox_id).await?;
+        if policy::reaches(c, sandbox_id, &tags) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "sandbox {sandbox_id} is not within this token's reach"
+            )))
+        }
+    }
+
+    /// The id of the token's app; NOT_FOUND until it has been created.
+    async fn app_id(&self, c: &Claims) -> Result<String, Status> {
+        self.up.app_id(&c.app, false).await
+    }
+
+    /// PERMISSION_DENIED unless `app_id` is the token's app.
+    async fn check_app(&self, c: &Claims, app_id: &str) -> Result<(), Status> {
+        let mine = self.app_id(c).await?;
+        if app_id != mine {
+            return Err(Status::permission_denied(format!(
+                "this token's sandboxes live in app '{}'",
+                c.app
+            )));
+        }
+        Ok(())
+    }
+
+    /// The command-router url this gateway hands out: itself.
+    fn router_url<T>(&self, req: &Request<T>) -> String {
+        if let Some(u) = &self.public_url {
+            return u.clone();
+        }
+        let host = req
+            .metadata()
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{host}")
+    }
+
+    /// Access to the command router of `sandbox_id` (task `task_id`) as the token sees it.
+    fn router_access(
+        &self,
+        c: &Claims,
+        sandbox_id: &str,
+        task_id: &str,
+        url: String,
+    ) -> Result<(String, String), Status> {
+        Ok((self.seals.ticket(c, sandbox_id, task_id)?, url))
+    }
+
+    /// An upstream stream as the client gets it: statuses cleaned, the subject's stream
+    /// slot held, an idle timeout.
+    fn stream<T: Send + 'static>(
+        &self,
+        sub: &str,
+        upstream: tonic::Streaming<T>,
+    ) -> Result<BoxStream<T>, Status> {
+        let guard = self.subjects.open_stream(sub)?;
+        let s = upstream.map(|r| r.map_err(upstream::clean));
+        Ok(Box::pin(limits::Guarded::new(s, guard, self.idle)))
+    }
+}
+
+/// tonic answers UNIMPLEMENTED for a method its service does not have: every method of
+/// the gateway's services is implemented, so that means "not in the Sandbox API", which the
+/// gateway refuses as PERMISSION_DENIED like every other method it does not serve.
+async fn unimplemented_is_refused(mut resp: axum::response::Response) -> axum::response::Response {
+    if resp.headers().get("grpc-status").map(|v| v.as_bytes()) == Some(b"12") {
+        let h = resp.headers_mut();
+        h.insert("grpc-status", http::HeaderValue::from_static("7"));
+        h.insert(
+            "grpc-message",
+            http::HeaderValue::from_static(
+                "this%20method%20is%20not%20served%20by%20the%20gateway",
+            ),
+        );
+    }
+    resp
+}
+
+/// A trailers-only gRPC reply (status in the headers), understood by gRPC and gRPC-web
+/// clients alike: for paths the gateway does not serve.
+async fn refuse_unknown(req: axum::extract::Request) -> axum::response::Response {
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| http::HeaderValue::from_static("application/grpc"));
+    let mut resp = axum::response::Response::new(axum::body::Body::empty());
+    let h = resp.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, content_type);
+    h.insert("grpc-status", http::HeaderValue::from_static("7"));
+    h.insert(
+        "grpc-message",
+        http::HeaderValue::from_static("this%20method%20is%20not%20served%20by%20the%20gateway"),
+    );
+    resp
+}
+
+fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+    let list = origins
+        .iter()
+        .map(|o| {
+            let o = o.trim_end_matches('/');
+            if !(o.starts_with("http://") || o.starts_with("https://")) || o.contains('*') {
+                bail!("--allow-origin {o}: an exact origin like https://app.example.com");
+            }
+            http::HeaderValue::from_str(o).context("--allow-origin")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(list))
+        .allow_methods([http::Method::POST])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers(
+            ["grpc-status", "grpc-message", "grpc-status-details-bin"]
+                .map(http::header::HeaderName::from_static),
+        )
+        .max_age(Duration::from_secs(7200)))
+}
+
+pub async fn run(args: GatewayArgs) -> Result<()> {
+    let upstream_uri: http::Uri = args
+        .upstream
+        .parse()
+        .with_context(|| format!("--upstream {}", args.upstream))?;
+    match (upstream_uri.scheme_str(), upstream_uri.host()) {
+        (Some("https"), Some(_)) => {}
+        (Some("http"), Some(h)) if h == "localhost" || h.starts_with("127.") || h == "[::1]" => {}
+        _ => bail!("--upstream must be an https:// URL (http:// only for a loopback address)"),
+    }
+    if args.token_id.is_empty() || args.token_secret.is_empty() {
+        bail!("the upstream credential is empty: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET");
+    }
+    let verifier = Verifier::from_file(&args.signing_key)?;
+    let router_hosts = if args.router_hosts.is_empty() {
+        upstream::default_router_hosts(&upstream_uri)
+    } else {
+        args.router_hosts.clone()
+    };
+    let up = Upstream::new(UpstreamConfig {
+        url: args.upstream.trim_end_matches('/').to_string(),
+        ca_pem: args
+            .upstream_ca
+            .as_deref()
+            .map(crate::tls::ca_pem)
+            .transpose()?,
+        token_id: args.token_id.clone(),
+        token_secret: args.token_secret.clone(),
+        environment: args.environment.clone(),
+        router_hosts,
+    })?;
+    if !(args.max_cpu.is_finite() && args.max_cpu > 0.0) {
+        bail!("--max-cpu must be a positive number of cores");
+    }
+    let limits = policy::Limits {
+        max_timeout_secs: args.max_timeout,
+        max_milli_cpu: (args.max_cpu * 1000.0).round() as u32,
+        max_memory_mib: args.max_memory_mib,
+        max_disk_mib: args.max_disk_mib,
+        images: if args.images.is_empty() {
+            vec!["*".into()]
+        } else {
+            args.images.clone()
+        },
+    };
+    let tls = args.tls.server_config()?;
+    let gw = Arc::new(Gateway {
+        seals: Seals::new(&args.token_secret),
+        up,
+        verifier,
+        limits,
+        subjects: SubjectLimits::new(args.rate_limit.max(1), args.max_streams.max(1)),
+        idle: Duration::from_secs(args.stream_idle_timeout.max(1)),
+        allowed_secrets: args.allowed_secrets.clone(),
+        allowed_volumes: args.allowed_volumes.clone(),
+        public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
+        tls: tls.is_some(),
+    });
+    let web = tonic_web::GrpcWebLayer::new();
+    let cp = ModalClientServer::from_arc(Arc::new(cp::GatewayCp { gw: gw.clone() }))
+        .max_decoding_message_size(upstream::MAX_MESSAGE)
+        .max_encoding_message_size(upstream::MAX_MESSAGE);
+    let tcr = TaskCommandRouterServer::from_arc(Arc::new(tcr::GatewayTcr { gw }))
+        .max_decoding_message_size(upstream::MAX_MESSAGE)
+        .max_encoding_message_size(upstream::MAX_MESSAGE);
+    let router = tonic::service::Routes::new(web.layer(cp))
+        .add_service(web.layer(tcr))
+        .into_axum_router()
+        .fallback(refuse_unknown)
+        .layer(axum::middleware::map_response(unimplemented_is_refused))
+        .layer(axum::middleware::map_request(
+            crate::server::host_from_authority,
+        ))
+        .layer(cors(&args.allow_origins)?);
+    let listener = crate::server::Listener {
+        tcp: tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?,
+        tls,
+    };
+    println!(
+        "sandboxd gateway: listening on {} (upstream {})",
+        listener.url()?,
+        args.upstream
+    );
+    crate::server::serve_http(listener, router).await
+}
