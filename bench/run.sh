@@ -24,7 +24,10 @@ fi
 
 if [ ! -d bench/node_modules/modal ] || [ ! -d bench/node_modules/playwright-core ]; then
   say "installing bench/node_modules (modal@0.11.1, playwright-core)"
-  (cd bench && npm ci --no-audit --no-fund --loglevel=error >&2)
+  # the registry reachable here lacks other platforms' optional builds, so a lock made here
+  # is incomplete for `npm ci`: fall back to installing from it (as scripts/setup.sh does)
+  (cd bench && { npm ci --no-audit --no-fund --loglevel=error >&2 2>/dev/null \
+    || npm install --no-save --no-audit --no-fund --loglevel=error >&2; })
 fi
 
 PY="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}/bin/python"

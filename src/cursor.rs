@@ -32,16 +32,19 @@ impl ReadCursor {
     /// Returns how many leading bytes of the chunk to skip because they were already
     /// delivered (a server that replays from before the requested offset).
     pub fn accept(&mut self, starting_offset: Option<u64>, len: usize) -> usize {
+        // Saturating: `starting_offset` comes from the network (a server near u64::MAX
+        // must not overflow, which panics in debug builds).
         let len = len as u64;
         let start = self.pos.or(starting_offset).unwrap_or(self.offset);
-        self.pos = Some(start + len);
+        let end = start.saturating_add(len);
+        self.pos = Some(end);
         if start > self.offset {
             // Older output was dropped by the server; continue after the gap.
-            self.offset = start + len;
+            self.offset = end;
             return 0;
         }
         let skip = (self.offset - start).min(len);
-        self.offset = self.offset.max(start + len);
+        self.offset = self.offset.max(end);
         skip as usize
     }
 }
@@ -84,6 +87,18 @@ mod tests {
         c.begin_attempt();
         assert_eq!(c.accept(Some(2), 3), 3);
         assert_eq!(c.offset(), 10);
+    }
+
+    #[test]
+    fn offsets_near_the_top_saturate() {
+        let mut c = ReadCursor::new();
+        c.begin_attempt();
+        assert_eq!(c.accept(Some(u64::MAX - 1), 5), 0);
+        assert_eq!(c.offset(), u64::MAX);
+        assert_eq!(c.accept(None, 5), 0);
+        c.begin_attempt();
+        assert_eq!(c.accept(Some(u64::MAX - 2), 3), 2);
+        assert_eq!(c.offset(), u64::MAX);
     }
 
     #[test]

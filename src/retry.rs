@@ -38,12 +38,14 @@ impl Backoff {
         max_retries: 8,
     };
 
-    /// The policy for resuming output streams after a dropped connection.
+    /// The policy for resuming output streams after a dropped connection. Its delays add
+    /// up to 3.55 s: a stream whose server is gone (killed, unreachable) ends with a typed
+    /// error within 5 s instead of hanging on; progress resets the budget (`Attempts::reset`).
     pub const STREAM: Backoff = Backoff {
         base_ms: 50,
         factor: 2,
-        max_ms: 2_000,
-        max_retries: 8,
+        max_ms: 1_000,
+        max_retries: 7,
     };
 
     /// The delay before retry number `retry` (0-based), or `None` when retries are used up.
@@ -140,6 +142,17 @@ mod tests {
             delays,
             vec![Some(100), Some(200), Some(400), Some(500), Some(500), None]
         );
+    }
+
+    #[test]
+    fn a_dead_server_surfaces_within_five_seconds() {
+        for policy in [Backoff::UNARY, Backoff::STREAM] {
+            let total: u32 = (0..).map_while(|i| policy.delay(i)).sum();
+            assert!(
+                total <= 4_000,
+                "{policy:?} sleeps {total} ms before giving up"
+            );
+        }
     }
 
     #[test]

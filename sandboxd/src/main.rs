@@ -8,6 +8,7 @@ mod gateway;
 mod ids;
 mod images;
 mod output;
+mod playground;
 mod server;
 mod snapshots;
 mod state;
@@ -106,6 +107,10 @@ struct ServeArgs {
     no_playground_credentials: bool,
     #[command(flatten)]
     tls: TlsArgs,
+    /// With --signing-key, scoped tokens (as the gateway accepts them) are served under the
+    /// gateway's policy, and the playground hands each visitor a token of its own.
+    #[command(flatten)]
+    policy: gateway::PolicyArgs,
 }
 
 /// Serving over TLS (ALPN h2 and http/1.1 on the same port).
@@ -153,6 +158,21 @@ enum TokenCommand {
         /// Lifetime: 900, 15m, 2h, at most 24h.
         #[arg(long, default_value = "15m")]
         ttl: String,
+    },
+    /// Revoke tokens, by id or by subject: every server reading the list refuses them
+    /// within seconds.
+    Revoke {
+        /// A token's `jti`.
+        #[arg(long, required_unless_present = "sub")]
+        jti: Option<String>,
+        /// A subject: its tokens issued until now are refused.
+        #[arg(long)]
+        sub: Option<String>,
+        /// The revocation list (default: `revocations` in the state dir).
+        #[arg(long)]
+        revocations: Option<PathBuf>,
+        #[arg(long, env = "SANDBOXD_STATE_DIR")]
+        state_dir: Option<PathBuf>,
     },
 }
 
@@ -265,6 +285,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         fault_cut_stdio_after,
         no_playground_credentials,
         tls,
+        mut policy,
     } = args;
     let tls = tls.server_config()?;
     if unsafe { libc::geteuid() } != 0 {
@@ -333,18 +354,37 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tcp: bind(listen).await?,
         tls,
     };
+    let credential = if policy.signing_key.is_some() {
+        policy
+            .revocations
+            .get_or_insert(state_dir.join("revocations"));
+        match playground::VisitorTokens::new(&policy, listener.tls.is_some()) {
+            Ok(v) => Some(playground::Credential::Visitors(v)),
+            Err(e) => {
+                tracing::warn!("the playground hands out no tokens: {e:#}");
+                None
+            }
+        }
+    } else if !no_playground_credentials && listener.tcp.local_addr()?.ip().is_loopback() {
+        let a = &state.auth;
+        Some(playground::Credential::Workspace {
+            token_id: a.token_id.clone(),
+            token_secret: a.token_secret.clone(),
+        })
+    } else {
+        None
+    };
     let statics = server::StaticDirs {
         www,
         pkg,
-        share_credentials: !no_playground_credentials
-            && listener.tcp.local_addr()?.ip().is_loopback(),
+        credential,
     };
     println!(
         "sandboxd: listening on {} (state dir {})",
         listener.url()?,
         state_dir.display()
     );
-    server::serve(listener, state, statics).await
+    server::serve(listener, state, statics, Some(policy)).await
 }
 
 fn which(cmd: &str) -> bool {
@@ -405,6 +445,27 @@ async fn main() -> Result<()> {
             println!(
                 "{}",
                 tokens::Signer::from_file(&signing_key)?.sign(&claims)?
+            );
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Revoke {
+                    jti,
+                    sub,
+                    revocations,
+                    state_dir,
+                },
+        } => {
+            let path = revocations.unwrap_or_else(|| {
+                state_dir
+                    .unwrap_or_else(default_state_dir)
+                    .join("revocations")
+            });
+            gateway::revocations::revoke(&path, jti.as_deref(), sub.as_deref())?;
+            println!(
+                "revoked; servers reading {} refuse it within seconds",
+                path.display()
             );
             Ok(())
         }

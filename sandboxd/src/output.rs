@@ -2,16 +2,21 @@
 //!
 //! Bytes are addressed by their absolute offset since the stream began, so a reader that
 //! lost its connection reopens at the offset it already has and gets exactly the rest.
-//! The buffer keeps at most `cap` bytes. Bytes already sent to some reader may be dropped
-//! to make room (a reader asking for them then starts at the oldest byte kept); bytes no
-//! reader has seen are never dropped: the producer waits instead, which stops reading the
-//! process's pipe and so blocks the process (back-pressure end to end).
+//!
+//! Two bounds: at most `cap` bytes that no reader has been sent (beyond that the producer
+//! waits, which stops reading the process's pipe and so blocks the process: back-pressure
+//! end to end), and the last `2 * cap` bytes sent (the replay window). "Sent" is not
+//! "received": a reader whose connection drops reopens at what it received, which can be
+//! megabytes behind (socket buffers on both sides, a proxy's, the browser's; measured up
+//! to ~8 MB on loopback through a proxy). Bytes older than the window are dropped; a
+//! reader asking for them starts at the oldest byte kept (and is told: see `Read::Data`).
 
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
+/// Unsent bytes kept per stream (the replay window is twice this).
 pub const DEFAULT_CAP: usize = 8 << 20;
 
 #[derive(Default)]
@@ -30,17 +35,19 @@ impl Inner {
         self.start + self.len as u64
     }
 
-    /// Drop sent bytes from the front until `len + incoming <= cap` or nothing sent is left.
-    fn trim(&mut self, cap: usize, incoming: usize) {
-        while self.len + incoming > cap {
+    /// Bytes no reader has been sent yet.
+    fn unsent(&self) -> usize {
+        (self.end() - self.sent.max(self.start)) as usize
+    }
+
+    /// Drops the bytes sent more than `replay` bytes before the furthest byte sent.
+    fn trim(&mut self, replay: usize) {
+        let keep_from = self.sent.saturating_sub(replay as u64);
+        while self.start < keep_from {
             let Some(front) = self.chunks.front_mut() else {
                 return;
             };
-            let droppable = self.sent.saturating_sub(self.start) as usize;
-            if droppable == 0 {
-                return;
-            }
-            let n = droppable.min(front.len());
+            let n = ((keep_from - self.start) as usize).min(front.len());
             if n == front.len() {
                 self.chunks.pop_front();
             } else {
@@ -88,7 +95,7 @@ impl OutputBuffer {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Append bytes, waiting while the buffer is full of bytes no reader has seen.
+    /// Append bytes, waiting while `cap` bytes no reader has seen are buffered.
     pub async fn push(&self, data: Bytes) {
         if data.is_empty() {
             return;
@@ -97,8 +104,9 @@ impl OutputBuffer {
             let notified = self.changed.notified();
             {
                 let mut inner = self.lock();
-                inner.trim(self.cap, data.len());
-                if inner.len == 0 || inner.len + data.len() <= self.cap {
+                inner.trim(2 * self.cap);
+                let unsent = inner.unsent();
+                if unsent == 0 || unsent + data.len() <= self.cap {
                     inner.len += data.len();
                     inner.chunks.push_back(data);
                     drop(inner);
@@ -213,12 +221,25 @@ mod tests {
             .await
             .expect("producer resumes once bytes were read")
             .unwrap();
-        // the oldest sent bytes made room; a reader asking for them starts at the oldest kept
-        let (off, bytes) = data(b.read(0, 100));
-        assert!(off >= 2, "offset {off}");
-        let mut all = b"123456789abc".to_vec();
-        all.drain(..off as usize);
-        assert_eq!(bytes, all);
+        // nothing was dropped: all of it is in the replay window
+        assert_eq!(data(b.read(0, 100)), (0, b"123456789abc".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn bytes_sent_stay_replayable_for_twice_the_cap() {
+        // A reader took bytes 0..8 and lost its connection before they arrived; the
+        // producer keeps going: the last 16 bytes sent stay for its reconnect.
+        let b = OutputBuffer::new(8);
+        b.push(Bytes::from_static(b"01234567")).await;
+        assert_eq!(data(b.read(0, 8)), (0, b"01234567".to_vec()));
+        b.push(Bytes::from_static(b"89abcdef")).await;
+        assert_eq!(data(b.read(0, 100)), (0, b"0123456789abcdef".to_vec()));
+        // bytes older than 16 behind the furthest sent go; a reader asking for them
+        // starts at the oldest kept (TaskExecStdioRead turns that into DATA_LOSS)
+        b.push(Bytes::from_static(b"ghij")).await;
+        assert_eq!(data(b.read(16, 100)), (16, b"ghij".to_vec()));
+        b.push(Bytes::from_static(b"klmn")).await;
+        assert_eq!(data(b.read(0, 100)), (4, b"456789abcdefghijklmn".to_vec()));
     }
 
     #[tokio::test]

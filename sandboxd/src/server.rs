@@ -48,57 +48,15 @@ impl Listener {
 pub struct StaticDirs {
     pub www: Option<PathBuf>,
     pub pkg: Option<PathBuf>,
-    /// Hand the workspace credential to same-origin pages (the local playground).
-    pub share_credentials: bool,
-}
-
-/// `GET /__sandboxd/config.json`: the credential for the playground served by this
-/// sandboxd. Same-origin only: a page on another site must not learn it, so a request
-/// that a browser marks as cross-site, or that carries a foreign Origin, is refused.
-async fn playground_config(
-    state: Arc<State>,
-    headers: http::HeaderMap,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let fetch_site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("none");
-    let origin_ok = headers
-        .get(http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|o| {
-            o.strip_prefix("http://")
-                .or_else(|| o.strip_prefix("https://"))
-                == Some(host)
-        });
-    if !origin_ok || !matches!(fetch_site, "same-origin" | "none") {
-        return (
-            http::StatusCode::FORBIDDEN,
-            "the credential is only given to pages served by this sandboxd\n",
-        )
-            .into_response();
-    }
-    let body = serde_json::json!({
-        "tokenId": state.auth.token_id,
-        "tokenSecret": state.auth.token_secret,
-    });
-    let mut resp = axum::Json(body).into_response();
-    resp.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    resp
+    /// What `/__sandboxd/config.json` hands to the pages this server serves, if anything.
+    pub credential: Option<crate::playground::Credential>,
 }
 
 pub async fn serve(
     listener: Listener,
     state: Arc<State>,
     statics: StaticDirs,
+    policy: Option<crate::gateway::PolicyArgs>,
 ) -> anyhow::Result<()> {
     let tls = listener.tls.is_some();
     let auth = state.clone();
@@ -117,22 +75,30 @@ pub async fn serve(
             Ok(req)
         },
     );
-    let config_state = state.clone();
     let stats_state = state.clone();
-    let tcr = TaskCommandRouterServer::new(Router { state })
-        .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE);
+    let jwt_state = state.clone();
+    let tcr = TaskCommandRouterServer::new(Router {
+        state: state.clone(),
+    })
+    .max_decoding_message_size(MAX_MESSAGE)
+    .max_encoding_message_size(MAX_MESSAGE);
     let mut router = tonic::service::Routes::new(web.layer(cp))
         .add_service(web.layer(tcr))
         .into_axum_router();
-    if statics.share_credentials {
-        router = router.route(
-            "/__sandboxd/config.json",
-            axum::routing::get(move |headers: http::HeaderMap| {
-                playground_config(config_state.clone(), headers)
-            }),
-        );
+    if let Some(policy) = policy.filter(|p| p.signing_key.is_some()) {
+        // scoped tokens: the gateway's policy in front of this sandboxd's own services
+        let gw = crate::gateway::local(
+            &policy,
+            router.clone(),
+            &state.auth.token_id,
+            &state.auth.token_secret,
+            tls,
+        )?;
+        router = crate::gateway::dispatch(router, crate::gateway::grpc_router(gw), move |jwt| {
+            jwt_state.auth.verify(jwt).is_ok()
+        });
     }
+    router = router.merge(crate::playground::routes(statics.credential, statics.pkg));
     // HTTP/2 carries the authority in the URI, not in a Host header, and the control plane
     // builds the command router url it hands out from Host
     router = router.layer(axum::middleware::map_request(host_from_authority));
@@ -144,9 +110,6 @@ pub async fn serve(
             }))
         }),
     );
-    if let Some(pkg) = statics.pkg {
-        router = router.nest_service("/pkg", ServeDir::new(pkg));
-    }
     if let Some(www) = statics.www {
         router = router.fallback_service(ServeDir::new(www));
     }

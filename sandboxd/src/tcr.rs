@@ -129,8 +129,21 @@ impl TaskCommandRouter for Router {
         let stream = futures::stream::unfold(r.offset, move |offset| {
             let exec = exec.clone();
             async move {
+                if offset == u64::MAX {
+                    return None; // after a DATA_LOSS
+                }
                 let buf = if stderr { &exec.stderr } else { &exec.stdout };
                 let (at, data) = buf.next(offset, CHUNK).await?;
+                if at > offset {
+                    // This reply has no starting_offset to tell the client about a gap
+                    // (SandboxStdioReadV2's has): say so instead of skipping silently.
+                    return Some((
+                        Err(Status::data_loss(format!(
+                            "output bytes {offset}..{at} are no longer buffered"
+                        ))),
+                        u64::MAX,
+                    ));
+                }
                 let next = at + data.len() as u64;
                 Some((
                     Ok(TaskExecStdioReadResponse {

@@ -1035,3 +1035,76 @@ impl RecordingProxy {
         self.seen.lock().unwrap().clone()
     }
 }
+
+#[tokio::test]
+async fn serve_with_a_signing_key_takes_both_kinds_of_clients() {
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("signing.key");
+    std::fs::write(&key, SIGNING_KEY).unwrap();
+    let sd = Sandboxd::start_with(&[
+        "--signing-key".into(),
+        key.display().to_string(),
+        "--quota-sandboxes".into(),
+        "2".into(),
+    ])
+    .await;
+    // the workspace credential still works, for Modal's official clients and the operator
+    let url = sd.url();
+    let mut owner = Env::on(sd, Transport::Grpc).await;
+    let mut sb = owner.idle_sandbox().await;
+    assert_eq!(sb.sh("echo operator").await, "operator\n");
+
+    // a scoped token on the same port goes through the gateway's policy
+    let w = World {
+        dir,
+        ca: PathBuf::new(),
+        upstream: Sandboxd::start().await,
+        gateways: Vec::new(),
+    };
+    let token = w.mint("kim", &[("user", "k")], ALL);
+    let mut cp = pb::modal_client_client::ModalClientClient::with_origin(
+        InterceptedService::new(svc_to(&url, Transport::GrpcWeb).await, Md::bearer(&token)),
+        url.parse().unwrap(),
+    );
+    let app_id = app(&mut cp, APP).await;
+    let image_id = image(&mut cp, &app_id).await;
+    let mut t = Tenant {
+        cp,
+        app_id,
+        image_id,
+        transport: Transport::GrpcWeb,
+        token,
+    };
+    let r = t.create(t.def(), &[]).await.expect("a token creates");
+    let access = r.command_router_access.clone().unwrap();
+    assert!(!access.jwt.is_empty() && access.url.starts_with("http://127.0.0.1:"));
+    let mut mine = t.sb(&r).await;
+    assert_eq!(mine.sh("echo scoped").await, "scoped\n");
+    t.create(t.def(), &[]).await.expect("the second of two");
+    let e = assert_code(
+        t.create(t.def(), &[]).await,
+        Code::ResourceExhausted,
+        "a third sandbox",
+    );
+    assert!(e.message().contains("allows 2 per user"), "{}", e.message());
+    // the operator's sandbox is not the token's
+    let r =
+        t.cp.sandbox_terminate_v2(pb::SandboxTerminateRequest {
+            sandbox_id: sb.id.clone(),
+        })
+        .await;
+    assert_code(
+        r,
+        Code::PermissionDenied,
+        "terminate the operator's sandbox",
+    );
+    // and the operator sees every sandbox
+    let all = owner
+        .cp
+        .sandbox_list_v2(pb::SandboxListRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .sandboxes;
+    assert!(all.len() >= 3, "{}", all.len());
+}

@@ -1386,3 +1386,33 @@ async fn cors_preflight_is_cacheable() {
     assert!(resp.contains("access-control-allow-origin: *"), "{resp}");
     assert!(resp.contains("access-control-max-age: 7200"), "{resp}");
 }
+
+/// A reader that lost its connection gets bytes the server already sent once (within the
+/// replay window, twice the 8 MiB cap), and an explicit DATA_LOSS (never a silent jump) for
+/// bytes older than that: TaskExecStdioRead replies carry no `starting_offset`.
+#[tokio::test]
+async fn exec_output_replays_a_window_and_reports_older_bytes_lost() {
+    let mut env = Env::new().await;
+    let mut sb = env.idle_sandbox().await;
+    let total: u64 = 40 << 20;
+    let exec = sb
+        .exec(&["sh", "-c", &format!("head -c {total} /dev/zero")])
+        .await;
+    let all = sb.read_all(&exec, false).await;
+    assert_eq!(all.len() as u64, total);
+    // 16 MiB behind the end is still there
+    let mut s = sb.stdio(&exec, total - (16 << 20), false).await.unwrap();
+    let mut n = 0u64;
+    within(30, "the replay window", async {
+        while let Some(m) = s.message().await.expect("replayed bytes") {
+            n += m.data.len() as u64;
+        }
+    })
+    .await;
+    assert_eq!(n, 16 << 20);
+    // offset 0 is long gone: an error, not bytes from a later offset
+    let mut s = sb.stdio(&exec, 0, false).await.unwrap();
+    let r = within(30, "the gap", s.message()).await;
+    assert_code(r.map(|_| ()), Code::DataLoss, "bytes older than the window");
+    env.terminate(&sb.id).await;
+}

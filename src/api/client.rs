@@ -100,7 +100,9 @@ fn token_source(f: js_sys::Function) -> TokenSource {
             let v = f
                 .call0(&JsValue::UNDEFINED)
                 .map_err(|e| auth("getToken threw", Some(e)))?;
-            let v = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&v))
+            let v = convert::promise_resolve(&v)
+                .map_err(|e| auth("getToken returned a promise that cannot be read", Some(e)))?;
+            let v = wasm_bindgen_futures::JsFuture::from(v)
                 .await
                 .map_err(|e| auth("getToken rejected", Some(e)))?;
             v.as_string()

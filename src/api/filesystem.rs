@@ -14,8 +14,8 @@ use super::promise;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filesystem::{self as sdk, Progress};
 use crate::fs::FileInfo;
-use crate::js::convert;
 use crate::js::options::{self as ts, StreamMode};
+use crate::js::{self, convert};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_FS: &str = r#"
@@ -158,41 +158,13 @@ fn reporter(f: Function) -> impl FnMut(Progress) {
 /// Bytes to upload, and their total size when known.
 type Source = (LocalBoxStream<'static, Result<Bytes>>, Option<u64>);
 
-/// One chunk of a JS source: `Uint8Array`, `ArrayBuffer`, any `ArrayBufferView`, string.
-fn js_bytes(v: &JsValue) -> Option<Bytes> {
-    if let Some(s) = v.as_string() {
-        return Some(Bytes::from(s.into_bytes()));
-    }
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        return Some(Bytes::from(a.to_vec()));
-    }
-    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Some(Bytes::from(Uint8Array::new(b).to_vec()));
-    }
-    if js_sys::ArrayBuffer::is_view(v) {
-        let get = |k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).unwrap_or_default();
-        let (buf, off, len) = (get("buffer"), get("byteOffset"), get("byteLength"));
-        let (off, len) = (off.as_f64()? as u32, len.as_f64()? as u32);
-        let arr = Uint8Array::new_with_byte_offset_and_length(&buf, off, len);
-        return Some(Bytes::from(arr.to_vec()));
-    }
-    None
-}
-
-fn is_function(v: &JsValue, key: &str) -> bool {
-    v.is_object()
-        && js_sys::Reflect::get(v, &JsValue::from_str(key))
-            .map(|f| f.is_function())
-            .unwrap_or(false)
-}
-
-fn web_stream(v: JsValue) -> Result<LocalBoxStream<'static, Result<Bytes>>> {
-    let raw: web_sys::ReadableStream = v.unchecked_into();
+/// A `ReadableStream` (of the SDK's own, see `js::stream_of`) as upload bytes.
+fn web_stream(raw: web_sys::ReadableStream) -> Result<LocalBoxStream<'static, Result<Bytes>>> {
     let s = wasm_streams::ReadableStream::from_raw(raw)
         .try_into_stream()
         .map_err(|_| Error::invalid("the ReadableStream is locked"))?;
     Ok(s.map(|r| match r {
-        Ok(chunk) => js_bytes(&chunk).ok_or_else(|| {
+        Ok(chunk) => js::bytes(&chunk).ok_or_else(|| {
             Error::invalid("stream chunks must be Uint8Array, ArrayBuffer or string")
         }),
         Err(e) => Err(Error::new(
@@ -212,32 +184,26 @@ fn web_stream(v: JsValue) -> Result<LocalBoxStream<'static, Result<Bytes>>> {
 
 /// Blob, ArrayBuffer(View), string or ReadableStream as bytes to upload.
 fn source(data: &JsValue) -> Result<Source> {
-    if let Some(b) = js_bytes(data) {
+    if let Some(b) = js::bytes(data) {
         let n = b.len() as u64;
         return Ok((
             stream::once(futures_util::future::ready(Ok(b))).boxed_local(),
             Some(n),
         ));
     }
-    if is_function(data, "getReader") {
-        return Ok((web_stream(data.clone())?, None));
+    let found = js::stream_of(data);
+    if let Some(message) = found.as_string() {
+        return Err(Error::invalid(message));
     }
-    // A Blob (or File): `size` and `stream()`.
-    if is_function(data, "stream") && is_function(data, "arrayBuffer") {
-        let size = js_sys::Reflect::get(data, &"size".into())
-            .ok()
-            .and_then(|s| s.as_f64())
-            .map(|s| s as u64);
-        let f: Function = js_sys::Reflect::get(data, &"stream".into())
-            .unwrap_or_default()
-            .unchecked_into();
-        let s = f
-            .call0(data)
-            .map_err(|_| Error::invalid("Blob.stream() failed"))?;
-        return Ok((web_stream(s)?, size));
+    if found.is_null() {
+        return Err(Error::invalid(
+            "data must be a Blob, ArrayBuffer, ArrayBufferView, ReadableStream or string",
+        ));
     }
-    Err(Error::invalid(
-        "data must be a Blob, ArrayBuffer, ArrayBufferView, ReadableStream or string",
+    let found: js_sys::Array = found.unchecked_into();
+    Ok((
+        web_stream(found.get(0).unchecked_into())?,
+        found.get(1).as_f64().map(|n| n as u64),
     ))
 }
 

@@ -8,7 +8,6 @@ use futures_util::SinkExt;
 use js_sys::{Promise, Uint8Array};
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::{nullable, promise};
 use crate::error::Error;
@@ -37,18 +36,11 @@ pub(crate) fn readable(out: OutputStream, mode: StreamMode) -> JsValue {
     js::decorate_readable(&raw)
 }
 
-/// A chunk written to stdin: a string (UTF-8) or a `Uint8Array`.
+/// A chunk written to stdin: a string (UTF-8) or bytes (`Uint8Array`, `ArrayBuffer`, any
+/// `ArrayBufferView`).
 fn chunk_bytes(v: JsValue) -> std::result::Result<Bytes, JsValue> {
-    if let Some(s) = v.as_string() {
-        return Ok(Bytes::from(s.into_bytes()));
-    }
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        return Ok(Bytes::from(a.to_vec()));
-    }
-    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Ok(Bytes::from(Uint8Array::new(b).to_vec()));
-    }
-    Err(Error::invalid("stdin chunks must be strings or Uint8Arrays").into_js())
+    js::bytes(&v)
+        .ok_or_else(|| Error::invalid("stdin chunks must be strings or Uint8Arrays").into_js())
 }
 
 /// A `WritableStream` over `stdin`, with `writeText()` / `writeBytes()`; close sends EOF.

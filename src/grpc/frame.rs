@@ -11,6 +11,11 @@ use super::{Code, Status};
 const TRAILERS: u8 = 0x80;
 const COMPRESSED: u8 = 0x01;
 
+/// Largest frame accepted, as Modal's JS client allows (100 MiB). A larger declared length
+/// is refused at once: a corrupt or hostile header must not make the decoder reserve (or
+/// wait for) up to 4 GiB, which in wasm32 aborts the module.
+pub const MAX_FRAME: usize = 100 << 20;
+
 /// The request body: `msg` as one uncompressed data frame.
 pub fn encode(msg: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(5 + msg.len());
@@ -60,6 +65,9 @@ impl Decoder {
         }
         let flag = self.buf[0];
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+        if len > MAX_FRAME {
+            return Err(frame_too_large(len));
+        }
         if self.buf.len() - 5 < len {
             self.buf.reserve(len + 5 - self.buf.len());
             return Ok(None);
@@ -81,6 +89,14 @@ impl Decoder {
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
+}
+
+#[inline(never)]
+fn frame_too_large(len: usize) -> Status {
+    Status::new(
+        Code::ResourceExhausted,
+        format!("gRPC-web frame of {len} bytes exceeds the {MAX_FRAME} byte limit"),
+    )
 }
 
 /// `grpc-status` / `grpc-message` of a trailers frame (HTTP/1 header lines).
@@ -164,6 +180,10 @@ pub async fn unary(
     }
     first.ok_or_else(|| Status::internal("missing response message"))
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "frame_fuzz.rs"]
+mod fuzz;
 
 /// Split-trailers regression tests (tonic-web-wasm-client#97, which the vendored patch used
 /// to carry): they fail on a decoder that ends the body when the trailers frame *starts*.

@@ -4,14 +4,67 @@
 //! than through serde-wasm-bindgen: measured, serde-wasm-bindgen, the serde visitors and
 //! the float formatting of serde's error messages were ~20 KB gzip of the wasm, for a dozen
 //! flat objects. tsify still derives the TypeScript interfaces (`Ts<T>` in signatures).
+//!
+//! Every read of a caller's value goes through a `catch` binding (`Reflect.get`,
+//! `Array.isArray`, `Object.entries`): a getter or a Proxy trap that throws becomes an
+//! `InvalidError` naming what could not be read. An exception let through the wasm would
+//! skip Rust's destructors and leave borrows held, and the module unusable.
 
 use std::time::Duration;
 
 use js_sys::{Array, Reflect};
 use tsify::{Ts, Tsify};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, Result};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Array.isArray`, which throws for a revoked Proxy.
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array(v: &JsValue) -> std::result::Result<bool, JsValue>;
+    /// `Object.entries`, which runs the object's getters and Proxy traps.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = entries)]
+    fn object_entries(v: &JsValue) -> std::result::Result<Array, JsValue>;
+    /// `Promise.resolve`, which reads a promise's `constructor` (a getter may throw).
+    #[wasm_bindgen(catch, js_namespace = Promise, js_name = resolve)]
+    pub(crate) fn promise_resolve(v: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
+}
+
+/// Most elements read from one array (argv, ports, secrets): a Proxy can claim 2^32-1 of
+/// them, which would be read one by one for hours.
+pub(crate) const MAX_ELEMENTS: u32 = 1 << 20;
+
+/// The error for a value whose getter or Proxy trap threw `e`.
+#[inline(never)]
+fn unreadable(what: &str, e: &JsValue) -> Error {
+    let mut err = Error::invalid(format!("could not read {what}: it threw"));
+    err.cause = Some(error_text(e)).filter(|t| !t.is_empty());
+    err
+}
+
+/// `v[key]`, or an `InvalidError` if reading it threw.
+pub(crate) fn get(v: &JsValue, key: &str, what: &str) -> Result<JsValue> {
+    Reflect::get(v, &JsValue::from_str(key)).map_err(|e| unreadable(what, &e))
+}
+
+/// The elements of `v` if it is an array (`None` if not), each read safely.
+pub(crate) fn elements(v: &JsValue, what: &str) -> Result<Option<Vec<JsValue>>> {
+    if !v.is_object() || !is_array(v).unwrap_or(false) {
+        return Ok(None);
+    }
+    let len = get(v, "length", what)?.as_f64().unwrap_or(0.0);
+    if len > MAX_ELEMENTS as f64 {
+        return Err(Error::invalid(format!(
+            "{what} has more than {MAX_ELEMENTS} elements"
+        )));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    for i in 0..len as u32 {
+        out.push(Reflect::get_u32(v, i).map_err(|e| unreadable(what, &e))?);
+    }
+    Ok(Some(out))
+}
 
 /// A JS `Record<string, T>` in the object's own key order (keys are unique, as in JS;
 /// a Vec rather than a map keeps BTreeMap and its sort out of the wasm).
@@ -63,70 +116,75 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The value of `key` unless it is `undefined` (a `null` is returned).
-    fn lookup(&self, key: &str) -> Option<JsValue> {
+    /// The value of `key` unless it is `undefined` (a `null` is returned); an
+    /// `InvalidError` if reading it threw.
+    fn lookup(&self, key: &str) -> Result<Option<JsValue>> {
         match &self.src {
             Source::Object(obj) => {
-                let v = Reflect::get(obj, &JsValue::from_str(key)).ok()?;
-                (!v.is_undefined()).then_some(v)
+                let v = Reflect::get(obj, &JsValue::from_str(key))
+                    .map_err(|e| unreadable(&format!("{}.{key}", self.what), &e))?;
+                Ok((!v.is_undefined()).then_some(v))
             }
             #[cfg(test)]
             Source::Keys(keys) => {
                 keys.borrow_mut().push(key.to_string());
-                None
+                Ok(None)
             }
         }
     }
 
     /// The value of `key`, if present (neither `undefined` nor `null`).
-    fn get(&self, key: &str) -> Option<JsValue> {
-        self.lookup(key).filter(|v| !v.is_null())
+    fn get(&self, key: &str) -> Result<Option<JsValue>> {
+        Ok(self.lookup(key)?.filter(|v| !v.is_null()))
     }
 
     fn bad(&self, key: &str, expected: &str) -> Error {
         Error::invalid(format!("invalid {}: {key} must be {expected}", self.what))
     }
 
+    /// `f` reads the value: `Ok(None)` if it has the wrong type.
     fn read<T>(
         &self,
         key: &str,
         expected: &str,
-        f: impl Fn(&JsValue) -> Option<T>,
+        f: impl Fn(&JsValue) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
-        match self.get(key) {
+        match self.get(key)? {
             None => Ok(None),
-            Some(v) => f(&v).map(Some).ok_or_else(|| self.bad(key, expected)),
+            Some(v) => f(&v)?.map(Some).ok_or_else(|| self.bad(key, expected)),
         }
     }
 
     /// A string.
     pub(crate) fn string(&self, key: &str) -> Result<Option<String>> {
-        self.read(key, "a string", JsValue::as_string)
+        self.read(key, "a string", |v| Ok(v.as_string()))
     }
 
     /// A boolean.
     pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>> {
-        self.read(key, "a boolean", JsValue::as_bool)
+        self.read(key, "a boolean", |v| Ok(v.as_bool()))
     }
 
     /// A number.
     pub(crate) fn f64(&self, key: &str) -> Result<Option<f64>> {
-        self.read(key, "a number", JsValue::as_f64)
+        self.read(key, "a number", |v| Ok(v.as_f64()))
     }
 
     /// A whole number in 0..=2^32-1.
     pub(crate) fn u32(&self, key: &str) -> Result<Option<u32>> {
-        self.read(key, "a non-negative integer", as_u32)
+        self.read(key, "a non-negative integer", |v| Ok(as_u32(v)))
     }
 
     /// A millisecond count (`...Ms`): a non-negative number.
     pub(crate) fn duration(&self, key: &str) -> Result<Option<Duration>> {
-        self.read(key, "a non-negative number of milliseconds", as_duration)
+        self.read(key, "a non-negative number of milliseconds", |v| {
+            Ok(as_duration(v))
+        })
     }
 
     /// A millisecond count that may be `null` (`Some(None)`), unlike a missing one (`None`).
     pub(crate) fn nullable_duration(&self, key: &str) -> Result<Option<Option<Duration>>> {
-        match self.lookup(key) {
+        match self.lookup(key)? {
             None => Ok(None),
             Some(v) if v.is_null() => Ok(Some(None)),
             Some(v) => as_duration(&v)
@@ -135,30 +193,32 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A function.
+    /// A function (`typeof`, not `instanceof`, which a Proxy's trap could make throw).
     pub(crate) fn function(&self, key: &str) -> Result<Option<js_sys::Function>> {
         self.read(key, "a function", |v| {
-            v.dyn_ref::<js_sys::Function>().cloned()
+            Ok(v.is_function().then(|| v.clone().unchecked_into()))
         })
     }
 
     /// A `string[]`.
     pub(crate) fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
         self.read(key, "an array of strings", |v| {
-            array_of(v, JsValue::as_string)
+            array_of(v, key, JsValue::as_string)
         })
     }
 
     /// A `number[]` of whole numbers in 0..=2^32-1.
     pub(crate) fn u32s(&self, key: &str) -> Result<Option<Vec<u32>>> {
         self.read(key, "an array of non-negative integers", |v| {
-            array_of(v, as_u32)
+            array_of(v, key, as_u32)
         })
     }
 
     /// A `Record<string, string>`.
     pub(crate) fn record(&self, key: &str) -> Result<Option<Record<String>>> {
-        self.read(key, "an object of string values", string_entries)
+        self.read(key, "an object of string values", |v| {
+            string_entries(v, key)
+        })
     }
 
     /// An SDK object (an instance of one of the package's classes), read by `handle`.
@@ -168,7 +228,7 @@ impl<'a> Fields<'a> {
         expected: &str,
         handle: impl Fn(&JsValue) -> Option<T>,
     ) -> Result<Option<T>> {
-        self.read(key, expected, handle)
+        self.read(key, expected, |v| Ok(handle(v)))
     }
 
     /// An array of SDK objects.
@@ -178,7 +238,7 @@ impl<'a> Fields<'a> {
         expected: &str,
         handle: impl Fn(&JsValue) -> Option<T>,
     ) -> Result<Option<Vec<T>>> {
-        self.read(key, expected, |v| array_of(v, &handle))
+        self.read(key, expected, |v| array_of(v, key, &handle))
     }
 
     /// A `Record<string, C>` of SDK objects.
@@ -189,10 +249,17 @@ impl<'a> Fields<'a> {
         handle: impl Fn(&JsValue) -> Option<T>,
     ) -> Result<Option<Record<T>>> {
         self.read(key, expected, |v| {
-            entries(v)?
-                .into_iter()
-                .map(|(k, x)| Some((k, handle(&x)?)))
-                .collect()
+            let Some(all) = entries(v, key)? else {
+                return Ok(None);
+            };
+            let mut out = Vec::with_capacity(all.len());
+            for (k, x) in all {
+                match handle(&x) {
+                    Some(h) => out.push((k, h)),
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(out))
         })
     }
 
@@ -204,8 +271,8 @@ impl<'a> Fields<'a> {
         expected: &str,
     ) -> Result<Option<usize>> {
         self.read(key, expected, |v| {
-            let s = v.as_string()?;
-            names.iter().position(|n| *n == s)
+            Ok(v.as_string()
+                .and_then(|s| names.iter().position(|n| *n == s)))
         })
     }
 }
@@ -219,25 +286,38 @@ fn as_duration(v: &JsValue) -> Option<Duration> {
     crate::duration::from_ms(v.as_f64()?)
 }
 
-fn array_of<T>(v: &JsValue, f: impl Fn(&JsValue) -> Option<T>) -> Option<Vec<T>> {
-    if !Array::is_array(v) {
-        return None;
+/// `v` as an array of `f(element)`; `Ok(None)` if it is not an array or `f` refuses one.
+fn array_of<T>(
+    v: &JsValue,
+    what: &str,
+    f: impl Fn(&JsValue) -> Option<T>,
+) -> Result<Option<Vec<T>>> {
+    let Some(items) = elements(v, what)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for x in &items {
+        match f(x) {
+            Some(x) => out.push(x),
+            None => return Ok(None),
+        }
     }
-    v.unchecked_ref::<Array>().iter().map(|x| f(&x)).collect()
+    Ok(Some(out))
 }
 
-/// `Object.entries(v)` of a non-array object.
-fn entries(v: &JsValue) -> Option<Vec<(String, JsValue)>> {
-    if !v.is_object() || Array::is_array(v) {
-        return None;
+/// `Object.entries(v)` of a non-array object (`None` for anything else).
+fn entries(v: &JsValue, what: &str) -> Result<Option<Vec<(String, JsValue)>>> {
+    if !v.is_object() || is_array(v).unwrap_or(true) {
+        return Ok(None);
     }
-    js_sys::Object::entries(v.unchecked_ref())
-        .iter()
-        .map(|e| {
-            let e: Array = e.unchecked_into();
-            Some((e.get(0).as_string()?, e.get(1)))
-        })
-        .collect()
+    let all = object_entries(v).map_err(|e| unreadable(what, &e))?;
+    // A fresh array of fresh [key, value] arrays: nothing of the caller's left to throw.
+    let mut out = Vec::with_capacity(all.length() as usize);
+    for e in all.iter() {
+        let e: Array = e.unchecked_into();
+        out.push((e.get(0).as_string().unwrap_or_default(), e.get(1)));
+    }
+    Ok(Some(out))
 }
 
 /// A string property of an SDK object (e.g. `appId` of an `App`).
@@ -286,24 +366,34 @@ pub fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
     if !options.is_object() {
         return Err(Error::invalid("options must be an object"));
     }
-    let s = js_sys::Reflect::get(options, &JsValue::from_str("signal")).unwrap_or_default();
+    let s = get(options, "signal", "options.signal")?;
     if s.is_undefined() || s.is_null() {
         return Ok(None);
     }
     // `instanceof` fails across realms (e.g. a Node AbortSignal polyfill); duck-type instead.
-    let has_aborted = js_sys::Reflect::has(&s, &JsValue::from_str("aborted")).unwrap_or(false);
+    // Its getters are only read by `js::with_signal`'s glue, which turns a throw into an
+    // `InvalidError` too.
+    let has_aborted =
+        s.is_object() && Reflect::has(&s, &JsValue::from_str("aborted")).unwrap_or(false);
     if !has_aborted {
         return Err(Error::invalid("signal must be an AbortSignal"));
     }
     Ok(Some(s.unchecked_into()))
 }
 
-/// The text of a thrown JS value: an `Error`'s message, a string, or "".
+/// The text of a thrown JS value: its `message` (an `Error`'s), a string, or "". Read with
+/// `Reflect.get`: a thrown object's `message` getter may throw too.
 pub fn error_text(v: &JsValue) -> String {
-    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
-        return e.message().into();
+    if let Some(s) = v.as_string() {
+        return s;
     }
-    v.as_string().unwrap_or_default()
+    if !v.is_object() {
+        return String::new();
+    }
+    Reflect::get(v, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_default()
 }
 
 /// The signal of an optional `Ts<T>` options object.
@@ -322,34 +412,40 @@ pub fn string(v: &JsValue, what: &str) -> Result<String> {
 
 /// A required `string[]` argument.
 pub fn string_array(v: &JsValue, what: &str) -> Result<Vec<String>> {
-    if !js_sys::Array::is_array(v) {
+    let Some(items) = elements(v, what)? else {
         return Err(Error::invalid(format!(
             "{what} must be an array of strings"
         )));
-    }
-    let arr: &js_sys::Array = v.unchecked_ref();
-    arr.iter()
-        .enumerate()
-        .map(|(i, x)| {
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, x) in items.iter().enumerate() {
+        out.push(
             x.as_string()
-                .ok_or_else(|| Error::invalid(format!("{what}[{i}] must be a string")))
-        })
-        .collect()
+                .ok_or_else(|| Error::invalid(format!("{what}[{i}] must be a string")))?,
+        );
+    }
+    Ok(out)
 }
 
 /// A required `Record<string, string>` argument.
 pub fn string_record(v: &JsValue, what: &str) -> Result<Record<String>> {
-    string_entries(v)
+    string_entries(v, what)?
         .ok_or_else(|| Error::invalid(format!("{what} must be an object of string values")))
 }
 
 /// The entries of a `Record<string, string>`, `None` unless it is one.
-fn string_entries(v: &JsValue) -> Option<Record<String>> {
-    let mut out = Vec::new();
-    for (k, x) in entries(v)? {
-        out.push((k, x.as_string()?));
+fn string_entries(v: &JsValue, what: &str) -> Result<Option<Record<String>>> {
+    let Some(all) = entries(v, what)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(all.len());
+    for (k, x) in all {
+        match x.as_string() {
+            Some(x) => out.push((k, x)),
+            None => return Ok(None),
+        }
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 /// An optional millisecond-count argument (`undefined`/`null`: none).

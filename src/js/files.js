@@ -4,7 +4,7 @@
 // a fraction here of what they cost in the wasm (the package's size budget, issue 3); the
 // transfers and the helper protocol stay in Rust (`SandboxFilesystem`). `installFiles` puts
 // them on the classes' prototypes; Rust calls it for every Sandbox it hands out.
-import { makeError } from "./glue.js";
+import { makeError, bytesOf } from "./glue.js";
 
 /** The in-sandbox filesystem helper sandboxd provides (same path as Modal's). */
 export const HELPER = "/__modal/.bin/modal-sandbox-fs-tools";
@@ -39,18 +39,40 @@ function opts(v, what = "options") {
 // Errors worded as the Rust reader of option objects words them (src/js/convert.rs).
 const badOption = (key, expected) => invalid(`invalid options: ${key} must be ${expected}`);
 
+/** `f()`, which reads a caller's value: a getter or Proxy trap that throws gives an
+ * InvalidError naming `what` (the thrown value as its cause). */
+function reading(what, f) {
+  try {
+    return f();
+  } catch (e) {
+    throw makeError("INVALID", `could not read ${what}: it threw`, undefined, e);
+  }
+}
+
+/** `o[key]`, read safely. */
+const get = (o, key) => reading(key, () => o[key]);
+
 function optBool(o, key) {
-  const v = o[key];
+  const v = get(o, key);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "boolean") throw badOption(key, "a boolean");
   return v;
 }
 
 function signalOf(o) {
-  const s = o.signal;
+  const s = get(o, "signal");
   if (s === undefined || s === null) return undefined;
-  if (typeof s !== "object" || !("aborted" in s)) throw invalid("signal must be an AbortSignal");
+  if (typeof s !== "object" || !reading("signal", () => "aborted" in s)) throw invalid("signal must be an AbortSignal");
   return s;
+}
+
+/** True if `signal` has aborted; a signal that cannot be read counts as not aborted. */
+function aborted(signal) {
+  try {
+    return Boolean(signal && signal.aborted);
+  } catch {
+    return false;
+  }
 }
 
 // ---- watch -------------------------------------------------------------------------------
@@ -63,7 +85,12 @@ const RENAMES = ["Rename", "RenameFrom", "RenameTo"];
 export function watchCommand(path, recursive, filter, timeoutMs) {
   let types = null;
   if (filter !== undefined && filter !== null) {
-    if (!Array.isArray(filter)) throw badOption("filter", "an array of strings");
+    // a copy, read safely and bounded (a Proxy may claim 2^32-1 entries)
+    filter = reading("filter", () => {
+      if (!Array.isArray(filter)) throw badOption("filter", "an array of strings");
+      if (!(filter.length <= 64)) throw invalid("filter has too many entries");
+      return Array.from(filter);
+    });
     types = [];
     for (const t of filter) {
       if (!EVENT_TYPES.includes(t)) {
@@ -153,9 +180,9 @@ class FileWatch {
     this._error = null;
     this._reader = null;
     this._steps = Promise.resolve();
+    if (signal) reading("signal", () => signal.addEventListener("abort", () => this._stop(), { once: true }));
     this._proc = sandbox.exec([HELPER, command]);
     this._proc.catch(() => {});
-    if (signal) signal.addEventListener("abort", () => this._stop(), { once: true });
   }
 
   [Symbol.asyncIterator]() {
@@ -163,7 +190,7 @@ class FileWatch {
   }
 
   next() {
-    if (this._signal && this._signal.aborted) this._stop();
+    if (aborted(this._signal)) this._stop();
     // One step at a time, in call order.
     const step = this._steps.then(() => this._step());
     this._steps = step.catch(() => {});
@@ -231,7 +258,7 @@ function watch(sandbox, path, options) {
   checkPath(path, "watch");
   const o = opts(options);
   const signal = signalOf(o);
-  const command = watchCommand(path, optBool(o, "recursive") ?? false, o.filter, o.timeoutMs);
+  const command = watchCommand(path, optBool(o, "recursive") ?? false, get(o, "filter"), get(o, "timeoutMs"));
   return new FileWatch(sandbox, path, command, signal);
 }
 
@@ -385,13 +412,6 @@ function count(n) {
   if (n === undefined || n === null) return undefined;
   if (typeof n !== "number" || !Number.isInteger(n)) throw invalid("n must be an integer");
   return n < 0 ? undefined : n; // read(-1): all, as in Python
-}
-
-function bytesOf(v) {
-  if (v instanceof Uint8Array) return v.slice();
-  if (v instanceof ArrayBuffer) return new Uint8Array(v.slice(0));
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
-  return null;
 }
 
 /**

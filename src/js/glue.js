@@ -167,16 +167,84 @@ export function sleep(ms) {
 }
 
 // Rejects with the signal's reason when it aborts; `cleanup()` removes the listener.
+// `done`/`error`: the signal had aborted already (its reason), or reading it threw (an
+// InvalidError): a caller's object, whose getters may throw, is only touched in here.
 export function abortPromise(signal) {
-  let cleanup = () => {};
-  const promise = new Promise((_, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    cleanup = () => signal.removeEventListener("abort", onAbort);
+  const invalid = (e) => makeError("INVALID", "signal must be an AbortSignal", undefined, e);
+  const reason = () => {
+    try {
+      return signal.reason;
+    } catch (e) {
+      return invalid(e);
+    }
+  };
+  const w = { done: false, error: undefined, cleanup() {} };
+  w.promise = new Promise((_, reject) => {
+    try {
+      if (signal.aborted) {
+        w.done = true;
+        w.error = reason();
+        return reject(w.error);
+      }
+      const onAbort = () => reject(reason());
+      signal.addEventListener("abort", onAbort, { once: true });
+      w.cleanup = () => {
+        try {
+          signal.removeEventListener("abort", onAbort);
+        } catch {}
+      };
+    } catch (e) {
+      w.done = true;
+      w.error = invalid(e);
+      reject(w.error);
+    }
   });
-  promise.catch(() => {});
-  return { promise, cleanup };
+  w.promise.catch(() => {});
+  return w;
+}
+
+// A fresh copy of the bytes of a Uint8Array, ArrayBuffer or other ArrayBufferView; null for
+// anything else, a detached buffer, or an object whose getters or traps throw.
+export function bytesOf(v) {
+  try {
+    if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
+    if (v instanceof ArrayBuffer) return new Uint8Array(v.slice(0));
+  } catch {}
+  return null;
+}
+
+// For an upload: [a ReadableStream of the SDK's own, size if known] over a caller's
+// ReadableStream or Blob, read with the built-in methods (never the object's own, which
+// may throw or lie); null if `v` is neither; a message if it cannot be read.
+export function streamOf(v) {
+  let size;
+  let s = v;
+  try {
+    size = Object.getOwnPropertyDescriptor(Blob.prototype, "size").get.call(v);
+    s = Blob.prototype.stream.call(v);
+  } catch {}
+  let reader;
+  try {
+    if (Object.getOwnPropertyDescriptor(ReadableStream.prototype, "locked").get.call(s)) {
+      return "the ReadableStream is locked";
+    }
+    reader = ReadableStream.prototype.getReader.call(s);
+  } catch {
+    return null;
+  }
+  const { read, cancel } = Object.getPrototypeOf(reader);
+  const own = new ReadableStream(
+    {
+      async pull(c) {
+        const r = await read.call(reader);
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+      cancel: (why) => cancel.call(reader, why),
+    },
+    { highWaterMark: 0 },
+  );
+  return [own, size];
 }
 
 export function randomBytes(n) {

@@ -44,12 +44,23 @@ extern "C" {
     fn sleep_promise(ms: u32) -> Promise;
     #[wasm_bindgen(js_name = randomBytes)]
     fn random_bytes(n: u32) -> Uint8Array;
+    #[wasm_bindgen(js_name = bytesOf)]
+    fn bytes_of(v: &JsValue) -> JsValue;
+    /// `[ReadableStream, size?]` of the SDK's own over a caller's stream or Blob; `null`
+    /// for anything else; a message if it cannot be read (see glue.js).
+    #[wasm_bindgen(js_name = streamOf)]
+    pub(crate) fn stream_of(v: &JsValue) -> JsValue;
 
     type AbortWatch;
     #[wasm_bindgen(js_name = abortPromise)]
     fn abort_promise(signal: &web_sys::AbortSignal) -> AbortWatch;
     #[wasm_bindgen(method, getter)]
     fn promise(this: &AbortWatch) -> Promise;
+    /// Set when the signal had aborted already, or could not be read: `error` says why.
+    #[wasm_bindgen(method, getter)]
+    fn done(this: &AbortWatch) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn error(this: &AbortWatch) -> JsValue;
     #[wasm_bindgen(method)]
     fn cleanup(this: &AbortWatch);
 }
@@ -57,6 +68,17 @@ extern "C" {
 /// Sleeps `ms` milliseconds (global `setTimeout`).
 pub async fn sleep(ms: u32) {
     let _ = JsFuture::from(sleep_promise(ms)).await;
+}
+
+/// The bytes of a string (UTF-8) or of a `Uint8Array`, `ArrayBuffer` or other
+/// `ArrayBufferView` (copied by the glue, which no getter or Proxy of the caller's can make
+/// throw through the wasm); `None` for anything else.
+pub fn bytes(v: &JsValue) -> Option<bytes::Bytes> {
+    if let Some(s) = v.as_string() {
+        return Some(bytes::Bytes::from(s.into_bytes()));
+    }
+    let copy = bytes_of(v);
+    (!copy.is_null()).then(|| bytes::Bytes::from(copy.unchecked_into::<Uint8Array>().to_vec()))
 }
 
 /// 16 random bytes from `crypto.getRandomValues` (no secure context needed).
@@ -88,10 +110,11 @@ pub async fn with_signal<T>(
     let Some(signal) = signal else {
         return fut.await;
     };
-    if signal.aborted() {
-        return Err(signal.reason());
-    }
+    // The glue reads the signal (a caller's object: its getters may throw).
     let watch = abort_promise(&signal);
+    if watch.done() {
+        return Err(watch.error());
+    }
     let aborted = JsFuture::from(watch.promise());
     let fut = std::pin::pin!(fut);
     let out = match futures_util::future::select(fut, aborted).await {

@@ -41,14 +41,13 @@ pub(crate) fn volume_of(v: &JsValue) -> Option<Volume> {
 fn probe_of(v: &JsValue) -> Option<Probe> {
     let get = |k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).ok();
     let port = get("tcpPort")?.as_f64();
-    let argv = get("execArgv")?;
-    let check = match (port, js_sys::Array::is_array(&argv)) {
-        (Some(p), false) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => {
+    let argv = super::convert::elements(&get("execArgv")?, "readinessProbe.execArgv").ok()?;
+    let check = match (port, argv) {
+        (Some(p), None) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => {
             ProbeCheck::Tcp(p as u16)
         }
-        (None, true) => ProbeCheck::Exec(
-            js_sys::Array::from(&argv)
-                .iter()
+        (None, Some(argv)) => ProbeCheck::Exec(
+            argv.iter()
                 .map(|a| a.as_string())
                 .collect::<Option<Vec<_>>>()
                 .filter(|a| !a.is_empty())?,

@@ -22,6 +22,7 @@ run() { # name command...
 }
 
 run files.js node --test --test-reporter=dot files-unit.mjs
+run mintToken node mint-token-fuzz.mjs
 run node node node-smoke.mjs
 run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-env deno-smoke.mjs
 

@@ -263,6 +263,10 @@ function reportFailure(e, what) {
     markDown(`The sandbox has ended (it timed out or was terminated). ${what}: ${msg}`, "Start a fresh sandbox");
   } else if (code === "AUTH") {
     markDown(`sandboxd refused the credential (${msg}).`, "Retry");
+  } else if (code === "RESOURCE_EXHAUSTED") {
+    markDown(`Limit reached: ${msg}`, "Retry");
+  } else if (code === "PERMISSION_DENIED") {
+    markDown(`Not allowed: ${msg}`);
   } else {
     info(`${what} failed: ${msg}`);
   }
@@ -280,12 +284,17 @@ const endpoint = () => params.get("endpoint") || location.origin;
 // `?timeout=SECONDS`: the sandbox's lifetime (default 30 minutes)
 const timeoutMs = Number(params.get("timeout")) > 0 ? Number(params.get("timeout")) * 1000 : undefined;
 
+/**
+ * The page's credential from the server that serves it: a scoped token for this visitor
+ * (multi-user mode: renewed from the same URL) or the workspace pair (single user).
+ */
 async function credentials() {
   if (params.get("tokenId") && params.get("tokenSecret"))
     return { tokenId: params.get("tokenId"), tokenSecret: params.get("tokenSecret") };
+  const url = new URL("/__sandboxd/config.json", endpoint()).href;
   let resp;
   try {
-    resp = await fetch(new URL("/__sandboxd/config.json", endpoint()), { cache: "no-store" });
+    resp = await fetch(url, { cache: "no-store" });
   } catch (e) {
     const err = new Error(`cannot fetch the credential (${errText(e)})`);
     err.code = "NETWORK";
@@ -298,7 +307,8 @@ async function credentials() {
     err.code = resp.status >= 500 ? "NETWORK" : "AUTH";
     throw err;
   }
-  return resp.json();
+  const cfg = await resp.json();
+  return cfg.token ? { token: cfg.token, tokenUrl: url, app: cfg.app } : cfg;
 }
 
 function onSessionEvent(ev) {
@@ -406,8 +416,9 @@ function terminateBeacon(sandboxId, creds) {
       "content-type": "application/grpc-web+proto",
       "x-grpc-web": "1",
       "x-modal-client-type": "8",
-      "x-modal-token-id": creds.tokenId,
-      "x-modal-token-secret": creds.tokenSecret,
+      ...(creds.token
+        ? { authorization: `Bearer ${creds.token}` }
+        : { "x-modal-token-id": creds.tokenId, "x-modal-token-secret": creds.tokenSecret }),
     },
     body: frame,
   }).catch(() => {});

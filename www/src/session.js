@@ -45,11 +45,23 @@ export class Session {
     this.runs = new Map(); // runId -> { proc, stdin writer, stopped }
   }
 
-  /** Connect to the endpoint with a credential; creates (or finds) the app. */
-  async connect({ endpoint, tokenId, tokenSecret }) {
+  /**
+   * Connect to the endpoint with a credential; creates (or finds) the app. A multi-user
+   * server hands out a scoped token per visitor (`token`, `tokenUrl`): the SDK asks
+   * `tokenUrl` again for a fresh one (the visitor's cookie keeps it the same visitor).
+   * A single-user sandboxd hands out its workspace credential (`tokenId`, `tokenSecret`).
+   */
+  async connect({ endpoint, tokenId, tokenSecret, token, tokenUrl, app }) {
     if (this.client) this.client.close();
-    this.client = new ModalClient({ endpoint, tokenId, tokenSecret });
-    this.app = await this.client.apps.fromName(APP_NAME, { createIfMissing: true });
+    const getToken = tokenUrl
+      ? async () => {
+          const r = await fetch(tokenUrl, { cache: "no-store", credentials: "same-origin" });
+          if (!r.ok) throw new Error(`the server did not renew the token (HTTP ${r.status})`);
+          return (await r.json()).token;
+        }
+      : undefined;
+    this.client = token ? new ModalClient({ endpoint, token, getToken }) : new ModalClient({ endpoint, tokenId, tokenSecret });
+    this.app = await this.client.apps.fromName(app || APP_NAME, { createIfMissing: true });
     return { appId: this.app.appId };
   }
 

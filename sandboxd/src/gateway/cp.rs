@@ -146,10 +146,11 @@ impl GatewayCp {
         let c = self.gw.authenticate(&req)?;
         c.require(Scope::Create)?;
         self.gw.check_sandbox(&c, &req.get_ref().sandbox_id).await?;
+        let current = self.gw.up.tags(&req.get_ref().sandbox_id).await?;
         let md = req.metadata().clone();
         let mut r = req.into_inner();
         r.environment_name = self.gw.up.environment().to_string();
-        r.tags = policy::with_forced_tags(&c, &r.tags)?;
+        r.tags = policy::set_tags(&c, &current, &r.tags)?;
         let (id, tags) = (r.sandbox_id.clone(), policy::tags_map(&r.tags));
         self.gw
             .up
@@ -398,8 +399,9 @@ impl ModalClient for GatewayCp {
             ));
         }
         self.unseal_sources(&c, &mut r.secret_sources)?;
-        r.tags = policy::with_forced_tags(&c, &r.tags)?;
+        r.tags = policy::create_tags(&c, &r.tags)?;
         let tags = policy::tags_map(&r.tags);
+        self.gw.check_sandbox_quota(&c, &md).await?;
         let mut resp = self
             .gw
             .up
@@ -434,8 +436,9 @@ impl ModalClient for GatewayCp {
             .ok_or_else(|| Status::invalid_argument("definition is required"))?;
         self.shape_definition(&c, d)?;
         r.environment_name = self.gw.up.environment().to_string();
-        r.tags = policy::with_forced_tags(&c, &r.tags)?;
+        r.tags = policy::create_tags(&c, &r.tags)?;
         let tags = policy::tags_map(&r.tags);
+        self.gw.check_sandbox_quota(&c, &md).await?;
         let resp = self
             .gw
             .up

@@ -1,5 +1,5 @@
-//! Per-subject limits of one gateway replica: calls per second (a token bucket) and open
-//! streams, and an idle timeout on streams (no total deadline: stdout of a long command
+//! Per-subject limits of one gateway replica: calls per second and commands per minute
+//! (token buckets) and open streams, and an idle timeout on streams (no total deadline: stdout of a long command
 //! may flow for hours; a stream with nothing on it for the idle time is ended UNAVAILABLE
 //! and the client resumes it).
 
@@ -14,70 +14,111 @@ use tonic::Status;
 /// Subjects not seen for this long are forgotten (bounds the table).
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 
+/// A token bucket: `rate` per second, up to `burst` saved.
+#[derive(Clone, Copy)]
 struct Bucket {
     tokens: f64,
     at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Instant, rate: f64, burst: f64) -> bool {
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(burst);
+        self.at = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+struct Subject {
+    calls: Bucket,
+    execs: Bucket,
     streams: usize,
 }
 
 pub struct SubjectLimits {
     rate: f64,
     burst: f64,
+    /// Commands per minute (0: no limit).
+    execs_per_minute: u32,
     max_streams: usize,
-    table: Mutex<HashMap<String, Bucket>>,
+    table: Mutex<HashMap<String, Subject>>,
 }
 
 impl SubjectLimits {
-    /// `rate` calls per second on average, bursts of twice that; `max_streams` open streams.
-    pub fn new(rate: u32, max_streams: usize) -> Arc<SubjectLimits> {
+    /// `rate` calls per second on average, bursts of twice that; `execs_per_minute`
+    /// commands a minute (bursts of that many; 0: no limit); `max_streams` open streams.
+    pub fn new(rate: u32, max_streams: usize, execs_per_minute: u32) -> Arc<SubjectLimits> {
         Arc::new(SubjectLimits {
             rate: rate as f64,
             burst: (rate as f64 * 2.0).max(1.0),
+            execs_per_minute,
             max_streams,
             table: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Counts one call of `sub`; RESOURCE_EXHAUSTED past the rate.
-    pub fn call(&self, sub: &str) -> Result<(), Status> {
+    fn with<T>(&self, sub: &str, f: impl FnOnce(&mut Subject, Instant) -> T) -> T {
         let now = Instant::now();
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if table.len() > 10_000 {
-            table.retain(|_, b| b.streams > 0 || now.duration_since(b.at) < FORGET_AFTER);
+            table.retain(|_, s| s.streams > 0 || now.duration_since(s.calls.at) < FORGET_AFTER);
         }
-        let b = table.entry(sub.to_string()).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
+        let s = table.entry(sub.to_string()).or_insert(Subject {
+            calls: Bucket {
+                tokens: self.burst,
+                at: now,
+            },
+            execs: Bucket {
+                tokens: self.execs_per_minute as f64,
+                at: now,
+            },
             streams: 0,
         });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate).min(self.burst);
-        b.at = now;
-        if b.tokens < 1.0 {
-            return Err(Status::resource_exhausted(format!(
-                "too many calls: this gateway allows {} calls per second per user",
-                self.rate
-            )));
+        f(s, now)
+    }
+
+    /// Counts one call of `sub`; RESOURCE_EXHAUSTED past the rate.
+    pub fn call(&self, sub: &str) -> Result<(), Status> {
+        if self.with(sub, |s, now| s.calls.take(now, self.rate, self.burst)) {
+            return Ok(());
         }
-        b.tokens -= 1.0;
-        Ok(())
+        Err(Status::resource_exhausted(format!(
+            "too many calls: this server allows {} calls per second per user",
+            self.rate
+        )))
+    }
+
+    /// Counts one command of `sub`; RESOURCE_EXHAUSTED past the per-minute quota.
+    pub fn exec(&self, sub: &str) -> Result<(), Status> {
+        let n = self.execs_per_minute;
+        if n == 0 || self.with(sub, |s, now| s.execs.take(now, n as f64 / 60.0, n as f64)) {
+            return Ok(());
+        }
+        Err(Status::resource_exhausted(format!(
+            "too many commands: this server allows {n} commands per minute per user; wait a moment"
+        )))
     }
 
     /// Opens one stream of `sub`; RESOURCE_EXHAUSTED past the limit. The stream counts
     /// until the returned guard is dropped.
     pub fn open_stream(self: &Arc<Self>, sub: &str) -> Result<StreamGuard, Status> {
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        let b = table.entry(sub.to_string()).or_insert(Bucket {
-            tokens: self.burst,
-            at: Instant::now(),
-            streams: 0,
+        let max = self.max_streams;
+        let opened = self.with(sub, |s, _| {
+            if s.streams >= max {
+                return false;
+            }
+            s.streams += 1;
+            true
         });
-        if b.streams >= self.max_streams {
+        if !opened {
             return Err(Status::resource_exhausted(format!(
-                "too many open streams: this gateway allows {} per user",
-                self.max_streams
+                "too many open streams: this server allows {max} per user"
             )));
         }
-        b.streams += 1;
         Ok(StreamGuard {
             limits: self.clone(),
             sub: sub.to_string(),
@@ -93,8 +134,8 @@ pub struct StreamGuard {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         let mut table = self.limits.table.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = table.get_mut(&self.sub) {
-            b.streams = b.streams.saturating_sub(1);
+        if let Some(s) = table.get_mut(&self.sub) {
+            s.streams = s.streams.saturating_sub(1);
         }
     }
 }
@@ -162,7 +203,7 @@ mod tests {
 
     #[test]
     fn rate_limits_per_subject() {
-        let l = SubjectLimits::new(5, 2);
+        let l = SubjectLimits::new(5, 2, 3);
         let ok = (0..20).filter(|_| l.call("a").is_ok()).count();
         assert_eq!(ok, 10, "a burst of twice the rate");
         assert_eq!(
@@ -173,8 +214,21 @@ mod tests {
     }
 
     #[test]
+    fn commands_per_minute() {
+        let l = SubjectLimits::new(5, 2, 3);
+        assert!((0..3).all(|_| l.exec("a").is_ok()));
+        assert_eq!(
+            l.exec("a").unwrap_err().code(),
+            tonic::Code::ResourceExhausted
+        );
+        assert!(l.exec("b").is_ok());
+        let unlimited = SubjectLimits::new(5, 2, 0);
+        assert!((0..1000).all(|_| unlimited.exec("a").is_ok()));
+    }
+
+    #[test]
     fn streams_are_counted_until_dropped() {
-        let l = SubjectLimits::new(5, 2);
+        let l = SubjectLimits::new(5, 2, 3);
         let a = l.open_stream("a").unwrap();
         let _b = l.open_stream("a").unwrap();
         assert!(l.open_stream("a").is_err());
@@ -185,7 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn idle_streams_end_unavailable() {
-        let l = SubjectLimits::new(5, 2);
+        let l = SubjectLimits::new(5, 2, 3);
         let inner = futures::stream::pending::<Result<u8, Status>>();
         let mut s = Guarded::new(
             inner,

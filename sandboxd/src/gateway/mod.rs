@@ -17,6 +17,7 @@
 mod cp;
 mod limits;
 pub mod policy;
+pub mod revocations;
 mod seal;
 mod tcr;
 mod upstream;
@@ -27,6 +28,7 @@ use futures::StreamExt;
 use limits::SubjectLimits;
 use modal_proto::client::modal_client_server::ModalClientServer;
 use modal_proto::task_command_router::task_command_router_server::TaskCommandRouterServer;
+use revocations::Revocations;
 use seal::{Seals, Ticket};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,10 +59,6 @@ pub struct GatewayArgs {
     /// The upstream environment every call goes to (default: the workspace's default).
     #[arg(long, env = "MODAL_ENVIRONMENT", default_value = "")]
     environment: String,
-    /// The key that verifies scoped tokens: an HS256 secret (at least 32 bytes) or an
-    /// Ed25519 public key (PEM).
-    #[arg(long)]
-    signing_key: PathBuf,
     /// A page origin allowed to call from a browser (exact, e.g. https://app.example.com;
     /// repeatable). Without any, no cross-origin browser call is allowed.
     #[arg(long = "allow-origin")]
@@ -73,8 +71,27 @@ pub struct GatewayArgs {
     /// repeatable). Default: the upstream's host and its parent domain.
     #[arg(long = "allow-router-host")]
     router_hosts: Vec<String>,
+    /// Serve the playground (static files) from DIR, with per-visitor tokens.
+    #[arg(long)]
+    www: Option<PathBuf>,
+    /// The npm package served at /pkg.
+    #[arg(long)]
+    pkg: Option<PathBuf>,
     #[command(flatten)]
     tls: crate::TlsArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// What scoped tokens may do: the verifying key, limits, quotas, revocations. Shared by
+/// `sandboxd gateway` and `sandboxd serve --signing-key`.
+#[derive(clap::Args, Clone)]
+pub struct PolicyArgs {
+    /// The key that verifies scoped tokens: an HS256 secret (at least 32 bytes) or an
+    /// Ed25519 public key (PEM). With an HS256 secret the server can also mint the
+    /// playground's per-visitor tokens.
+    #[arg(long)]
+    pub signing_key: Option<PathBuf>,
     /// Longest sandbox lifetime a token may ask for, in seconds.
     #[arg(long, default_value_t = 3600)]
     max_timeout: u32,
@@ -106,6 +123,21 @@ pub struct GatewayArgs {
     /// Seconds a stream may carry nothing before it is ended (the client resumes it).
     #[arg(long, default_value_t = 600)]
     stream_idle_timeout: u64,
+    /// Sandboxes one token subject may have running at once (0: no limit).
+    #[arg(long, default_value_t = 5)]
+    quota_sandboxes: u32,
+    /// Commands one token subject may start per minute (0: no limit; the filesystem
+    /// helper does not count).
+    #[arg(long, default_value_t = 120)]
+    quota_execs_per_minute: u32,
+    /// Seconds without activity after which a token's sandbox is reaped (its idle timeout
+    /// is at most this; 0: as asked).
+    #[arg(long, default_value_t = 600)]
+    quota_idle_timeout: u32,
+    /// The revocation list (`sandboxd token revoke` writes it; re-read every second).
+    /// Default for `serve`: revocations in the state dir.
+    #[arg(long)]
+    pub revocations: Option<PathBuf>,
 }
 
 /// The gateway's state, shared by both services.
@@ -118,6 +150,8 @@ pub struct Gateway {
     idle: Duration,
     allowed_secrets: Vec<String>,
     allowed_volumes: Vec<String>,
+    quota_sandboxes: u32,
+    revoked: Revocations,
     public_url: Option<String>,
     tls: bool,
 }
@@ -150,6 +184,7 @@ impl Gateway {
             ));
         }
         let claims = self.verifier.verify(bearer(req)?)?;
+        self.revoked.check(&claims)?;
         self.subjects.call(&claims.sub)?;
         Ok(claims)
     }
@@ -157,6 +192,7 @@ impl Gateway {
     /// The ticket of a command-router call, which must name the ticket's task.
     fn ticket<T>(&self, req: &Request<T>, task_id: &str) -> Result<Ticket, Status> {
         let t = self.seals.open_ticket(bearer(req)?)?;
+        self.revoked.check(&t.claims)?;
         if t.task != task_id {
             return Err(Status::permission_denied(format!(
                 "this command router access is for task {}, not {task_id}",
@@ -183,6 +219,42 @@ impl Gateway {
                 "sandbox {sandbox_id} is not within this token's reach"
             )))
         }
+    }
+
+    /// RESOURCE_EXHAUSTED when the token's subject already runs its quota of sandboxes
+    /// (counted upstream by the creator tag every create through the gateway sets).
+    async fn check_sandbox_quota(
+        &self,
+        c: &Claims,
+        client: &tonic::metadata::MetadataMap,
+    ) -> Result<(), Status> {
+        let quota = self.quota_sandboxes;
+        if quota == 0 {
+            return Ok(());
+        }
+        let req = modal_proto::client::SandboxListRequest {
+            app_id: self.app_id(c).await?,
+            environment_name: self.up.environment().to_string(),
+            include_finished: false,
+            tags: policy::subject_filter(c),
+            before_timestamp: 0.0,
+        };
+        let running = self
+            .up
+            .cp(client, req, |mut cl, r| async move {
+                cl.sandbox_list_v2(r).await
+            })
+            .await?
+            .sandboxes
+            .len();
+        if running >= quota as usize {
+            let plural = |n: usize| if n == 1 { "" } else { "es" };
+            return Err(Status::resource_exhausted(format!(
+                "you have {running} sandbox{} running and this server allows {quota} per user: terminate one (or wait for one to end) to start another",
+                plural(running)
+            )));
+        }
+        Ok(())
     }
 
     /// The id of the token's app; NOT_FOUND until it has been created.
@@ -299,6 +371,155 @@ fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer> {
         .max_age(Duration::from_secs(7200)))
 }
 
+impl Gateway {
+    /// A gateway with `policy` in front of `up`. Its keys for sealed ids and tickets derive
+    /// from `upstream_secret`, which every replica shares.
+    pub fn new(
+        policy: &PolicyArgs,
+        up: Upstream,
+        upstream_secret: &str,
+        tls: bool,
+        public_url: Option<String>,
+    ) -> Result<Arc<Gateway>> {
+        let key = policy
+            .signing_key
+            .as_deref()
+            .context("--signing-key is required: the key that verifies scoped tokens")?;
+        if !(policy.max_cpu.is_finite() && policy.max_cpu > 0.0) {
+            bail!("--max-cpu must be a positive number of cores");
+        }
+        let limits = policy::Limits {
+            max_timeout_secs: policy.max_timeout,
+            max_milli_cpu: (policy.max_cpu * 1000.0).round() as u32,
+            max_memory_mib: policy.max_memory_mib,
+            max_disk_mib: policy.max_disk_mib,
+            max_idle_secs: policy.quota_idle_timeout,
+            images: if policy.images.is_empty() {
+                vec!["*".into()]
+            } else {
+                policy.images.clone()
+            },
+        };
+        Ok(Arc::new(Gateway {
+            seals: Seals::new(upstream_secret),
+            up,
+            verifier: Verifier::from_file(key)?,
+            limits,
+            subjects: SubjectLimits::new(
+                policy.rate_limit.max(1),
+                policy.max_streams.max(1),
+                policy.quota_execs_per_minute,
+            ),
+            idle: Duration::from_secs(policy.stream_idle_timeout.max(1)),
+            allowed_secrets: policy.allowed_secrets.clone(),
+            allowed_volumes: policy.allowed_volumes.clone(),
+            quota_sandboxes: policy.quota_sandboxes,
+            revoked: Revocations::new(policy.revocations.clone()),
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
+            tls,
+        }))
+    }
+}
+
+#[cfg(test)]
+impl PolicyArgs {
+    /// The flags' defaults.
+    pub fn for_tests() -> PolicyArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            policy: PolicyArgs,
+        }
+        Cli::parse_from(["test"]).policy
+    }
+}
+
+/// The gateway of `sandboxd serve --signing-key`: the same policy, in front of this
+/// sandboxd's own services (`local`, called in-process with the workspace credential).
+pub fn local(
+    policy: &PolicyArgs,
+    local: axum::Router,
+    token_id: &str,
+    token_secret: &str,
+    tls: bool,
+) -> Result<Arc<Gateway>> {
+    use tower::ServiceExt;
+    type Req = http::Request<tonic::body::Body>;
+    let svc = ServiceExt::<Req>::map_response(local, |r: http::Response<axum::body::Body>| {
+        r.map(tonic::body::Body::new)
+    });
+    let svc = ServiceExt::<Req>::map_err(
+        svc,
+        |e: std::convert::Infallible| -> upstream::TransportError { match e {} },
+    );
+    let up = Upstream::new(UpstreamConfig {
+        dial: upstream::Dial::Local(upstream::Svc::new(svc)),
+        token_id: token_id.to_string(),
+        token_secret: token_secret.to_string(),
+        environment: String::new(),
+        router_hosts: Vec::new(),
+    })?;
+    Gateway::new(policy, up, token_secret, tls, None)
+}
+
+/// One port for both kinds of clients of `serve --signing-key`: calls with the workspace
+/// credential (Modal's official clients, the operator) and command-router calls with a
+/// router JWT this sandboxd signed (`is_local_jwt`) go to its own services; every other
+/// call (scoped tokens, gateway tickets, no credential) goes through the gateway's policy.
+pub fn dispatch(
+    local: axum::Router,
+    scoped: axum::Router,
+    is_local_jwt: impl Fn(&str) -> bool + Clone + Send + Sync + 'static,
+) -> axum::Router {
+    use tower::ServiceExt;
+    let route = move |req: axum::extract::Request| {
+        let h = req.headers();
+        let workspace =
+            h.contains_key("x-modal-token-id") || h.contains_key("x-modal-token-secret");
+        let local_jwt = h
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .is_some_and(|t| is_local_jwt(t.trim()));
+        let svc = if workspace || local_jwt {
+            local.clone()
+        } else {
+            scoped.clone()
+        };
+        async move { svc.oneshot(req).await }
+    };
+    axum::Router::new()
+        .route_service(
+            "/modal.client.ModalClient/{*method}",
+            tower::service_fn(route.clone()),
+        )
+        .route_service(
+            "/modal.task_command_router.TaskCommandRouter/{*method}",
+            tower::service_fn(route),
+        )
+}
+
+/// Both services of the gateway, gRPC and gRPC-web, as one router. Methods it does not
+/// serve answer PERMISSION_DENIED.
+pub fn grpc_router(gw: Arc<Gateway>) -> axum::Router {
+    let web = tonic_web::GrpcWebLayer::new();
+    let cp = ModalClientServer::from_arc(Arc::new(cp::GatewayCp { gw: gw.clone() }))
+        .max_decoding_message_size(upstream::MAX_MESSAGE)
+        .max_encoding_message_size(upstream::MAX_MESSAGE);
+    let tcr = TaskCommandRouterServer::from_arc(Arc::new(tcr::GatewayTcr { gw }))
+        .max_decoding_message_size(upstream::MAX_MESSAGE)
+        .max_encoding_message_size(upstream::MAX_MESSAGE);
+    tonic::service::Routes::new(web.layer(cp))
+        .add_service(web.layer(tcr))
+        .into_axum_router()
+        .fallback(refuse_unknown)
+        .layer(axum::middleware::map_response(unimplemented_is_refused))
+}
+
 pub async fn run(args: GatewayArgs) -> Result<()> {
     let upstream_uri: http::Uri = args
         .upstream
@@ -312,63 +533,65 @@ pub async fn run(args: GatewayArgs) -> Result<()> {
     if args.token_id.is_empty() || args.token_secret.is_empty() {
         bail!("the upstream credential is empty: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET");
     }
-    let verifier = Verifier::from_file(&args.signing_key)?;
     let router_hosts = if args.router_hosts.is_empty() {
         upstream::default_router_hosts(&upstream_uri)
     } else {
         args.router_hosts.clone()
     };
     let up = Upstream::new(UpstreamConfig {
-        url: args.upstream.trim_end_matches('/').to_string(),
-        ca_pem: args
-            .upstream_ca
-            .as_deref()
-            .map(crate::tls::ca_pem)
-            .transpose()?,
+        dial: upstream::Dial::Remote {
+            url: args.upstream.trim_end_matches('/').to_string(),
+            ca_pem: args
+                .upstream_ca
+                .as_deref()
+                .map(crate::tls::ca_pem)
+                .transpose()?,
+        },
         token_id: args.token_id.clone(),
         token_secret: args.token_secret.clone(),
         environment: args.environment.clone(),
         router_hosts,
     })?;
-    if !(args.max_cpu.is_finite() && args.max_cpu > 0.0) {
-        bail!("--max-cpu must be a positive number of cores");
-    }
-    let limits = policy::Limits {
-        max_timeout_secs: args.max_timeout,
-        max_milli_cpu: (args.max_cpu * 1000.0).round() as u32,
-        max_memory_mib: args.max_memory_mib,
-        max_disk_mib: args.max_disk_mib,
-        images: if args.images.is_empty() {
-            vec!["*".into()]
-        } else {
-            args.images.clone()
-        },
-    };
     let tls = args.tls.server_config()?;
-    let gw = Arc::new(Gateway {
-        seals: Seals::new(&args.token_secret),
+    let gw = Gateway::new(
+        &args.policy,
         up,
-        verifier,
-        limits,
-        subjects: SubjectLimits::new(args.rate_limit.max(1), args.max_streams.max(1)),
-        idle: Duration::from_secs(args.stream_idle_timeout.max(1)),
-        allowed_secrets: args.allowed_secrets.clone(),
-        allowed_volumes: args.allowed_volumes.clone(),
-        public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
-        tls: tls.is_some(),
-    });
-    let web = tonic_web::GrpcWebLayer::new();
-    let cp = ModalClientServer::from_arc(Arc::new(cp::GatewayCp { gw: gw.clone() }))
-        .max_decoding_message_size(upstream::MAX_MESSAGE)
-        .max_encoding_message_size(upstream::MAX_MESSAGE);
-    let tcr = TaskCommandRouterServer::from_arc(Arc::new(tcr::GatewayTcr { gw }))
-        .max_decoding_message_size(upstream::MAX_MESSAGE)
-        .max_encoding_message_size(upstream::MAX_MESSAGE);
-    let router = tonic::service::Routes::new(web.layer(cp))
-        .add_service(web.layer(tcr))
-        .into_axum_router()
-        .fallback(refuse_unknown)
-        .layer(axum::middleware::map_response(unimplemented_is_refused))
+        &args.token_secret,
+        tls.is_some(),
+        args.public_url.clone(),
+    )?;
+    let mut router = grpc_router(gw);
+    if let Some(www) = &args.www {
+        // the playground in front of Modal: each visitor gets a token of its own
+        let visitors = crate::playground::VisitorTokens::new(&args.policy, tls.is_some())?;
+        let statics = crate::playground::routes(
+            Some(crate::playground::Credential::Visitors(visitors)),
+            args.pkg.clone(),
+        )
+        .fallback_service(tower_http::services::ServeDir::new(www));
+        // gRPC calls (to any service: unknown ones are refused as before) go to the
+        // gateway, everything else to the playground's files
+        router = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (grpc, statics) = (router.clone(), statics.clone());
+            async move {
+                use tower::ServiceExt;
+                let is_grpc = req
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+                let r = if is_grpc {
+                    grpc.oneshot(req).await
+                } else {
+                    statics.oneshot(req).await
+                };
+                match r {
+                    Ok(resp) => resp,
+                    Err(e) => match e {},
+                }
+            }
+        });
+    }
+    let router = router
         .layer(axum::middleware::map_request(
             crate::server::host_from_authority,
         ))

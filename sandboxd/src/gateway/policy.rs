@@ -15,6 +15,9 @@ use tonic::Status;
 /// The tag every sandbox created through a gateway carries: the app (by name) of the
 /// token that created it. Tag names with this prefix are the gateway's own.
 pub const APP_TAG: &str = "modal-wasm-app";
+/// The tag naming the token subject that created a sandbox (for per-subject quotas; not
+/// part of a sandbox's reach: every token of the tenant reaches it).
+pub const SUB_TAG: &str = "modal-wasm-sub";
 const RESERVED_PREFIX: &str = "modal-wasm-";
 
 /// The path of the in-sandbox filesystem helper: a token with the `fs` scope but not
@@ -28,6 +31,8 @@ pub struct Limits {
     pub max_milli_cpu: u32,
     pub max_memory_mib: u32,
     pub max_disk_mib: u32,
+    /// The longest idle timeout (idle sandboxes of a user who left are reaped); 0: any.
+    pub max_idle_secs: u32,
     /// Registry tags an image may start from (`*` at the end matches any suffix).
     pub images: Vec<String>,
 }
@@ -39,6 +44,7 @@ impl Default for Limits {
             max_milli_cpu: 4000,
             max_memory_mib: 8192,
             max_disk_mib: 10240,
+            max_idle_secs: 0,
             images: vec!["*".into()],
         }
     }
@@ -82,14 +88,16 @@ pub fn tags_proto(tags: &BTreeMap<String, String>) -> Vec<pb::SandboxTag> {
         .collect()
 }
 
-/// The tags a create or a tags-set request ends with: the client's, plus the forced ones.
-/// A client tag that contradicts a forced one, or uses the reserved prefix, is refused.
-pub fn with_forced_tags(
+/// The client's tags merged over `keep` (tags the sandbox carries already, or none), with
+/// the token's forced tags on top. A client tag that contradicts a forced one, or uses the
+/// reserved prefix, is refused.
+fn merge_tags(
     c: &Claims,
+    keep: BTreeMap<String, String>,
     asked: &[pb::SandboxTag],
 ) -> Result<Vec<pb::SandboxTag>, Status> {
     let forced = forced_tags(c);
-    let mut out = BTreeMap::new();
+    let mut out = keep;
     for t in asked {
         if let Some(v) = forced.get(&t.tag_name) {
             if *v != t.tag_value {
@@ -109,9 +117,38 @@ pub fn with_forced_tags(
     Ok(tags_proto(&out))
 }
 
+/// The tags of a new sandbox: the client's, the token's, the app tag and the creator.
+pub fn create_tags(c: &Claims, asked: &[pb::SandboxTag]) -> Result<Vec<pb::SandboxTag>, Status> {
+    let creator = BTreeMap::from([(SUB_TAG.to_string(), c.sub.clone())]);
+    merge_tags(c, creator, asked)
+}
+
+/// The tags after a tags-set (which replaces the set): the client's, with the gateway's
+/// own tags of the sandbox (`current`) and the token's forced tags kept.
+pub fn set_tags(
+    c: &Claims,
+    current: &BTreeMap<String, String>,
+    asked: &[pb::SandboxTag],
+) -> Result<Vec<pb::SandboxTag>, Status> {
+    let reserved = current
+        .iter()
+        .filter(|(k, _)| k.starts_with(RESERVED_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    merge_tags(c, reserved, asked)
+}
+
+/// The tags that select one subject's sandboxes of the token's app (for its quota).
+pub fn subject_filter(c: &Claims) -> Vec<pb::SandboxTag> {
+    tags_proto(&BTreeMap::from([
+        (APP_TAG.to_string(), c.app.clone()),
+        (SUB_TAG.to_string(), c.sub.clone()),
+    ]))
+}
+
 /// A list filter narrowed to the token's sandboxes (the client's own filter kept).
 pub fn list_filter(c: &Claims, asked: &[pb::SandboxTag]) -> Result<Vec<pb::SandboxTag>, Status> {
-    with_forced_tags(c, asked)
+    merge_tags(c, BTreeMap::new(), asked)
 }
 
 /// Fields of a sandbox definition a tenant may not set, by name, when set.
@@ -168,6 +205,11 @@ pub fn shape_definition(d: &mut pb::Sandbox, limits: &Limits) -> Result<(), Stat
             "timeout of {} s is above this gateway's limit of {} s",
             d.timeout_secs, limits.max_timeout_secs
         )));
+    }
+    if limits.max_idle_secs > 0 {
+        // a user who leaves does not keep a sandbox: idle ones are reaped
+        let idle = d.idle_timeout_secs.unwrap_or(limits.max_idle_secs);
+        d.idle_timeout_secs = Some(idle.min(limits.max_idle_secs));
     }
     if let Some(idle) = d.idle_timeout_secs {
         if idle > limits.max_timeout_secs {
@@ -285,6 +327,11 @@ pub fn check_image(image: &pb::Image, limits: &Limits) -> Result<(), Status> {
     Ok(())
 }
 
+/// True for a run of the filesystem helper with one JSON command.
+pub fn is_fs_helper(argv: &[String]) -> bool {
+    argv.len() == 2 && argv[0] == FS_TOOLS
+}
+
 /// Checks an exec's command against the token: `exec` runs anything; `fs` alone runs only
 /// the filesystem helper with one JSON command.
 pub fn check_exec(c: &Claims, argv: &[String]) -> Result<(), Status> {
@@ -292,7 +339,7 @@ pub fn check_exec(c: &Claims, argv: &[String]) -> Result<(), Status> {
     if c.allows(Scope::Exec) {
         return Ok(());
     }
-    if c.allows(Scope::Fs) && argv.len() == 2 && argv[0] == FS_TOOLS {
+    if c.allows(Scope::Fs) && is_fs_helper(argv) {
         return Ok(());
     }
     Err(denied(if c.allows(Scope::Fs) {
@@ -330,14 +377,26 @@ mod tests {
     #[test]
     fn creates_get_forced_tags_and_conflicts_are_refused() {
         let c = claims();
-        let out = tags_map(&with_forced_tags(&c, &[tag("team", "x")]).unwrap());
+        let out = tags_map(&create_tags(&c, &[tag("team", "x")]).unwrap());
         assert_eq!(out.get("user").map(String::as_str), Some("a"));
         assert_eq!(out.get(APP_TAG).map(String::as_str), Some("play"));
+        assert_eq!(out.get(SUB_TAG).map(String::as_str), Some("u1"));
         assert_eq!(out.get("team").map(String::as_str), Some("x"));
-        let e = with_forced_tags(&c, &[tag("user", "b")]).unwrap_err();
+        let e = create_tags(&c, &[tag("user", "b")]).unwrap_err();
         assert_eq!(e.code(), tonic::Code::PermissionDenied);
-        assert!(with_forced_tags(&c, &[tag(APP_TAG, "other")]).is_err());
-        assert!(with_forced_tags(&c, &[tag("modal-wasm-x", "1")]).is_err());
+        assert!(create_tags(&c, &[tag(APP_TAG, "other")]).is_err());
+        assert!(create_tags(&c, &[tag("modal-wasm-x", "1")]).is_err());
+        assert!(create_tags(&c, &[tag(SUB_TAG, "someone-else")]).is_err());
+        // a tags-set keeps the creator, even when another subject of the tenant sets them
+        let mut other = claims();
+        other.sub = "u2".into();
+        let after = tags_map(&set_tags(&other, &out, &[tag("team", "y")]).unwrap());
+        assert_eq!(after.get(SUB_TAG).map(String::as_str), Some("u1"));
+        assert_eq!(after.get("team").map(String::as_str), Some("y"));
+        assert!(list_filter(&c, &[])
+            .unwrap()
+            .iter()
+            .all(|t| t.tag_name != SUB_TAG));
     }
 
     #[test]
@@ -362,6 +421,17 @@ mod tests {
         let mut d = pb::Sandbox::default();
         shape_definition(&mut d, &limits).unwrap();
         assert_eq!(d.timeout_secs, 300);
+        assert_eq!(d.idle_timeout_secs, None, "no idle limit: as asked");
+        let idle = Limits {
+            max_idle_secs: 120,
+            ..limits.clone()
+        };
+        let mut e = pb::Sandbox::default();
+        shape_definition(&mut e, &idle).unwrap();
+        assert_eq!(e.idle_timeout_secs, Some(120), "idle sandboxes are reaped");
+        e.idle_timeout_secs = Some(30);
+        shape_definition(&mut e, &idle).unwrap();
+        assert_eq!(e.idle_timeout_secs, Some(30));
         d.timeout_secs = 601;
         let e = shape_definition(&mut d, &limits).unwrap_err();
         assert!(e.message().contains("600"), "{}", e.message());

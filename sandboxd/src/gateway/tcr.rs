@@ -70,6 +70,9 @@ impl TaskCommandRouter for GatewayTcr {
         let t = self.gw.ticket(&req, &req.get_ref().task_id)?;
         let mut r = req.into_inner();
         policy::check_exec(&t.claims, &r.command_args)?;
+        if !policy::is_fs_helper(&r.command_args) {
+            self.gw.subjects.exec(&t.claims.sub)?;
+        }
         let seals = &self.gw.seals;
         for s in &mut r.secret_ids {
             *s = seals.unseal(&t.claims, "secret", s)?;

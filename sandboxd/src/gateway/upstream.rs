@@ -1,8 +1,9 @@
-//! The gateway's side towards the upstream (Modal's API, or a sandboxd): channels over
-//! verified TLS (h2, keepalive, 100 MiB messages), the workspace credential and the
-//! `AuthTokenGet` token on every control-plane call, per-sandbox command-router access, and
-//! short caches of sandbox tags and app ids. Upstream statuses reach clients with their
-//! code, message and details only (never upstream metadata).
+//! The gateway's side towards the upstream: Modal's API or a remote sandboxd over verified
+//! TLS (h2, keepalive, 100 MiB messages), or, for `sandboxd serve --signing-key`, the local
+//! sandboxd's own services in this process. The workspace credential and the
+//! `AuthTokenGet` token go on every control-plane call; command-router access is fetched
+//! per sandbox; sandbox tags and app ids are cached briefly. Upstream statuses reach clients
+//! with their code, message and details only (never upstream metadata).
 
 use super::policy;
 use modal_proto::client as pb;
@@ -27,12 +28,53 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 const CLIENT_TYPE: &str = "8";
 const DEFAULT_CLIENT_VERSION: &str = "1.0.0";
 
-pub type Cp = ModalClientClient<Channel>;
-pub type Tcr = TaskCommandRouterClient<Channel>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error of a transport. A concrete type rather than `BoxError`: with a boxed error
+/// as the service's error, rustc cannot prove tonic's futures `Send` in the async service
+/// methods ("implementation of `From` is not general enough").
+#[derive(Debug)]
+pub struct TransportError(pub BoxError);
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// A gRPC transport: a network channel, or a service in this process.
+pub type Svc = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    TransportError,
+>;
+pub type Cp = ModalClientClient<Svc>;
+pub type Tcr = TaskCommandRouterClient<Svc>;
+
+fn boxed_channel(c: Channel) -> Svc {
+    use tower::ServiceExt;
+    Svc::new(c.map_err(|e| TransportError(Box::new(e))))
+}
+
+/// Where the upstream is.
+pub enum Dial {
+    /// Over the network (`url`: https, or http on loopback).
+    Remote {
+        url: String,
+        ca_pem: Option<Vec<u8>>,
+    },
+    /// In this process: both services of a local sandboxd, whatever router url it hands out.
+    Local(Svc),
+}
 
 pub struct UpstreamConfig {
-    pub url: String,
-    pub ca_pem: Option<Vec<u8>>,
+    pub dial: Dial,
     pub token_id: String,
     pub token_secret: String,
     pub environment: String,
@@ -57,7 +99,7 @@ pub struct Upstream {
     cp: Cp,
     auth_token: tokio::sync::Mutex<Option<Cached<String>>>,
     access: Mutex<HashMap<String, Cached<Access>>>,
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: Mutex<HashMap<String, Svc>>,
     tags: Mutex<HashMap<String, Cached<BTreeMap<String, String>>>>,
     apps: Mutex<HashMap<String, Cached<String>>>,
 }
@@ -93,6 +135,28 @@ fn jwt_exp(jwt: &str) -> Option<u64> {
     v.get("exp")?.as_u64()
 }
 
+/// The router url to dial. Like Modal's JS and Go clients: an upstream control plane in
+/// plaintext on loopback hands out `https://` router urls (which JS clients demand) that are
+/// dialed in plaintext (a local sandboxd without TLS).
+fn plaintext_on_loopback(cp_url: &str, router_url: &str) -> String {
+    let loopback = |u: &str| {
+        let host = u
+            .split_once("://")
+            .map(|(_, r)| r)
+            .unwrap_or(u)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("");
+        host == "localhost" || host.starts_with("127.")
+    };
+    match router_url.strip_prefix("https://") {
+        Some(rest) if cp_url.starts_with("http://") && loopback(cp_url) && loopback(router_url) => {
+            format!("http://{rest}")
+        }
+        _ => router_url.to_string(),
+    }
+}
+
 fn host_allowed(patterns: &[String], host: &str) -> bool {
     patterns.iter().any(|p| match p.strip_prefix("*.") {
         Some(suffix) => host.ends_with(&format!(".{suffix}")),
@@ -118,8 +182,13 @@ pub fn default_router_hosts(upstream: &http::Uri) -> Vec<String> {
 
 impl Upstream {
     pub fn new(cfg: UpstreamConfig) -> anyhow::Result<Upstream> {
-        let channel = Self::endpoint(&cfg, &cfg.url, None)?.connect_lazy();
-        let cp = ModalClientClient::new(channel)
+        let svc = match &cfg.dial {
+            Dial::Remote { url, ca_pem } => {
+                boxed_channel(Self::endpoint(ca_pem, url, None)?.connect_lazy())
+            }
+            Dial::Local(svc) => svc.clone(),
+        };
+        let cp = ModalClientClient::with_origin(svc, Self::origin(&cfg))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
         Ok(Upstream {
@@ -137,9 +206,27 @@ impl Upstream {
         &self.cfg.environment
     }
 
+    fn origin(cfg: &UpstreamConfig) -> http::Uri {
+        match &cfg.dial {
+            Dial::Remote { url, .. } => url.parse().unwrap_or_default(),
+            Dial::Local(_) => http::Uri::from_static("http://127.0.0.1"),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match &self.cfg.dial {
+            Dial::Remote { url, .. } => url,
+            Dial::Local(_) => "(this sandboxd)",
+        }
+    }
+
     /// An endpoint for `url` (dialing `ipv4` instead of the url's host when given, the
     /// host kept for TLS and `:authority`): h2 keepalive, no request deadline.
-    fn endpoint(cfg: &UpstreamConfig, url: &str, ipv4: Option<&str>) -> anyhow::Result<Endpoint> {
+    fn endpoint(
+        ca_pem: &Option<Vec<u8>>,
+        url: &str,
+        ipv4: Option<&str>,
+    ) -> anyhow::Result<Endpoint> {
         let uri: http::Uri = url.parse()?;
         let host = uri.host().unwrap_or("").to_string();
         let https = uri.scheme_str() == Some("https");
@@ -160,7 +247,7 @@ impl Upstream {
             .http2_adaptive_window(true);
         if https {
             let mut tls = ClientTlsConfig::new().with_native_roots().domain_name(host);
-            if let Some(pem) = &cfg.ca_pem {
+            if let Some(pem) = ca_pem {
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
             }
             ep = ep.tls_config(tls)?;
@@ -228,7 +315,7 @@ impl Upstream {
         if st.code() == Code::Unauthenticated || st.code() == Code::PermissionDenied {
             tracing::error!(
                 "the upstream {} refused this gateway's credential ({}): check MODAL_TOKEN_ID / MODAL_TOKEN_SECRET",
-                self.cfg.url,
+                self.name(),
                 st.message()
             );
             return Status::unavailable(
@@ -265,6 +352,17 @@ impl Upstream {
     }
 
     fn router_client(&self, url: &str, ipv4: &str) -> Result<Tcr, Status> {
+        let (cp_url, ca_pem) = match &self.cfg.dial {
+            Dial::Local(svc) => {
+                let uri = url
+                    .parse()
+                    .unwrap_or_else(|_| http::Uri::from_static("http://127.0.0.1"));
+                return Ok(Self::tcr(svc.clone(), uri));
+            }
+            Dial::Remote { url, ca_pem } => (url, ca_pem),
+        };
+        let url = plaintext_on_loopback(cp_url, url);
+        let url = url.as_str();
         let uri: http::Uri = url
             .parse()
             .map_err(|_| Status::unavailable("the upstream handed out a bad command router url"))?;
@@ -278,7 +376,7 @@ impl Upstream {
             ));
         }
         let key = format!("{url} {ipv4}");
-        let channel = {
+        let svc = {
             let mut channels = lock(&self.channels);
             if channels.len() > 1024 {
                 channels.clear();
@@ -286,17 +384,23 @@ impl Upstream {
             match channels.get(&key) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = Self::endpoint(&self.cfg, url, Some(ipv4))
-                        .map_err(|e| Status::unavailable(format!("command router: {e}")))?
-                        .connect_lazy();
+                    let c = boxed_channel(
+                        Self::endpoint(ca_pem, url, Some(ipv4))
+                            .map_err(|e| Status::unavailable(format!("command router: {e}")))?
+                            .connect_lazy(),
+                    );
                     channels.insert(key, c.clone());
                     c
                 }
             }
         };
-        Ok(TaskCommandRouterClient::new(channel)
+        Ok(Self::tcr(svc, uri))
+    }
+
+    fn tcr(svc: Svc, origin: http::Uri) -> Tcr {
+        TaskCommandRouterClient::with_origin(svc, origin)
             .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE))
+            .max_encoding_message_size(MAX_MESSAGE)
     }
 
     async fn access(&self, sandbox_id: &str, fresh: bool) -> Result<Access, Status> {
@@ -463,6 +567,27 @@ mod tests {
         let local = default_router_hosts(&"https://127.0.0.1:9".parse().unwrap());
         assert_eq!(local, vec!["127.0.0.1".to_string()]);
         assert!(!host_allowed(&local, "127.0.0.2"));
+    }
+
+    #[test]
+    fn loopback_routers_of_a_plaintext_upstream_are_dialed_in_plaintext() {
+        let p = plaintext_on_loopback;
+        assert_eq!(
+            p("http://127.0.0.1:9", "https://127.0.0.1:9"),
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(
+            p("https://127.0.0.1:9", "https://127.0.0.1:9"),
+            "https://127.0.0.1:9"
+        );
+        assert_eq!(
+            p("http://127.0.0.1:9", "https://r.example.com"),
+            "https://r.example.com"
+        );
+        assert_eq!(
+            p("https://api.modal.com", "https://w.modal.com"),
+            "https://w.modal.com"
+        );
     }
 
     #[test]
