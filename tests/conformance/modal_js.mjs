@@ -80,13 +80,14 @@ try {
   // --- the main process's own stdio (V2: the router's SandboxStdio*; V1: SandboxGetLogs
   // and SandboxStdinWrite on the control plane)
   sb = await modal.sandboxes.create(app, image, {
-    command: ["sh", "-c", "echo out; echo err >&2; read line; echo got:$line; exit 5"],
+    // `cat` exits at EOF: the process is still running when the EOF write arrives
+    command: ["sh", "-c", "echo out; echo err >&2; cat; exit 5"],
     timeoutMs: 60_000,
   });
   await sb.stdin.writeText("ping\n");
   await sb.stdin.close();
   check("main process exit code", await sb.wait(), 5);
-  check("main process stdout", await sb.stdout.readText(), "out\ngot:ping\n");
+  check("main process stdout", await sb.stdout.readText(), "out\nping\n");
   check("main process stderr", await sb.stderr.readText(), "err\n");
 } catch (e) {
   failed++;

@@ -74,7 +74,8 @@ check("returncode after terminate", sb.returncode, 137)
 # --- the main process's own stdio (V2: the router's SandboxStdio*; V1: SandboxGetLogs and
 # SandboxStdinWrite on the control plane)
 sb = modal.Sandbox.create(
-    "sh", "-c", "echo out; echo err >&2; read line; echo got:$line; exit 5",
+    # `cat` exits at EOF: the process is still running when the EOF write arrives
+    "sh", "-c", "echo out; echo err >&2; cat; exit 5",
     app=app, image=image, timeout=60,
 )
 sb.stdin.write(b"ping\n")
@@ -82,7 +83,7 @@ sb.stdin.write_eof()
 sb.stdin.drain()
 sb.wait(raise_on_termination=False)
 check("main process exit code", sb.returncode, 5)
-check("main process stdout", sb.stdout.read(), "out\ngot:ping\n")
+check("main process stdout", sb.stdout.read(), "out\nping\n")
 check("main process stderr", sb.stderr.read(), "err\n")
 
 print(f"py {GEN}: {passed} passed, {failed} failed")
