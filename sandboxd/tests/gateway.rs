@@ -493,6 +493,14 @@ async fn tenants_cannot_touch_each_other() {
         ExecOpts::default(),
     );
     assert_code(files.await, denied, "read a's files with b's ticket");
+    let snap = stolen
+        .tcr
+        .task_snapshot_filesystem(tcr::TaskSnapshotFilesystemRequest {
+            task_id: ra.task_id.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_code(snap, denied, "snapshot a's sandbox with b's ticket");
 
     // a's snapshot image is a's: b cannot create from it
     let mut sa = a.sb(&ra).await;
