@@ -403,6 +403,7 @@ impl State {
                 idle_timeout: None,
                 ports: vec![],
                 readiness: None,
+                disk_mib: self.backend.disk.default_mib,
             },
         )
         .await
@@ -437,12 +438,10 @@ impl State {
                 status => bail!("RUN {argv:?} failed ({status:?})"),
             }
             let dir = self.images.layers_dir.join(layer);
-            freeze_writable_layers(
-                &self.backend.data_root.join(&sandbox_id),
-                &base.host_dirs,
-                &dir,
-            )
-            .await
+            let data = sb
+                .data_dir()
+                .context("the build sandbox ended before its layer was kept")?;
+            freeze_writable_layers(&data, &base.host_dirs, &dir).await
         }
         .await;
         sb.terminate(Outcome::Terminated).await;

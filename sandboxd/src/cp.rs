@@ -4,9 +4,10 @@ use crate::auth::now_f64;
 use crate::backend::cgroup::Limits;
 use crate::backend::sandbox::Readiness;
 use crate::images::ImageRecord;
+use crate::limits;
 use crate::state::{
     internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
-    DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS, MAX_TIMEOUT_SECS,
+    DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS,
 };
 use crate::store::{APPS, IMAGES, SANDBOXES, SECRETS, VOLUMES};
 use crate::tcr_url;
@@ -36,14 +37,14 @@ fn creation(t: i32) -> ObjectCreationType {
 }
 
 fn tags_map(tags: &[SandboxTag]) -> Result<BTreeMap<String, String>, Status> {
-    let mut out = BTreeMap::new();
-    for t in tags {
-        if t.tag_name.is_empty() {
-            return Err(Status::invalid_argument("tag names must not be empty"));
-        }
-        out.insert(t.tag_name.clone(), t.tag_value.clone());
-    }
-    Ok(out)
+    limits::tags(
+        tags.iter()
+            .map(|t| (t.tag_name.as_str(), t.tag_value.as_str())),
+    )?;
+    Ok(tags
+        .iter()
+        .map(|t| (t.tag_name.clone(), t.tag_value.clone()))
+        .collect())
 }
 
 fn tags_proto(tags: &BTreeMap<String, String>) -> Vec<SandboxTag> {
@@ -129,6 +130,7 @@ fn open_ports(def: &Sandbox) -> Result<Vec<u16>, Status> {
     let Some(sandbox::OpenPortsOneof::OpenPorts(specs)) = &def.open_ports_oneof else {
         return Ok(vec![]);
     };
+    limits::count("open ports", specs.ports.len(), limits::MAX_OPEN_PORTS)?;
     let mut ports = Vec::new();
     for p in &specs.ports {
         let port = u16::try_from(p.port)
@@ -156,10 +158,13 @@ fn readiness_of(def: &Sandbox) -> Result<Option<Readiness>, Status> {
             })?,
             interval,
         }),
-        Some(probe::ProbeOneof::ExecCommand(e)) if !e.argv.is_empty() => Some(Readiness::Exec {
-            argv: e.argv.clone(),
-            interval,
-        }),
+        Some(probe::ProbeOneof::ExecCommand(e)) if !e.argv.is_empty() => {
+            limits::argv("the readiness probe's command", &e.argv, 0)?;
+            Some(Readiness::Exec {
+                argv: e.argv.clone(),
+                interval,
+            })
+        }
         Some(probe::ProbeOneof::ExecCommand(_)) => {
             return Err(Status::invalid_argument(
                 "readiness exec_command needs an argv",
@@ -243,33 +248,61 @@ impl ControlPlane {
         if def.image_id.is_empty() {
             return Err(Status::invalid_argument("definition.image_id is required"));
         }
-        if def.entrypoint_args.iter().any(|a| a.contains('\0')) {
-            return Err(Status::invalid_argument(
-                "entrypoint arguments must not contain NUL bytes",
-            ));
-        }
         if let Some(w) = &def.workdir {
-            if !w.starts_with('/') || w.split('/').any(|c| c == "..") {
-                return Err(Status::invalid_argument(format!(
-                    "workdir must be an absolute path without `..`: {w:?}"
-                )));
-            }
+            limits::abs_path("workdir", w)?;
         }
-        if def.timeout_secs > MAX_TIMEOUT_SECS {
-            return Err(Status::invalid_argument(format!(
-                "timeout_secs must be at most {MAX_TIMEOUT_SECS}"
-            )));
+        limits::timeout_secs("timeout_secs", def.timeout_secs)?;
+        if let Some(t) = def.idle_timeout_secs {
+            limits::timeout_secs("idle_timeout_secs", t)?;
         }
+        limits::count(
+            "secrets",
+            def.secret_ids.len() + sources.len(),
+            limits::MAX_SECRETS,
+        )?;
+        limits::count(
+            "volume mounts",
+            def.volume_mounts.len(),
+            limits::MAX_VOLUME_MOUNTS,
+        )?;
         let env = self.env_of(
             &def.secret_ids,
             sources,
             &[&def.environment_variables, ephemeral],
         )?;
+        let env_bytes = limits::env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        limits::argv("the entrypoint", &def.entrypoint_args, env_bytes)?;
         let res = def.resources.unwrap_or_default();
         let memory_max = if res.memory_mb_max > 0 {
             res.memory_mb_max as u64
         } else {
             DEFAULT_MEMORY_MAX_MIB.max(res.memory_mb as u64)
+        };
+        let host_mib = host_memory_mib();
+        if memory_max > host_mib {
+            return Err(Status::resource_exhausted(format!(
+                "the sandbox asks for {memory_max} MiB of memory; this host has {host_mib} MiB"
+            )));
+        }
+        let disk_mib = match res.ephemeral_disk_mb {
+            0 => self.state.backend.disk.default_mib,
+            mib if !(limits::MIN_DISK_MIB..=limits::MAX_DISK_MIB).contains(&mib) => {
+                return Err(Status::invalid_argument(format!(
+                    "ephemeral_disk_mb is {mib}; it must be between {} and {} MiB",
+                    limits::MIN_DISK_MIB,
+                    limits::MAX_DISK_MIB
+                )))
+            }
+            mib => {
+                let mib = mib as u64;
+                let free = free_mib(&self.state.state_dir);
+                if mib > self.state.backend.disk.default_mib && mib > free {
+                    return Err(Status::resource_exhausted(format!(
+                        "ephemeral_disk_mb is {mib} MiB but the host has only {free} MiB free"
+                    )));
+                }
+                mib
+            }
         };
         let blocked = def.block_network
             || def.network_access.as_ref().is_some_and(|n| {
@@ -277,25 +310,12 @@ impl ControlPlane {
             });
         let mut volumes = Vec::new();
         for v in &def.volume_mounts {
-            if !v.mount_path.starts_with('/') || v.mount_path.split('/').any(|c| c == "..") {
-                return Err(Status::invalid_argument(format!(
-                    "volume mount path must be absolute: {:?}",
-                    v.mount_path
-                )));
-            }
+            limits::abs_path("volume mount path", &v.mount_path)?;
             volumes.push((v.volume_id.clone(), v.mount_path.clone(), v.read_only));
         }
         let name = def.name.clone().filter(|n| !n.is_empty());
         if let Some(n) = &name {
-            if n.len() > 64
-                || !n
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                return Err(Status::invalid_argument(format!(
-                    "sandbox name {n:?} must be at most 64 characters of letters, digits, '-', '_' or '.'"
-                )));
-            }
+            limits::name("sandbox name", n)?;
         }
         Ok(CreateSandbox {
             app_id: app_id.to_string(),
@@ -322,6 +342,7 @@ impl ControlPlane {
             v1,
             ports: open_ports(&def)?,
             readiness: readiness_of(&def)?,
+            disk_mib,
         })
     }
 
@@ -357,6 +378,8 @@ impl ControlPlane {
         if req.sandbox_name.is_empty() {
             return Err(Status::invalid_argument("sandbox_name is required"));
         }
+        limits::name("sandbox name", &req.sandbox_name)?;
+        limits::name("app name", &req.app_name)?;
         let app = self
             .state
             .store
@@ -439,11 +462,25 @@ impl ControlPlane {
             .ok()
             .filter(|p| *p > 0)
             .ok_or_else(|| Status::invalid_argument("port must be a TCP port"))?;
+        limits::bytes(
+            "user_metadata",
+            &req.user_metadata,
+            limits::MAX_TAG_VALUE_BYTES,
+        )?;
         let token = crate::ids::new_id("ct") + &crate::ids::new_id("");
+        use crate::backend::sandbox::ConnectError;
         let host_port = sb
-            .connect_token(port, token.clone())
+            .connect_token(
+                port,
+                token.clone(),
+                limits::MAX_CONNECT_PORTS,
+                limits::MAX_CONNECT_TOKENS,
+            )
             .await
-            .map_err(internal)?;
+            .map_err(|e| match e {
+                ConnectError::Other(e) => internal(format!("{e:#}")),
+                too_many => Status::resource_exhausted(too_many.to_string()),
+            })?;
         Ok(SandboxCreateConnectTokenResponse {
             url: format!("http://127.0.0.1:{host_port}"),
             token,
@@ -490,6 +527,32 @@ impl ControlPlane {
     }
 }
 
+/// The host's memory in MiB (MemTotal), the most a sandbox may ask for.
+fn host_memory_mib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb >> 10)
+        .unwrap_or(u64::MAX)
+}
+
+/// Free space of the filesystem holding `dir`, in MiB.
+fn free_mib(dir: &std::path::Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return 0;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    (st.f_bavail as u64).saturating_mul(st.f_frsize as u64) >> 20
+}
+
 pub fn client_type<T>(req: &Request<T>) -> String {
     req.metadata()
         .get("x-modal-client-type")
@@ -531,6 +594,10 @@ impl ModalClient for ControlPlane {
         let req = req.into_inner();
         if req.app_name.is_empty() {
             return Err(Status::invalid_argument("app_name is required"));
+        }
+        limits::name("app name", &req.app_name)?;
+        if !req.environment_name.is_empty() {
+            limits::name("environment name", &req.environment_name)?;
         }
         let environment = if req.environment_name.is_empty() {
             ENVIRONMENT.to_string()
@@ -613,6 +680,27 @@ impl ModalClient for ControlPlane {
         let image = req
             .image
             .ok_or_else(|| Status::invalid_argument("image is required"))?;
+        limits::count(
+            "image steps",
+            image.dockerfile_commands.len() + image.base_images.len(),
+            limits::MAX_IMAGE_STEPS,
+        )?;
+        for c in &image.dockerfile_commands {
+            limits::bytes("an image step", c, limits::MAX_IMAGE_STEP_BYTES)?;
+            limits::no_nul("image steps", c)?;
+        }
+        for b in &image.base_images {
+            limits::bytes("a base image tag", &b.docker_tag, limits::MAX_PATH_BYTES)?;
+        }
+        limits::count(
+            "image context files",
+            image.context_files.len(),
+            limits::MAX_CONTEXT_FILES,
+        )?;
+        for f in &image.context_files {
+            limits::bytes("a context file's name", &f.filename, limits::MAX_PATH_BYTES)?;
+            limits::no_nul("context file names", &f.filename)?;
+        }
         let mut commands = image.dockerfile_commands.clone();
         // a layered image says `FROM <alias>` and names the alias's image id in base_images
         for b in &image.base_images {
@@ -688,6 +776,15 @@ impl ModalClient for ControlPlane {
     ) -> Result<Response<SecretGetOrCreateResponse>, Status> {
         let req = req.into_inner();
         let mode = creation(req.object_creation_type);
+        if !req.deployment_name.is_empty() {
+            limits::name("secret name", &req.deployment_name)?;
+        }
+        limits::env(req.env_dict.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        limits::count(
+            "required keys",
+            req.required_keys.len(),
+            limits::MAX_ENV_VARS,
+        )?;
         let env: BTreeMap<String, String> = req.env_dict.clone().into_iter().collect();
         let rec = if mode == ObjectCreationType::Ephemeral || req.deployment_name.is_empty() {
             if mode != ObjectCreationType::Ephemeral {
@@ -773,6 +870,9 @@ impl ModalClient for ControlPlane {
     ) -> Result<Response<VolumeGetOrCreateResponse>, Status> {
         let req = req.into_inner();
         let mode = creation(req.object_creation_type);
+        if !req.deployment_name.is_empty() {
+            limits::name("volume name", &req.deployment_name)?;
+        }
         let existing = if req.deployment_name.is_empty() {
             None
         } else {
@@ -1147,11 +1247,11 @@ impl ModalClient for ControlPlane {
         if req.index <= last {
             return Ok(Response::new(SandboxStdinWriteResponse {}));
         }
-        if req.index != last + 1 {
+        let next = last.saturating_add(1);
+        if req.index != next {
             return Err(Status::failed_precondition(format!(
-                "stdin write index {} out of order; the next index is {}",
-                req.index,
-                last + 1
+                "stdin write index {} out of order; the next index is {next}",
+                req.index
             )));
         }
         let (offset, _) = sb.stdin.status().await;

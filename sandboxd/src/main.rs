@@ -5,8 +5,10 @@ mod backend;
 mod builds;
 mod cp;
 mod gateway;
+mod grpc_errors;
 mod ids;
 mod images;
+mod limits;
 mod output;
 mod playground;
 mod server;
@@ -59,6 +61,14 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// (Started by `serve`.) Sweep an instance once its sandboxd is gone.
+    #[command(hide = true)]
+    Guard {
+        #[arg(long)]
+        state_dir: PathBuf,
+        #[arg(long)]
+        parent: u32,
+    },
     /// Manage the local image store.
     Image {
         #[command(subcommand)]
@@ -97,6 +107,13 @@ struct ServeArgs {
     /// Never give sandboxes network access, whatever they ask for.
     #[arg(long)]
     no_network: bool,
+    /// Size cap of each sandbox's writable layer in MiB, unless the sandbox asks for
+    /// another (`ephemeral_disk_mb`); writes past it fail with ENOSPC. 0: no cap.
+    #[arg(long, env = "SANDBOXD_SANDBOX_DISK_MIB", default_value_t = 4096)]
+    sandbox_disk_mib: u64,
+    /// Sandboxes that may run at once; creates past it get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SANDBOXD_MAX_SANDBOXES", default_value_t = state::DEFAULT_MAX_SANDBOXES)]
+    max_sandboxes: usize,
     /// Testing only: end every stdio read stream with UNAVAILABLE after this many
     /// bytes, so clients' resume-from-offset can be tested against a real server.
     #[arg(long, hide = true)]
@@ -282,6 +299,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         pkg,
         sandbox_uid: uid,
         no_network,
+        sandbox_disk_mib,
+        max_sandboxes,
         fault_cut_stdio_after,
         no_playground_credentials,
         tls,
@@ -291,10 +310,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("sandboxd's local backend needs root (it mounts overlayfs and writes cgroups); run it as root");
     }
+    raise_fd_limit();
     let state_dir = state_dir.unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
     std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700))?;
+    // held for this process's life, and by its guardian until that has swept up after it:
+    // a start on this state dir waits for a sweep in progress
+    let lock = backend::guard::lock_state_dir(&state_dir)?;
     let store = store::Store::open(&state_dir.join("state.redb"))?;
     let (key, _) = read_or_create(&state_dir.join("signing.key"), || random_token("key"))?;
     let (token_id, token_secret) = match (token_id, token_secret) {
@@ -313,20 +336,42 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         _ => bail!("give both --token-id and --token-secret, non-empty, or neither"),
     };
-    let run_root = PathBuf::from("/run/sandboxd")
-        .join(&images::hex_digest(state_dir.to_string_lossy().as_bytes())[..12]);
+    // this instance's name: its run root and cgroups, distinct from any other instance's
+    let paths = backend::InstancePaths::of(&state_dir);
+    // a guardian that sweeps all of it if this process dies without a clean stop
+    let _guardian = backend::guard::spawn(&state_dir, &lock)?;
+    let run_root = paths.run_root.clone();
     std::fs::create_dir_all(&run_root)?;
     for d in [Path::new("/run/sandboxd"), run_root.as_path()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711))?;
     }
     let helpers = install_helpers(&find_helpers(helpers)?, &run_root)?;
+    let data_root = paths.data_root.clone();
     let backend = backend::BackendConfig {
+        instance: paths.instance.clone(),
         run_root: run_root.clone(),
-        data_root: state_dir.join("sandboxes"),
+        data_root: data_root.clone(),
         helpers,
         uid,
         slirp: !no_network && which("slirp4netns"),
+        disk: backend::disk::Disks::new(sandbox_disk_mib, data_root, uid),
+        live: Default::default(),
     };
+    // the store is open (and locked): no other sandboxd runs on this state dir, so
+    // whatever is left under this instance's names is an earlier run's, killed
+    let leftovers = backend::reap::reap(&paths);
+    if !leftovers.is_empty() {
+        tracing::info!(
+            "cleaned up after an earlier run on this state dir: {} processes, {} mounts, {} cgroups",
+            leftovers.processes,
+            leftovers.mounts,
+            leftovers.cgroups
+        );
+    }
+    backend
+        .disk
+        .prepare()
+        .context("preparing the sandboxes' disk (serve --sandbox-disk-mib 0 for no cap)")?;
     let images = images::Images::new(
         &state_dir,
         uid,
@@ -343,6 +388,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         state_dir.clone(),
     );
     state.stdio_streams.cut_after = fault_cut_stdio_after;
+    state.max_sandboxes = max_sandboxes;
     let state = Arc::new(state);
     let recovered = state.recover()?;
     if recovered > 0 {
@@ -379,12 +425,56 @@ async fn serve(args: ServeArgs) -> Result<()> {
         pkg,
         credential,
     };
+    // handlers in place before anyone can learn the address
+    let stop = stop_signal()?;
     println!(
         "sandboxd: listening on {} (state dir {})",
         listener.url()?,
         state_dir.display()
     );
-    server::serve(listener, state, statics, Some(policy)).await
+    tokio::select! {
+        r = server::serve(listener, state.clone(), statics, Some(policy)) => r,
+        sig = stop => {
+            tracing::info!("{sig}: ending every sandbox, then stopping");
+            // a second signal stops at once (the next start cleans up what is left)
+            let again = stop_signal()?;
+            tokio::spawn(async {
+                again.await;
+                std::process::exit(130);
+            });
+            let swept = state.shutdown().await;
+            tracing::info!(?swept, "stopped cleanly");
+            Ok(())
+        }
+    }
+}
+
+/// Catch SIGTERM and SIGINT from now on; the future ends at the first of them.
+fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
+}
+
+/// Each running command holds a few pipes and each client a socket: take the hard limit
+/// on open files, not the soft one (1024 under most service managers).
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 fn which(cmd: &str) -> bool {
@@ -404,6 +494,7 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Guard { state_dir, parent } => backend::guard::run(state_dir, parent).await,
         Command::Gateway(args) => gateway::run(args).await,
         Command::Token {
             command:

@@ -3,6 +3,7 @@
 //! the npm package). The accept loop (plaintext or TLS) is shared with the gateway.
 
 use crate::cp::ControlPlane;
+use crate::grpc_errors::TypedErrors;
 use crate::state::State;
 use crate::tcr::Router;
 use http::header::HeaderName;
@@ -82,8 +83,8 @@ pub async fn serve(
     })
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);
-    let mut router = tonic::service::Routes::new(web.layer(cp))
-        .add_service(web.layer(tcr))
+    let mut router = tonic::service::Routes::new(web.layer(TypedErrors::layer(cp)))
+        .add_service(web.layer(TypedErrors::layer(tcr)))
         .into_axum_router();
     if let Some(policy) = policy.filter(|p| p.signing_key.is_some()) {
         // scoped tokens: the gateway's policy in front of this sandboxd's own services

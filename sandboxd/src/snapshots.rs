@@ -57,12 +57,10 @@ fn expires(ttl_seconds: Option<i64>) -> Option<f64> {
 fn path_of(bytes: &[u8]) -> Result<String, Status> {
     let p = String::from_utf8(bytes.to_vec())
         .map_err(|_| Status::invalid_argument("path must be UTF-8"))?;
-    if !p.starts_with('/') {
-        return Err(Status::invalid_argument(format!(
-            "path must be absolute: {p:?}"
-        )));
-    }
-    Ok(p)
+    crate::limits::abs_path("path", &p)?;
+    // one spelling per directory (`/a//b/` is `/a/b`), so mounts are found by path
+    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
+    Ok(format!("/{}", parts.join("/")))
 }
 
 impl State {
@@ -87,9 +85,11 @@ impl State {
     ) -> Result<String, Status> {
         let base = self.image(&rec.image_id)?;
         Self::sandbox_root(sb)?;
+        let data = sb.data_dir().ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
+        })?;
         let id = crate::ids::new_id("im");
         let (layer, dir) = self.new_layer(&id, "fs");
-        let data = self.backend.data_root.join(&rec.id);
         let result = freeze_writable_layers(&data, &base.host_dirs, &dir).await;
         if let Err(e) = result {
             let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -156,23 +156,32 @@ impl State {
         if path == "/" {
             return Err(Status::invalid_argument("cannot mount an image over /"));
         }
+        let helpers = crate::backend::rootfs::HELPERS_DIR;
+        if path == "/__modal" || path.starts_with("/__modal/") {
+            return Err(Status::invalid_argument(format!(
+                "{path} is reserved: the sandbox's helpers live in {helpers}"
+            )));
+        }
         let root = Self::sandbox_root(sb)?;
         let target = mounts::dir_in_sandbox(&root, &path, Some(self.backend.uid))
             .map_err(|e| Status::invalid_argument(format!("cannot mount at {path}: {e:#}")))?;
         if image_id.is_empty() {
             // no image: an empty, writable directory of the sandbox's own (to fill and
             // snapshot later), kept with the sandbox's writable layers
-            let dir = self
-                .backend
-                .data_root
-                .join(&sb.id)
+            let dir = sb
+                .data_dir()
+                .ok_or_else(|| {
+                    Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
+                })?
                 .join("mounts")
                 .join(crate::ids::new_id("m"));
             std::fs::create_dir_all(&dir).map_err(internal)?;
             std::os::unix::fs::chown(&dir, Some(self.backend.uid), Some(self.backend.uid))
                 .map_err(internal)?;
-            return mounts::attach(&dir, &target, false)
-                .map_err(|e| internal(format!("mounting an empty directory at {path}: {e:#}")));
+            mounts::attach(&dir, &target, false)
+                .map_err(|e| internal(format!("mounting an empty directory at {path}: {e:#}")))?;
+            sb.note_image_mount(&path);
+            return Ok(());
         }
         let img = self.image(image_id)?;
         let layers = self.images.layers(&img).layers;
@@ -191,12 +200,21 @@ impl State {
                 r
             }
         };
-        result.map_err(|e| internal(format!("mounting {image_id} at {path}: {e:#}")))
+        result.map_err(|e| internal(format!("mounting {image_id} at {path}: {e:#}")))?;
+        sb.note_image_mount(&path);
+        Ok(())
     }
 
+    /// Unmount what TaskMountDirectory mounted at `path` (and nothing else: not the
+    /// sandbox's /usr, its helpers or its root).
     pub async fn unmount_image(&self, sb: &Sandbox, path: &[u8]) -> Result<(), Status> {
         let path = path_of(path)?;
         let root = Self::sandbox_root(sb)?;
+        if !sb.forget_image_mount(&path) {
+            return Err(Status::failed_precondition(format!(
+                "no image is mounted at {path} (only paths given to TaskMountDirectory can be unmounted)"
+            )));
+        }
         let target = mounts::dir_in_sandbox(&root, &path, None)
             .map_err(|e| Status::not_found(format!("{path}: {e:#}")))?;
         mounts::detach(&target)

@@ -17,13 +17,16 @@ use std::time::Duration;
 use tonic::Status;
 
 pub const DEFAULT_TIMEOUT_SECS: u32 = 300;
-pub const MAX_TIMEOUT_SECS: u32 = 24 * 3600;
 /// A hard memory limit for sandboxes that ask for none, so one cannot take the host down.
 pub const DEFAULT_MEMORY_MAX_MIB: u64 = 4096;
 /// Ended sandboxes whose output stays readable.
 const KEEP_ENDED: usize = 32;
+/// Sandboxes that may run at once, unless `serve --max-sandboxes` says otherwise.
+pub const DEFAULT_MAX_SANDBOXES: usize = 500;
 /// Bounds a fork bomb.
 pub const MAX_PIDS: u64 = 1024;
+/// Why a sandbox that ran when sandboxd stopped (cleanly or not) has ended.
+const STOPPED: &str = "sandboxd stopped while this sandbox was running";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ResultRecord {
@@ -55,6 +58,7 @@ impl ResultRecord {
                 format!("Sandbox timed out after {timeout_secs}s"),
             ),
             Outcome::IdleTimeout => (GenericStatus::IdleTimeout, 0, "Sandbox idle timeout".into()),
+            Outcome::ServerStopped => (GenericStatus::Terminated, 137, STOPPED.into()),
             Outcome::Failed(why) => (GenericStatus::Failure, 137, why.clone()),
         };
         Self {
@@ -120,6 +124,8 @@ pub struct CreateSandbox {
     pub v1: bool,
     pub ports: Vec<u16>,
     pub readiness: Option<Readiness>,
+    /// Size cap of the writable layer in MiB (0: none).
+    pub disk_mib: u64,
 }
 
 pub struct State {
@@ -138,6 +144,11 @@ pub struct State {
     pub v1_stdin_index: Mutex<HashMap<String, u32>>,
     pub builds: crate::builds::Builds,
     pub stdio_streams: crate::stdio_streams::StdioStreams,
+    /// Sandboxes that may run at once (`serve --max-sandboxes`); creates past it are
+    /// refused with RESOURCE_EXHAUSTED.
+    pub max_sandboxes: usize,
+    /// Sandboxes running or being started.
+    active: std::sync::atomic::AtomicUsize,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -180,7 +191,25 @@ impl State {
             v1_stdin_index: Mutex::new(HashMap::new()),
             builds: Mutex::new(HashMap::new()),
             stdio_streams: Default::default(),
+            max_sandboxes: DEFAULT_MAX_SANDBOXES,
+            active: Default::default(),
         }
+    }
+
+    /// A clean stop: every running sandbox ends and is recorded as finished, then the
+    /// backend ends the rest (build sandboxes) and sweeps what is left of this instance.
+    pub async fn shutdown(&self) -> crate::backend::reap::Reaped {
+        let running: Vec<Arc<Sandbox>> = self
+            .running
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        futures::future::join_all(running.iter().map(|sb| async {
+            let o = sb.terminate(Outcome::ServerStopped).await;
+            self.record_end(&sb.id, &o);
+        }))
+        .await;
+        self.backend.shutdown().await
     }
 
     /// Sandboxes that were running when sandboxd stopped come back finished, never missing.
@@ -191,7 +220,7 @@ impl State {
                 rec.result = Some(ResultRecord {
                     status: GenericStatus::Terminated as i32,
                     exitcode: 137,
-                    exception: "sandboxd stopped while this sandbox was running".into(),
+                    exception: STOPPED.into(),
                 });
                 rec.finished_at = Some(now_f64());
                 self.store.put(SANDBOXES, &rec.id, &rec)?;
@@ -309,6 +338,13 @@ impl State {
             });
         }
         let guard = self.create_lock.lock().await;
+        use std::sync::atomic::Ordering;
+        let active = self.active.load(Ordering::SeqCst);
+        if active >= self.max_sandboxes {
+            return Err(Status::resource_exhausted(format!(
+                "{active} sandboxes are running already, the most this sandboxd runs at once (serve --max-sandboxes)"
+            )));
+        }
         if let Some(name) = &req.name {
             let taken = self
                 .store
@@ -344,6 +380,8 @@ impl State {
             finished_at: None,
         };
         self.store.put(SANDBOXES, &id, &rec).map_err(internal)?;
+        // counted until `record_end` takes it out of `running`, or the start fails
+        self.active.fetch_add(1, Ordering::SeqCst);
         // the record now holds the name: creates may proceed in parallel from here
         drop(guard);
         // the image's ENV sits under the sandbox's own variables; its WORKDIR is the default
@@ -378,10 +416,12 @@ impl State {
             idle_timeout: req.idle_timeout_secs.map(|s| Duration::from_secs(s as u64)),
             ports: req.ports,
             readiness: req.readiness,
+            disk_mib: req.disk_mib,
         };
         let sb = match Sandbox::start(&self.backend, spec).await {
             Ok(sb) => sb,
             Err(e) => {
+                self.active.fetch_sub(1, Ordering::SeqCst);
                 let mut failed = rec.clone();
                 failed.result = Some(ResultRecord {
                     status: GenericStatus::InitFailure as i32,
@@ -421,6 +461,10 @@ impl State {
             }
         }
         let ended = self.running.lock().ok().and_then(|mut m| m.remove(id));
+        if ended.is_some() {
+            self.active
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
         if let (Some(sb), Ok(mut e)) = (ended, self.ended.lock()) {
             e.push_back(sb);
             while e.len() > KEEP_ENDED {

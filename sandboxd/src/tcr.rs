@@ -2,8 +2,9 @@
 //! stdio inside a running sandbox. Every call needs `authorization: Bearer <jwt>` signed
 //! for its task.
 
-use crate::backend::sandbox::{Exec, ExecRequest, ExitStatus, Sandbox, StderrMode};
+use crate::backend::sandbox::{Exec, ExecError, ExecRequest, ExitStatus, Sandbox, StderrMode};
 use crate::backend::stdin::StdinError;
+use crate::limits;
 use crate::state::State;
 use modal_proto::task_command_router::task_command_router_server::TaskCommandRouter;
 use modal_proto::task_command_router::*;
@@ -21,7 +22,10 @@ pub struct Router {
 }
 
 fn stdin_status(e: StdinError) -> Status {
-    Status::failed_precondition(e.to_string())
+    match e {
+        StdinError::Overflow { .. } => Status::invalid_argument(e.to_string()),
+        _ => Status::failed_precondition(e.to_string()),
+    }
 }
 
 impl Router {
@@ -33,9 +37,7 @@ impl Router {
     /// The exec, found in the task's sandbox even after the sandbox has ended.
     fn exec<T>(&self, req: &Request<T>, task_id: &str, exec_id: &str) -> Result<Arc<Exec>, Status> {
         self.state.auth.check_task(req.metadata(), task_id)?;
-        if exec_id.is_empty() {
-            return Err(Status::invalid_argument("exec_id is required"));
-        }
+        limits::client_id("exec_id", exec_id)?;
         let (_, sb) = self.state.handle_by_task(task_id)?;
         sb.exec_handle(exec_id)
             .ok_or_else(|| Status::not_found(format!("Exec {exec_id} not found in task {task_id}")))
@@ -57,29 +59,21 @@ impl TaskCommandRouter for Router {
     ) -> Result<Response<TaskExecStartResponse>, Status> {
         let sb = self.sandbox(&req, &req.get_ref().task_id)?;
         let r = req.into_inner();
-        if r.exec_id.is_empty() {
-            return Err(Status::invalid_argument("exec_id is required"));
-        }
+        limits::client_id("exec_id", &r.exec_id)?;
         if r.command_args.is_empty() {
             return Err(Status::invalid_argument("command_args must name a program"));
         }
-        if r.command_args
-            .iter()
-            .chain(r.env.keys())
-            .chain(r.env.values())
-            .any(|a| a.contains('\0'))
-        {
-            return Err(Status::invalid_argument(
-                "arguments and environment must not contain NUL bytes",
-            ));
-        }
         if let Some(w) = &r.workdir {
-            if !w.starts_with('/') {
-                return Err(Status::invalid_argument(format!(
-                    "workdir must be absolute: {w:?}"
-                )));
-            }
+            limits::abs_path("workdir", w)?;
         }
+        if let Some(t) = r.timeout_secs {
+            limits::timeout_secs("timeout_secs", t)?;
+        }
+        limits::count(
+            "secrets",
+            r.secret_ids.len() + r.secret_sources.len(),
+            limits::MAX_SECRETS,
+        )?;
         let mut env = Vec::new();
         for id in &r.secret_ids {
             env.extend(self.state.secret_env(id)?);
@@ -96,6 +90,8 @@ impl TaskCommandRouter for Router {
             }
         }
         env.extend(r.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let env_bytes = limits::env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        limits::argv("the command", &r.command_args, env_bytes)?;
         let stderr = match TaskExecStderrConfig::try_from(r.stderr_config) {
             Ok(TaskExecStderrConfig::Pipe) => StderrMode::Pipe,
             Ok(TaskExecStderrConfig::Stdout) => StderrMode::Stdout,
@@ -115,7 +111,10 @@ impl TaskCommandRouter for Router {
                 stderr,
             },
         )
-        .map_err(|e| Status::failed_precondition(format!("could not start the command: {e:#}")))?;
+        .map_err(|e| match e {
+            ExecError::TooMany { .. } => Status::resource_exhausted(e.to_string()),
+            _ => Status::failed_precondition(e.to_string()),
+        })?;
         Ok(Response::new(TaskExecStartResponse {}))
     }
 
@@ -197,6 +196,7 @@ impl TaskCommandRouter for Router {
                         .write(offset, &d, false)
                         .await
                         .map_err(stdin_status)?;
+                    // `write` refused an offset whose end overflows
                     offset += d.len() as u64;
                 }
                 Some(task_exec_stdin_write_stream_request::Payload::End(_)) => {

@@ -839,7 +839,8 @@ async fn isolation_host_filesystem() {
         );
     }
     // root inside is not root on the host: files it creates are owned by an unprivileged uid
-    let data_root = env.sd.state_dir.join("sandboxes").join(&sb.id);
+    // (the writable layers, each on its sandbox's own disk, are under sandboxes/)
+    let data_root = env.sd.state_dir.join("sandboxes");
     let _ = sb.sh("echo owned > /root/owned").await;
     let owned = walk_find(&data_root, "owned").expect("the file is in the sandbox's layer");
     use std::os::unix::fs::MetadataExt;
@@ -1002,7 +1003,7 @@ async fn restart_keeps_records() {
     let app_id = env.app_id.clone();
     let Env { sd, .. } = env;
     let dir = sd.crash();
-    let sd = Sandboxd::start_in(dir).await;
+    let sd = Sandboxd::start_in(dir.into_dir()).await;
     let mut env = Env::on(sd, Transport::Grpc).await;
     assert_eq!(env.app_id, app_id, "the app survives");
     let res = env

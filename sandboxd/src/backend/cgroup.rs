@@ -2,6 +2,10 @@
 //! limits, and a freezer group used to kill every process of a sandbox or of one exec at
 //! once, fork bombs included (freeze, SIGKILL all, thaw). Where cgroups cannot be written
 //! (not root, or no v1 hierarchy), limits fall back to rlimits set on the process.
+//!
+//! Every group of one sandboxd instance lives under `sandboxd/<instance>/` (the instance
+//! is named after its state dir), so that cleaning up after an instance, even one that
+//! was killed, never touches the groups of another instance running on the same machine.
 
 use std::fs;
 use std::io;
@@ -35,11 +39,16 @@ pub fn available() -> bool {
         && unsafe { libc::geteuid() } == 0
 }
 
+/// `sandboxd/<instance>`: the parent of every group of one sandboxd instance.
+pub fn instance_parent(instance: &str) -> PathBuf {
+    Path::new("sandboxd").join(instance)
+}
+
 impl Cgroup {
-    /// Create `sandboxd/<name>` in every controller and apply `limits`.
-    pub fn create(name: &str, limits: &Limits) -> io::Result<Self> {
+    /// Create `<parent>/<name>` in every controller and apply `limits`.
+    pub fn create(parent: &Path, name: &str, limits: &Limits) -> io::Result<Self> {
         let cg = Self {
-            rel: Path::new("sandboxd").join(name),
+            rel: parent.join(name),
         };
         for c in CONTROLLERS {
             fs::create_dir_all(cg.dir(c))?;
@@ -109,6 +118,11 @@ impl Cgroup {
             .collect()
     }
 
+    /// How many processes are in this group and its children.
+    pub fn pid_count(&self) -> usize {
+        self.pids_in().len()
+    }
+
     fn pids_in(&self) -> Vec<i32> {
         let mut pids = Vec::new();
         collect_pids(&self.dir("freezer"), &mut pids);
@@ -132,11 +146,34 @@ impl Cgroup {
         let _ = self.write("freezer", "freezer.state", "THAWED");
     }
 
-    /// Remove the group (after its processes are gone), children first.
+    /// Remove the group, children first. A process killed a moment ago may not have
+    /// left it yet (rmdir fails while one is there): kill again and retry, up to 2 s.
     pub fn remove(&self) {
-        for c in CONTROLLERS {
-            remove_tree(&self.dir(c));
+        for _ in 0..100 {
+            for c in CONTROLLERS {
+                remove_tree(&self.dir(c));
+            }
+            if CONTROLLERS.iter().all(|c| !self.dir(c).exists()) {
+                return;
+            }
+            self.kill_all();
+            std::thread::sleep(Duration::from_millis(20));
         }
+        tracing::warn!(
+            "cgroup {} is still busy; the next start of this state dir removes it",
+            self.rel.display()
+        );
+    }
+
+    /// Remove an exec's group once its command has ended; a group that still holds
+    /// processes (children the command left running) stays until the sandbox ends.
+    pub fn remove_if_empty(&self) {
+        let _ = fs::remove_dir(self.dir("freezer"));
+    }
+
+    /// Whether any process is left in the group or its children.
+    pub fn is_empty(&self) -> bool {
+        self.pids_in().is_empty()
     }
 
     /// Whether the kernel OOM-killed a process of this group (explains an exit 137).
@@ -147,6 +184,45 @@ impl Cgroup {
                     .any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0"))
             })
             .unwrap_or(false)
+    }
+}
+
+/// The groups that exist under `parent` (in the freezer hierarchy, which every group of
+/// ours has), whatever made them: this process or an earlier one on the same state dir.
+pub fn groups_under(parent: &Path) -> Vec<Cgroup> {
+    let Ok(rd) = fs::read_dir(Path::new(ROOT).join("freezer").join(parent)) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| Cgroup {
+            rel: parent.join(e.file_name()),
+        })
+        .collect()
+}
+
+/// Every cgroup directory under `parent` in every controller we use (for counting).
+pub fn count_dirs_under(parent: &Path) -> usize {
+    fn count(dir: &Path) -> usize {
+        fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                    .map(|e| 1 + count(&e.path()))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    CONTROLLERS
+        .iter()
+        .map(|c| count(&Path::new(ROOT).join(c).join(parent)))
+        .sum()
+}
+
+/// Remove `parent` itself in every controller (once its groups are gone).
+pub fn remove_parent(parent: &Path) {
+    for c in CONTROLLERS {
+        let _ = fs::remove_dir(Path::new(ROOT).join(c).join(parent));
     }
 }
 

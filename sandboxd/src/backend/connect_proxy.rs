@@ -231,6 +231,10 @@ impl ConnectProxy {
         })
     }
 
+    pub fn token_count(&self) -> usize {
+        self.tokens.lock().map(|t| t.len()).unwrap_or(0)
+    }
+
     pub fn admit(&self, token: String) {
         if let Ok(mut t) = self.tokens.lock() {
             t.insert(token);

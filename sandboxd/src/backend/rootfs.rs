@@ -37,9 +37,11 @@ pub struct Rootfs {
     pub run_dir: PathBuf,
     /// The merged root bubblewrap binds at `/`.
     pub root: PathBuf,
-    /// Writable layers (`upper` for `/`, `upper-usr` for `/usr`, ...), in the state dir.
+    /// Writable layers (`upper` for `/`, `upper-usr` for `/usr`, ...), in the state dir,
+    /// on the sandbox's own size-capped disk when it has one.
     pub data_dir: PathBuf,
     mounts: Vec<PathBuf>,
+    disk: Option<super::disk::Disk>,
 }
 
 fn cstr(p: &Path) -> Result<CString> {
@@ -167,7 +169,11 @@ fn mkdir_in_root(root: &Path, path: &str, uid: u32) -> Result<PathBuf> {
 }
 
 impl Rootfs {
-    /// Mount the root of sandbox `id`. `uid` is the host uid of root inside the sandbox.
+    /// Mount the root of sandbox `id`. `uid` is the host uid of root inside the sandbox;
+    /// `disk` the size cap of its writable layer (none if `None` or 0 MiB). Without a cap
+    /// the writable layer is in `data_dir`; with one, on a disk mounted elsewhere in the
+    /// state dir (see `Rootfs::data_dir`).
+    #[allow(clippy::too_many_arguments)]
     pub fn mount(
         run_dir: PathBuf,
         data_dir: PathBuf,
@@ -176,15 +182,23 @@ impl Rootfs {
         helpers: &Path,
         workdir: Option<&str>,
         uid: u32,
+        disk: Option<(&super::disk::Disks, u64)>,
     ) -> Result<Self> {
         fs::create_dir_all(&run_dir)?;
         fs::set_permissions(&run_dir, fs::Permissions::from_mode(0o711))?;
         let root = run_dir.join("root");
+        // the writable layer: on a disk of its own when capped, else in `data_dir`
+        let disk = match disk.filter(|(_, mib)| *mib > 0) {
+            Some((disks, mib)) => Some(disks.create(mib)?),
+            None => None,
+        };
+        let data_dir = disk.as_ref().map_or(data_dir, |d| d.mount_point.clone());
         let mut me = Self {
             run_dir,
             root: root.clone(),
             data_dir: data_dir.clone(),
             mounts: Vec::new(),
+            disk,
         };
         let upper = data_dir.join("upper");
         let fresh = !upper.exists();
@@ -257,15 +271,18 @@ impl Rootfs {
         Ok(me)
     }
 
-    /// Unmount everything, innermost first. Lazy, so a process still holding a file
-    /// cannot keep sandboxd from cleaning up.
+    /// Unmount everything, innermost first, the writable layer's disk last. Lazy, so a
+    /// process still holding a file cannot keep sandboxd from cleaning up.
     pub fn unmount(&mut self) {
         for m in self.mounts.drain(..).rev() {
             if let Ok(c) = cstr(&m) {
                 unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
             }
         }
-        let _ = fs::remove_dir_all(&self.run_dir);
+        super::reap::remove_tree(&self.run_dir);
+        if let Some(mut d) = self.disk.take() {
+            d.release();
+        }
     }
 }
 

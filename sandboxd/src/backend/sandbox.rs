@@ -27,6 +27,8 @@ pub enum Outcome {
     Terminated,
     Timeout,
     IdleTimeout,
+    /// sandboxd itself stopped (SIGTERM, SIGINT) while the sandbox ran.
+    ServerStopped,
     Failed(String),
 }
 
@@ -62,6 +64,8 @@ pub struct SandboxSpec {
     /// Ports forwarded from the host (tunnels).
     pub ports: Vec<u16>,
     pub readiness: Option<Readiness>,
+    /// Size cap of the writable layer in MiB; 0 for none.
+    pub disk_mib: u64,
 }
 
 /// A readiness probe: the sandbox is ready once this succeeds.
@@ -112,6 +116,72 @@ pub struct ExecRequest {
     pub stderr: StderrMode,
 }
 
+/// Why a command did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("the sandbox has already finished")]
+    Finished,
+    #[error("{running} commands are already running in this sandbox (at most {max} at once); wait for one to end")]
+    TooMany { running: usize, max: usize },
+    #[error("could not start the command: {0:#}")]
+    Start(#[from] anyhow::Error),
+}
+
+/// Why a connect token was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "connect tokens are open on {0} ports of this sandbox already (the most there may be)"
+    )]
+    TooManyPorts(usize),
+    #[error("{0} connect tokens were made for this port already (the most there may be)")]
+    TooManyTokens(usize),
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+/// Commands that may run at once in one sandbox.
+pub const MAX_RUNNING_EXECS: usize = 128;
+/// Ended commands whose output and exit status stay readable, per sandbox (the oldest
+/// go first).
+pub const KEEP_ENDED_EXECS: usize = 256;
+
+/// The commands of one sandbox, in start order.
+#[derive(Default)]
+struct Execs {
+    by_id: HashMap<String, Arc<Exec>>,
+    order: std::collections::VecDeque<String>,
+    /// Names the next exec's cgroup (never reused, unlike a count of live execs).
+    started: u64,
+}
+
+impl Execs {
+    fn running(&self) -> usize {
+        self.by_id.values().filter(|e| e.poll().is_none()).count()
+    }
+
+    /// Forget the oldest ended commands beyond `KEEP_ENDED_EXECS`.
+    fn prune(&mut self) {
+        let ended = self.by_id.len() - self.running();
+        let mut excess = ended.saturating_sub(KEEP_ENDED_EXECS);
+        let mut i = 0;
+        while excess > 0 && i < self.order.len() {
+            let ended = self
+                .by_id
+                .get(&self.order[i])
+                .is_none_or(|e| e.poll().is_some());
+            if ended {
+                if let Some(id) = self.order.remove(i) {
+                    self.by_id.remove(&id);
+                }
+                excess -= 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 pub enum StderrMode {
     Pipe,
@@ -129,14 +199,19 @@ pub struct Sandbox {
     pub stdout: OutputBuffer,
     pub stderr: OutputBuffer,
     pub stdin: StdinSink,
-    execs: Mutex<HashMap<String, Arc<Exec>>>,
+    execs: Mutex<Execs>,
     outcome: watch::Sender<Option<Outcome>>,
     kill: watch::Sender<Option<Outcome>>,
     last_activity: Mutex<Instant>,
-    pub netns: Option<NetNs>,
+    /// A handle on the sandbox's network namespace while it runs (dropped at the end,
+    /// so an ended sandbox kept for its output holds no namespace and no descriptor).
+    netns: Mutex<Option<NetNs>>,
     tunnels: Mutex<Vec<Tunnel>>,
     connect: tokio::sync::Mutex<Vec<ConnectProxy>>,
     ready_at: watch::Sender<Option<f64>>,
+    /// Paths where images were mounted at run time (TaskMountDirectory), the only ones
+    /// TaskUnmountDirectory may unmount.
+    image_mounts: Mutex<Vec<String>>,
 }
 
 async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
@@ -163,9 +238,13 @@ impl Sandbox {
             &config.helpers,
             Some(&spec.workdir),
             config.uid,
+            Some((&config.disk, spec.disk_mib)),
         )?;
         let cgroup = if cgroup::available() {
-            Some(Cgroup::create(&spec.id, &spec.limits).context("creating the sandbox's cgroups")?)
+            Some(
+                Cgroup::create(&config.cgroup_parent(), &spec.id, &spec.limits)
+                    .context("creating the sandbox's cgroups")?,
+            )
         } else {
             None
         };
@@ -181,7 +260,7 @@ impl Sandbox {
         })
         .await?;
         let slirp = if !spec.block_network && config.slirp {
-            start_slirp(proc.inner_pid).ok()
+            start_slirp(proc.inner_pid, cgroup.as_ref()).ok()
         } else {
             None
         };
@@ -209,15 +288,20 @@ impl Sandbox {
             stdout: OutputBuffer::default(),
             stderr: OutputBuffer::default(),
             stdin: StdinSink::new(proc.child.stdin.take()),
-            execs: Mutex::new(HashMap::new()),
+            execs: Mutex::new(Execs::default()),
             outcome,
             kill,
             last_activity: Mutex::new(Instant::now()),
-            netns,
+            netns: Mutex::new(netns),
             tunnels: Mutex::new(tunnels),
             connect: tokio::sync::Mutex::new(Vec::new()),
             ready_at,
+            image_mounts: Mutex::new(Vec::new()),
         });
+        if let Ok(mut live) = config.live.lock() {
+            live.retain(|_, w| w.strong_count() > 0);
+            live.insert(sb.id.clone(), Arc::downgrade(&sb));
+        }
         if let Some(probe) = spec.readiness.clone() {
             tokio::spawn(sb.clone().probe_readiness(probe));
         }
@@ -284,7 +368,7 @@ impl Sandbox {
         let mut attempt = 0u64;
         while self.outcome().is_none() {
             let ok = match &probe {
-                Readiness::Tcp { port, .. } => match &self.netns {
+                Readiness::Tcp { port, .. } => match self.netns() {
                     Some(ns) => ns.connect(*port).await.is_ok(),
                     None => false,
                 },
@@ -324,11 +408,7 @@ impl Sandbox {
     }
 
     fn idle_for(&self) -> Duration {
-        let running_execs = self
-            .execs
-            .lock()
-            .map(|m| m.values().any(|e| e.poll().is_none()))
-            .unwrap_or(false);
+        let running_execs = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
         if running_execs {
             return Duration::ZERO;
         }
@@ -341,6 +421,37 @@ impl Sandbox {
     pub fn touch(&self) {
         if let Ok(mut t) = self.last_activity.lock() {
             *t = Instant::now();
+        }
+    }
+
+    /// The directory of the sandbox's writable layers (`upper`, `work`, ...) on the host,
+    /// while the sandbox runs.
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        self.rootfs
+            .lock()
+            .ok()?
+            .as_ref()
+            .map(|r| r.data_dir.clone())
+    }
+
+    /// Remember that an image was mounted at `path` at run time.
+    pub fn note_image_mount(&self, path: &str) {
+        if let Ok(mut m) = self.image_mounts.lock() {
+            m.push(path.to_string());
+        }
+    }
+
+    /// Forget one image mount at `path`; false if there was none.
+    pub fn forget_image_mount(&self, path: &str) -> bool {
+        let Ok(mut m) = self.image_mounts.lock() else {
+            return false;
+        };
+        match m.iter().rposition(|p| p == path) {
+            Some(i) => {
+                m.remove(i);
+                true
+            }
+            None => false,
         }
     }
 
@@ -358,25 +469,48 @@ impl Sandbox {
     }
 
     /// Admit `token` to `port` through this sandbox's connect proxy; returns the proxy's
-    /// host port.
-    pub async fn connect_token(&self, port: u16, token: String) -> Result<u16> {
+    /// host port. At most `max_ports` proxies per sandbox (each holds a host port), at
+    /// most `max_tokens` tokens per proxy.
+    pub async fn connect_token(
+        &self,
+        port: u16,
+        token: String,
+        max_ports: usize,
+        max_tokens: usize,
+    ) -> Result<u16, ConnectError> {
         let ns = self
-            .netns
-            .clone()
+            .netns()
             .context("the sandbox has no network namespace")?;
         let mut proxies = self.connect.lock().await;
         if !proxies.iter().any(|p| p.port == port) {
-            proxies.push(ConnectProxy::open(ns, port).await?);
+            if proxies.len() >= max_ports {
+                return Err(ConnectError::TooManyPorts(max_ports));
+            }
+            proxies.push(
+                ConnectProxy::open(ns, port)
+                    .await
+                    .context("opening the connect proxy")?,
+            );
         }
         let p = proxies
             .iter()
             .find(|p| p.port == port)
             .context("connect proxy")?;
+        if p.token_count() >= max_tokens {
+            return Err(ConnectError::TooManyTokens(max_tokens));
+        }
         p.admit(token);
         Ok(p.host_port)
     }
 
+    fn netns(&self) -> Option<NetNs> {
+        self.netns.lock().ok()?.clone()
+    }
+
     async fn finish(&self, outcome: Outcome, mut child: Child, slirp: Option<std::process::Child>) {
+        if let Ok(mut ns) = self.netns.lock() {
+            ns.take();
+        }
         self.connect.lock().await.clear();
         if let Ok(mut t) = self.tunnels.lock() {
             t.clear();
@@ -386,17 +520,14 @@ impl Sandbox {
         }
         let _ = child.start_kill();
         let _ = child.wait().await;
+        self.stdin.release().await;
         if let Some(mut s) = slirp {
             let _ = s.kill();
             let _ = s.wait();
         }
         // execs end when their processes die; give their waiters a moment to record it
         for _ in 0..100 {
-            let running = self
-                .execs
-                .lock()
-                .map(|m| m.values().any(|e| e.poll().is_none()))
-                .unwrap_or(false);
+            let running = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
             if !running {
                 break;
             }
@@ -448,22 +579,32 @@ impl Sandbox {
     }
 
     pub fn exec_handle(&self, exec_id: &str) -> Option<Arc<Exec>> {
-        self.execs.lock().ok()?.get(exec_id).cloned()
+        self.execs.lock().ok()?.by_id.get(exec_id).cloned()
     }
 
     /// Start a command; idempotent by `exec_id` (a second start returns the first).
-    pub fn exec(&self, exec_id: &str, req: ExecRequest) -> Result<Arc<Exec>> {
-        anyhow::ensure!(self.outcome().is_none(), "the sandbox has already finished");
-        let mut execs = self
-            .execs
-            .lock()
-            .map_err(|_| anyhow::anyhow!("exec table poisoned"))?;
-        if let Some(e) = execs.get(exec_id) {
+    pub fn exec(&self, exec_id: &str, req: ExecRequest) -> Result<Arc<Exec>, ExecError> {
+        if self.outcome().is_some() {
+            return Err(ExecError::Finished);
+        }
+        let mut execs = self.execs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = execs.by_id.get(exec_id) {
             return Ok(e.clone());
         }
+        let running = execs.running();
+        if running >= MAX_RUNNING_EXECS {
+            return Err(ExecError::TooMany {
+                running,
+                max: MAX_RUNNING_EXECS,
+            });
+        }
         self.touch();
+        execs.started += 1;
         let cgroup = match &self.cgroup {
-            Some(cg) => Some(cg.child(&format!("ex-{}", execs.len()))?),
+            Some(cg) => Some(
+                cg.child(&format!("ex-{}", execs.started))
+                    .context("creating the command's cgroup")?,
+            ),
             None => None,
         };
         let mut env = self.spec_env.clone();
@@ -474,8 +615,8 @@ impl Sandbox {
         let (stdout, stderr) = match (req.stdout, req.stderr) {
             (_, StderrMode::Stdout) => {
                 // one pipe for both, in order
-                let (r, w) = std::io::pipe()?;
-                let w2 = w.try_clone()?;
+                let (r, w) = std::io::pipe().context("pipe")?;
+                let w2 = w.try_clone().context("pipe")?;
                 (Stdio::from(w), (Stdio::from(w2), Some(r)))
             }
             (true, m) => (
@@ -519,12 +660,15 @@ impl Sandbox {
             stdin: StdinSink::new(child.stdin.take()),
             status,
         });
-        execs.insert(exec_id.to_string(), exec.clone());
+        execs.by_id.insert(exec_id.to_string(), exec.clone());
+        execs.order.push_back(exec_id.to_string());
+        execs.prune();
         drop(execs);
         let out: Option<Box<dyn AsyncRead + Unpin + Send>> = match merged {
-            Some(r) => Some(Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(
-                r.into(),
-            )?)),
+            Some(r) => Some(Box::new(
+                tokio::net::unix::pipe::Receiver::from_owned_fd(r.into())
+                    .context("reading the command's output")?,
+            )),
             None => child.stdout.take().map(|s| Box::new(s) as _),
         };
         let err = child.stderr.take();
@@ -566,19 +710,35 @@ impl Sandbox {
             e2.status.send_replace(Some(
                 status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
             ));
+            // no file descriptor outlives the command (ended commands are kept for reading)
+            e2.stdin.release().await;
+            // its group goes with it, unless children it left behind still run there
+            if let Some(cg) = &cgroup {
+                cg.remove_if_empty();
+            }
         });
         Ok(exec)
     }
 }
 
-fn start_slirp(pid: i32) -> Result<std::process::Child> {
-    std::process::Command::new("slirp4netns")
-        .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+/// The sandbox's user-mode network. It joins the sandbox's cgroups (so it is ended, and
+/// found after a crash, with the sandbox's processes) and dies with sandboxd.
+fn start_slirp(pid: i32, cgroup: Option<&Cgroup>) -> Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("slirp4netns");
+    cmd.args(["--configure", "--mtu=65520", "--disable-host-loopback"])
         .arg(pid.to_string())
         .arg("tap0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting slirp4netns")
+        .stderr(Stdio::null());
+    let procs = spawn::procs_paths(cgroup);
+    unsafe {
+        cmd.pre_exec(move || {
+            spawn::join_cgroups(&procs)?;
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd.spawn().context("starting slirp4netns")
 }

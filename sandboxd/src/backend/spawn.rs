@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 pub const INIT: &str = "modal-sandbox-init";
 
 /// Paths opened before fork, so the hook only calls async-signal-safe functions.
-fn procs_paths(cg: Option<&Cgroup>) -> Vec<CString> {
+pub(super) fn procs_paths(cg: Option<&Cgroup>) -> Vec<CString> {
     cg.map(|c| c.procs_files())
         .unwrap_or_default()
         .into_iter()
@@ -26,7 +26,7 @@ fn procs_paths(cg: Option<&Cgroup>) -> Vec<CString> {
 }
 
 /// In the child: write our pid into each cgroup.procs (as a decimal, no allocation).
-fn join_cgroups(paths: &[CString]) -> std::io::Result<()> {
+pub(super) fn join_cgroups(paths: &[CString]) -> std::io::Result<()> {
     let pid = unsafe { libc::getpid() };
     let mut buf = [0u8; 12];
     let mut n = pid as u32;

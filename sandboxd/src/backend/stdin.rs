@@ -12,6 +12,10 @@ pub enum StdinError {
     Gap { got: u64, have: u64 },
     #[error("stdin is already closed (EOF was sent)")]
     Closed,
+    #[error(
+        "stdin write at offset {offset} of {len} bytes ends past the largest offset (2^64 - 1)"
+    )]
+    Overflow { offset: u64, len: u64 },
 }
 
 #[derive(Default)]
@@ -39,8 +43,11 @@ impl StdinSink {
     /// Write `data` that starts at absolute `offset`; bytes before `written` are a retry
     /// and skipped. `eof` closes the pipe after the data.
     pub async fn write(&self, offset: u64, data: &[u8], eof: bool) -> Result<(), StdinError> {
+        let len = data.len() as u64;
+        let end = offset
+            .checked_add(len)
+            .ok_or(StdinError::Overflow { offset, len })?;
         let mut st = self.state.lock().await;
-        let end = offset + data.len() as u64;
         if st.eof {
             // a retry of what was already accepted, the EOF included, is fine
             return if end <= st.written {
@@ -72,6 +79,12 @@ impl StdinSink {
         Ok(())
     }
 
+    /// Let go of the pipe (its process has ended): writes are still accepted, and go
+    /// nowhere, as they would to a process that closed its stdin.
+    pub async fn release(&self) {
+        self.state.lock().await.pipe = None;
+    }
+
     pub async fn status(&self) -> (u64, bool) {
         let st = self.state.lock().await;
         (st.written, st.eof)
@@ -96,5 +109,21 @@ mod tests {
         s.write(5, b"", true).await.unwrap();
         s.write(5, b"", true).await.unwrap();
         assert_eq!(s.write(5, b"z", false).await, Err(StdinError::Closed));
+    }
+
+    #[tokio::test]
+    async fn offsets_that_overflow_are_refused_not_wrapped() {
+        let s = StdinSink::new(None);
+        s.write(0, b"abc", false).await.unwrap();
+        assert_eq!(
+            s.write(u64::MAX - 1, b"xyz", false).await,
+            Err(StdinError::Overflow {
+                offset: u64::MAX - 1,
+                len: 3
+            })
+        );
+        assert_eq!(s.status().await, (3, false), "nothing was applied");
+        // an offset at the very end with no data is a (harmless) gap, not a panic
+        assert!(s.write(u64::MAX, b"", false).await.is_err());
     }
 }

@@ -22,6 +22,7 @@ mod seal;
 mod tcr;
 mod upstream;
 
+use crate::grpc_errors::TypedErrors;
 use crate::tokens::{Claims, Verifier};
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
@@ -513,8 +514,9 @@ pub fn grpc_router(gw: Arc<Gateway>) -> axum::Router {
     let tcr = TaskCommandRouterServer::from_arc(Arc::new(tcr::GatewayTcr { gw }))
         .max_decoding_message_size(upstream::MAX_MESSAGE)
         .max_encoding_message_size(upstream::MAX_MESSAGE);
-    tonic::service::Routes::new(web.layer(cp))
-        .add_service(web.layer(tcr))
+    // the same typed statuses as sandboxd's own services (grpc_errors.rs)
+    tonic::service::Routes::new(web.layer(TypedErrors::layer(cp)))
+        .add_service(web.layer(TypedErrors::layer(tcr)))
         .into_axum_router()
         .fallback(refuse_unknown)
         .layer(axum::middleware::map_response(unimplemented_is_refused))

@@ -3,6 +3,8 @@
 //! native gRPC (h2c) or gRPC-web (HTTP/1.1).
 #![allow(dead_code)]
 
+pub mod wire;
+
 use futures::future::BoxFuture;
 use modal_proto::client::modal_client_client::ModalClientClient;
 use modal_proto::client::{self as pb, generic_result::GenericStatus};
@@ -113,6 +115,8 @@ pub struct Sandboxd {
     dir: Option<TempDir>,
     pub state_dir: PathBuf,
     log: PathBuf,
+    /// Leave what a stopped process left behind to whoever starts on its state dir next.
+    keep_leftovers: bool,
 }
 
 impl Sandboxd {
@@ -177,6 +181,7 @@ impl Sandboxd {
             dir: Some(dir),
             state_dir,
             log,
+            keep_leftovers: false,
         };
         match tokio::time::timeout(Duration::from_secs(30), rx).await {
             Ok(Ok(port)) => me.port = port,
@@ -204,14 +209,59 @@ impl Sandboxd {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
-    /// `/run/sandboxd/<digest of the state dir>`: where sandboxd mounts sandbox roots.
-    fn run_root(&self) -> PathBuf {
+    /// This instance's name: the first 12 hex digits of the digest of its state dir.
+    pub fn instance(&self) -> String {
         use sha2::Digest;
         let hex: String = sha2::Sha256::digest(self.state_dir.to_string_lossy().as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        Path::new("/run/sandboxd").join(&hex[..12])
+        hex[..12].to_string()
+    }
+
+    /// `/run/sandboxd/<instance>`: where sandboxd mounts sandbox roots.
+    pub fn run_root(&self) -> PathBuf {
+        Path::new("/run/sandboxd").join(self.instance())
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The guardian `serve` starts beside itself (`sandboxd guard`), if it runs.
+    pub fn guardian_pid(&self) -> Option<i32> {
+        let me = self.pid()?.to_string();
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(") ")?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .to_string();
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            (ppid == me && cmd.split(|b| *b == 0).nth(1) == Some(b"guard")).then_some(pid)
+        })
+    }
+
+    /// Send `signal` and wait up to `secs` for the process to exit; its exit status.
+    pub fn stop_with(&mut self, signal: i32, secs: u64) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        unsafe { libc::kill(c.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("sandboxd did not exit within {secs}s of signal {signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL the process (no chance to clean up), and wait for it.
@@ -223,48 +273,35 @@ impl Sandboxd {
     }
 
     /// Kill sandboxd and hand back its directory, for a restart on the same state.
-    pub fn crash(mut self) -> TempDir {
+    pub fn crash(mut self) -> Stopped {
         self.kill9();
-        self.dir.take().unwrap()
+        self.stopped()
     }
 
-    /// What a killed sandboxd leaves behind: mounts under its run root, cgroups.
+    /// Stop sandboxd with `signal` (it must exit within 30 s) and hand back its directory
+    /// and exit status. Nothing is cleaned up for it: what it left stays to be counted.
+    pub fn stop_keeping_dir(mut self, signal: i32) -> (Stopped, std::process::ExitStatus) {
+        let status = self.stop_with(signal, 30).expect("sandboxd was running");
+        (self.stopped(), status)
+    }
+
+    fn stopped(&mut self) -> Stopped {
+        self.keep_leftovers = true;
+        Stopped {
+            dir: self.dir.take(),
+            run_root: self.run_root(),
+            state_dir: self.state_dir.clone(),
+            instance: self.instance(),
+        }
+    }
+
+    /// What this instance has on the machine now (see `Leftovers`).
+    pub fn leftovers(&self) -> Leftovers {
+        Leftovers::of(&self.run_root(), &self.state_dir, &self.instance())
+    }
+
     fn cleanup_leftovers(&self) {
-        let root = self.run_root();
-        let prefix = format!("{}/", root.display());
-        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-            .filter(|m| m.starts_with(&prefix))
-            .collect();
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in &mounts {
-            let _ = Command::new("umount").args(["-l", m]).status();
-        }
-        if let Ok(rd) = std::fs::read_dir(&root) {
-            for e in rd.flatten() {
-                let id = e.file_name().to_string_lossy().to_string();
-                if !id.starts_with("sb-") {
-                    continue;
-                }
-                for c in ["memory", "pids", "cpu", "freezer"] {
-                    let cg = Path::new("/sys/fs/cgroup")
-                        .join(c)
-                        .join("sandboxd")
-                        .join(&id);
-                    if let Ok(kids) = std::fs::read_dir(&cg) {
-                        for k in kids.flatten() {
-                            if k.path().is_dir() {
-                                let _ = std::fs::remove_dir(k.path());
-                            }
-                        }
-                    }
-                    let _ = std::fs::remove_dir(&cg);
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&root);
+        cleanup(&self.run_root(), &self.state_dir, &self.instance());
     }
 
     /// A transport to this sandboxd.
@@ -296,8 +333,42 @@ impl Drop for Sandboxd {
                 self.log_tail(40)
             );
         }
-        self.kill9();
-        self.cleanup_leftovers();
+        // a clean stop, as a service manager does it; SIGKILL if it does not stop in time
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !self.keep_leftovers {
+            self.cleanup_leftovers();
+        }
+    }
+}
+
+/// A stopped (or killed) sandboxd's directory, to start another on. If no one does (a
+/// test failed before), dropping it removes what the process left on the machine.
+pub struct Stopped {
+    dir: Option<TempDir>,
+    run_root: PathBuf,
+    state_dir: PathBuf,
+    instance: String,
+}
+
+impl Stopped {
+    pub fn into_dir(mut self) -> TempDir {
+        self.dir.take().expect("the directory")
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if self.dir.is_some() {
+            cleanup(&self.run_root, &self.state_dir, &self.instance);
+        }
     }
 }
 
@@ -341,6 +412,133 @@ pub async fn svc_to(url: &str, t: Transport) -> Svc {
             BoxCloneService::new(svc)
         }
     }
+}
+
+/// A safety net for the machine if a test failed half-way: what a killed sandboxd
+/// leaves behind (mounts under its run root and state dir, processes in its cgroups,
+/// its cgroups), removed.
+fn cleanup(run_root: &Path, state_dir: &Path, instance: &str) {
+    let left = Leftovers::of(run_root, state_dir, instance);
+    for pid in &left.processes {
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    for m in &left.mounts {
+        let _ = Command::new("umount").args(["-l"]).arg(m).status();
+    }
+    for c in CGROUP_CONTROLLERS {
+        let parent = Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("sandboxd")
+            .join(instance);
+        remove_cgroup_tree(&parent);
+    }
+    let _ = std::fs::remove_dir_all(run_root);
+}
+
+const CGROUP_CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "freezer"];
+
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// What one sandboxd instance has on the machine, found the way an operator would look,
+/// not through sandboxd's own bookkeeping: mounts (from /proc/self/mountinfo) under its
+/// run root or state dir, cgroup directories under `sandboxd/<instance>` in any
+/// controller, and processes that are in those cgroups or that are slirp4netns serving
+/// one of its sandboxes (named by the sandbox's pid, which sits in those cgroups).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Leftovers {
+    pub mounts: Vec<PathBuf>,
+    pub cgroups: Vec<PathBuf>,
+    pub processes: Vec<i32>,
+}
+
+impl Leftovers {
+    pub fn of(run_root: &Path, state_dir: &Path, instance: &str) -> Self {
+        let mut mounts: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(|m| PathBuf::from(m.replace("\\040", " ")))
+            .filter(|m| m.starts_with(run_root) || m.starts_with(state_dir))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.as_os_str().len()));
+        let mut cgroups = Vec::new();
+        for c in CGROUP_CONTROLLERS {
+            let parent = Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join("sandboxd")
+                .join(instance);
+            collect_dirs(&parent, &mut cgroups);
+        }
+        let marker = format!("/sandboxd/{instance}/");
+        let mut processes = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            if cg.contains(&marker) {
+                processes.push(pid);
+            }
+        }
+        Self {
+            mounts,
+            cgroups,
+            processes,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mounts.is_empty() && self.cgroups.is_empty() && self.processes.is_empty()
+    }
+
+    /// (mounts, cgroups, processes)
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.mounts.len(), self.cgroups.len(), self.processes.len())
+    }
+}
+
+fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.push(e.path());
+                collect_dirs(&e.path(), out);
+            }
+        }
+    }
+}
+
+/// slirp4netns processes on the machine: (pid, the sandbox pid it serves).
+pub fn slirp_processes() -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmd
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.first().is_some_and(|a| a.ends_with("slirp4netns")) {
+            let target = args
+                .iter()
+                .filter_map(|a| a.parse::<i32>().ok())
+                .next()
+                .unwrap_or(0);
+            out.push((pid, target));
+        }
+    }
+    out
 }
 
 /// A TCR client for `access` (url + jwt), over `t`.
@@ -405,19 +603,28 @@ impl Env {
         def: pb::Sandbox,
         tags: &[(&str, &str)],
     ) -> Result<Sb, Status> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| pb::SandboxTag {
+                tag_name: k.to_string(),
+                tag_value: v.to_string(),
+            })
+            .collect();
+        self.create_tagged_pb(def, tags).await
+    }
+
+    pub async fn create_tagged_pb(
+        &mut self,
+        def: pb::Sandbox,
+        tags: Vec<pb::SandboxTag>,
+    ) -> Result<Sb, Status> {
         let r = within(
             60,
             "SandboxCreateV2",
             self.cp.sandbox_create_v2(pb::SandboxCreateV2Request {
                 app_id: self.app_id.clone(),
                 definition: Some(def),
-                tags: tags
-                    .iter()
-                    .map(|(k, v)| pb::SandboxTag {
-                        tag_name: k.to_string(),
-                        tag_value: v.to_string(),
-                    })
-                    .collect(),
+                tags,
                 ..Default::default()
             }),
         )
