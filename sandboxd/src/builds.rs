@@ -10,7 +10,7 @@ use crate::backend::sandbox::{ExecRequest, Outcome, Sandbox, SandboxSpec, Stderr
 use crate::images::{hex_digest, ImageRecord};
 use crate::snapshots::freeze_writable_layers;
 use crate::state::{base_env, State};
-use crate::store::{IMAGES, META};
+use crate::store::{Record, Table};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -68,6 +68,12 @@ struct StepResult {
     layers: Vec<String>,
     env: Vec<(String, String)>,
     workdir: Option<String>,
+}
+
+/// Keyed by the digest of the parent's key, the step and the files it copies.
+impl Record for StepResult {
+    const TABLE: Table = Table::META;
+    const KEY_PREFIX: &'static str = "step:";
 }
 
 enum Step {
@@ -160,7 +166,7 @@ impl State {
         commands: Vec<String>,
         context: Vec<(String, Vec<u8>)>,
     ) -> Option<Arc<Build>> {
-        if let Ok(Some(_)) = self.store.get::<ImageRecord>(IMAGES, id) {
+        if let Ok(Some(_)) = self.store.get::<ImageRecord>(id) {
             return None;
         }
         let mut builds = self.builds.lock().ok()?;
@@ -193,7 +199,7 @@ impl State {
                 logs: b.lines.lock().map(|l| l.clone()).unwrap_or_default(),
                 ..rec
             };
-            let _ = me.store.put(IMAGES, &id, &rec);
+            let _ = me.store.put(&id, &rec);
             b.finish();
             if let Ok(mut builds) = me.builds.lock() {
                 builds.remove(&id);
@@ -250,8 +256,7 @@ impl State {
                 }
             }
             key = hex_digest(format!("{key}\n{line}\n{copied}").as_bytes());
-            let cache_key = format!("step:{key}");
-            if let Some(hit) = self.store.get::<StepResult>(META, &cache_key)? {
+            if let Some(hit) = self.store.get::<StepResult>(&key)? {
                 if hit
                     .layers
                     .iter()
@@ -343,7 +348,7 @@ impl State {
                     }
                 }
             };
-            self.store.put(META, &cache_key, &next)?;
+            self.store.put(&key, &next)?;
             cur = next;
         }
         log.log(format!("=> built {id}"));

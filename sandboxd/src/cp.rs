@@ -9,7 +9,6 @@ use crate::state::{
     internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
     DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS,
 };
-use crate::store::{APPS, IMAGES, SANDBOXES, SECRETS, VOLUMES};
 use crate::tcr_url;
 use futures::StreamExt;
 use modal_proto::client::modal_client_server::ModalClient;
@@ -189,7 +188,7 @@ impl ControlPlane {
         }
         self.state
             .store
-            .get::<AppRecord>(APPS, id)
+            .get::<AppRecord>(id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("App {id} not found")))
     }
@@ -356,7 +355,7 @@ impl ControlPlane {
         let mut recs: Vec<SandboxRecord> = self
             .state
             .store
-            .list::<SandboxRecord>(SANDBOXES)
+            .list::<SandboxRecord>()
             .map_err(internal)?
             .into_iter()
             .filter(|r| req.app_id.is_empty() || r.app_id == req.app_id)
@@ -383,7 +382,7 @@ impl ControlPlane {
         let app = self
             .state
             .store
-            .list::<AppRecord>(APPS)
+            .list::<AppRecord>()
             .map_err(internal)?
             .into_iter()
             .find(|a| a.name == req.app_name)
@@ -391,7 +390,7 @@ impl ControlPlane {
         let mut recs: Vec<SandboxRecord> = self
             .state
             .store
-            .list::<SandboxRecord>(SANDBOXES)
+            .list::<SandboxRecord>()
             .map_err(internal)?
             .into_iter()
             .filter(|r| r.app_id == app.id && r.name.as_deref() == Some(req.sandbox_name.as_str()))
@@ -607,7 +606,7 @@ impl ModalClient for ControlPlane {
         let existing = self
             .state
             .store
-            .list::<AppRecord>(APPS)
+            .list::<AppRecord>()
             .map_err(internal)?
             .into_iter()
             .find(|a| a.name == req.app_name && a.environment == environment);
@@ -633,7 +632,7 @@ impl ModalClient for ControlPlane {
                     environment: environment.clone(),
                     created_at: now_f64(),
                 };
-                self.state.store.put(APPS, &a.id, &a).map_err(internal)?;
+                self.state.store.put(&a.id, &a).map_err(internal)?;
                 a
             }
         };
@@ -723,7 +722,10 @@ impl ModalClient for ControlPlane {
         // one image id per definition: the same definition is built once
         let id = State::definition_id(&commands, &context);
         if req.force_build && self.state.running_build(&id).is_none() {
-            self.state.store.delete(IMAGES, &id).map_err(internal)?;
+            self.state
+                .store
+                .delete::<ImageRecord>(&id)
+                .map_err(internal)?;
         }
         self.state.start_build(&id, commands, context);
         Ok(Response::new(ImageGetOrCreateResponse {
@@ -797,13 +799,13 @@ impl ModalClient for ControlPlane {
                 name: None,
                 env,
             };
-            self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+            self.state.store.put(&s.id, &s).map_err(internal)?;
             s
         } else {
             let existing = self
                 .state
                 .store
-                .list::<SecretRecord>(SECRETS)
+                .list::<SecretRecord>()
                 .map_err(internal)?
                 .into_iter()
                 .find(|s| s.name.as_deref() == Some(req.deployment_name.as_str()));
@@ -816,7 +818,7 @@ impl ModalClient for ControlPlane {
                 }
                 (Some(mut s), ObjectCreationType::CreateOverwriteIfExists) => {
                     s.env = env;
-                    self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+                    self.state.store.put(&s.id, &s).map_err(internal)?;
                     s
                 }
                 (Some(s), _) => s,
@@ -832,7 +834,7 @@ impl ModalClient for ControlPlane {
                         name: Some(req.deployment_name.clone()),
                         env,
                     };
-                    self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+                    self.state.store.put(&s.id, &s).map_err(internal)?;
                     s
                 }
             }
@@ -878,7 +880,7 @@ impl ModalClient for ControlPlane {
         } else {
             self.state
                 .store
-                .list::<VolumeRecord>(VOLUMES)
+                .list::<VolumeRecord>()
                 .map_err(internal)?
                 .into_iter()
                 .find(|v| v.name.as_deref() == Some(req.deployment_name.as_str()))
@@ -910,7 +912,7 @@ impl ModalClient for ControlPlane {
                     Some(self.state.backend.uid),
                 )
                 .map_err(internal)?;
-                self.state.store.put(VOLUMES, &v.id, &v).map_err(internal)?;
+                self.state.store.put(&v.id, &v).map_err(internal)?;
                 v
             }
         };

@@ -6,7 +6,7 @@
 
 use crate::auth::now_f64;
 use crate::backend::rootfs::ImageLayers;
-use crate::store::{Store, IMAGES, META};
+use crate::store::{Record, Store, Table};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -39,6 +39,20 @@ pub struct ImageRecord {
     pub workdir: Option<String>,
 }
 
+impl Record for ImageRecord {
+    const TABLE: Table = Table::IMAGES;
+}
+
+/// The image a registry tag (`debian:latest`) names in the local store, keyed by the tag.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct TaggedImage(String);
+
+impl Record for TaggedImage {
+    const TABLE: Table = Table::META;
+    const KEY_PREFIX: &'static str = "tag:";
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MissingImage {
     Host,
@@ -49,10 +63,6 @@ pub struct Images {
     pub layers_dir: PathBuf,
     uid: u32,
     missing: MissingImage,
-}
-
-fn tag_key(tag: &str) -> String {
-    format!("tag:{tag}")
 }
 
 /// A registry tag as written in `FROM` (a default `latest` tag added).
@@ -83,7 +93,7 @@ impl Images {
 
     /// Create (once) the host base image and its generated /etc layer.
     pub fn ensure_host_base(&self, store: &Store) -> Result<ImageRecord> {
-        if let Some(rec) = store.get::<ImageRecord>(IMAGES, HOST_BASE_ID)? {
+        if let Some(rec) = store.get::<ImageRecord>(HOST_BASE_ID)? {
             if self.layers_dir.join("hostbase").is_dir() {
                 return Ok(rec);
             }
@@ -141,7 +151,7 @@ impl Images {
             env: vec![],
             workdir: None,
         };
-        store.put(IMAGES, &rec.id, &rec)?;
+        store.put(&rec.id, &rec)?;
         Ok(rec)
     }
 
@@ -192,21 +202,21 @@ impl Images {
             env: vec![],
             workdir: None,
         };
-        store.put(IMAGES, &id, &rec)?;
-        store.put(META, &tag_key(&tag), &id)?;
+        store.put(&id, &rec)?;
+        store.put(&tag, &TaggedImage(id.clone()))?;
         Ok(rec)
     }
 
     /// Resolve a `FROM` reference: an image id, or a registry tag from the local store.
     pub fn resolve_from(&self, store: &Store, from: &str) -> Result<ImageRecord> {
         if from.starts_with("im-") {
-            if let Some(rec) = store.get::<ImageRecord>(IMAGES, from)? {
+            if let Some(rec) = store.get::<ImageRecord>(from)? {
                 return Ok(rec);
             }
         }
         let tag = normalize_tag(from);
-        if let Some(id) = store.get::<String>(META, &tag_key(&tag))? {
-            if let Some(rec) = store.get::<ImageRecord>(IMAGES, &id)? {
+        if let Some(TaggedImage(id)) = store.get::<TaggedImage>(&tag)? {
+            if let Some(rec) = store.get::<ImageRecord>(&id)? {
                 return Ok(rec);
             }
         }

@@ -7,7 +7,6 @@ use crate::backend::mounts;
 use crate::backend::sandbox::Sandbox;
 use crate::images::ImageRecord;
 use crate::state::{internal, SandboxRecord, State};
-use crate::store::IMAGES;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use tonic::Status;
@@ -108,7 +107,7 @@ impl State {
             env: base.env.clone(),
             workdir: base.workdir.clone(),
         };
-        self.store.put(IMAGES, &id, &img).map_err(internal)?;
+        self.store.put(&id, &img).map_err(internal)?;
         Ok(id)
     }
 
@@ -141,7 +140,7 @@ impl State {
             env: vec![],
             workdir: None,
         };
-        self.store.put(IMAGES, &id, &img).map_err(internal)?;
+        self.store.put(&id, &img).map_err(internal)?;
         Ok(id)
     }
 

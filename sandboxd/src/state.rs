@@ -7,7 +7,7 @@ use crate::backend::rootfs::VolumeBind;
 use crate::backend::sandbox::{Outcome, Readiness, Sandbox, SandboxSpec};
 use crate::backend::BackendConfig;
 use crate::images::{ImageRecord, Images};
-use crate::store::{Store, IMAGES, SANDBOXES, SECRETS, VOLUMES};
+use crate::store::{Record, Store, Table};
 use modal_proto::client::{generic_result::GenericStatus, GenericResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -86,12 +86,20 @@ pub struct SandboxRecord {
     pub finished_at: Option<f64>,
 }
 
+impl Record for SandboxRecord {
+    const TABLE: Table = Table::SANDBOXES;
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AppRecord {
     pub id: String,
     pub name: String,
     pub environment: String,
     pub created_at: f64,
+}
+
+impl Record for AppRecord {
+    const TABLE: Table = Table::APPS;
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -101,10 +109,18 @@ pub struct SecretRecord {
     pub env: BTreeMap<String, String>,
 }
 
+impl Record for SecretRecord {
+    const TABLE: Table = Table::SECRETS;
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VolumeRecord {
     pub id: String,
     pub name: Option<String>,
+}
+
+impl Record for VolumeRecord {
+    const TABLE: Table = Table::VOLUMES;
 }
 
 /// What a create request asks for, already validated.
@@ -215,7 +231,7 @@ impl State {
     /// Sandboxes that were running when sandboxd stopped come back finished, never missing.
     pub fn recover(&self) -> anyhow::Result<usize> {
         let mut n = 0;
-        for mut rec in self.store.list::<SandboxRecord>(SANDBOXES)? {
+        for mut rec in self.store.list::<SandboxRecord>()? {
             if rec.result.is_none() {
                 rec.result = Some(ResultRecord {
                     status: GenericStatus::Terminated as i32,
@@ -223,7 +239,7 @@ impl State {
                     exception: STOPPED.into(),
                 });
                 rec.finished_at = Some(now_f64());
-                self.store.put(SANDBOXES, &rec.id, &rec)?;
+                self.store.put(&rec.id, &rec)?;
                 let _ = std::fs::remove_dir_all(self.backend.data_root.join(&rec.id));
                 n += 1;
             }
@@ -236,7 +252,7 @@ impl State {
             return Err(Status::invalid_argument("sandbox_id is required"));
         }
         self.store
-            .get::<SandboxRecord>(SANDBOXES, id)
+            .get::<SandboxRecord>(id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("Sandbox {id} not found")))
     }
@@ -268,7 +284,7 @@ impl State {
             return Err(Status::invalid_argument("task_id is required"));
         }
         self.store
-            .list::<SandboxRecord>(SANDBOXES)
+            .list::<SandboxRecord>()
             .map_err(internal)?
             .into_iter()
             .find(|r| r.task_id == task_id)
@@ -290,7 +306,7 @@ impl State {
     pub fn image(&self, id: &str) -> Result<ImageRecord, Status> {
         let rec = self
             .store
-            .get::<ImageRecord>(IMAGES, id)
+            .get::<ImageRecord>(id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("Image {id} not found")))?;
         if rec.expires_at.is_some_and(|t| t <= now_f64()) {
@@ -303,7 +319,7 @@ impl State {
 
     pub fn secret_env(&self, secret_id: &str) -> Result<BTreeMap<String, String>, Status> {
         self.store
-            .get::<SecretRecord>(SECRETS, secret_id)
+            .get::<SecretRecord>(secret_id)
             .map_err(internal)?
             .map(|s| s.env)
             .ok_or_else(|| Status::not_found(format!("Secret {secret_id} not found")))
@@ -311,7 +327,7 @@ impl State {
 
     pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, Status> {
         self.store
-            .get::<VolumeRecord>(VOLUMES, volume_id)
+            .get::<VolumeRecord>(volume_id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("Volume {volume_id} not found")))?;
         Ok(self.state_dir.join("volumes").join(volume_id))
@@ -348,7 +364,7 @@ impl State {
         if let Some(name) = &req.name {
             let taken = self
                 .store
-                .list::<SandboxRecord>(SANDBOXES)
+                .list::<SandboxRecord>()
                 .map_err(internal)?
                 .into_iter()
                 .any(|r| {
@@ -379,7 +395,7 @@ impl State {
             result: None,
             finished_at: None,
         };
-        self.store.put(SANDBOXES, &id, &rec).map_err(internal)?;
+        self.store.put(&id, &rec).map_err(internal)?;
         // counted until `record_end` takes it out of `running`, or the start fails
         self.active.fetch_add(1, Ordering::SeqCst);
         // the record now holds the name: creates may proceed in parallel from here
@@ -429,7 +445,7 @@ impl State {
                     exception: format!("{e:#}"),
                 });
                 failed.finished_at = Some(now_f64());
-                let _ = self.store.put(SANDBOXES, &id, &failed);
+                let _ = self.store.put(&id, &failed);
                 tracing::warn!(sandbox = %id, "start failed: {e:#}");
                 return Err(Status::internal(format!(
                     "could not start the sandbox: {e:#}"
@@ -453,11 +469,11 @@ impl State {
     }
 
     fn record_end(&self, id: &str, outcome: &Outcome) {
-        if let Ok(Some(mut rec)) = self.store.get::<SandboxRecord>(SANDBOXES, id) {
+        if let Ok(Some(mut rec)) = self.store.get::<SandboxRecord>(id) {
             if rec.result.is_none() {
                 rec.result = Some(ResultRecord::of(outcome, rec.timeout_secs));
                 rec.finished_at = Some(now_f64());
-                let _ = self.store.put(SANDBOXES, id, &rec);
+                let _ = self.store.put(id, &rec);
             }
         }
         let ended = self.running.lock().ok().and_then(|mut m| m.remove(id));
@@ -529,6 +545,6 @@ impl State {
     pub fn set_tags(&self, id: &str, tags: BTreeMap<String, String>) -> Result<(), Status> {
         let mut rec = self.sandbox_record(id)?;
         rec.tags = tags;
-        self.store.put(SANDBOXES, id, &rec).map_err(internal)
+        self.store.put(id, &rec).map_err(internal)
     }
 }
