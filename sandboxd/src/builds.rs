@@ -7,60 +7,16 @@
 use crate::auth::now_f64;
 use crate::backend::cgroup::Limits;
 use crate::backend::sandbox::{ExecRequest, Outcome, Sandbox, SandboxSpec, StderrMode};
-use crate::images::{hex_digest, ImageRecord};
-use crate::snapshots::freeze_writable_layers;
+use crate::build_log::Build;
+use crate::images::{freeze_writable_layers, hex_digest, ImageRecord};
 use crate::state::{base_env, State};
 use crate::store::{Record, Table};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(1800);
-
-/// A build in progress: its log so far, and whether it has finished.
-#[derive(Default)]
-pub struct Build {
-    lines: Mutex<Vec<String>>,
-    finished: AtomicBool,
-    changed: Notify,
-}
-
-impl Build {
-    pub fn log(&self, line: impl Into<String>) {
-        if let Ok(mut l) = self.lines.lock() {
-            l.push(line.into());
-        }
-        self.changed.notify_waiters();
-    }
-
-    /// Lines from `from` on, waiting for new ones; `None` once finished and all were read.
-    pub async fn lines_from(&self, from: usize) -> Option<Vec<String>> {
-        loop {
-            let notified = self.changed.notified();
-            let lines: Vec<String> = self
-                .lines
-                .lock()
-                .map(|l| l.iter().skip(from).cloned().collect())
-                .unwrap_or_default();
-            if !lines.is_empty() {
-                return Some(lines);
-            }
-            if self.finished.load(Ordering::Acquire) {
-                return None;
-            }
-            notified.await;
-        }
-    }
-
-    fn finish(&self) {
-        self.finished.store(true, Ordering::Release);
-        self.changed.notify_waiters();
-    }
-}
 
 /// What a cached step produced.
 #[derive(Clone, Serialize, Deserialize)]
@@ -196,7 +152,7 @@ impl State {
                 }
             };
             let rec = ImageRecord {
-                logs: b.lines.lock().map(|l| l.clone()).unwrap_or_default(),
+                logs: b.all_lines(),
                 ..rec
             };
             let _ = me.store.put(&id, &rec);
@@ -257,11 +213,7 @@ impl State {
             }
             key = hex_digest(format!("{key}\n{line}\n{copied}").as_bytes());
             if let Some(hit) = self.store.get::<StepResult>(&key)? {
-                if hit
-                    .layers
-                    .iter()
-                    .all(|l| self.images.layers_dir.join(l).is_dir())
-                {
+                if self.images.has_layers(&hit.layers) {
                     log.log(format!("=> {line} (cached)"));
                     cur = hit;
                     continue;
@@ -453,9 +405,6 @@ impl State {
         result
     }
 }
-
-/// Running builds, by image id.
-pub type Builds = Mutex<HashMap<String, Arc<Build>>>;
 
 #[cfg(test)]
 mod tests {

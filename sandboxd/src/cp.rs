@@ -490,7 +490,7 @@ impl ControlPlane {
     fn tail_build(
         &self,
         id: String,
-        build: Arc<crate::builds::Build>,
+        build: Arc<crate::build_log::Build>,
         skip: usize,
     ) -> BoxStream<ImageJoinStreamingResponse> {
         let state = self.state.clone();

@@ -3,6 +3,9 @@
 //! `--missing-image host`) to the host base image: the host's /usr (and what links into
 //! it) and /opt, read-only, under a generated minimal /etc. Never the host's own /etc,
 //! /root, /home, /tmp, /var, the state dir or a checkout.
+//!
+//! Also the layer utilities that builds and snapshots share: naming a new layer, and
+//! copying a tree or a sandbox's writable layers into one.
 
 use crate::auth::now_f64;
 use crate::backend::rootfs::ImageLayers;
@@ -82,6 +85,18 @@ impl Images {
             uid,
             missing,
         }
+    }
+
+    /// A new layer's name and directory: `<image id>-<suffix>`.
+    pub fn new_layer(&self, image_id: &str, suffix: &str) -> (String, PathBuf) {
+        let name = format!("{image_id}-{suffix}");
+        let dir = self.layers_dir.join(&name);
+        (name, dir)
+    }
+
+    /// Whether every named layer is still on disk.
+    pub fn has_layers(&self, layers: &[String]) -> bool {
+        layers.iter().all(|l| self.layers_dir.join(l).is_dir())
     }
 
     pub fn layers(&self, rec: &ImageRecord) -> ImageLayers {
@@ -234,6 +249,44 @@ impl Images {
             }
         }
     }
+}
+
+/// `cp -a` keeps owners, modes, links, devices (overlay whiteouts) and xattrs (opaque dirs).
+pub async fn copy_tree(src: &str, dst: &Path) -> Result<()> {
+    tokio::fs::create_dir_all(dst).await?;
+    let out = tokio::process::Command::new("cp")
+        .args(["-a", "--preserve=all", "--no-target-directory"])
+        .arg(src)
+        .arg(dst)
+        .output()
+        .await
+        .context("running cp")?;
+    if !out.status.success() {
+        bail!(
+            "copying {src}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Copy a sandbox's writable layers (`upper` for `/`, `upper-<dir>` for each overlaid
+/// host dir) into `dst`, the new top layer of an image.
+pub async fn freeze_writable_layers(data: &Path, host_dirs: &[String], dst: &Path) -> Result<()> {
+    copy_tree(&format!("{}/upper", data.display()), dst).await?;
+    for host in host_dirs {
+        let name = Path::new(host)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let upper = data.join(format!("upper-{name}"));
+        if upper.is_dir() {
+            copy_tree(&upper.display().to_string(), &dst.join(&name)).await?;
+        }
+    }
+    // the helpers' mount point is sandboxd's, not the sandbox's
+    let _ = tokio::fs::remove_dir_all(dst.join("__modal")).await;
+    Ok(())
 }
 
 pub fn hex_digest(data: &[u8]) -> String {

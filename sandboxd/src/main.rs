@@ -2,6 +2,7 @@
 
 mod auth;
 mod backend;
+mod build_log;
 mod builds;
 mod cp;
 mod gateway;

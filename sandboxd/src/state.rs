@@ -158,7 +158,7 @@ pub struct State {
     create_lock: tokio::sync::Mutex<()>,
     /// V1 stdin: the last 1-based write index applied, per sandbox.
     pub v1_stdin_index: Mutex<HashMap<String, u32>>,
-    pub builds: crate::builds::Builds,
+    pub builds: crate::build_log::Builds,
     pub stdio_streams: crate::stdio_streams::StdioStreams,
     /// Sandboxes that may run at once (`serve --max-sandboxes`); creates past it are
     /// refused with RESOURCE_EXHAUSTED.

@@ -1,0 +1,57 @@
+//! Image builds in progress as their watchers see them: each build's log so far and
+//! whether it has finished, by image id. ImageJoinStreaming tails these while the build
+//! (`builds`) runs; once finished, the log is in the image's record.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// A build in progress: its log so far, and whether it has finished.
+#[derive(Default)]
+pub struct Build {
+    lines: Mutex<Vec<String>>,
+    finished: AtomicBool,
+    changed: Notify,
+}
+
+impl Build {
+    pub fn log(&self, line: impl Into<String>) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(line.into());
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// The log so far.
+    pub fn all_lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Lines from `from` on, waiting for new ones; `None` once finished and all were read.
+    pub async fn lines_from(&self, from: usize) -> Option<Vec<String>> {
+        loop {
+            let notified = self.changed.notified();
+            let lines: Vec<String> = self
+                .lines
+                .lock()
+                .map(|l| l.iter().skip(from).cloned().collect())
+                .unwrap_or_default();
+            if !lines.is_empty() {
+                return Some(lines);
+            }
+            if self.finished.load(Ordering::Acquire) {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+}
+
+/// Running builds, by image id.
+pub type Builds = Mutex<HashMap<String, Arc<Build>>>;
