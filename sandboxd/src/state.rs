@@ -12,6 +12,7 @@ use modal_proto::client::{generic_result::GenericStatus, GenericResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::Status;
@@ -164,7 +165,7 @@ pub struct State {
     /// refused with RESOURCE_EXHAUSTED.
     pub max_sandboxes: usize,
     /// Sandboxes running or being started.
-    active: std::sync::atomic::AtomicUsize,
+    active: AtomicUsize,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -185,6 +186,19 @@ pub fn base_env() -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// The entrypoint of a sandbox that runs nothing of its own: the init helper, idling
+/// until the sandbox is ended.
+pub fn idle_entrypoint() -> Vec<String> {
+    vec![
+        format!(
+            "{}/{}",
+            crate::backend::rootfs::HELPERS_DIR,
+            crate::backend::spawn::INIT
+        ),
+        "idle".into(),
+    ]
 }
 
 impl State {
@@ -345,16 +359,54 @@ impl State {
                 image.id
             )));
         }
-        let mut volumes = Vec::new();
-        for (vid, path, read_only) in &req.volumes {
-            volumes.push(VolumeBind {
-                source: self.volume_dir(vid)?,
-                target: path.clone(),
-                read_only: *read_only,
-            });
+        let volumes = req
+            .volumes
+            .iter()
+            .map(|(vid, path, read_only)| {
+                Ok(VolumeBind {
+                    source: self.volume_dir(vid)?,
+                    target: path.clone(),
+                    read_only: *read_only,
+                })
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        let rec = self.reserve(&req, &image).await?;
+        let spec = self.sandbox_spec(&rec.id, req, &image, volumes);
+        let sb = match Sandbox::start(&self.backend, spec).await {
+            Ok(sb) => sb,
+            Err(e) => {
+                self.active.fetch_sub(1, Ordering::SeqCst);
+                self.record_start_failure(&rec, &e);
+                return Err(Status::internal(format!(
+                    "could not start the sandbox: {e:#}"
+                )));
+            }
+        };
+        if let Ok(mut m) = self.running.lock() {
+            m.insert(rec.id.clone(), sb.clone());
         }
-        let guard = self.create_lock.lock().await;
-        use std::sync::atomic::Ordering;
+        // record the outcome when it comes
+        let me = self.clone();
+        tokio::spawn(async move {
+            let outcome = loop {
+                if let Some(o) = sb.wait(Duration::from_secs(3600)).await {
+                    break o;
+                }
+            };
+            me.record_end(&sb.id, &outcome);
+        });
+        Ok(rec)
+    }
+
+    /// Take a place for a new sandbox: within `max_sandboxes`, under a name no running
+    /// sandbox of the app has. Its record, written here, holds the name; it is counted
+    /// in `active` until `record_end` takes it out of `running`, or its start fails.
+    async fn reserve(
+        &self,
+        req: &CreateSandbox,
+        image: &ImageRecord,
+    ) -> Result<SandboxRecord, Status> {
+        let _serialised = self.create_lock.lock().await;
         let active = self.active.load(Ordering::SeqCst);
         if active >= self.max_sandboxes {
             return Err(Status::resource_exhausted(format!(
@@ -396,11 +448,20 @@ impl State {
             finished_at: None,
         };
         self.store.put(&id, &rec).map_err(internal)?;
-        // counted until `record_end` takes it out of `running`, or the start fails
         self.active.fetch_add(1, Ordering::SeqCst);
         // the record now holds the name: creates may proceed in parallel from here
-        drop(guard);
-        // the image's ENV sits under the sandbox's own variables; its WORKDIR is the default
+        Ok(rec)
+    }
+
+    /// What the backend starts for a create request: the image's ENV under the
+    /// sandbox's own variables, the image's WORKDIR as the default.
+    fn sandbox_spec(
+        &self,
+        id: &str,
+        req: CreateSandbox,
+        image: &ImageRecord,
+        volumes: Vec<VolumeBind>,
+    ) -> SandboxSpec {
         let mut env = base_env();
         for (k, v) in image.env.iter().cloned().chain(req.env) {
             env.retain(|(ek, _)| *ek != k);
@@ -408,23 +469,16 @@ impl State {
         }
         let workdir = req.workdir.or_else(|| image.workdir.clone());
         let entrypoint = if req.entrypoint.is_empty() {
-            vec![
-                format!(
-                    "{}/{}",
-                    crate::backend::rootfs::HELPERS_DIR,
-                    crate::backend::spawn::INIT
-                ),
-                "idle".into(),
-            ]
+            idle_entrypoint()
         } else {
-            req.entrypoint.clone()
+            req.entrypoint
         };
-        let spec = SandboxSpec {
-            id: id.clone(),
+        SandboxSpec {
+            id: id.to_string(),
             entrypoint,
             env,
             workdir: workdir.unwrap_or_else(|| "/".into()),
-            image: self.images.layers(&image),
+            image: self.images.layers(image),
             volumes,
             limits: req.limits,
             block_network: req.block_network,
@@ -433,39 +487,20 @@ impl State {
             ports: req.ports,
             readiness: req.readiness,
             disk_mib: req.disk_mib,
-        };
-        let sb = match Sandbox::start(&self.backend, spec).await {
-            Ok(sb) => sb,
-            Err(e) => {
-                self.active.fetch_sub(1, Ordering::SeqCst);
-                let mut failed = rec.clone();
-                failed.result = Some(ResultRecord {
-                    status: GenericStatus::InitFailure as i32,
-                    exitcode: 1,
-                    exception: format!("{e:#}"),
-                });
-                failed.finished_at = Some(now_f64());
-                let _ = self.store.put(&id, &failed);
-                tracing::warn!(sandbox = %id, "start failed: {e:#}");
-                return Err(Status::internal(format!(
-                    "could not start the sandbox: {e:#}"
-                )));
-            }
-        };
-        if let Ok(mut m) = self.running.lock() {
-            m.insert(id.clone(), sb.clone());
         }
-        // record the outcome when it comes
-        let me = self.clone();
-        tokio::spawn(async move {
-            let outcome = loop {
-                if let Some(o) = sb.wait(Duration::from_secs(3600)).await {
-                    break o;
-                }
-            };
-            me.record_end(&sb.id, &outcome);
+    }
+
+    /// A sandbox that could not start ends at once, as an init failure.
+    fn record_start_failure(&self, rec: &SandboxRecord, e: &anyhow::Error) {
+        let mut failed = rec.clone();
+        failed.result = Some(ResultRecord {
+            status: GenericStatus::InitFailure as i32,
+            exitcode: 1,
+            exception: format!("{e:#}"),
         });
-        Ok(rec)
+        failed.finished_at = Some(now_f64());
+        let _ = self.store.put(&rec.id, &failed);
+        tracing::warn!(sandbox = %rec.id, "start failed: {e:#}");
     }
 
     fn record_end(&self, id: &str, outcome: &Outcome) {
@@ -478,8 +513,7 @@ impl State {
         }
         let ended = self.running.lock().ok().and_then(|mut m| m.remove(id));
         if ended.is_some() {
-            self.active
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            self.active.fetch_sub(1, Ordering::SeqCst);
         }
         if let (Some(sb), Ok(mut e)) = (ended, self.ended.lock()) {
             e.push_back(sb);
