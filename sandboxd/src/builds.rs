@@ -7,7 +7,7 @@
 use crate::auth::now_f64;
 use crate::backend::cgroup::Limits;
 use crate::backend::rootfs::inside;
-use crate::backend::sandbox::{ExecRequest, Outcome, Sandbox, SandboxSpec, StderrMode};
+use crate::backend::sandbox::{set_env, ExecRequest, Outcome, Sandbox, SandboxSpec, StderrMode};
 use crate::build_log::Build;
 use crate::images::{freeze_writable_layers, hex_digest, ImageRecord};
 use crate::state::{base_env, idle_entrypoint, State};
@@ -45,10 +45,7 @@ impl StepResult {
 
     fn with_env(&self, vars: Vec<(String, String)>) -> Self {
         let mut n = self.clone();
-        for (k, v) in vars {
-            n.env.retain(|(ek, _)| *ek != k);
-            n.env.push((k, v));
-        }
+        set_env(&mut n.env, vars);
         n
     }
 

@@ -4,7 +4,7 @@
 use crate::auth::{now_f64, Auth};
 use crate::backend::cgroup::Limits;
 use crate::backend::rootfs::VolumeBind;
-use crate::backend::sandbox::{Outcome, Readiness, Sandbox, SandboxSpec};
+use crate::backend::sandbox::{set_env, Outcome, Readiness, Sandbox, SandboxSpec};
 use crate::backend::BackendConfig;
 use crate::images::{ImageRecord, Images};
 use crate::store::{Record, Store, Table};
@@ -463,10 +463,7 @@ impl State {
         volumes: Vec<VolumeBind>,
     ) -> SandboxSpec {
         let mut env = base_env();
-        for (k, v) in image.env.iter().cloned().chain(req.env) {
-            env.retain(|(ek, _)| *ek != k);
-            env.push((k, v));
-        }
+        set_env(&mut env, image.env.iter().cloned().chain(req.env));
         let workdir = req.workdir.or_else(|| image.workdir.clone());
         let entrypoint = if req.entrypoint.is_empty() {
             idle_entrypoint()
