@@ -2,6 +2,7 @@
 //! whether it has finished, by image id. ImageJoinStreaming tails these while the build
 //! (`builds`) runs; once finished, the log is in the image's record.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,26 +18,20 @@ pub struct Build {
 
 impl Build {
     pub fn log(&self, line: impl Into<String>) {
-        if let Ok(mut l) = self.lines.lock() {
-            l.push(line.into());
-        }
+        lock(&self.lines).push(line.into());
         self.changed.notify_waiters();
     }
 
     /// The log so far.
     pub fn all_lines(&self) -> Vec<String> {
-        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+        lock(&self.lines).clone()
     }
 
     /// Lines from `from` on, waiting for new ones; `None` once finished and all were read.
     pub async fn lines_from(&self, from: usize) -> Option<Vec<String>> {
         loop {
             let notified = self.changed.notified();
-            let lines: Vec<String> = self
-                .lines
-                .lock()
-                .map(|l| l.iter().skip(from).cloned().collect())
-                .unwrap_or_default();
+            let lines: Vec<String> = lock(&self.lines).iter().skip(from).cloned().collect();
             if !lines.is_empty() {
                 return Some(lines);
             }

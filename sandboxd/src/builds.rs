@@ -12,6 +12,7 @@ use crate::build_log::Build;
 use crate::images::{freeze_writable_layers, hex_digest, ImageRecord};
 use crate::state::{base_env, idle_entrypoint, State};
 use crate::store::{Record, Table};
+use crate::sync::lock;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -219,7 +220,7 @@ impl State {
         if let Ok(Some(_)) = self.store.get::<ImageRecord>(id) {
             return None;
         }
-        let mut builds = self.builds.lock().ok()?;
+        let mut builds = lock(&self.builds);
         if let Some(b) = builds.get(id) {
             return Some(b.clone());
         }
@@ -251,15 +252,13 @@ impl State {
             };
             let _ = me.store.put(&id, &rec);
             b.finish();
-            if let Ok(mut builds) = me.builds.lock() {
-                builds.remove(&id);
-            }
+            lock(&me.builds).remove(&id);
         });
         Some(build)
     }
 
     pub fn running_build(&self, id: &str) -> Option<Arc<Build>> {
-        self.builds.lock().ok()?.get(id).cloned()
+        lock(&self.builds).get(id).cloned()
     }
 
     /// Build `id` step by step from its base, reusing cached steps.

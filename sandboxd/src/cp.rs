@@ -9,6 +9,7 @@ use crate::state::{
     internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
     DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS,
 };
+use crate::sync::lock;
 use crate::tcr_url;
 use futures::StreamExt;
 use modal_proto::client::modal_client_server::ModalClient;
@@ -1231,11 +1232,9 @@ impl ModalClient for ControlPlane {
             Status::failed_precondition(format!("Sandbox {} has already finished", rec.id))
         })?;
         // V1 writes carry a 1-based index: a repeated index is a retry, applied once
-        let last = self
-            .state
-            .v1_stdin_index
-            .lock()
-            .map(|m| m.get(&rec.id).copied().unwrap_or(0))
+        let last = lock(&self.state.v1_stdin_index)
+            .get(&rec.id)
+            .copied()
             .unwrap_or(0);
         if req.index <= last {
             return Ok(Response::new(SandboxStdinWriteResponse {}));
@@ -1253,9 +1252,7 @@ impl ModalClient for ControlPlane {
             .await
             .map_err(|e| Status::failed_precondition(e.to_string()))?;
         sb.touch();
-        if let Ok(mut m) = self.state.v1_stdin_index.lock() {
-            m.insert(rec.id, req.index);
-        }
+        lock(&self.state.v1_stdin_index).insert(rec.id, req.index);
         Ok(Response::new(SandboxStdinWriteResponse {}))
     }
 }

@@ -17,6 +17,7 @@ mod snapshots;
 mod state;
 mod stdio_streams;
 mod store;
+mod sync;
 mod tcr;
 mod tls;
 mod tokens;

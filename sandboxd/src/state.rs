@@ -8,6 +8,7 @@ use crate::backend::sandbox::{set_env, Outcome, Readiness, Sandbox, SandboxSpec}
 use crate::backend::BackendConfig;
 use crate::images::{ImageRecord, Images};
 use crate::store::{Record, Store, Table};
+use crate::sync::lock;
 use modal_proto::client::{generic_result::GenericStatus, GenericResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -156,7 +157,7 @@ pub struct State {
     /// be read after the end (bounded: each holds at most its capped output buffers).
     ended: Mutex<std::collections::VecDeque<Arc<Sandbox>>>,
     /// Serialises creates so that a name is taken once.
-    create_lock: tokio::sync::Mutex<()>,
+    create_lock: Mutex<()>,
     /// V1 stdin: the last 1-based write index applied, per sandbox.
     pub v1_stdin_index: Mutex<HashMap<String, u32>>,
     pub builds: crate::build_log::Builds,
@@ -217,7 +218,7 @@ impl State {
             state_dir,
             running: Mutex::new(HashMap::new()),
             ended: Mutex::new(std::collections::VecDeque::new()),
-            create_lock: tokio::sync::Mutex::new(()),
+            create_lock: Mutex::new(()),
             v1_stdin_index: Mutex::new(HashMap::new()),
             builds: Mutex::new(HashMap::new()),
             stdio_streams: Default::default(),
@@ -229,11 +230,7 @@ impl State {
     /// A clean stop: every running sandbox ends and is recorded as finished, then the
     /// backend ends the rest (build sandboxes) and sweeps what is left of this instance.
     pub async fn shutdown(&self) -> crate::backend::reap::Reaped {
-        let running: Vec<Arc<Sandbox>> = self
-            .running
-            .lock()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default();
+        let running: Vec<Arc<Sandbox>> = lock(&self.running).values().cloned().collect();
         futures::future::join_all(running.iter().map(|sb| async {
             let o = sb.terminate(Outcome::ServerStopped).await;
             self.record_end(&sb.id, &o);
@@ -272,13 +269,13 @@ impl State {
     }
 
     pub fn running(&self, id: &str) -> Option<Arc<Sandbox>> {
-        self.running.lock().ok()?.get(id).cloned()
+        lock(&self.running).get(id).cloned()
     }
 
     /// A sandbox running or recently ended: for reading output and results.
     pub fn handle(&self, id: &str) -> Option<Arc<Sandbox>> {
         self.running(id)
-            .or_else(|| self.ended.lock().ok()?.iter().find(|s| s.id == id).cloned())
+            .or_else(|| lock(&self.ended).iter().find(|s| s.id == id).cloned())
     }
 
     /// The record and handle behind a task id, whether or not the sandbox still runs.
@@ -370,7 +367,7 @@ impl State {
                 })
             })
             .collect::<Result<Vec<_>, Status>>()?;
-        let rec = self.reserve(&req, &image).await?;
+        let rec = self.reserve(&req, &image)?;
         let spec = self.sandbox_spec(&rec.id, req, &image, volumes);
         let sb = match Sandbox::start(&self.backend, spec).await {
             Ok(sb) => sb,
@@ -382,9 +379,7 @@ impl State {
                 )));
             }
         };
-        if let Ok(mut m) = self.running.lock() {
-            m.insert(rec.id.clone(), sb.clone());
-        }
+        lock(&self.running).insert(rec.id.clone(), sb.clone());
         // record the outcome when it comes
         let me = self.clone();
         tokio::spawn(async move {
@@ -401,12 +396,8 @@ impl State {
     /// Take a place for a new sandbox: within `max_sandboxes`, under a name no running
     /// sandbox of the app has. Its record, written here, holds the name; it is counted
     /// in `active` until `record_end` takes it out of `running`, or its start fails.
-    async fn reserve(
-        &self,
-        req: &CreateSandbox,
-        image: &ImageRecord,
-    ) -> Result<SandboxRecord, Status> {
-        let _serialised = self.create_lock.lock().await;
+    fn reserve(&self, req: &CreateSandbox, image: &ImageRecord) -> Result<SandboxRecord, Status> {
+        let _serialised = lock(&self.create_lock);
         let active = self.active.load(Ordering::SeqCst);
         if active >= self.max_sandboxes {
             return Err(Status::resource_exhausted(format!(
@@ -508,19 +499,18 @@ impl State {
                 let _ = self.store.put(id, &rec);
             }
         }
-        let ended = self.running.lock().ok().and_then(|mut m| m.remove(id));
+        let ended = lock(&self.running).remove(id);
         if ended.is_some() {
             self.active.fetch_sub(1, Ordering::SeqCst);
         }
-        if let (Some(sb), Ok(mut e)) = (ended, self.ended.lock()) {
+        if let Some(sb) = ended {
+            let mut e = lock(&self.ended);
             e.push_back(sb);
             while e.len() > KEEP_ENDED {
                 e.pop_front();
             }
         }
-        if let Ok(mut m) = self.v1_stdin_index.lock() {
-            m.remove(id);
-        }
+        lock(&self.v1_stdin_index).remove(id);
         tracing::info!(sandbox = %id, ?outcome, "sandbox ended");
     }
 

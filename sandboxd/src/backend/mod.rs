@@ -15,6 +15,7 @@ pub mod spawn;
 pub mod stdin;
 pub mod tunnels;
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
@@ -99,10 +100,10 @@ impl BackendConfig {
 
     /// The sandboxes still alive in this instance.
     pub fn live_sandboxes(&self) -> Vec<Arc<sandbox::Sandbox>> {
-        self.live
-            .lock()
-            .map(|m| m.values().filter_map(Weak::upgrade).collect())
-            .unwrap_or_default()
+        lock(&self.live)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// End every sandbox of this instance, then sweep whatever is left of it (mounts,

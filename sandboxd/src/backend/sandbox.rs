@@ -10,6 +10,7 @@ use super::stdin::StdinSink;
 use super::tunnels::Tunnel;
 use super::BackendConfig;
 use crate::output::OutputBuffer;
+use crate::sync::lock;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -241,6 +242,7 @@ pub struct Sandbox {
     /// so an ended sandbox kept for its output holds no namespace and no descriptor).
     netns: Mutex<Option<NetNs>>,
     tunnels: Mutex<Vec<Tunnel>>,
+    /// Async (see `crate::sync`): opening a port's proxy awaits, and happens once per port.
     connect: tokio::sync::Mutex<Vec<ConnectProxy>>,
     ready_at: watch::Sender<Option<f64>>,
     /// Paths where images were mounted at run time (TaskMountDirectory), the only ones
@@ -382,7 +384,8 @@ impl Sandbox {
             ready_at,
             image_mounts: Mutex::new(Vec::new()),
         });
-        if let Ok(mut live) = config.live.lock() {
+        {
+            let mut live = lock(&config.live);
             live.retain(|_, w| w.strong_count() > 0);
             live.insert(sb.id.clone(), Arc::downgrade(&sb));
         }
@@ -483,44 +486,34 @@ impl Sandbox {
     }
 
     fn idle_for(&self) -> Duration {
-        let running_execs = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
-        if running_execs {
+        if self.execs_running() {
             return Duration::ZERO;
         }
-        self.last_activity
-            .lock()
-            .map(|t| t.elapsed())
-            .unwrap_or_default()
+        lock(&self.last_activity).elapsed()
+    }
+
+    fn execs_running(&self) -> bool {
+        lock(&self.execs).running() > 0
     }
 
     pub fn touch(&self) {
-        if let Ok(mut t) = self.last_activity.lock() {
-            *t = Instant::now();
-        }
+        *lock(&self.last_activity) = Instant::now();
     }
 
     /// The directory of the sandbox's writable layers (`upper`, `work`, ...) on the host,
     /// while the sandbox runs.
     pub fn data_dir(&self) -> Option<std::path::PathBuf> {
-        self.rootfs
-            .lock()
-            .ok()?
-            .as_ref()
-            .map(|r| r.data_dir.clone())
+        lock(&self.rootfs).as_ref().map(|r| r.data_dir.clone())
     }
 
     /// Remember that an image was mounted at `path` at run time.
     pub fn note_image_mount(&self, path: &str) {
-        if let Ok(mut m) = self.image_mounts.lock() {
-            m.push(path.to_string());
-        }
+        lock(&self.image_mounts).push(path.to_string());
     }
 
     /// Forget one image mount at `path`; false if there was none.
     pub fn forget_image_mount(&self, path: &str) -> bool {
-        let Ok(mut m) = self.image_mounts.lock() else {
-            return false;
-        };
+        let mut m = lock(&self.image_mounts);
         match m.iter().rposition(|p| p == path) {
             Some(i) => {
                 m.remove(i);
@@ -532,15 +525,15 @@ impl Sandbox {
 
     /// The merged root on the host, while the sandbox runs.
     pub fn root_path(&self) -> Option<std::path::PathBuf> {
-        self.rootfs.lock().ok()?.as_ref().map(|r| r.root.clone())
+        lock(&self.rootfs).as_ref().map(|r| r.root.clone())
     }
 
     /// `(container port, host port)` of each tunnel.
     pub fn tunnel_ports(&self) -> Vec<(u16, u16)> {
-        self.tunnels
-            .lock()
-            .map(|t| t.iter().map(|t| (t.container_port, t.host_port)).collect())
-            .unwrap_or_default()
+        lock(&self.tunnels)
+            .iter()
+            .map(|t| (t.container_port, t.host_port))
+            .collect()
     }
 
     /// Admit `token` to `port` through this sandbox's connect proxy; returns the proxy's
@@ -579,17 +572,13 @@ impl Sandbox {
     }
 
     fn netns(&self) -> Option<NetNs> {
-        self.netns.lock().ok()?.clone()
+        lock(&self.netns).clone()
     }
 
     async fn finish(&self, outcome: Outcome, mut child: Child, slirp: Option<std::process::Child>) {
-        if let Ok(mut ns) = self.netns.lock() {
-            ns.take();
-        }
+        lock(&self.netns).take();
         self.connect.lock().await.clear();
-        if let Ok(mut t) = self.tunnels.lock() {
-            t.clear();
-        }
+        lock(&self.tunnels).clear();
         if let Some(cg) = &self.cgroup {
             cg.kill_all();
         }
@@ -602,8 +591,7 @@ impl Sandbox {
         }
         // execs end when their processes die; give their waiters a moment to record it
         for _ in 0..100 {
-            let running = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
-            if !running {
+            if !self.execs_running() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -614,11 +602,9 @@ impl Sandbox {
             }
             _ => outcome,
         };
-        if let Ok(mut r) = self.rootfs.lock() {
-            if let Some(mut fs) = r.take() {
-                fs.unmount();
-                let _ = std::fs::remove_dir_all(&fs.data_dir);
-            }
+        if let Some(mut fs) = lock(&self.rootfs).take() {
+            fs.unmount();
+            let _ = std::fs::remove_dir_all(&fs.data_dir);
         }
         if let Some(cg) = &self.cgroup {
             cg.remove();
@@ -654,7 +640,7 @@ impl Sandbox {
     }
 
     pub fn exec_handle(&self, exec_id: &str) -> Option<Arc<Exec>> {
-        self.execs.lock().ok()?.by_id.get(exec_id).cloned()
+        lock(&self.execs).by_id.get(exec_id).cloned()
     }
 
     /// Start a command; idempotent by `exec_id` (a second start returns the first).
@@ -662,7 +648,7 @@ impl Sandbox {
         if self.outcome().is_some() {
             return Err(ExecError::Finished);
         }
-        let mut execs = self.execs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut execs = lock(&self.execs);
         if let Some(e) = execs.by_id.get(exec_id) {
             return Ok(e.clone());
         }
