@@ -217,8 +217,11 @@ impl State {
         commands: Vec<String>,
         context: Vec<(String, Vec<u8>)>,
     ) -> Option<Arc<Build>> {
-        if let Ok(Some(_)) = self.store.get::<ImageRecord>(id) {
-            return None;
+        match self.store.get::<ImageRecord>(id) {
+            Ok(Some(_)) => return None,
+            Ok(None) => {}
+            // building again is the way to a readable record
+            Err(e) => tracing::warn!(image = %id, "reading the image's record: {e:#}"),
         }
         let mut builds = lock(&self.builds);
         if let Some(b) = builds.get(id) {
@@ -250,7 +253,9 @@ impl State {
                 logs: b.all_lines(),
                 ..rec
             };
-            let _ = me.store.put(&id, &rec);
+            if let Err(e) = me.store.put(&id, &rec) {
+                tracing::error!(image = %id, "recording the build's result: {e:#}");
+            }
             b.finish();
             lock(&me.builds).remove(&id);
         });

@@ -487,17 +487,15 @@ impl State {
             exception: format!("{e:#}"),
         });
         failed.finished_at = Some(now_f64());
-        let _ = self.store.put(&rec.id, &failed);
         tracing::warn!(sandbox = %rec.id, "start failed: {e:#}");
+        if let Err(e) = self.store.put(&rec.id, &failed) {
+            tracing::error!(sandbox = %rec.id, "recording the failed start: {e:#}");
+        }
     }
 
     fn record_end(&self, id: &str, outcome: &Outcome) {
-        if let Ok(Some(mut rec)) = self.store.get::<SandboxRecord>(id) {
-            if rec.result.is_none() {
-                rec.result = Some(ResultRecord::of(outcome, rec.timeout_secs));
-                rec.finished_at = Some(now_f64());
-                let _ = self.store.put(id, &rec);
-            }
+        if let Err(e) = self.record_result(id, outcome) {
+            tracing::error!(sandbox = %id, "recording the sandbox's end: {e:#}");
         }
         let ended = lock(&self.running).remove(id);
         if ended.is_some() {
@@ -512,6 +510,19 @@ impl State {
         }
         lock(&self.v1_stdin_index).remove(id);
         tracing::info!(sandbox = %id, ?outcome, "sandbox ended");
+    }
+
+    /// Write a sandbox's result into its record, unless it has one already.
+    fn record_result(&self, id: &str, outcome: &Outcome) -> anyhow::Result<()> {
+        let Some(mut rec) = self.store.get::<SandboxRecord>(id)? else {
+            anyhow::bail!("it has no record");
+        };
+        if rec.result.is_none() {
+            rec.result = Some(ResultRecord::of(outcome, rec.timeout_secs));
+            rec.finished_at = Some(now_f64());
+            self.store.put(id, &rec)?;
+        }
+        Ok(())
     }
 
     /// Wait up to `timeout` for a sandbox's result.
