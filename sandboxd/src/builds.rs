@@ -349,15 +349,19 @@ impl State {
                 let files = copy_targets(&sources, &dest, context, &dir)?;
                 for (target, data) in &files {
                     if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent)?;
+                        tokio::fs::create_dir_all(parent).await?;
                     }
-                    std::fs::write(target, data)?;
+                    tokio::fs::write(target, data).await?;
                 }
-                let _ = std::process::Command::new("chown")
+                let chown = tokio::process::Command::new("chown")
                     .arg("-R")
                     .arg(format!("{0}:{0}", self.backend.uid))
                     .arg(&dir)
-                    .status();
+                    .status()
+                    .await;
+                if !chown.as_ref().is_ok_and(|s| s.success()) {
+                    tracing::warn!(layer = %layer, "chown of the copied files: {chown:?}");
+                }
                 log.log(format!("   copied {} file(s) to {dest}", files.len()));
                 cur.with_layer(layer)
             }

@@ -906,13 +906,9 @@ impl ModalClient for ControlPlane {
                     name: (!req.deployment_name.is_empty()).then(|| req.deployment_name.clone()),
                 };
                 let dir = self.state.state_dir.join("volumes").join(&v.id);
-                std::fs::create_dir_all(&dir).map_err(internal)?;
-                std::os::unix::fs::chown(
-                    &dir,
-                    Some(self.state.backend.uid),
-                    Some(self.state.backend.uid),
-                )
-                .map_err(internal)?;
+                crate::backend::create_owned_dir(dir, self.state.backend.uid)
+                    .await
+                    .map_err(internal)?;
                 self.state.store.put(&v.id, &v).map_err(internal)?;
                 v
             }

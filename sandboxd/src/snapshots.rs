@@ -129,8 +129,8 @@ impl State {
                 })?
                 .join("mounts")
                 .join(crate::ids::new_id("m"));
-            std::fs::create_dir_all(&dir).map_err(internal)?;
-            std::os::unix::fs::chown(&dir, Some(self.backend.uid), Some(self.backend.uid))
+            crate::backend::create_owned_dir(dir.clone(), self.backend.uid)
+                .await
                 .map_err(internal)?;
             mounts::attach(&dir, &target, false)
                 .map_err(|e| internal(format!("mounting an empty directory at {path}: {e:#}")))?;

@@ -20,6 +20,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
+/// Create `dir` (and its parents), owned by `uid`, off the executor.
+pub async fn create_owned_dir(dir: PathBuf, uid: u32) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        std::os::unix::fs::chown(&dir, Some(uid), Some(uid))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// Where the backend keeps things and who sandboxes run as.
 #[derive(Clone, Debug)]
 pub struct BackendConfig {

@@ -351,7 +351,14 @@ impl Network {
 impl Sandbox {
     /// Mount the root, start the entrypoint, and watch it until it ends.
     pub async fn start(config: &BackendConfig, spec: SandboxSpec) -> Result<Arc<Self>> {
-        let (rootfs, cgroup) = prepare_root(config, &spec)?;
+        // mounts, a disk image and cgroup directories: blocking work, off the executor
+        let cfg = config.clone();
+        let (spec, (rootfs, cgroup)) = tokio::task::spawn_blocking(move || {
+            let made = prepare_root(&cfg, &spec)?;
+            anyhow::Ok((spec, made))
+        })
+        .await
+        .context("preparing the sandbox's root")??;
         let mut proc = spawn::start_entrypoint(EntrypointSpec {
             root: &rootfs.root,
             argv: &spec.entrypoint,
@@ -587,7 +594,8 @@ impl Sandbox {
         self.stdin.release().await;
         if let Some(mut s) = slirp {
             let _ = s.kill();
-            let _ = s.wait();
+            // reaped off the executor: wait() blocks until the process is gone
+            let _ = tokio::task::spawn_blocking(move || s.wait()).await;
         }
         // execs end when their processes die; give their waiters a moment to record it
         for _ in 0..100 {
@@ -602,9 +610,17 @@ impl Sandbox {
             }
             _ => outcome,
         };
-        if let Some(mut fs) = lock(&self.rootfs).take() {
-            fs.unmount();
-            let _ = std::fs::remove_dir_all(&fs.data_dir);
+        let rootfs = lock(&self.rootfs).take();
+        if let Some(mut fs) = rootfs {
+            // unmounting and removing a whole writable layer block: off the executor
+            let removed = tokio::task::spawn_blocking(move || {
+                fs.unmount();
+                let _ = std::fs::remove_dir_all(&fs.data_dir);
+            })
+            .await;
+            if let Err(e) = removed {
+                tracing::error!(sandbox = %self.id, "removing the sandbox's root: {e}");
+            }
         }
         if let Some(cg) = &self.cgroup {
             cg.remove();
