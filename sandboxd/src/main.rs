@@ -422,11 +422,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
     } else {
         None
     };
-    let statics = server::StaticDirs {
-        www,
-        pkg,
-        credential,
-    };
     // handlers in place before anyone can learn the address
     let stop = stop_signal()?;
     println!(
@@ -435,7 +430,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         state_dir.display()
     );
     tokio::select! {
-        r = server::serve(listener, state.clone(), statics, Some(policy)) => r,
+        r = server::serve(server::ServeArgs {
+            listener,
+            state: state.clone(),
+            www,
+            pkg,
+            credential,
+            policy,
+        }) => r,
         sig = stop => {
             tracing::info!("{sig}: ending every sandbox, then stopping");
             // a second signal stops at once (the next start cleans up what is left)
