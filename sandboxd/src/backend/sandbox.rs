@@ -10,6 +10,7 @@ use super::stdin::StdinSink;
 use super::tunnels::Tunnel;
 use super::BackendConfig;
 use crate::output::OutputBuffer;
+use crate::sync::lock;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -103,6 +104,40 @@ impl Exec {
             if rx.changed().await.is_err() {
                 return self.poll().unwrap_or(ExitStatus::Signal(libc::SIGKILL));
             }
+        }
+    }
+
+    /// Wait for the command (killing what it started at `timeout`), record its status,
+    /// and let go of what it held. The status is the command's own; children it left
+    /// running (a server started with `&`) keep going, and keep its output open, until
+    /// the sandbox ends.
+    async fn supervise(
+        self: Arc<Self>,
+        mut child: Child,
+        timeout: Option<Duration>,
+        cgroup: Option<Cgroup>,
+    ) {
+        let status = match timeout {
+            Some(t) => match tokio::time::timeout(t, child.wait()).await {
+                Ok(s) => s,
+                Err(_) => {
+                    if let Some(cg) = &cgroup {
+                        cg.kill_all();
+                    }
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            },
+            None => child.wait().await,
+        };
+        self.status.send_replace(Some(
+            status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
+        ));
+        // no file descriptor outlives the command (ended commands are kept for reading)
+        self.stdin.release().await;
+        // its group goes with it, unless children it left behind still run there
+        if let Some(cg) = &cgroup {
+            cg.remove_if_empty();
         }
     }
 }
@@ -207,6 +242,7 @@ pub struct Sandbox {
     /// so an ended sandbox kept for its output holds no namespace and no descriptor).
     netns: Mutex<Option<NetNs>>,
     tunnels: Mutex<Vec<Tunnel>>,
+    /// Async (see `crate::sync`): opening a port's proxy awaits, and happens once per port.
     connect: tokio::sync::Mutex<Vec<ConnectProxy>>,
     ready_at: watch::Sender<Option<f64>>,
     /// Paths where images were mounted at run time (TaskMountDirectory), the only ones
@@ -225,46 +261,75 @@ async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
     to.close();
 }
 
-impl Sandbox {
-    /// Mount the root, start the entrypoint, and watch it until it ends.
-    pub async fn start(config: &BackendConfig, spec: SandboxSpec) -> Result<Arc<Self>> {
-        let run_dir = config.run_root.join(&spec.id);
-        let data_dir = config.data_root.join(&spec.id);
-        let rootfs = Rootfs::mount(
-            run_dir,
-            data_dir,
-            &spec.image,
-            &spec.volumes,
-            &config.helpers,
-            Some(&spec.workdir),
-            config.uid,
-            Some((&config.disk, spec.disk_mib)),
-        )?;
-        let cgroup = if cgroup::available() {
-            Some(
-                Cgroup::create(&config.cgroup_parent(), &spec.id, &spec.limits)
-                    .context("creating the sandbox's cgroups")?,
-            )
-        } else {
-            None
-        };
-        let hostname = "modal";
-        let mut proc = spawn::start_entrypoint(EntrypointSpec {
-            root: &rootfs.root,
-            argv: &spec.entrypoint,
-            env: &spec.env,
-            workdir: &spec.workdir,
-            hostname,
-            uid: config.uid,
-            cgroup: cgroup.as_ref(),
-        })
-        .await?;
+/// Copy a process's stdout and stderr into `stdout` and `stderr` until both end; a
+/// stream the process does not have is closed at once.
+async fn pump_stdio(
+    out: Option<impl AsyncRead + Unpin>,
+    err: Option<impl AsyncRead + Unpin>,
+    stdout: &OutputBuffer,
+    stderr: &OutputBuffer,
+) {
+    async fn pump_or_close(from: Option<impl AsyncRead + Unpin>, to: &OutputBuffer) {
+        match from {
+            Some(from) => pump(from, to).await,
+            None => to.close(),
+        }
+    }
+    tokio::join!(pump_or_close(out, stdout), pump_or_close(err, stderr));
+}
+
+/// Set each of `vars` in `env`, replacing an earlier value of the same name.
+pub fn set_env(env: &mut Vec<(String, String)>, vars: impl IntoIterator<Item = (String, String)>) {
+    for (k, v) in vars {
+        env.retain(|(ek, _)| *ek != k);
+        env.push((k, v));
+    }
+}
+
+/// The sandbox's root and its cgroups, made before anything runs in it.
+fn prepare_root(config: &BackendConfig, spec: &SandboxSpec) -> Result<(Rootfs, Option<Cgroup>)> {
+    let rootfs = Rootfs::mount(
+        config.run_root.join(&spec.id),
+        config.data_root.join(&spec.id),
+        &spec.image,
+        &spec.volumes,
+        &config.helpers,
+        Some(&spec.workdir),
+        config.uid,
+        Some((&config.disk, spec.disk_mib)),
+    )?;
+    let cgroup = if cgroup::available() {
+        Some(
+            Cgroup::create(&config.cgroup_parent(), &spec.id, &spec.limits)
+                .context("creating the sandbox's cgroups")?,
+        )
+    } else {
+        None
+    };
+    Ok((rootfs, cgroup))
+}
+
+/// A running sandbox's network: its user-mode network (unless blocked), a handle on its
+/// namespace, and the tunnels into it.
+struct Network {
+    slirp: Option<std::process::Child>,
+    netns: Option<NetNs>,
+    tunnels: Vec<Tunnel>,
+}
+
+impl Network {
+    async fn open(
+        config: &BackendConfig,
+        spec: &SandboxSpec,
+        inner_pid: i32,
+        cgroup: Option<&Cgroup>,
+    ) -> Result<Self> {
         let slirp = if !spec.block_network && config.slirp {
-            start_slirp(proc.inner_pid, cgroup.as_ref()).await.ok()
+            start_slirp(inner_pid, cgroup).await.ok()
         } else {
             None
         };
-        let netns = NetNs::of_pid(proc.inner_pid).ok();
+        let netns = NetNs::of_pid(inner_pid).ok();
         let mut tunnels = Vec::new();
         if let Some(ns) = &netns {
             for port in &spec.ports {
@@ -275,8 +340,36 @@ impl Sandbox {
                 );
             }
         }
-        let (outcome, _) = watch::channel(None);
-        let (kill, mut kill_rx) = watch::channel(None);
+        Ok(Self {
+            slirp,
+            netns,
+            tunnels,
+        })
+    }
+}
+
+impl Sandbox {
+    /// Mount the root, start the entrypoint, and watch it until it ends.
+    pub async fn start(config: &BackendConfig, spec: SandboxSpec) -> Result<Arc<Self>> {
+        // mounts, a disk image and cgroup directories: blocking work, off the executor
+        let cfg = config.clone();
+        let (spec, (rootfs, cgroup)) = tokio::task::spawn_blocking(move || {
+            let made = prepare_root(&cfg, &spec)?;
+            anyhow::Ok((spec, made))
+        })
+        .await
+        .context("preparing the sandbox's root")??;
+        let mut proc = spawn::start_entrypoint(EntrypointSpec {
+            root: &rootfs.root,
+            argv: &spec.entrypoint,
+            env: &spec.env,
+            workdir: &spec.workdir,
+            hostname: "modal",
+            uid: config.uid,
+            cgroup: cgroup.as_ref(),
+        })
+        .await?;
+        let net = Network::open(config, &spec, proc.inner_pid, cgroup.as_ref()).await?;
         let (ready_at, _) = watch::channel(spec.readiness.is_none().then(crate::auth::now_f64));
         let sb = Arc::new(Sandbox {
             id: spec.id.clone(),
@@ -289,76 +382,68 @@ impl Sandbox {
             stderr: OutputBuffer::default(),
             stdin: StdinSink::new(proc.child.stdin.take()),
             execs: Mutex::new(Execs::default()),
-            outcome,
-            kill,
+            outcome: watch::channel(None).0,
+            kill: watch::channel(None).0,
             last_activity: Mutex::new(Instant::now()),
-            netns: Mutex::new(netns),
-            tunnels: Mutex::new(tunnels),
+            netns: Mutex::new(net.netns),
+            tunnels: Mutex::new(net.tunnels),
             connect: tokio::sync::Mutex::new(Vec::new()),
             ready_at,
             image_mounts: Mutex::new(Vec::new()),
         });
-        if let Ok(mut live) = config.live.lock() {
+        {
+            let mut live = lock(&config.live);
             live.retain(|_, w| w.strong_count() > 0);
             live.insert(sb.id.clone(), Arc::downgrade(&sb));
         }
         if let Some(probe) = spec.readiness.clone() {
             tokio::spawn(sb.clone().probe_readiness(probe));
         }
-        let out = proc.child.stdout.take();
-        let err = proc.child.stderr.take();
-        {
-            let sb2 = sb.clone();
-            tokio::spawn(async move {
-                tokio::join!(
-                    async {
-                        if let Some(o) = out {
-                            pump(o, &sb2.stdout).await
-                        } else {
-                            sb2.stdout.close()
-                        }
-                    },
-                    async {
-                        if let Some(e) = err {
-                            pump(e, &sb2.stderr).await
-                        } else {
-                            sb2.stderr.close()
-                        }
-                    }
-                );
-            });
-        }
+        let (out, err) = (proc.child.stdout.take(), proc.child.stderr.take());
         let sb2 = sb.clone();
-        let timeout = spec.timeout;
-        let idle = spec.idle_timeout;
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let idle_check = async {
-                let Some(idle) = idle else {
-                    return std::future::pending::<()>().await;
-                };
-                loop {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    if sb2.idle_for() >= idle {
-                        return;
-                    }
-                }
-            };
-            let outcome = tokio::select! {
-                status = proc.child.wait() => match status {
-                    Ok(s) => match ExitStatus::of(s) {
-                        ExitStatus::Code(c) => Outcome::Exited(c),
-                        ExitStatus::Signal(sig) => Outcome::Exited(128 + sig),
-                    },
-                    Err(e) => Outcome::Failed(format!("waiting for the sandbox: {e}")),
-                },
-                _ = tokio::time::sleep_until((started + timeout).into()) => Outcome::Timeout,
-                _ = idle_check => Outcome::IdleTimeout,
-                k = kill_rx.wait_for(|k| k.is_some()) => k.ok().and_then(|k| k.clone()).unwrap_or(Outcome::Terminated),
-            };
-            sb2.finish(outcome, proc.child, slirp).await;
-        });
+        tokio::spawn(async move { pump_stdio(out, err, &sb2.stdout, &sb2.stderr).await });
+        tokio::spawn(
+            sb.clone()
+                .supervise(proc.child, net.slirp, spec.timeout, spec.idle_timeout),
+        );
         Ok(sb)
+    }
+
+    /// Wait for the end: the entrypoint exits, the sandbox times out or idles out, or it
+    /// is ended; then clean up.
+    async fn supervise(
+        self: Arc<Self>,
+        mut child: Child,
+        slirp: Option<std::process::Child>,
+        timeout: Duration,
+        idle: Option<Duration>,
+    ) {
+        let started = Instant::now();
+        let mut kill_rx = self.kill.subscribe();
+        let idle_check = async {
+            let Some(idle) = idle else {
+                return std::future::pending::<()>().await;
+            };
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if self.idle_for() >= idle {
+                    return;
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            status = child.wait() => match status {
+                Ok(s) => match ExitStatus::of(s) {
+                    ExitStatus::Code(c) => Outcome::Exited(c),
+                    ExitStatus::Signal(sig) => Outcome::Exited(128 + sig),
+                },
+                Err(e) => Outcome::Failed(format!("waiting for the sandbox: {e}")),
+            },
+            _ = tokio::time::sleep_until((started + timeout).into()) => Outcome::Timeout,
+            _ = idle_check => Outcome::IdleTimeout,
+            k = kill_rx.wait_for(|k| k.is_some()) => k.ok().and_then(|k| k.clone()).unwrap_or(Outcome::Terminated),
+        };
+        self.finish(outcome, child, slirp).await;
     }
 
     async fn probe_readiness(self: Arc<Self>, probe: Readiness) {
@@ -408,44 +493,34 @@ impl Sandbox {
     }
 
     fn idle_for(&self) -> Duration {
-        let running_execs = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
-        if running_execs {
+        if self.execs_running() {
             return Duration::ZERO;
         }
-        self.last_activity
-            .lock()
-            .map(|t| t.elapsed())
-            .unwrap_or_default()
+        lock(&self.last_activity).elapsed()
+    }
+
+    fn execs_running(&self) -> bool {
+        lock(&self.execs).running() > 0
     }
 
     pub fn touch(&self) {
-        if let Ok(mut t) = self.last_activity.lock() {
-            *t = Instant::now();
-        }
+        *lock(&self.last_activity) = Instant::now();
     }
 
     /// The directory of the sandbox's writable layers (`upper`, `work`, ...) on the host,
     /// while the sandbox runs.
     pub fn data_dir(&self) -> Option<std::path::PathBuf> {
-        self.rootfs
-            .lock()
-            .ok()?
-            .as_ref()
-            .map(|r| r.data_dir.clone())
+        lock(&self.rootfs).as_ref().map(|r| r.data_dir.clone())
     }
 
     /// Remember that an image was mounted at `path` at run time.
     pub fn note_image_mount(&self, path: &str) {
-        if let Ok(mut m) = self.image_mounts.lock() {
-            m.push(path.to_string());
-        }
+        lock(&self.image_mounts).push(path.to_string());
     }
 
     /// Forget one image mount at `path`; false if there was none.
     pub fn forget_image_mount(&self, path: &str) -> bool {
-        let Ok(mut m) = self.image_mounts.lock() else {
-            return false;
-        };
+        let mut m = lock(&self.image_mounts);
         match m.iter().rposition(|p| p == path) {
             Some(i) => {
                 m.remove(i);
@@ -457,15 +532,15 @@ impl Sandbox {
 
     /// The merged root on the host, while the sandbox runs.
     pub fn root_path(&self) -> Option<std::path::PathBuf> {
-        self.rootfs.lock().ok()?.as_ref().map(|r| r.root.clone())
+        lock(&self.rootfs).as_ref().map(|r| r.root.clone())
     }
 
     /// `(container port, host port)` of each tunnel.
     pub fn tunnel_ports(&self) -> Vec<(u16, u16)> {
-        self.tunnels
-            .lock()
-            .map(|t| t.iter().map(|t| (t.container_port, t.host_port)).collect())
-            .unwrap_or_default()
+        lock(&self.tunnels)
+            .iter()
+            .map(|t| (t.container_port, t.host_port))
+            .collect()
     }
 
     /// Admit `token` to `port` through this sandbox's connect proxy; returns the proxy's
@@ -504,17 +579,13 @@ impl Sandbox {
     }
 
     fn netns(&self) -> Option<NetNs> {
-        self.netns.lock().ok()?.clone()
+        lock(&self.netns).clone()
     }
 
     async fn finish(&self, outcome: Outcome, mut child: Child, slirp: Option<std::process::Child>) {
-        if let Ok(mut ns) = self.netns.lock() {
-            ns.take();
-        }
+        lock(&self.netns).take();
         self.connect.lock().await.clear();
-        if let Ok(mut t) = self.tunnels.lock() {
-            t.clear();
-        }
+        lock(&self.tunnels).clear();
         if let Some(cg) = &self.cgroup {
             cg.kill_all();
         }
@@ -523,12 +594,12 @@ impl Sandbox {
         self.stdin.release().await;
         if let Some(mut s) = slirp {
             let _ = s.kill();
-            let _ = s.wait();
+            // reaped off the executor: wait() blocks until the process is gone
+            let _ = tokio::task::spawn_blocking(move || s.wait()).await;
         }
         // execs end when their processes die; give their waiters a moment to record it
         for _ in 0..100 {
-            let running = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
-            if !running {
+            if !self.execs_running() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -539,10 +610,16 @@ impl Sandbox {
             }
             _ => outcome,
         };
-        if let Ok(mut r) = self.rootfs.lock() {
-            if let Some(mut fs) = r.take() {
+        let rootfs = lock(&self.rootfs).take();
+        if let Some(mut fs) = rootfs {
+            // unmounting and removing a whole writable layer block: off the executor
+            let removed = tokio::task::spawn_blocking(move || {
                 fs.unmount();
                 let _ = std::fs::remove_dir_all(&fs.data_dir);
+            })
+            .await;
+            if let Err(e) = removed {
+                tracing::error!(sandbox = %self.id, "removing the sandbox's root: {e}");
             }
         }
         if let Some(cg) = &self.cgroup {
@@ -579,7 +656,7 @@ impl Sandbox {
     }
 
     pub fn exec_handle(&self, exec_id: &str) -> Option<Arc<Exec>> {
-        self.execs.lock().ok()?.by_id.get(exec_id).cloned()
+        lock(&self.execs).by_id.get(exec_id).cloned()
     }
 
     /// Start a command; idempotent by `exec_id` (a second start returns the first).
@@ -587,7 +664,7 @@ impl Sandbox {
         if self.outcome().is_some() {
             return Err(ExecError::Finished);
         }
-        let mut execs = self.execs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut execs = lock(&self.execs);
         if let Some(e) = execs.by_id.get(exec_id) {
             return Ok(e.clone());
         }
@@ -600,49 +677,15 @@ impl Sandbox {
         }
         self.touch();
         execs.started += 1;
-        let cgroup = match &self.cgroup {
-            Some(cg) => Some(
-                cg.child(&format!("ex-{}", execs.started))
-                    .context("creating the command's cgroup")?,
-            ),
-            None => None,
-        };
+        let cgroup = self
+            .cgroup
+            .as_ref()
+            .map(|cg| cg.child(&format!("ex-{}", execs.started)))
+            .transpose()
+            .context("creating the command's cgroup")?;
         let mut env = self.spec_env.clone();
-        for (k, v) in req.env {
-            env.retain(|(ek, _)| *ek != k);
-            env.push((k, v));
-        }
-        let (stdout, stderr) = match (req.stdout, req.stderr) {
-            (_, StderrMode::Stdout) => {
-                // one pipe for both, in order
-                let (r, w) = std::io::pipe().context("pipe")?;
-                let w2 = w.try_clone().context("pipe")?;
-                (Stdio::from(w), (Stdio::from(w2), Some(r)))
-            }
-            (true, m) => (
-                Stdio::piped(),
-                (
-                    if m == StderrMode::Pipe {
-                        Stdio::piped()
-                    } else {
-                        Stdio::null()
-                    },
-                    None,
-                ),
-            ),
-            (false, m) => (
-                Stdio::null(),
-                (
-                    if m == StderrMode::Pipe {
-                        Stdio::piped()
-                    } else {
-                        Stdio::null()
-                    },
-                    None,
-                ),
-            ),
-        };
-        let (stderr, merged) = stderr;
+        set_env(&mut env, req.env);
+        let (stdout, stderr, merged) = exec_stdio(req.stdout, req.stderr)?;
         let workdir = req.workdir.unwrap_or_else(|| self.workdir.clone());
         let mut child = spawn::start_exec(ExecSpec {
             inner_pid: self.inner_pid,
@@ -653,12 +696,11 @@ impl Sandbox {
             stdout,
             stderr,
         })?;
-        let (status, _) = watch::channel(None);
         let exec = Arc::new(Exec {
             stdout: OutputBuffer::default(),
             stderr: OutputBuffer::default(),
             stdin: StdinSink::new(child.stdin.take()),
-            status,
+            status: watch::channel(None).0,
         });
         execs.by_id.insert(exec_id.to_string(), exec.clone());
         execs.order.push_back(exec_id.to_string());
@@ -673,52 +715,25 @@ impl Sandbox {
         };
         let err = child.stderr.take();
         let e2 = exec.clone();
-        tokio::spawn(async move {
-            tokio::join!(
-                async {
-                    match out {
-                        Some(o) => pump(o, &e2.stdout).await,
-                        None => e2.stdout.close(),
-                    }
-                },
-                async {
-                    match err {
-                        Some(e) => pump(e, &e2.stderr).await,
-                        None => e2.stderr.close(),
-                    }
-                }
-            )
-        });
-        // The status is the command's own; children it left running (a server started
-        // with `&`) keep going, and keep its output open, until the sandbox ends.
-        let e2 = exec.clone();
-        let timeout = req.timeout;
-        tokio::spawn(async move {
-            let status = match timeout {
-                Some(t) => match tokio::time::timeout(t, child.wait()).await {
-                    Ok(s) => s,
-                    Err(_) => {
-                        if let Some(cg) = &cgroup {
-                            cg.kill_all();
-                        }
-                        let _ = child.start_kill();
-                        child.wait().await
-                    }
-                },
-                None => child.wait().await,
-            };
-            e2.status.send_replace(Some(
-                status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
-            ));
-            // no file descriptor outlives the command (ended commands are kept for reading)
-            e2.stdin.release().await;
-            // its group goes with it, unless children it left behind still run there
-            if let Some(cg) = &cgroup {
-                cg.remove_if_empty();
-            }
-        });
+        tokio::spawn(async move { pump_stdio(out, err, &e2.stdout, &e2.stderr).await });
+        tokio::spawn(exec.clone().supervise(child, req.timeout, cgroup));
         Ok(exec)
     }
+}
+
+/// A command's stdout and stderr; with stderr merged into stdout, both are one pipe (so
+/// their bytes keep their order), whose read end comes third.
+fn exec_stdio(
+    stdout: bool,
+    stderr: StderrMode,
+) -> Result<(Stdio, Stdio, Option<std::io::PipeReader>)> {
+    if stderr == StderrMode::Stdout {
+        let (r, w) = std::io::pipe().context("pipe")?;
+        let w2 = w.try_clone().context("pipe")?;
+        return Ok((Stdio::from(w), Stdio::from(w2), Some(r)));
+    }
+    let piped_if = |piped: bool| if piped { Stdio::piped() } else { Stdio::null() };
+    Ok((piped_if(stdout), piped_if(stderr == StderrMode::Pipe), None))
 }
 
 /// The sandbox's user-mode network. It joins the sandbox's cgroups (so it is ended, and

@@ -71,13 +71,33 @@ pub struct EntrypointSpec<'a> {
 
 /// Start bwrap with the sandbox's entrypoint, stdio piped.
 pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess> {
+    let (info_r, info_w) = cloexec_pipe()?;
+    let (args_r, args_w) = cloexec_pipe()?;
+    let mut cmd = bwrap_command(&spec, &info_w, &args_r);
+    let child = cmd
+        .spawn()
+        .context("starting bwrap (is bubblewrap installed?)")?;
+    drop(info_w);
+    drop(args_r);
+    write_args(args_w, bwrap_args(&spec));
+    let child_pid = read_child_pid(info_r).await?;
+    // bwrap's pid 1 reaps; the entrypoint is its child, and it has the sandbox's root
+    let inner_pid = find_child(child_pid).await.unwrap_or(child_pid);
+    Ok(SandboxProcess { child, inner_pid })
+}
+
+/// A pipe whose ends are closed on exec: `(read, write)`.
+fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0i32; 2];
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         bail!("pipe: {}", std::io::Error::last_os_error());
     }
-    let (info_r, info_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // the options go through a pipe (`--args`), so the sandbox's pid 1 command line
-    // shows no host paths (bwrap takes the command itself from its own argv)
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// bwrap's options, read from fd 4 (`--args`), so the sandbox's pid 1 command line shows
+/// no host paths (bwrap takes the command itself from its own argv).
+fn bwrap_args(spec: &EntrypointSpec<'_>) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = [
         "--unshare-user",
         "--unshare-pid",
@@ -116,16 +136,13 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
     for (k, v) in spec.env {
         args.extend(["--setenv".into(), k.into(), v.into()]);
     }
-    let mut arg_fds = [0i32; 2];
-    if unsafe { libc::pipe2(arg_fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        bail!("pipe: {}", std::io::Error::last_os_error());
-    }
-    let (args_r, args_w) = unsafe {
-        (
-            OwnedFd::from_raw_fd(arg_fds[0]),
-            OwnedFd::from_raw_fd(arg_fds[1]),
-        )
-    };
+    args
+}
+
+/// bwrap running the entrypoint, its info fd on 3 and its options fd on 4, joining the
+/// sandbox's cgroups and becoming the sandbox's host uid before it execs.
+fn bwrap_command(spec: &EntrypointSpec<'_>, info_w: &OwnedFd, args_r: &OwnedFd) -> Command {
+    use std::os::unix::io::AsRawFd;
     let mut cmd = Command::new("bwrap");
     cmd.args(["--args", "4", "--"]).args(spec.argv);
     cmd.stdin(Stdio::piped())
@@ -134,10 +151,7 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
         .kill_on_drop(true);
     let procs = procs_paths(spec.cgroup);
     let uid = spec.uid;
-    let (info_fd, args_fd) = {
-        use std::os::unix::io::AsRawFd;
-        (info_w.as_raw_fd(), args_r.as_raw_fd())
-    };
+    let (info_fd, args_fd) = (info_w.as_raw_fd(), args_r.as_raw_fd());
     unsafe {
         cmd.pre_exec(move || {
             join_cgroups(&procs)?;
@@ -156,15 +170,14 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
             Ok(())
         });
     }
-    let child = cmd
-        .spawn()
-        .context("starting bwrap (is bubblewrap installed?)")?;
-    drop(info_w);
-    drop(args_r);
-    // a writer thread: the arguments may not fit in the pipe's buffer
+    cmd
+}
+
+/// Write bwrap's options, NUL-terminated, from a thread of their own: they may not fit
+/// in the pipe's buffer.
+fn write_args(args_w: OwnedFd, args: Vec<std::ffi::OsString>) {
     std::thread::spawn(move || {
         use std::io::Write;
-        use std::os::unix::ffi::OsStrExt;
         let mut w = std::fs::File::from(args_w);
         for a in args {
             if w.write_all(a.as_bytes())
@@ -175,20 +188,20 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
             }
         }
     });
+}
+
+/// The pid of bwrap's child, from the JSON bwrap writes on its info fd.
+async fn read_child_pid(info_r: OwnedFd) -> Result<i32> {
     let info = tokio::task::spawn_blocking(move || {
         let mut f = std::fs::File::from(info_r);
         let mut s = String::new();
         std::io::Read::read_to_string(&mut f, &mut s).map(|_| s)
     })
     .await??;
-    let child_pid = serde_json::from_str::<serde_json::Value>(&info)
+    Ok(serde_json::from_str::<serde_json::Value>(&info)
         .ok()
         .and_then(|v| v["child-pid"].as_i64())
-        .with_context(|| format!("bwrap did not report its child pid: {info:?}"))?
-        as i32;
-    // bwrap's pid 1 reaps; the entrypoint is its child, and it has the sandbox's root
-    let inner_pid = find_child(child_pid).await.unwrap_or(child_pid);
-    Ok(SandboxProcess { child, inner_pid })
+        .with_context(|| format!("bwrap did not report its child pid: {info:?}"))? as i32)
 }
 
 async fn find_child(pid: i32) -> Option<i32> {
