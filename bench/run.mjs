@@ -36,7 +36,7 @@ const APP = env.BENCH_APP || "bench";
 const PKG = env.BENCH_PKG || join(here, "..", "pkg");
 const REPORT = env.BENCH_REPORT || join(here, "reports", "latest.md");
 const CALL_TIMEOUT_MS = +(env.BENCH_CALL_TIMEOUT_MS || 180_000);
-const ENABLED = new Set((env.BENCH_CLIENTS || "native,wasm,wasm-gateway,modal-js,modal-py").split(","));
+const ENABLED = new Set((env.BENCH_CLIENTS || "native,wasm,plain-js,wasm-gateway,modal-js,modal-py").split(","));
 const clientEnv = {
   ...env,
   MODAL_SERVER_URL: URL_,
@@ -89,12 +89,14 @@ class LineClient {
 }
 
 // The wasm SDK in a headless Chromium page served by sandboxd; `wasm-gateway` is the same
-// page driving its sandboxes through `sandboxd gateway` with a scoped token.
+// page driving its sandboxes through `sandboxd gateway` with a scoped token; `plain-js` is
+// the page's hand-written gRPC-web baseline (web/baseline.js, `window.baseline`).
 class BrowserClient {
-  constructor(name = "wasm", label = "modal-wasm (Chromium)", creds = null) {
+  constructor(name = "wasm", label = "modal-wasm (Chromium)", creds = null, api = "bench") {
     this.name = name;
     this.label = label;
     this.creds = creds;
+    this.api = api;
   }
   async start() {
     this.browser = await chromium.launch({
@@ -107,19 +109,19 @@ class BrowserClient {
     this.page.on("console", (m) => { this.consoleTail = [...this.consoleTail, m.text()].slice(-20); });
     this.page.on("pageerror", (e) => { this.consoleTail = [...this.consoleTail, `pageerror: ${e}`].slice(-20); });
     await this.page.goto(`${URL_}/index.html`);
-    await this.page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
+    await this.page.waitForFunction((api) => window.benchReady === true && !!window[api], this.api, { timeout: 30_000 });
     this.version = this.browser.version();
   }
   async call(cmd) {
     const r = await withTimeout(
-      this.page.evaluate(async (c) => {
+      this.page.evaluate(async ([api, c]) => {
         try {
-          return { ok: true, ...(await window.bench[c.op](c)) };
+          return { ok: true, ...(await window[api][c.op](c)) };
         } catch (e) {
           return { ok: false, error: `${e && e.name}: ${e && e.message}\n${e && e.stack}` };
         }
-      }, cmd),
-      CALL_TIMEOUT_MS, `wasm ${cmd.op}`);
+      }, [this.api, cmd]),
+      CALL_TIMEOUT_MS, `${this.name} ${cmd.op}`);
     if (!r.ok) throw new Error(`${r.error}\nconsole: ${this.consoleTail.join("\n")}`);
     return r;
   }
@@ -190,6 +192,9 @@ const clients = [];
 if (ENABLED.has("native"))
   clients.push(new LineClient("native", "native Rust (tonic, HTTP/2)", env.BENCH_NATIVE || join(here, "..", "target", "release", "bench-native"), []));
 if (ENABLED.has("wasm")) clients.push(new BrowserClient());
+// needs the app and image ids the native client's setup reports
+if (ENABLED.has("plain-js") && ENABLED.has("native"))
+  clients.push(new BrowserClient("plain-js", "plain JS gRPC-web (Chromium, bench-only baseline)", null, "baseline"));
 if (ENABLED.has("wasm-gateway") && env.BENCH_GATEWAY_URL)
   clients.push(new BrowserClient("wasm-gateway", "modal-wasm via the gateway (Chromium)", { endpoint: env.BENCH_GATEWAY_URL, token: env.BENCH_GATEWAY_TOKEN }));
 if (ENABLED.has("modal-js"))
@@ -203,7 +208,8 @@ for (const c of clients) {
     const t0 = performance.now();
     if (c.start) await c.start();
     const creds = c.creds ?? { endpoint: URL_, tokenId: TOKEN_ID, tokenSecret: TOKEN_SECRET };
-    const r = await c.call({ op: "setup", ...creds, appName: APP, imageTag: IMAGE });
+    const ids = { appId: setupInfo.native?.appId, imageId: setupInfo.native?.imageId };
+    const r = await c.call({ op: "setup", ...creds, appName: APP, imageTag: IMAGE, ...ids });
     if (r.unsupported) { markUnsupported(c, "setup", r.unsupported); continue; }
     setupInfo[c.name] = { ms: performance.now() - t0, ...r };
     say(`${c.name}: ready in ${f1(performance.now() - t0)} ms`);
@@ -308,8 +314,12 @@ const gwRatio = p50("wasm-gateway") / p50("wasm");
 L.push(`| latency: through the gateway p50 / direct p50 (wasm) | ${f2(gwRatio)} (${f1(p50("wasm-gateway"))} / ${f1(p50("wasm"))} ms) | ≤ 1.15 | ${verdict(Number.isFinite(gwRatio) ? gwRatio <= 1.15 : null)} |`);
 const jsRatio = p50("wasm") / p50("modal-js");
 L.push(`| latency: wasm p50 / Modal JS p50 | ${f2(jsRatio)} (${f1(p50("wasm"))} / ${f1(p50("modal-js"))} ms) | ≤ 1.00 | ${verdict(Number.isFinite(jsRatio) ? jsRatio <= 1 : null)} |`);
+const baseLat = p50("wasm") / p50("plain-js");
+L.push(`| latency: wasm p50 / plain-JS gRPC-web p50 (the browser's limit) | ${f2(baseLat)} (${f1(p50("wasm"))} / ${f1(p50("plain-js"))} ms) | ≤ 1.10 | ${verdict(Number.isFinite(baseLat) ? baseLat <= 1.1 : null)} |`);
 const tpRatio = tpMed("wasm") / tpMed("native");
 L.push(`| throughput: wasm / native (${BYTES / 1e6} MB stdout) | ${f2(tpRatio)} (${f1(tpMed("wasm"))} / ${f1(tpMed("native"))} MB/s) | ≥ 0.7 | ${verdict(Number.isFinite(tpRatio) ? tpRatio >= 0.7 : null)} |`);
+const baseTp = tpMed("wasm") / tpMed("plain-js");
+L.push(`| throughput: wasm / plain-JS gRPC-web (the browser's limit) | ${f2(baseTp)} (${f1(tpMed("wasm"))} / ${f1(tpMed("plain-js"))} MB/s) | ≥ 0.91 (within 1.1x) | ${verdict(Number.isFinite(baseTp) ? baseTp >= 1 / 1.1 : null)} |`);
 L.push(`| burst: ${BURST} sandboxes at once from one page | ${burst ? `${burst.succeeded}/${burst.count} succeeded, ${f1(burst.wallMs)} ms` : "not run / error"} | all succeed | ${verdict(burst ? burst.succeeded === burst.count : null)} |`);
 L.push(`| size: wasm + JS glue, gzip | ${kb(size.total.gzip)} (${size.total.gzip} B) | ≤ 100 KB | ${verdict(size.total.gzip <= 102400)} |`);
 L.push("");
@@ -346,6 +356,7 @@ L.push("|---|---|---|---|---|---|");
 const api = {
   native: "tonic `Streaming<TaskExecStdioReadResponse>`",
   wasm: "`p.stdout` ReadableStream (`mode: \"binary\"`), `getReader()`",
+  "plain-js": "`fetch` body `getReader()`, frames parsed by hand",
   "modal-js": "`p.stdout` ReadableStream (`mode: \"binary\"`), `getReader()`",
   "modal-py": "`for chunk in p.stdout` (`text=False`)",
 };

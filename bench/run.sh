@@ -32,10 +32,10 @@ fi
 
 PY="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}/bin/python"
 if [ -z "${BENCH_CLIENTS:-}" ]; then
-  BENCH_CLIENTS=native,wasm,wasm-gateway,modal-js,modal-py
+  BENCH_CLIENTS=native,wasm,plain-js,wasm-gateway,modal-js,modal-py
   if ! "$PY" -c 'import modal' 2>/dev/null; then
     say "no Python env with modal 1.6.4 at $PY (scripts/setup.sh makes it): Modal's Python client is not run"
-    BENCH_CLIENTS=native,wasm,wasm-gateway,modal-js
+    BENCH_CLIENTS=native,wasm,plain-js,wasm-gateway,modal-js
   fi
 fi
 export BENCH_CLIENTS BENCH_PY="$PY" BENCH_NATIVE="$ROOT/target/release/bench-native" BENCH_PKG="$ROOT/pkg"

@@ -308,7 +308,8 @@ async fn handle(b: &mut Option<Bench>, line: &str) -> Result<Option<Value>> {
     }
     let b = b.as_mut().expect("initialized above");
     Ok(Some(match op {
-        "setup" => json!({"ok": true}),
+        // the ids let the page's plain-JS baseline skip the app and image calls
+        "setup" => json!({"ok": true, "appId": b.app_id, "imageId": b.image_id}),
         "latency" => latency(b).await?,
         "throughput" => throughput(b, cmd["bytes"].as_u64().unwrap_or(100_000_000)).await?,
         _ => return Err(format!("unknown op {op:?}").into()),
