@@ -59,6 +59,7 @@ say "sandboxd log: $SANDBOXD_STATE.log"
 # A gateway in front of that sandboxd, for the wasm client's through-the-gateway latency:
 # the page's origin allowed, a token minted as an app's backend would.
 head -c 48 /dev/urandom | base64 > "$SANDBOXD_STATE.gw.key"
+: >"$SANDBOXD_STATE.gw.out" # exists before the first read below (the job's redirect may be late)
 MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN_SECRET="$SANDBOXD_TOKEN_SECRET" target/release/sandboxd gateway \
   --listen 127.0.0.1:0 --upstream "$SANDBOXD_URL" --signing-key "$SANDBOXD_STATE.gw.key" \
   --allow-origin "$SANDBOXD_URL" --rate-limit 1000 >"$SANDBOXD_STATE.gw.out" 2>"$SANDBOXD_STATE.gw.log" &
