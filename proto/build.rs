@@ -3,6 +3,7 @@ fn main() {
     let client = std::env::var_os("CARGO_FEATURE_CLIENT").is_some();
     let server = std::env::var_os("CARGO_FEATURE_SERVER").is_some();
     println!("cargo:rerun-if-changed=modal_proto");
+    println!("cargo:rerun-if-changed=modal_wasm");
     tonic_prost_build::configure()
         .build_client(client)
         .build_server(server)
@@ -13,6 +14,8 @@ fn main() {
             &[
                 "modal_proto/api.proto",
                 "modal_proto/task_command_router.proto",
+                // the project's own extension (not Modal's): terminal resize
+                "modal_wasm/terminal.proto",
             ],
             &["."],
         )
