@@ -17,6 +17,7 @@ mod state;
 mod stdio_streams;
 mod store;
 mod tcr;
+mod terminal;
 mod tls;
 mod tokens;
 

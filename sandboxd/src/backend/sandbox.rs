@@ -7,6 +7,7 @@ use super::netns::NetNs;
 use super::rootfs::{ImageLayers, Rootfs, VolumeBind};
 use super::spawn::{self, EntrypointSpec, ExecSpec};
 use super::stdin::StdinSink;
+use super::terminal::{ResizeError, TerminalControl, TerminalSize, TerminalSpec};
 use super::tunnels::Tunnel;
 use super::BackendConfig;
 use crate::output::OutputBuffer;
@@ -87,9 +88,19 @@ pub struct Exec {
     pub stderr: OutputBuffer,
     pub stdin: StdinSink,
     status: watch::Sender<Option<ExitStatus>>,
+    /// The resize pipe of a command on a terminal.
+    terminal: Option<TerminalControl>,
 }
 
 impl Exec {
+    /// Resize the command's terminal; a command that has ended ignores it.
+    pub fn resize(&self, size: TerminalSize) -> Result<(), ResizeError> {
+        match &self.terminal {
+            Some(t) => t.resize(size),
+            None => Err(ResizeError::NoTerminal),
+        }
+    }
+
     pub fn poll(&self) -> Option<ExitStatus> {
         *self.status.borrow()
     }
@@ -228,55 +239,20 @@ async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
 impl Sandbox {
     /// Mount the root, start the entrypoint, and watch it until it ends.
     pub async fn start(config: &BackendConfig, spec: SandboxSpec) -> Result<Arc<Self>> {
-        let run_dir = config.run_root.join(&spec.id);
-        let data_dir = config.data_root.join(&spec.id);
-        let rootfs = Rootfs::mount(
-            run_dir,
-            data_dir,
-            &spec.image,
-            &spec.volumes,
-            &config.helpers,
-            Some(&spec.workdir),
-            config.uid,
-            Some((&config.disk, spec.disk_mib)),
-        )?;
-        let cgroup = if cgroup::available() {
-            Some(
-                Cgroup::create(&config.cgroup_parent(), &spec.id, &spec.limits)
-                    .context("creating the sandbox's cgroups")?,
-            )
-        } else {
-            None
-        };
-        let hostname = "modal";
+        let (rootfs, cgroup) = prepare(config, &spec)?;
         let mut proc = spawn::start_entrypoint(EntrypointSpec {
             root: &rootfs.root,
             argv: &spec.entrypoint,
             env: &spec.env,
             workdir: &spec.workdir,
-            hostname,
+            hostname: "modal",
             uid: config.uid,
             cgroup: cgroup.as_ref(),
         })
         .await?;
-        let slirp = if !spec.block_network && config.slirp {
-            start_slirp(proc.inner_pid, cgroup.as_ref()).ok()
-        } else {
-            None
-        };
-        let netns = NetNs::of_pid(proc.inner_pid).ok();
-        let mut tunnels = Vec::new();
-        if let Some(ns) = &netns {
-            for port in &spec.ports {
-                tunnels.push(
-                    Tunnel::open(ns.clone(), *port)
-                        .await
-                        .context("opening a tunnel")?,
-                );
-            }
-        }
+        let net = Network::start(config, &spec, proc.inner_pid, cgroup.as_ref()).await?;
         let (outcome, _) = watch::channel(None);
-        let (kill, mut kill_rx) = watch::channel(None);
+        let (kill, kill_rx) = watch::channel(None);
         let (ready_at, _) = watch::channel(spec.readiness.is_none().then(crate::auth::now_f64));
         let sb = Arc::new(Sandbox {
             id: spec.id.clone(),
@@ -292,8 +268,8 @@ impl Sandbox {
             outcome,
             kill,
             last_activity: Mutex::new(Instant::now()),
-            netns: Mutex::new(netns),
-            tunnels: Mutex::new(tunnels),
+            netns: Mutex::new(net.netns),
+            tunnels: Mutex::new(net.tunnels),
             connect: tokio::sync::Mutex::new(Vec::new()),
             ready_at,
             image_mounts: Mutex::new(Vec::new()),
@@ -305,60 +281,54 @@ impl Sandbox {
         if let Some(probe) = spec.readiness.clone() {
             tokio::spawn(sb.clone().probe_readiness(probe));
         }
-        let out = proc.child.stdout.take();
-        let err = proc.child.stderr.take();
-        {
-            let sb2 = sb.clone();
-            tokio::spawn(async move {
-                tokio::join!(
-                    async {
-                        if let Some(o) = out {
-                            pump(o, &sb2.stdout).await
-                        } else {
-                            sb2.stdout.close()
-                        }
-                    },
-                    async {
-                        if let Some(e) = err {
-                            pump(e, &sb2.stderr).await
-                        } else {
-                            sb2.stderr.close()
-                        }
-                    }
-                );
-            });
-        }
-        let sb2 = sb.clone();
-        let timeout = spec.timeout;
-        let idle = spec.idle_timeout;
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let idle_check = async {
-                let Some(idle) = idle else {
-                    return std::future::pending::<()>().await;
-                };
-                loop {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    if sb2.idle_for() >= idle {
-                        return;
-                    }
-                }
-            };
-            let outcome = tokio::select! {
-                status = proc.child.wait() => match status {
-                    Ok(s) => match ExitStatus::of(s) {
-                        ExitStatus::Code(c) => Outcome::Exited(c),
-                        ExitStatus::Signal(sig) => Outcome::Exited(128 + sig),
-                    },
-                    Err(e) => Outcome::Failed(format!("waiting for the sandbox: {e}")),
-                },
-                _ = tokio::time::sleep_until((started + timeout).into()) => Outcome::Timeout,
-                _ = idle_check => Outcome::IdleTimeout,
-                k = kill_rx.wait_for(|k| k.is_some()) => k.ok().and_then(|k| k.clone()).unwrap_or(Outcome::Terminated),
-            };
-            sb2.finish(outcome, proc.child, slirp).await;
-        });
+        pump_outputs(
+            proc.child.stdout.take().map(|o| Box::new(o) as _),
+            proc.child.stderr.take().map(|e| Box::new(e) as _),
+            sb.clone(),
+            |sb| (&sb.stdout, &sb.stderr),
+        );
+        let lifetime = Lifetime {
+            timeout: spec.timeout,
+            idle: spec.idle_timeout,
+            kill: kill_rx,
+        };
+        tokio::spawn(sb.clone().watch(proc.child, net.slirp, lifetime));
         Ok(sb)
+    }
+
+    /// Wait for the end of the sandbox (its entrypoint exits, a timeout, a terminate),
+    /// then clean up.
+    async fn watch(
+        self: Arc<Self>,
+        mut child: Child,
+        slirp: Option<std::process::Child>,
+        mut life: Lifetime,
+    ) {
+        let started = Instant::now();
+        let idle_check = async {
+            let Some(idle) = life.idle else {
+                return std::future::pending::<()>().await;
+            };
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if self.idle_for() >= idle {
+                    return;
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            status = child.wait() => match status {
+                Ok(s) => match ExitStatus::of(s) {
+                    ExitStatus::Code(c) => Outcome::Exited(c),
+                    ExitStatus::Signal(sig) => Outcome::Exited(128 + sig),
+                },
+                Err(e) => Outcome::Failed(format!("waiting for the sandbox: {e}")),
+            },
+            _ = tokio::time::sleep_until((started + life.timeout).into()) => Outcome::Timeout,
+            _ = idle_check => Outcome::IdleTimeout,
+            k = life.kill.wait_for(|k| k.is_some()) => k.ok().and_then(|k| k.clone()).unwrap_or(Outcome::Terminated),
+        };
+        self.finish(outcome, child, slirp).await;
     }
 
     async fn probe_readiness(self: Arc<Self>, probe: Readiness) {
@@ -584,6 +554,25 @@ impl Sandbox {
 
     /// Start a command; idempotent by `exec_id` (a second start returns the first).
     pub fn exec(&self, exec_id: &str, req: ExecRequest) -> Result<Arc<Exec>, ExecError> {
+        self.start_command(exec_id, req, None)
+    }
+
+    /// Start a command on a pseudo-terminal (`TerminalSpec`); idempotent like `exec`.
+    pub fn exec_on_terminal(
+        &self,
+        exec_id: &str,
+        req: ExecRequest,
+        terminal: TerminalSpec,
+    ) -> Result<Arc<Exec>, ExecError> {
+        self.start_command(exec_id, req, Some(terminal))
+    }
+
+    fn start_command(
+        &self,
+        exec_id: &str,
+        req: ExecRequest,
+        terminal: Option<TerminalSpec>,
+    ) -> Result<Arc<Exec>, ExecError> {
         if self.outcome().is_some() {
             return Err(ExecError::Finished);
         }
@@ -591,6 +580,59 @@ impl Sandbox {
         if let Some(e) = execs.by_id.get(exec_id) {
             return Ok(e.clone());
         }
+        let cgroup = self.admit(&mut execs)?;
+        let mut env = self.spec_env.clone();
+        let terminal_env = terminal.as_ref().map(TerminalSpec::env).unwrap_or_default();
+        for (k, v) in req.env.into_iter().chain(terminal_env) {
+            env.retain(|(ek, _)| *ek != k);
+            env.push((k, v));
+        }
+        let pipes = OutputPipes::new(req.stdout, req.stderr)?;
+        let (control_fd, control) = match &terminal {
+            Some(t) => {
+                let (fd, control) = TerminalControl::pipe()?;
+                (Some((t.size, fd)), Some(control))
+            }
+            None => (None, None),
+        };
+        let workdir = req.workdir.unwrap_or_else(|| self.workdir.clone());
+        let mut child = spawn::start_exec(ExecSpec {
+            inner_pid: self.inner_pid,
+            argv: &req.argv,
+            env: &env,
+            workdir: &workdir,
+            cgroup: cgroup.as_ref(),
+            stdout: pipes.stdout,
+            stderr: pipes.stderr,
+            terminal: control_fd,
+        })?;
+        let (status, _) = watch::channel(None);
+        let exec = Arc::new(Exec {
+            stdout: OutputBuffer::default(),
+            stderr: OutputBuffer::default(),
+            stdin: StdinSink::new(child.stdin.take()),
+            status,
+            terminal: control,
+        });
+        execs.by_id.insert(exec_id.to_string(), exec.clone());
+        execs.order.push_back(exec_id.to_string());
+        execs.prune();
+        drop(execs);
+        let out: Option<Box<dyn AsyncRead + Unpin + Send>> = match pipes.merged {
+            Some(r) => Some(Box::new(
+                tokio::net::unix::pipe::Receiver::from_owned_fd(r.into())
+                    .context("reading the command's output")?,
+            )),
+            None => child.stdout.take().map(|s| Box::new(s) as _),
+        };
+        let err = child.stderr.take().map(|e| Box::new(e) as _);
+        pump_outputs(out, err, exec.clone(), |e| (&e.stdout, &e.stderr));
+        tokio::spawn(watch_command(exec.clone(), child, cgroup, req.timeout));
+        Ok(exec)
+    }
+
+    /// Room for one more command: under the running limit, its own cgroup.
+    fn admit(&self, execs: &mut Execs) -> Result<Option<Cgroup>, ExecError> {
         let running = execs.running();
         if running >= MAX_RUNNING_EXECS {
             return Err(ExecError::TooMany {
@@ -600,124 +642,174 @@ impl Sandbox {
         }
         self.touch();
         execs.started += 1;
-        let cgroup = match &self.cgroup {
+        Ok(match &self.cgroup {
             Some(cg) => Some(
                 cg.child(&format!("ex-{}", execs.started))
                     .context("creating the command's cgroup")?,
             ),
             None => None,
+        })
+    }
+}
+
+/// When a sandbox ends by itself: its timeouts, and the terminate signal.
+struct Lifetime {
+    timeout: Duration,
+    idle: Option<Duration>,
+    kill: watch::Receiver<Option<Outcome>>,
+}
+
+/// The root and the cgroups of a sandbox about to start.
+fn prepare(config: &BackendConfig, spec: &SandboxSpec) -> Result<(Rootfs, Option<Cgroup>)> {
+    let rootfs = Rootfs::mount(
+        config.run_root.join(&spec.id),
+        config.data_root.join(&spec.id),
+        &spec.image,
+        &spec.volumes,
+        &config.helpers,
+        Some(&spec.workdir),
+        config.uid,
+        Some((&config.disk, spec.disk_mib)),
+    )?;
+    let cgroup = if cgroup::available() {
+        Some(
+            Cgroup::create(&config.cgroup_parent(), &spec.id, &spec.limits)
+                .context("creating the sandbox's cgroups")?,
+        )
+    } else {
+        None
+    };
+    Ok((rootfs, cgroup))
+}
+
+/// A started sandbox's network: outbound through slirp4netns (unless blocked), a handle
+/// on its namespace, the tunnels to its open ports.
+struct Network {
+    slirp: Option<std::process::Child>,
+    netns: Option<NetNs>,
+    tunnels: Vec<Tunnel>,
+}
+
+impl Network {
+    async fn start(
+        config: &BackendConfig,
+        spec: &SandboxSpec,
+        pid: i32,
+        cgroup: Option<&Cgroup>,
+    ) -> Result<Network> {
+        let slirp = if !spec.block_network && config.slirp {
+            start_slirp(pid, cgroup).ok()
+        } else {
+            None
         };
-        let mut env = self.spec_env.clone();
-        for (k, v) in req.env {
-            env.retain(|(ek, _)| *ek != k);
-            env.push((k, v));
+        let netns = NetNs::of_pid(pid).ok();
+        let mut tunnels = Vec::new();
+        if let Some(ns) = &netns {
+            for port in &spec.ports {
+                tunnels.push(
+                    Tunnel::open(ns.clone(), *port)
+                        .await
+                        .context("opening a tunnel")?,
+                );
+            }
         }
-        let (stdout, stderr) = match (req.stdout, req.stderr) {
-            (_, StderrMode::Stdout) => {
-                // one pipe for both, in order
-                let (r, w) = std::io::pipe().context("pipe")?;
-                let w2 = w.try_clone().context("pipe")?;
-                (Stdio::from(w), (Stdio::from(w2), Some(r)))
-            }
-            (true, m) => (
-                Stdio::piped(),
-                (
-                    if m == StderrMode::Pipe {
-                        Stdio::piped()
-                    } else {
-                        Stdio::null()
-                    },
-                    None,
-                ),
-            ),
-            (false, m) => (
-                Stdio::null(),
-                (
-                    if m == StderrMode::Pipe {
-                        Stdio::piped()
-                    } else {
-                        Stdio::null()
-                    },
-                    None,
-                ),
-            ),
-        };
-        let (stderr, merged) = stderr;
-        let workdir = req.workdir.unwrap_or_else(|| self.workdir.clone());
-        let mut child = spawn::start_exec(ExecSpec {
-            inner_pid: self.inner_pid,
-            argv: &req.argv,
-            env: &env,
-            workdir: &workdir,
-            cgroup: cgroup.as_ref(),
-            stdout,
-            stderr,
-        })?;
-        let (status, _) = watch::channel(None);
-        let exec = Arc::new(Exec {
-            stdout: OutputBuffer::default(),
-            stderr: OutputBuffer::default(),
-            stdin: StdinSink::new(child.stdin.take()),
-            status,
-        });
-        execs.by_id.insert(exec_id.to_string(), exec.clone());
-        execs.order.push_back(exec_id.to_string());
-        execs.prune();
-        drop(execs);
-        let out: Option<Box<dyn AsyncRead + Unpin + Send>> = match merged {
-            Some(r) => Some(Box::new(
-                tokio::net::unix::pipe::Receiver::from_owned_fd(r.into())
-                    .context("reading the command's output")?,
-            )),
-            None => child.stdout.take().map(|s| Box::new(s) as _),
-        };
-        let err = child.stderr.take();
-        let e2 = exec.clone();
-        tokio::spawn(async move {
-            tokio::join!(
-                async {
-                    match out {
-                        Some(o) => pump(o, &e2.stdout).await,
-                        None => e2.stdout.close(),
-                    }
-                },
-                async {
-                    match err {
-                        Some(e) => pump(e, &e2.stderr).await,
-                        None => e2.stderr.close(),
-                    }
+        Ok(Network {
+            slirp,
+            netns,
+            tunnels,
+        })
+    }
+}
+
+/// Where a command's stdout and stderr go: pipes, /dev/null, or one pipe for both.
+struct OutputPipes {
+    stdout: Stdio,
+    stderr: Stdio,
+    /// The read end of the one pipe for both, in order (stderr to stdout).
+    merged: Option<std::io::PipeReader>,
+}
+
+impl OutputPipes {
+    fn new(stdout: bool, stderr: StderrMode) -> Result<OutputPipes> {
+        if stderr == StderrMode::Stdout {
+            let (r, w) = std::io::pipe().context("pipe")?;
+            let w2 = w.try_clone().context("pipe")?;
+            return Ok(OutputPipes {
+                stdout: Stdio::from(w),
+                stderr: Stdio::from(w2),
+                merged: Some(r),
+            });
+        }
+        let piped_or_null = |p: bool| if p { Stdio::piped() } else { Stdio::null() };
+        Ok(OutputPipes {
+            stdout: piped_or_null(stdout),
+            stderr: piped_or_null(stderr == StderrMode::Pipe),
+            merged: None,
+        })
+    }
+}
+
+type Output = Option<Box<dyn AsyncRead + Unpin + Send>>;
+
+/// Copy a process's stdout and stderr into the output buffers of `owner` (a sandbox or
+/// a command); a missing one is closed at once.
+fn pump_outputs<T: Send + Sync + 'static>(
+    out: Output,
+    err: Output,
+    owner: Arc<T>,
+    buffers: fn(&T) -> (&OutputBuffer, &OutputBuffer),
+) {
+    tokio::spawn(async move {
+        let (stdout, stderr) = buffers(&owner);
+        tokio::join!(
+            async {
+                match out {
+                    Some(o) => pump(o, stdout).await,
+                    None => stdout.close(),
                 }
-            )
-        });
-        // The status is the command's own; children it left running (a server started
-        // with `&`) keep going, and keep its output open, until the sandbox ends.
-        let e2 = exec.clone();
-        let timeout = req.timeout;
-        tokio::spawn(async move {
-            let status = match timeout {
-                Some(t) => match tokio::time::timeout(t, child.wait()).await {
-                    Ok(s) => s,
-                    Err(_) => {
-                        if let Some(cg) = &cgroup {
-                            cg.kill_all();
-                        }
-                        let _ = child.start_kill();
-                        child.wait().await
-                    }
-                },
-                None => child.wait().await,
-            };
-            e2.status.send_replace(Some(
-                status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
-            ));
-            // no file descriptor outlives the command (ended commands are kept for reading)
-            e2.stdin.release().await;
-            // its group goes with it, unless children it left behind still run there
-            if let Some(cg) = &cgroup {
-                cg.remove_if_empty();
+            },
+            async {
+                match err {
+                    Some(e) => pump(e, stderr).await,
+                    None => stderr.close(),
+                }
             }
-        });
-        Ok(exec)
+        );
+    });
+}
+
+/// The command's own status is its exit status; children it left running (a server
+/// started with `&`) keep going, and keep its output open, until the sandbox ends.
+async fn watch_command(
+    exec: Arc<Exec>,
+    mut child: Child,
+    cgroup: Option<Cgroup>,
+    timeout: Option<Duration>,
+) {
+    let status = match timeout {
+        Some(t) => match tokio::time::timeout(t, child.wait()).await {
+            Ok(s) => s,
+            Err(_) => {
+                if let Some(cg) = &cgroup {
+                    cg.kill_all();
+                }
+                let _ = child.start_kill();
+                child.wait().await
+            }
+        },
+        None => child.wait().await,
+    };
+    exec.status.send_replace(Some(
+        status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
+    ));
+    // no file descriptor outlives the command (ended commands are kept for reading)
+    exec.stdin.release().await;
+    if let Some(t) = &exec.terminal {
+        t.release();
+    }
+    // its group goes with it, unless children it left behind still run there
+    if let Some(cg) = &cgroup {
+        cg.remove_if_empty();
     }
 }
 

@@ -5,10 +5,11 @@
 
 use super::cgroup::Cgroup;
 use super::rootfs::HELPERS_DIR;
+use super::terminal::TerminalSize;
 use anyhow::{bail, Context, Result};
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::{FromRawFd, OwnedFd};
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -69,16 +70,20 @@ pub struct EntrypointSpec<'a> {
     pub cgroup: Option<&'a Cgroup>,
 }
 
-/// Start bwrap with the sandbox's entrypoint, stdio piped.
-pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess> {
+/// A pipe whose ends close on exec: (read, write).
+fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0i32; 2];
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         bail!("pipe: {}", std::io::Error::last_os_error());
     }
-    let (info_r, info_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // the options go through a pipe (`--args`), so the sandbox's pid 1 command line
-    // shows no host paths (bwrap takes the command itself from its own argv)
-    let mut args: Vec<std::ffi::OsString> = [
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// bwrap's options for the sandbox: namespaces, the root, /proc and /dev (with a devpts
+/// of its own, for terminals), the workdir, the environment. They go through a pipe
+/// (`--args`), so the sandbox's pid 1 command line shows no host paths.
+fn bwrap_options(spec: &EntrypointSpec<'_>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
         "--unshare-user",
         "--unshare-pid",
         "--unshare-ipc",
@@ -116,16 +121,44 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
     for (k, v) in spec.env {
         args.extend(["--setenv".into(), k.into(), v.into()]);
     }
-    let mut arg_fds = [0i32; 2];
-    if unsafe { libc::pipe2(arg_fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        bail!("pipe: {}", std::io::Error::last_os_error());
-    }
-    let (args_r, args_w) = unsafe {
-        (
-            OwnedFd::from_raw_fd(arg_fds[0]),
-            OwnedFd::from_raw_fd(arg_fds[1]),
-        )
-    };
+    args
+}
+
+/// Feed bwrap its options from a thread: they may not fit in the pipe's buffer.
+fn write_options(args: Vec<OsString>, to: OwnedFd) {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut w = std::fs::File::from(to);
+        for a in args {
+            if w.write_all(a.as_bytes())
+                .and_then(|_| w.write_all(b"\0"))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+}
+
+/// The pid of bwrap's child, from the JSON bwrap writes on its info fd.
+async fn read_child_pid(info: OwnedFd) -> Result<i32> {
+    let info = tokio::task::spawn_blocking(move || {
+        let mut f = std::fs::File::from(info);
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).map(|_| s)
+    })
+    .await??;
+    let pid = serde_json::from_str::<serde_json::Value>(&info)
+        .ok()
+        .and_then(|v| v["child-pid"].as_i64())
+        .with_context(|| format!("bwrap did not report its child pid: {info:?}"))?;
+    Ok(pid as i32)
+}
+
+/// Start bwrap with the sandbox's entrypoint, stdio piped.
+pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess> {
+    let (info_r, info_w) = cloexec_pipe()?;
+    let (args_r, args_w) = cloexec_pipe()?;
     let mut cmd = Command::new("bwrap");
     cmd.args(["--args", "4", "--"]).args(spec.argv);
     cmd.stdin(Stdio::piped())
@@ -134,10 +167,7 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
         .kill_on_drop(true);
     let procs = procs_paths(spec.cgroup);
     let uid = spec.uid;
-    let (info_fd, args_fd) = {
-        use std::os::unix::io::AsRawFd;
-        (info_w.as_raw_fd(), args_r.as_raw_fd())
-    };
+    let (info_fd, args_fd) = (info_w.as_raw_fd(), args_r.as_raw_fd());
     unsafe {
         cmd.pre_exec(move || {
             join_cgroups(&procs)?;
@@ -161,31 +191,8 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
         .context("starting bwrap (is bubblewrap installed?)")?;
     drop(info_w);
     drop(args_r);
-    // a writer thread: the arguments may not fit in the pipe's buffer
-    std::thread::spawn(move || {
-        use std::io::Write;
-        use std::os::unix::ffi::OsStrExt;
-        let mut w = std::fs::File::from(args_w);
-        for a in args {
-            if w.write_all(a.as_bytes())
-                .and_then(|_| w.write_all(b"\0"))
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    let info = tokio::task::spawn_blocking(move || {
-        let mut f = std::fs::File::from(info_r);
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut f, &mut s).map(|_| s)
-    })
-    .await??;
-    let child_pid = serde_json::from_str::<serde_json::Value>(&info)
-        .ok()
-        .and_then(|v| v["child-pid"].as_i64())
-        .with_context(|| format!("bwrap did not report its child pid: {info:?}"))?
-        as i32;
+    write_options(bwrap_options(&spec), args_w);
+    let child_pid = read_child_pid(info_r).await?;
     // bwrap's pid 1 reaps; the entrypoint is its child, and it has the sandbox's root
     let inner_pid = find_child(child_pid).await.unwrap_or(child_pid);
     Ok(SandboxProcess { child, inner_pid })
@@ -214,6 +221,52 @@ pub struct ExecSpec<'a> {
     pub cgroup: Option<&'a Cgroup>,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// Run on a pseudo-terminal of this size, resized through this pipe's read end.
+    pub terminal: Option<(TerminalSize, OwnedFd)>,
+}
+
+/// Where the launcher finds the resize pipe of a command on a terminal.
+const CONTROL_FD: i32 = 3;
+
+/// The launcher's command line for a command in a running sandbox.
+fn launcher_args(spec: &ExecSpec<'_>) -> Vec<String> {
+    let mut args = vec![
+        format!("{HELPERS_DIR}/{INIT}"),
+        "exec".into(),
+        "--cwd".into(),
+        spec.workdir.into(),
+    ];
+    if let Some((size, _)) = &spec.terminal {
+        args.extend([
+            "--pty".into(),
+            size.rows.to_string(),
+            size.cols.to_string(),
+            "--control-fd".into(),
+            CONTROL_FD.to_string(),
+        ]);
+    }
+    args.push("--".into());
+    args.extend(spec.argv.iter().cloned());
+    args
+}
+
+/// The entrypoint of a sandbox created without a command: the launcher, idling.
+pub fn idle_entrypoint() -> Vec<String> {
+    vec![format!("{HELPERS_DIR}/{INIT}"), "idle".into()]
+}
+
+/// A sandbox's entrypoint run on a pseudo-terminal: the launcher's `terminal` mode in
+/// front of `argv`.
+pub fn on_terminal(size: TerminalSize, argv: Vec<String>) -> Vec<String> {
+    let mut v = vec![
+        format!("{HELPERS_DIR}/{INIT}"),
+        "terminal".into(),
+        size.rows.to_string(),
+        size.cols.to_string(),
+        "--".into(),
+    ];
+    v.extend(argv);
+    v
 }
 
 /// Start a command inside a running sandbox.
@@ -222,9 +275,7 @@ pub fn start_exec(spec: ExecSpec<'_>) -> Result<Child> {
     cmd.arg("-t")
         .arg(spec.inner_pid.to_string())
         .args(["-U", "-m", "-p", "-n", "-i", "-u", "-r", "-w", "--"])
-        .arg(format!("{HELPERS_DIR}/{INIT}"))
-        .args(["exec", "--cwd", spec.workdir, "--"])
-        .args(spec.argv)
+        .args(launcher_args(&spec))
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
@@ -232,11 +283,22 @@ pub fn start_exec(spec: ExecSpec<'_>) -> Result<Child> {
         .stderr(spec.stderr)
         .kill_on_drop(true);
     let procs = procs_paths(spec.cgroup);
+    // nsenter and the launcher inherit the control pipe on CONTROL_FD
+    let control = spec.terminal.as_ref().map(|(_, fd)| fd.as_raw_fd());
     unsafe {
         cmd.pre_exec(move || {
             join_cgroups(&procs)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             libc::setsid();
+            let placed = match control {
+                // already in place: only close-on-exec to clear
+                Some(CONTROL_FD) => libc::fcntl(CONTROL_FD, libc::F_SETFD, 0),
+                Some(fd) => libc::dup2(fd, CONTROL_FD),
+                None => 0,
+            };
+            if placed < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
