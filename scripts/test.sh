@@ -47,9 +47,11 @@ CONFORMANCE="$ROOT/../shared/tools/conformance-py"
 MODAL_FACTS_VENV="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}" \
   "$CONFORMANCE" "$SANDBOXD_URL" "$SANDBOXD_TOKEN_ID" "$SANDBOXD_TOKEN_SECRET"
 
-stage "Modal's Python client: files, snapshots, mounts, tunnels, connect tokens, readiness"
-MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN_SECRET="$SANDBOXD_TOKEN_SECRET" \
-  HOME="$(mktemp -d)" timeout 300 "$PY" tests/py/features.py
+stage "Modal's Python client: files, snapshots, mounts, tunnels, connect tokens, readiness, terminals"
+for t in features terminal; do
+  MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN_SECRET="$SANDBOXD_TOKEN_SECRET" \
+    HOME="$(mktemp -d)" timeout 300 "$PY" "tests/py/$t.py"
+done
 
 stage "SDK: wasm suites in headless Chromium, npm package build and size gate"
 bash scripts/test-wasm.sh
