@@ -49,11 +49,12 @@ if ! "$PYENV/bin/python" -c 'import modal, modal_proto' 2>/dev/null; then
   "$PYENV/bin/pip" install -q "modal==$MODAL_PY_VERSION"
 fi
 
-# --- npm packages for the JS tests and the playground, from their lock files. The
-# registry reachable here lacks other platforms' optional builds (rollup's), so a lock
-# made here is incomplete for `npm ci`; `npm install --no-save` then installs from it.
+# --- npm packages for the JS tests (Modal's JS client among them) and the playground, from
+# their lock files. The registry reachable here lacks other platforms' optional builds
+# (rollup's, cbor-extract's), so a lock made here is incomplete for `npm ci`; `npm install
+# --no-save` then installs from it.
 # (www/ depends on the built package and installs its own, in www/build.sh)
-for dir in tests/js tests/playwright; do
+for dir in tests/js tests/conformance tests/playwright; do
   if [ -f "$dir/package.json" ] && { [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; }; then
     say "npm packages in $dir"
     (cd "$dir" && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \

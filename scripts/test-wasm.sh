@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The SDK's wasm tests: the split-trailers regression tests and the seeded fuzz of the
-# gRPC-web decoder, the wasm-bindgen-test suites in headless Chromium against a live
-# sandboxd (with the fault harness of tests/faults: cuts, stalls, kill -9; and random JS
-# values against the whole API), and the npm package build with its size gate.
+# gRPC-web decoders (natively, then through both transports in Chromium), the
+# wasm-bindgen-test suites in headless Chromium against a live sandboxd (with the fault
+# harness of tests/faults: cuts, stalls, kill -9; and random JS values against the whole
+# API), the Rust API example crate with both transports, and the npm package build with
+# its size gate.
 #
 # Needs a running sandboxd: SANDBOXD_URL, SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET (as set by
 # scripts/sandboxd-start.sh). Without them the live tests are skipped, not failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "--- transport: gRPC-web decoder, split trailers regression tests and fuzz (native)"
+echo "--- transports: split trailers regression tests and fuzz of both decoders (native)"
 cargo test -q -p modal-wasm --lib grpc:: -- --nocapture 2>&1 | grep -oE "test result.*|FAILED.*|panicked.*|frame fuzz:.*" || true
 cargo test -q -p modal-wasm --lib grpc:: >/dev/null
+cargo test -q -p tonic-web-wasm-client --lib 2>&1 | grep -E "test result|FAILED|panicked" || true
+cargo test -q -p tonic-web-wasm-client --lib >/dev/null
 
 echo "--- wasm-bindgen-test suites in headless Chromium"
 [ -n "${SANDBOXD_URL:-}" ] || echo "warning: SANDBOXD_URL unset: live tests will be skipped" >&2
@@ -74,6 +78,14 @@ wasm-pack test --headless --chrome . --test live --test resilience --test worker
   --test faults --test bad_input
 echo "--- figures of the faults and bad-input suites"
 stop_harness
+
+echo "--- both transports (the SDK's fetch client, tonic-web-wasm-client) against split replies"
+wasm-pack test --headless --chrome . --features tonic-web --test transport
+
+echo "--- the Rust API from a Rust crate (examples/rust-sandbox), with each transport"
+[ -n "${SANDBOXD_URL:-}" ] || { echo "examples/rust-sandbox needs SANDBOXD_URL (a live sandboxd)" >&2; exit 1; }
+wasm-pack test --headless --chrome examples/rust-sandbox
+wasm-pack test --headless --chrome examples/rust-sandbox --features tonic-web
 
 echo "--- npm package build and size gate"
 bash scripts/build-pkg.sh

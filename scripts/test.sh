@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: installs what is missing, then runs
-# lints, the protocol checks, Rust tests (with a real sandboxd), the conformance run of
-# Modal's Python client, the wasm suites in headless Chromium, the package smoke tests in
-# Node, Deno and workerd, and the playground's Playwright test.
+# lints, the protocol checks, Rust tests (with a real sandboxd), the conformance runs of
+# Modal's Python and JS clients, the wasm suites in headless Chromium (the JS API, both
+# transports, the Rust API example crate), the package smoke tests in Node, Deno and
+# workerd, and the playground's Playwright test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,7 +18,11 @@ bash scripts/setup.sh
 stage "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -q -- -D warnings
-cargo clippy -p modal-wasm --target wasm32-unknown-unknown --all-targets -q -- -D warnings
+for features in "" "--features tonic-web"; do
+  # shellcheck disable=SC2086
+  cargo clippy -p modal-wasm -p modal-wasm-example-rust-sandbox --target wasm32-unknown-unknown \
+    --all-targets $features -q -- -D warnings
+done
 
 stage "protocol: .proto files against Modal's descriptors"
 "$PY" proto/tools/subset.py proto/subset.txt proto --check
@@ -42,10 +47,8 @@ trap cleanup EXIT
 # shellcheck source=scripts/sandboxd-start.sh
 source scripts/sandboxd-start.sh target/debug/sandboxd --www www/dist --pkg pkg
 
-stage "conformance: Modal's official Python client against sandboxd"
-CONFORMANCE="$ROOT/../shared/tools/conformance-py"
-MODAL_FACTS_VENV="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}" \
-  "$CONFORMANCE" "$SANDBOXD_URL" "$SANDBOXD_TOKEN_ID" "$SANDBOXD_TOKEN_SECRET"
+stage "conformance: Modal's Python and JS clients against sandboxd, V2 and V1 sandboxes"
+bash tests/conformance/run.sh
 
 stage "Modal's Python client: files, snapshots, mounts, tunnels, connect tokens, readiness, terminals"
 for t in features terminal; do

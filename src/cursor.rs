@@ -7,7 +7,6 @@ pub struct ReadCursor {
     offset: u64,
     /// Absolute position of the next byte of the current attempt, once known.
     pos: Option<u64>,
-    dropped: u64,
 }
 
 impl ReadCursor {
@@ -19,11 +18,6 @@ impl ReadCursor {
     /// Bytes delivered so far: the `offset` to request when (re)opening the stream.
     pub fn offset(&self) -> u64 {
         self.offset
-    }
-
-    /// Bytes the server reported as dropped from its bounded buffer (never delivered).
-    pub fn dropped(&self) -> u64 {
-        self.dropped
     }
 
     /// A new attempt (stream opened at [`offset`](Self::offset)) begins.
@@ -46,7 +40,6 @@ impl ReadCursor {
         self.pos = Some(end);
         if start > self.offset {
             // Older output was dropped by the server; continue after the gap.
-            self.dropped = self.dropped.saturating_add(start - self.offset);
             self.offset = end;
             return 0;
         }
@@ -109,11 +102,10 @@ mod tests {
     }
 
     #[test]
-    fn gap_is_counted_as_dropped() {
+    fn gap_is_skipped() {
         let mut c = ReadCursor::new();
         c.begin_attempt();
         assert_eq!(c.accept(Some(100), 5), 0);
-        assert_eq!(c.dropped(), 100);
         assert_eq!(c.offset(), 105);
     }
 }

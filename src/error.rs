@@ -5,78 +5,95 @@ use std::fmt;
 
 use crate::grpc::Code;
 
-/// What went wrong, as JS code branches on it: `err.code === "NOT_FOUND"`.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
+/// Defines [`ErrorKind`] and everything derived from its list: the stable codes, and the
+/// JS error classes (name and base class) that `src/js/glue.js`, `src/js/pkg/errors.d.ts`
+/// and the package's exports carry. Those files are generated from this list and checked
+/// against it (`src/js/lists.rs`); this is the only place to add a kind.
+macro_rules! error_kinds {
+    ($(
+        $(#[doc = $doc:literal])+
+        $kind:ident = $code:literal, $class:literal $(: $base:ident)?;
+    )+) => {
+        /// What went wrong, as code branches on it (`err.kind` in Rust, `err.code` in JS:
+        /// `err.code === "NOT_FOUND"`).
+        #[non_exhaustive]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorKind {
+            $( $(#[doc = $doc])+ $kind, )+
+        }
+
+        impl ErrorKind {
+            /// Every kind, in declaration order.
+            #[cfg(test)]
+            pub(crate) const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),+];
+
+            /// The stable code (`code` of the JS error).
+            pub fn code(self) -> &'static str {
+                match self { $(ErrorKind::$kind => $code,)+ }
+            }
+
+            /// The JS error class of this kind, its base class (`None`: `ModalError`) and
+            /// its doc line.
+            #[cfg(test)]
+            pub(crate) fn js_class(self) -> (&'static str, Option<ErrorKind>, &'static str) {
+                match self {
+                    $(ErrorKind::$kind => (
+                        $class,
+                        error_kinds!(@base $($base)?),
+                        concat!($($doc),+),
+                    ),)+
+                }
+            }
+        }
+    };
+    (@base) => { None };
+    (@base $base:ident) => { Some(ErrorKind::$base) };
+}
+
+error_kinds! {
     /// The object (app, sandbox, secret, volume, image) does not exist.
-    NotFound,
+    NotFound = "NOT_FOUND", "NotFoundError";
     /// An object with that name already exists.
-    AlreadyExists,
-    /// Bad input: wrong type, missing field, out-of-range value, rejected by the server.
-    Invalid,
-    /// The operation conflicts with the object's state (FAILED_PRECONDITION, ABORTED).
-    Conflict,
+    AlreadyExists = "ALREADY_EXISTS", "AlreadyExistsError";
+    /// Bad input: wrong type, missing field, out-of-range value.
+    Invalid = "INVALID", "InvalidError";
+    /// The operation conflicts with the object's state.
+    Conflict = "CONFLICT", "ConflictError";
     /// Credentials were missing or rejected.
-    Auth,
-    /// The credentials are valid but do not allow this call (a scoped token's scopes,
-    /// tags, app or sandboxes do not cover it).
-    PermissionDenied,
-    /// A deadline passed (DEADLINE_EXCEEDED, or a client-side wait ran out).
-    Timeout,
-    /// The sandbox itself timed out.
-    SandboxTimeout,
-    /// The client (or the handle) was closed before or during the call.
-    ClientClosed,
+    Auth = "AUTH", "AuthError";
+    /// The credentials are valid but do not allow this call: a scoped token's scopes, tags,
+    /// app or sandboxes do not cover it.
+    PermissionDenied = "PERMISSION_DENIED", "PermissionDeniedError";
+    /// A deadline passed.
+    Timeout = "TIMEOUT", "TimeoutError";
+    /// The sandbox timed out.
+    SandboxTimeout = "SANDBOX_TIMEOUT", "SandboxTimeoutError";
+    /// The client or handle was closed.
+    ClientClosed = "CLIENT_CLOSED", "ClientClosedError";
     /// A quota or capacity limit was hit.
-    ResourceExhausted,
-    /// Any other failure reported by the server or the network.
-    Remote,
-    /// A filesystem operation in the sandbox failed (base of the `Fs*` kinds).
-    Filesystem,
-    /// Filesystem: the path does not exist.
-    FsNotFound,
-    /// Filesystem: a file was expected, the path is a directory.
-    FsIsADirectory,
-    /// Filesystem: a directory was expected (the path or a parent is not one).
-    FsNotADirectory,
-    /// Filesystem: the directory is not empty.
-    FsDirectoryNotEmpty,
-    /// Filesystem: the path already exists.
-    FsPathAlreadyExists,
-    /// Filesystem: permission denied (including writes to a read-only mount).
-    FsPermissionDenied,
-    /// Filesystem: the file exceeds the helper's size limit.
-    FsFileTooLarge,
+    ResourceExhausted = "RESOURCE_EXHAUSTED", "ResourceExhaustedError";
+    /// Any other server or network failure.
+    Remote = "REMOTE", "RemoteError";
+    /// A filesystem operation in the sandbox failed; base of the specific filesystem errors.
+    Filesystem = "FILESYSTEM", "SandboxFilesystemError";
+    /// The path does not exist in the sandbox.
+    FsNotFound = "FILESYSTEM_NOT_FOUND", "SandboxFilesystemNotFoundError": Filesystem;
+    /// A file was expected; the path is a directory.
+    FsIsADirectory = "FILESYSTEM_IS_A_DIRECTORY", "SandboxFilesystemIsADirectoryError": Filesystem;
+    /// A directory was expected; the path (or a parent) is not one.
+    FsNotADirectory = "FILESYSTEM_NOT_A_DIRECTORY", "SandboxFilesystemNotADirectoryError": Filesystem;
+    /// The directory is not empty.
+    FsDirectoryNotEmpty = "FILESYSTEM_DIRECTORY_NOT_EMPTY", "SandboxFilesystemDirectoryNotEmptyError": Filesystem;
+    /// The path already exists.
+    FsPathAlreadyExists = "FILESYSTEM_PATH_ALREADY_EXISTS", "SandboxFilesystemPathAlreadyExistsError": Filesystem;
+    /// Permission denied (including writes to a read-only mount).
+    FsPermissionDenied = "FILESYSTEM_PERMISSION_DENIED", "SandboxFilesystemPermissionError": Filesystem;
+    /// The file is larger than the sandbox allows reading at once.
+    FsFileTooLarge = "FILESYSTEM_FILE_TOO_LARGE", "SandboxFilesystemFileTooLargeError": Filesystem;
 }
 
 impl ErrorKind {
-    /// The stable `code` property of the JS error.
-    pub fn code(self) -> &'static str {
-        match self {
-            ErrorKind::NotFound => "NOT_FOUND",
-            ErrorKind::AlreadyExists => "ALREADY_EXISTS",
-            ErrorKind::Invalid => "INVALID",
-            ErrorKind::Conflict => "CONFLICT",
-            ErrorKind::Auth => "AUTH",
-            ErrorKind::PermissionDenied => "PERMISSION_DENIED",
-            ErrorKind::Timeout => "TIMEOUT",
-            ErrorKind::SandboxTimeout => "SANDBOX_TIMEOUT",
-            ErrorKind::ClientClosed => "CLIENT_CLOSED",
-            ErrorKind::ResourceExhausted => "RESOURCE_EXHAUSTED",
-            ErrorKind::Remote => "REMOTE",
-            ErrorKind::Filesystem => "FILESYSTEM",
-            ErrorKind::FsNotFound => "FILESYSTEM_NOT_FOUND",
-            ErrorKind::FsIsADirectory => "FILESYSTEM_IS_A_DIRECTORY",
-            ErrorKind::FsNotADirectory => "FILESYSTEM_NOT_A_DIRECTORY",
-            ErrorKind::FsDirectoryNotEmpty => "FILESYSTEM_DIRECTORY_NOT_EMPTY",
-            ErrorKind::FsPathAlreadyExists => "FILESYSTEM_PATH_ALREADY_EXISTS",
-            ErrorKind::FsPermissionDenied => "FILESYSTEM_PERMISSION_DENIED",
-            ErrorKind::FsFileTooLarge => "FILESYSTEM_FILE_TOO_LARGE",
-        }
-    }
-
-    /// The kind for a gRPC status code, as shared/PROTOCOL.md maps them.
+    /// The kind for a gRPC status code, as docs/PROTOCOL.md maps them.
     pub fn from_grpc(code: Code) -> Self {
         match code {
             Code::NotFound => ErrorKind::NotFound,

@@ -4,7 +4,7 @@ use modal_proto::client::generic_result::GenericStatus;
 use modal_proto::client::GenericResult;
 
 /// The sandbox's return code once it has finished, or `None` while it runs:
-/// 124 on TIMEOUT, 137 on TERMINATED, else the exit code (shared/PROTOCOL.md).
+/// 124 on TIMEOUT, 137 on TERMINATED, else the exit code (docs/PROTOCOL.md).
 pub fn sandbox_returncode(result: Option<&GenericResult>) -> Option<i32> {
     let r = result?;
     match GenericStatus::try_from(r.status).unwrap_or(GenericStatus::Unspecified) {

@@ -1,5 +1,5 @@
 //! The in-sandbox filesystem helper (`/__modal/.bin/modal-sandbox-fs-tools`, see
-//! shared/PROTOCOL.md): its JSON commands, the entries it prints, and the mapping of its
+//! docs/PROTOCOL.md): its JSON commands, the entries it prints, and the mapping of its
 //! `error_kind`s to the SDK's typed errors. Plain Rust, tested natively; the facade
 //! (`api::filesystem`) only runs the helper and converts values. The watch command and its
 //! events are handled in `src/js/files.js` (same error mapping, tested in tests/js).
@@ -78,15 +78,38 @@ pub fn remove_command(path: &str, recursive: bool) -> String {
     )
 }
 
-/// One entry of `ListFiles` / `Stat`.
+/// The type of a filesystem entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link (not followed).
+    Symlink,
+}
+
+impl FileType {
+    /// `"file"`, `"directory"` or `"symlink"`, as the helper and the JS API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::File => "file",
+            FileType::Directory => "directory",
+            FileType::Symlink => "symlink",
+        }
+    }
+}
+
+/// Metadata of a file, directory or symlink in a sandbox (one entry of `ListFiles` /
+/// `Stat`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileInfo {
     /// Base name.
     pub name: String,
     /// Absolute path.
     pub path: String,
-    /// `"file"`, `"directory"` or `"symlink"`.
-    pub file_type: String,
+    /// File, directory or symlink.
+    pub file_type: FileType,
     /// Size in bytes.
     pub size: f64,
     /// `st_mode` (type and permission bits).
@@ -123,10 +146,12 @@ impl FileInfo {
                 .and_then(json::Value::as_f64)
                 .ok_or_else(|| bad_output(&format!("entry without number '{k}'")))
         };
-        let file_type = s("type")?;
-        if !matches!(file_type.as_str(), "file" | "directory" | "symlink") {
-            return Err(bad_output(&format!("entry of type '{file_type}'")));
-        }
+        let file_type = match s("type")?.as_str() {
+            "file" => FileType::File,
+            "directory" => FileType::Directory,
+            "symlink" => FileType::Symlink,
+            other => return Err(bad_output(&format!("entry of type '{other}'"))),
+        };
         Ok(FileInfo {
             name: s("name")?,
             path: s("path")?,
@@ -193,6 +218,21 @@ pub fn helper_error(op: Op, path: &str, code: i32, stderr: &[u8]) -> Error {
     e
 }
 
+/// The helper's `error_kind`s that map to a specific error (others are `Filesystem`).
+#[cfg(test)]
+pub(crate) const HELPER_ERROR_KINDS: &[&str] = &[
+    "NotFound",
+    "IsDirectory",
+    "NotDirectory",
+    "IsFile",
+    "DirectoryNotEmpty",
+    "PathAlreadyExists",
+    "AlreadyExists",
+    "PermissionDenied",
+    "FileTooLarge",
+    "NotSupported",
+];
+
 /// The SDK error kind for the helper's `error_kind` in operation `op`.
 pub fn error_kind(op: Op, kind: &str) -> ErrorKind {
     match kind {
@@ -233,22 +273,6 @@ pub fn is_loopback(host: &str) -> bool {
         || host == "[::1]"
         || host == "::1"
         || host.strip_prefix("127.").is_some_and(octets)
-}
-
-/// Image time-to-live of snapshots: `ttlMs` as whole seconds. `undefined` gives 30 days,
-/// `null` no expiry (-1), as in Modal's JS client.
-pub fn ttl_seconds(ttl_ms: Option<Option<f64>>) -> Result<i64> {
-    match ttl_ms {
-        None => Ok(30 * 24 * 3600),
-        Some(None) => Ok(-1),
-        Some(Some(ms)) if !ms.is_finite() || ms < 1000.0 => {
-            Err(Error::invalid("ttlMs must be at least 1000ms"))
-        }
-        Some(Some(ms)) if ms % 1000.0 != 0.0 => {
-            Err(Error::invalid("ttlMs must be a multiple of 1000ms"))
-        }
-        Some(Some(ms)) => Ok((ms / 1000.0) as i64),
-    }
 }
 
 /// A minimal JSON codec: enough for the helper's objects, arrays, strings and numbers.
@@ -573,7 +597,7 @@ mod tests {
         assert_eq!(e[1].size, 5.0);
         assert_eq!(e[1].modified_time, 1700000000.5);
         let one = parse_entry(ENTRY.as_bytes()).unwrap();
-        assert_eq!(one.file_type, "file");
+        assert_eq!(one.file_type, FileType::File);
         assert_eq!(one.mode, 33188.0);
         assert_eq!(one.symlink_target, None);
         assert!(parse_entries(b"[]").unwrap().is_empty());
@@ -694,16 +718,6 @@ mod tests {
         ] {
             assert!(!is_loopback(h), "{h}");
         }
-    }
-
-    #[test]
-    fn ttl_seconds_as_modal_js() {
-        assert_eq!(ttl_seconds(None).unwrap(), 2_592_000);
-        assert_eq!(ttl_seconds(Some(None)).unwrap(), -1);
-        assert_eq!(ttl_seconds(Some(Some(60_000.0))).unwrap(), 60);
-        assert!(ttl_seconds(Some(Some(999.0))).is_err());
-        assert!(ttl_seconds(Some(Some(1500.0))).is_err());
-        assert!(ttl_seconds(Some(Some(f64::NAN))).is_err());
     }
 
     #[test]

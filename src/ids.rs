@@ -1,4 +1,4 @@
-//! Identifier rules: client-made exec ids (UUID v4) and the V1/V2 shape of sandbox ids.
+//! Identifiers the client makes: exec and snapshot ids (UUID v4).
 
 /// Formats 16 random bytes as a version-4 UUID (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`).
 pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
@@ -16,15 +16,6 @@ pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
     out
 }
 
-/// True when `id` is a V1 sandbox id: `sb-` then exactly 22 base62 characters.
-/// Anything else is a V2 id (shared/PROTOCOL.md).
-pub fn is_v1_sandbox_id(id: &str) -> bool {
-    match id.strip_prefix("sb-") {
-        Some(rest) => rest.len() == 22 && rest.bytes().all(|c| c.is_ascii_alphanumeric()),
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,14 +27,5 @@ mod tests {
         let u = uuid_v4([0; 16]);
         assert_eq!(u, "00000000-0000-4000-8000-000000000000");
         assert_eq!(u.len(), 36);
-    }
-
-    #[test]
-    fn sandbox_id_shapes() {
-        assert!(is_v1_sandbox_id("sb-abcdefghijABCDEFGHIJ01"));
-        assert!(!is_v1_sandbox_id("sb-abcdefghijABCDEFGHIJ0"));
-        assert!(!is_v1_sandbox_id("sb-abcdefghijABCDEFGHIJ0-"));
-        assert!(!is_v1_sandbox_id("sb2-abcdefghijABCDEFGHIJ01"));
-        assert!(!is_v1_sandbox_id("sbx-0123"));
     }
 }

@@ -1,7 +1,37 @@
 //! # modal-wasm
 //!
-//! Modal's Sandbox API for JavaScript in browsers, web workers, Deno, Cloudflare Workers
-//! and Node, over gRPC-web and `fetch`.
+//! Modal's Sandbox API where Modal's own clients cannot run: browsers, web workers, Deno,
+//! Cloudflare Workers and Node, over gRPC-web and `fetch`. Two APIs over one core:
+//!
+//! **Rust**, for any crate compiled to `wasm32-unknown-unknown` (a Leptos or Dioxus app, a
+//! worker, a crate's own `#[wasm_bindgen_test]`s): [`Client`], [`Sandbox`],
+//! [`ContainerProcess`] and friends, with async methods, Rust option types, stdio as a
+//! `futures::Stream` ([`OutputStream`], also `futures::io::AsyncRead`) and a `Sink`
+//! ([`Stdin`], also `futures::io::AsyncWrite`), and a choice of [`transport`]: the SDK's
+//! own fetch client (default) or tonic with tonic-web-wasm-client (feature `tonic-web`).
+//!
+//! ```no_run
+//! # async fn example() -> modal_wasm::Result<()> {
+//! use modal_wasm::{AppFromNameParams, Client, Credentials};
+//!
+//! let client = Client::builder("http://127.0.0.1:8787")
+//!     .credentials(Credentials::workspace("ak-...", "as-..."))
+//!     .build()?;
+//! let app = client
+//!     .apps()
+//!     .from_name("demo", &AppFromNameParams { create_if_missing: true, ..Default::default() })
+//!     .await?;
+//! let image = client.images().from_registry("alpine:3.21")?;
+//! let sb = client.sandboxes().create(&app, &image, &Default::default()).await?;
+//! let p = sb.exec(["echo", "hi"], &Default::default()).await?;
+//! assert_eq!(p.stdout().read_text().await?, "hi\n");
+//! sb.terminate().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **JavaScript**, the npm package: a thin `#[wasm_bindgen]` facade (module [`api`]) over the
+//! Rust API that adds JS names, promises, web streams, JS errors and option objects.
 //!
 //! ```ts
 //! import { ModalClient } from "modal-wasm";
@@ -14,26 +44,50 @@
 //! await sb.terminate();
 //! ```
 //!
-//! Layout: plain Rust logic that is tested natively (`error`, `retry`, `ids`, `auth`,
-//! `endpoint`, `cursor`, `exit`, `utf8`, `params`, `stdio`), the wire layer (`grpc`: a
-//! small gRPC-web client over `fetch`; `rpc`: metadata, auth, retries), and
-//! the thin `#[wasm_bindgen]` facade (`api`, `js`).
+//! Layout: the Rust API (`client`, `sandbox`, `process`, `filesystem`, `objects`,
+//! `options`, `credentials`, `transport`); plain logic tested natively (`error`, `duration`,
+//! `retry`, `ids`, `auth`, `endpoint`, `cursor`, `exit`, `utf8`, `fs`, `stdio`); the wire
+//! (`grpc`: the small gRPC-web client over `fetch`; `rpc`: metadata, credentials, retries,
+//! the command router); the JS facade (`api`, `js`). Only the APIs are public; everything
+//! else is crate-private, so the compiler reports what nothing uses.
+
+#![warn(missing_docs)]
 
 pub mod api;
-pub mod auth;
-pub mod cursor;
-pub mod endpoint;
-pub mod error;
-pub mod exit;
-pub mod fs;
-pub mod grpc;
-pub mod ids;
-pub mod js;
-pub mod params;
-pub mod retry;
-pub mod rpc;
-pub mod rpcs;
-pub mod stdio;
-pub mod utf8;
+mod auth;
+mod client;
+mod credentials;
+mod cursor;
+mod duration;
+mod endpoint;
+mod error;
+mod exit;
+mod filesystem;
+mod fs;
+mod grpc;
+mod ids;
+mod js;
+mod objects;
+mod options;
+mod process;
+mod retry;
+mod rpc;
+mod sandbox;
+mod stdio;
+pub mod transport;
+mod utf8;
 
-pub use error::{Error, ErrorKind};
+pub use client::{Apps, Client, ClientBuilder, Images, SandboxList, Sandboxes, Secrets, Volumes};
+pub use credentials::{Credentials, TokenSource};
+pub use error::{Error, ErrorKind, Result};
+pub use filesystem::{OnProgress, Progress, SandboxFilesystem};
+pub use fs::{FileInfo, FileType};
+pub use objects::{App, Image, Probe, ProbeCheck, Secret, Volume};
+pub use options::{
+    AppFromNameParams, ImageTtl, SandboxCreateConnectTokenParams, SandboxCreateParams,
+    SandboxExecParams, SandboxFromNameParams, SandboxListParams, SecretFromNameParams,
+    SecretFromObjectParams, SnapshotParams, StdioBehavior, VolumeFromNameParams,
+};
+pub use process::ContainerProcess;
+pub use sandbox::{ConnectCredentials, Sandbox, Tunnel};
+pub use stdio::{OutputReader, OutputStream, Stdin};

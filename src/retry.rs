@@ -2,7 +2,7 @@
 
 use crate::grpc::Code;
 
-/// True for codes that clients retry with backoff (shared/PROTOCOL.md): DEADLINE_EXCEEDED,
+/// True for codes that clients retry with backoff (docs/PROTOCOL.md): DEADLINE_EXCEEDED,
 /// UNAVAILABLE, CANCELLED, INTERNAL, UNKNOWN.
 pub fn is_retryable(code: Code) -> bool {
     matches!(

@@ -2,60 +2,32 @@
 //! per-sandbox command router (bearer JWT, one access refresh on UNAUTHENTICATED).
 
 use std::cell::{Cell, RefCell};
-use std::marker::PhantomData;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{LocalBoxStream, StreamExt};
 use modal_proto::client as pb;
-
-pub use crate::grpc::{Code, Status};
+use modal_proto::rpc::{ServerStreaming, Unary};
 
 use crate::auth::AuthToken;
+use crate::credentials::Credentials;
 use crate::error::{Error, ErrorKind, Result};
-use crate::grpc::{self, Messages};
+use crate::grpc;
 use crate::js;
 use crate::retry::{Attempts, Backoff, Decision};
+use crate::transport::{Call, Messages, Status, Transport};
 
 /// `x-modal-client-type` of Modal's JS client.
 pub const CLIENT_TYPE_JS: &str = "8";
 /// The Modal JS client version whose protocol this SDK speaks (`x-modal-client-version`).
 pub const CLIENT_VERSION: &str = "1.0.0";
 
-/// One RPC: its path, request and response types (see `rpcs`).
-pub struct Rpc<Req, Resp> {
-    /// `/package.Service/Method`
-    pub path: &'static str,
-    _types: PhantomData<fn(Req) -> Resp>,
-}
-
-impl<Req, Resp> Rpc<Req, Resp> {
-    /// The RPC at `path`.
-    pub const fn new(path: &'static str) -> Self {
-        Rpc {
-            path,
-            _types: PhantomData,
-        }
-    }
-}
-
-impl<Req, Resp> Clone for Rpc<Req, Resp> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<Req, Resp> Copy for Rpc<Req, Resp> {}
-
-/// A server stream of raw messages.
-pub type RawStream = Messages;
-
 /// The base URL calls go to (`{base}{rpc.path}`).
 type Channel = Rc<str>;
 
 enum Reply {
     Unary(Bytes),
-    Stream(RawStream),
+    Stream(Messages),
 }
 
 /// Request headers of one call; values checked by [`Headers::set`].
@@ -74,21 +46,25 @@ impl Headers {
     }
 }
 
-/// One gRPC-web call: unary (the whole reply read, its status checked), or the opening of
-/// a server stream. Every call goes through this one non-generic function; messages are
-/// encoded/decoded with prost around it, which keeps the wasm small.
+/// One call through `transport`: unary (the whole reply read, its status checked), or the
+/// opening of a server stream. Every call goes through this one non-generic function;
+/// messages are encoded/decoded with prost around it, which keeps the wasm small.
 async fn raw_call(
+    transport: &dyn Transport,
     channel: &Channel,
     path: &'static str,
-    headers: &Headers,
+    headers: Headers,
     body: &[u8],
     stream: bool,
 ) -> std::result::Result<Reply, Status> {
-    let mut url = String::with_capacity(channel.len() + path.len());
-    url.push_str(channel);
-    url.push_str(path);
-    let h: Vec<(&str, &str)> = headers.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let msgs = grpc::call(&url, &h, body).await?;
+    let msgs = transport
+        .call(Call {
+            base_url: channel.clone(),
+            path,
+            headers: headers.0,
+            message: body.to_vec(),
+        })
+        .await?;
     if stream {
         Ok(Reply::Stream(msgs))
     } else {
@@ -130,72 +106,11 @@ fn stream<M: prost::Message + Default + 'static>(
     }
 }
 
-/// Fetches a fresh scoped token (the JS `getToken` option), e.g. from the app's backend.
-pub type TokenFn = Rc<dyn Fn() -> LocalBoxFuture<'static, Result<String>>>;
-
-/// How a client proves who it is.
-pub enum Credentials {
-    /// A workspace token pair, sent as `x-modal-token-id` / `x-modal-token-secret` (a local
-    /// sandboxd, or a trusted server-side caller of Modal).
-    Workspace {
-        /// `ak-...`
-        token_id: String,
-        /// `as-...`
-        token_secret: String,
-    },
-    /// A scoped, expiring token minted by the app's backend, sent as `authorization:
-    /// Bearer` (a gateway, or a sandboxd with a signing key). Never a workspace secret.
-    Bearer {
-        /// The token given at construction, used until it needs a refresh.
-        initial: Option<String>,
-        /// Called for a new token before the current one expires and once after an
-        /// UNAUTHENTICATED reply.
-        get_token: Option<TokenFn>,
-    },
-}
-
-impl Credentials {
-    /// The credentials of the constructor's options, checked: a token pair, or a token
-    /// and/or `getToken`, never both kinds.
-    pub fn from_options(
-        token_id: String,
-        token_secret: String,
-        token: Option<String>,
-        get_token: Option<TokenFn>,
-    ) -> Result<Credentials> {
-        let pair = !token_id.is_empty() || !token_secret.is_empty();
-        let bearer = token.is_some() || get_token.is_some();
-        if pair && bearer {
-            return Err(Error::invalid(
-                "give either tokenId and tokenSecret, or token / getToken, not both",
-            ));
-        }
-        if bearer {
-            if token.as_deref() == Some("") {
-                return Err(Error::new(ErrorKind::Auth, "token must be non-empty"));
-            }
-            return Ok(Credentials::Bearer {
-                initial: token,
-                get_token,
-            });
-        }
-        if token_id.is_empty() || token_secret.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Auth,
-                "tokenId and tokenSecret must be non-empty (or give a token / getToken)",
-            ));
-        }
-        Ok(Credentials::Workspace {
-            token_id,
-            token_secret,
-        })
-    }
-}
-
 /// One connection to the control plane: credentials, the cached tokens, retries.
-pub struct Conn {
+pub(crate) struct Conn {
     /// Normalized server URL.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
+    transport: Rc<dyn Transport>,
     credentials: Credentials,
     /// Default environment name.
     pub environment: String,
@@ -209,30 +124,29 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// A connection to `endpoint` with the given credentials.
-    pub fn new(
-        endpoint: &str,
+    /// A connection to `endpoint` (normalized) with the given credentials.
+    pub(crate) fn new(
+        endpoint: String,
+        transport: Rc<dyn Transport>,
         credentials: Credentials,
         environment: Option<String>,
-    ) -> Result<Rc<Conn>> {
-        let endpoint = crate::endpoint::normalize(endpoint).map_err(Error::invalid)?;
+    ) -> Rc<Conn> {
         let now = js::now_ms();
         let auth = match &credentials {
-            Credentials::Bearer {
-                initial: Some(t), ..
-            } => Some(AuthToken::new(t.clone(), now)),
+            Credentials::Bearer { token: Some(t), .. } => Some(AuthToken::new(t.clone(), now)),
             _ => None,
         };
-        Ok(Rc::new(Conn {
+        Rc::new(Conn {
             channel: endpoint.as_str().into(),
             endpoint,
+            transport,
             credentials,
             environment: environment.unwrap_or_default(),
             auth: RefCell::new(auth),
             closed: Cell::new(false),
             builder_version: RefCell::new(None),
             image_cache: RefCell::new(Default::default()),
-        }))
+        })
     }
 
     /// Marks the client closed: later calls fail with `ClientClosedError`.
@@ -291,13 +205,13 @@ impl Conn {
         Ok(h)
     }
 
-    /// The current scoped token, from `getToken` when there is none or it is about to
-    /// expire (then whatever `getToken` returns is used, fresh or not).
+    /// The current scoped token, from the token source (JS: `getToken`) when there is none
+    /// or it is about to expire (then whatever the source gives is used, fresh or not).
     async fn bearer_token(&self) -> Result<String> {
         let now = js::now_ms();
         let cached = self.auth.borrow().clone();
         let get_token = match &self.credentials {
-            Credentials::Bearer { get_token, .. } => get_token.clone(),
+            Credentials::Bearer { source, .. } => source.clone(),
             Credentials::Workspace { .. } => None,
         };
         match (cached, get_token) {
@@ -308,7 +222,7 @@ impl Conn {
                 if token.is_empty() || !grpc::valid_header_value(&token) {
                     return Err(Error::new(
                         ErrorKind::Auth,
-                        "getToken must resolve to a non-empty token string",
+                        "the token source (getToken) must give a non-empty token",
                     ));
                 }
                 *self.auth.borrow_mut() = Some(AuthToken::new(token.clone(), now));
@@ -322,7 +236,7 @@ impl Conn {
     fn can_refresh(&self) -> bool {
         match &self.credentials {
             Credentials::Workspace { .. } => true,
-            Credentials::Bearer { get_token, .. } => get_token.is_some(),
+            Credentials::Bearer { source, .. } => source.is_some(),
         }
     }
 
@@ -335,9 +249,10 @@ impl Conn {
         let token = loop {
             let h = self.base_metadata()?;
             match raw_call(
+                &*self.transport,
                 &self.channel,
-                crate::rpcs::AUTH_TOKEN_GET.path,
-                &h,
+                modal_proto::rpcs::modal_client::AUTH_TOKEN_GET.path,
+                h,
                 &[],
                 false,
             )
@@ -359,7 +274,7 @@ impl Conn {
     /// A unary control-plane call with metadata and retries.
     pub async fn cp<Req: prost::Message, Resp: prost::Message + Default>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: Unary<Req, Resp>,
         msg: &Req,
     ) -> Result<Resp> {
         decode(unary(
@@ -370,7 +285,7 @@ impl Conn {
     /// Opens a control-plane server stream (retried until it opens).
     pub async fn cp_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
     ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
         Ok(stream(
@@ -386,7 +301,7 @@ impl Conn {
             let mut h = self.call_metadata().await?;
             h.set("x-idempotency-key", &idempotency_key)?;
             h.set("x-retry-attempt", &attempts.retries().to_string())?;
-            match raw_call(&self.channel, path, &h, &body, is_stream).await {
+            match raw_call(&*self.transport, &self.channel, path, h, &body, is_stream).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,
@@ -398,7 +313,7 @@ impl Conn {
     }
 
     /// Forgets the cached token so the next call fetches a new one: after UNAUTHENTICATED,
-    /// a bearer token is asked of `getToken` again even if its `exp` says it is fresh.
+    /// a bearer token is asked of the token source again even if its `exp` says it is fresh.
     fn expire_token(&self) {
         if let Some(t) = self.auth.borrow_mut().as_mut() {
             t.refresh_at_ms = f64::NEG_INFINITY;
@@ -415,7 +330,10 @@ impl Conn {
             object_creation_type: pb::ObjectCreationType::Unspecified as i32,
         };
         let resp = self
-            .cp(crate::rpcs::ENVIRONMENT_GET_OR_CREATE, &req)
+            .cp(
+                modal_proto::rpcs::modal_client::ENVIRONMENT_GET_OR_CREATE,
+                &req,
+            )
             .await?;
         let v = resp
             .metadata
@@ -473,7 +391,10 @@ impl Router {
         };
         let resp = self
             .conn
-            .cp(crate::rpcs::SANDBOX_GET_COMMAND_ROUTER_ACCESS, &req)
+            .cp(
+                modal_proto::rpcs::modal_client::SANDBOX_GET_COMMAND_ROUTER_ACCESS,
+                &req,
+            )
             .await?;
         if resp.url.is_empty() {
             return Err(Error::new(
@@ -508,7 +429,10 @@ impl Router {
                 timeout: None,
                 wait_until_ready: false,
             };
-            let resp = self.conn.cp(crate::rpcs::SANDBOX_GET_TASK_ID, &req).await?;
+            let resp = self
+                .conn
+                .cp(modal_proto::rpcs::modal_client::SANDBOX_GET_TASK_ID, &req)
+                .await?;
             if let Some(t) = resp.task_id.filter(|t| !t.is_empty()) {
                 *self.task_id.borrow_mut() = Some(t.clone());
                 return Ok(t);
@@ -538,7 +462,7 @@ impl Router {
     /// one access refresh on UNAUTHENTICATED.
     pub async fn call<Req: prost::Message, Resp: prost::Message + Default>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: Unary<Req, Resp>,
         msg: &Req,
         policy: Backoff,
     ) -> Result<Resp> {
@@ -551,7 +475,7 @@ impl Router {
     /// Opens a command-router server stream (retried until it opens).
     pub async fn call_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
         &self,
-        rpc: Rpc<Req, Resp>,
+        rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
         policy: Backoff,
     ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
@@ -574,7 +498,7 @@ impl Router {
             let (channel, jwt) = self.access().await?;
             let mut h = Headers::default();
             h.set("authorization", &format!("Bearer {jwt}"))?;
-            match raw_call(&channel, path, &h, &body, is_stream).await {
+            match raw_call(&*self.conn.transport, &channel, path, h, &body, is_stream).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,

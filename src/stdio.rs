@@ -1,7 +1,9 @@
 //! Stdio as Rust streams and sinks: a resumable output stream over reopenable server
-//! streams, and an offset-tracking stdin sink. The facade adapts them to web streams with
+//! streams ([`OutputStream`]: `Stream` and `AsyncRead`), and an offset-tracking stdin sink
+//! ([`Stdin`]: `Sink` and `AsyncWrite`). The JS facade adapts them to web streams with
 //! wasm-streams (pull-based: nothing is read from the network unless JS reads).
 
+use std::cell::RefCell;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
@@ -9,7 +11,7 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
-use futures_util::Sink;
+use futures_util::{Sink, SinkExt};
 
 use crate::cursor::ReadCursor;
 use crate::error::{Error, Result};
@@ -224,6 +226,185 @@ impl Sink<Bytes> for OffsetSink {
             }));
         }
         this.poll_pending(cx)
+    }
+}
+
+/// The output of a process or a sandbox (stdout or stderr): byte chunks as they arrive,
+/// resumed at the delivered offset after a dropped connection, so nothing is lost or
+/// repeated. A `Stream` of `Result<Bytes>`; [`into_async_read`](Self::into_async_read)
+/// gives a `futures::io::AsyncRead`. Dropping it cancels its request.
+pub struct OutputStream(LocalBoxStream<'static, Result<Bytes>>);
+
+impl std::fmt::Debug for OutputStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputStream").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for OutputReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputReader")
+            .field("buffered", &self.rest.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Stdin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stdin")
+            .field("offset", &self.0.borrow().offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutputStream {
+    pub(crate) fn new(chunks: LocalBoxStream<'static, Result<Bytes>>) -> Self {
+        OutputStream(chunks)
+    }
+
+    /// A stream with nothing in it (an output that is ignored).
+    pub(crate) fn empty() -> Self {
+        Self::new(stream::empty().boxed_local())
+    }
+
+    pub(crate) fn into_chunks(self) -> LocalBoxStream<'static, Result<Bytes>> {
+        self.0
+    }
+
+    /// Reads the rest of the output.
+    pub async fn read_to_end(mut self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.0.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    /// Reads the rest of the output as UTF-8 text (invalid bytes become U+FFFD).
+    pub async fn read_text(self) -> Result<String> {
+        let bytes = self.read_to_end().await?;
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+
+    /// The output as text chunks (a code point split across chunks is kept whole).
+    pub fn text(self) -> LocalBoxStream<'static, Result<String>> {
+        text(self.0)
+    }
+
+    /// The output as a `futures::io::AsyncRead` (errors become `std::io::Error`s whose
+    /// inner error is the SDK's [`Error`]).
+    pub fn into_async_read(self) -> OutputReader {
+        OutputReader {
+            chunks: self.0,
+            rest: Bytes::new(),
+        }
+    }
+}
+
+impl futures_util::Stream for OutputStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        self.0.poll_next_unpin(cx)
+    }
+}
+
+/// An [`OutputStream`] as a `futures::io::AsyncRead`.
+pub struct OutputReader {
+    chunks: LocalBoxStream<'static, Result<Bytes>>,
+    /// What the caller has not taken yet of the last chunk.
+    rest: Bytes,
+}
+
+impl futures_util::io::AsyncRead for OutputReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        while self.rest.is_empty() {
+            match ready!(self.chunks.poll_next_unpin(cx)) {
+                Some(Ok(chunk)) => self.rest = chunk,
+                Some(Err(e)) => return Poll::Ready(Err(std::io::Error::other(e))),
+                None => return Poll::Ready(Ok(0)),
+            }
+        }
+        let n = buf.len().min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest.split_to(n));
+        Poll::Ready(Ok(n))
+    }
+}
+
+/// The stdin of a process or a sandbox: bytes written at a running offset (a retried
+/// write is harmless), EOF on close. A `Sink<Bytes>` and a `futures::io::AsyncWrite`.
+/// Clones share the offset, so writes from several clones follow one another.
+#[derive(Clone)]
+pub struct Stdin(Rc<RefCell<OffsetSink>>);
+
+impl Stdin {
+    pub(crate) fn new(write: Writer) -> Self {
+        Stdin(Rc::new(RefCell::new(OffsetSink::new(write))))
+    }
+
+    /// Writes `data` (in requests of at most 1 MiB).
+    pub async fn write(&self, data: impl Into<Bytes>) -> Result<()> {
+        let mut me = self.clone();
+        me.send(data.into()).await
+    }
+
+    /// Sends EOF; later writes fail with `ClientClosed`.
+    pub async fn close(&self) -> Result<()> {
+        let mut me = self.clone();
+        SinkExt::<Bytes>::close(&mut me).await
+    }
+}
+
+impl Sink<Bytes> for Stdin {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.0.borrow_mut().poll_ready_unpin(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<()> {
+        self.0.borrow_mut().start_send_unpin(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.0.borrow_mut().poll_flush_unpin(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.0.borrow_mut().poll_close_unpin(cx)
+    }
+}
+
+impl futures_util::io::AsyncWrite for Stdin {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut sink = self.0.borrow_mut();
+        ready!(sink.poll_ready_unpin(cx)).map_err(std::io::Error::other)?;
+        sink.start_send_unpin(Bytes::copy_from_slice(buf))
+            .map_err(std::io::Error::other)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.0
+            .borrow_mut()
+            .poll_flush_unpin(cx)
+            .map_err(std::io::Error::other)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.0
+            .borrow_mut()
+            .poll_close_unpin(cx)
+            .map_err(std::io::Error::other)
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //!     modal-sandbox-fs-tools '<one JSON command>'
 //!
-//! The filesystem helper of shared/PROTOCOL.md: clients exec it through the ordinary
+//! The filesystem helper of docs/PROTOCOL.md: clients exec it through the ordinary
 //! exec path and build `open()`, `ls`, `mkdir`, `rm`, `watch` on it. Results go to
 //! stdout (JSON, raw file bytes, or JSON lines for Watch); a failure exits non-zero
 //! with one JSON object `{"error_kind", "message", "detail"}` on stderr. See README.md.

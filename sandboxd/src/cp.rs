@@ -989,6 +989,15 @@ impl ModalClient for ControlPlane {
         }))
     }
 
+    /// Current clients ask this of a V2 sandbox they hold by id only (Python's and JS's
+    /// `from_id` followed by `exec`); the answer is the same as V1's.
+    async fn sandbox_get_task_id_v2(
+        &self,
+        req: Request<SandboxGetTaskIdRequest>,
+    ) -> Result<Response<SandboxGetTaskIdResponse>, Status> {
+        self.sandbox_get_task_id(req).await
+    }
+
     async fn task_get_command_router_access(
         &self,
         req: Request<TaskGetCommandRouterAccessRequest>,

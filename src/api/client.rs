@@ -1,19 +1,20 @@
-//! `ModalClient` and its services: `apps`, `images`, `secrets`, `volumes`, `sandboxes`.
+//! `ModalClient` and its services (`apps`, `images`, `secrets`, `volumes`, `sandboxes`):
+//! JS names and promises over [`crate::Client`].
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_util::lock::Mutex;
+use futures_util::StreamExt;
 use js_sys::Promise;
-use modal_proto::client as pb;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use super::{promise, prop_string, App, Image, Sandbox, Secret, Volume};
+use super::{promise, App, Image, Sandbox, Secret, Volume};
+use crate::credentials::{Credentials, TokenSource};
 use crate::error::{Error, ErrorKind, Result};
-use crate::js::convert;
-use crate::params::*;
-use crate::rpc::{Conn, Credentials, Router, TokenFn};
+use crate::js::convert::{self, prop_string};
+use crate::js::options as ts;
+use crate::{client, objects as sdk};
 
 /// The entry point: a connection to a Modal-compatible server (sandboxd, or a gateway).
 ///
@@ -22,7 +23,7 @@ use crate::rpc::{Conn, Credentials, Router, TokenFn};
 /// ```
 #[wasm_bindgen]
 pub struct ModalClient {
-    conn: Rc<Conn>,
+    client: client::Client,
 }
 
 #[wasm_bindgen]
@@ -35,73 +36,61 @@ impl ModalClient {
     /// const modal = new ModalClient({ endpoint, getToken: () => fetch("/token").then((r) => r.text()) });
     /// ```
     #[wasm_bindgen(constructor)]
-    pub fn new(params: Option<Ts<ModalClientParams>>) -> Result<ModalClient, JsValue> {
-        let get_token = params
-            .as_ref()
-            .map(|p| convert::function_of(&p.js_value(), "getToken"))
-            .transpose()?
-            .flatten()
-            .map(token_fn);
-        let p: ModalClientParams = convert::options(params, "ModalClient params")?;
-        // a bad endpoint is reported before missing credentials
-        crate::endpoint::normalize(&p.endpoint).map_err(Error::invalid)?;
-        let credentials =
-            Credentials::from_options(p.token_id, p.token_secret, p.token, get_token)?;
-        let conn = Conn::new(&p.endpoint, credentials, p.environment)?;
-        let client = ModalClient { conn };
-        Ok(client)
+    pub fn new(params: Option<Ts<ts::ModalClientParams>>) -> Result<ModalClient, JsValue> {
+        let p = convert::options(params, "ModalClient params")?;
+        // A bad endpoint is reported before missing credentials.
+        let endpoint = crate::endpoint::normalize(&p.endpoint).map_err(Error::invalid)?;
+        let source = p.get_token.map(token_source);
+        let credentials = Credentials::from_options(p.token_id, p.token_secret, p.token, source)?;
+        // Not through Client::builder: its checks were just made (and it stays out of the
+        // package's wasm).
+        let transport = Rc::new(crate::transport::FetchTransport);
+        let conn = crate::rpc::Conn::new(endpoint, transport, credentials, p.environment);
+        Ok(ModalClient {
+            client: client::Client { conn },
+        })
     }
 
     /// Apps: `client.apps.fromName(name, { createIfMissing })`.
     #[wasm_bindgen(getter)]
     pub fn apps(&self) -> AppService {
-        AppService {
-            conn: self.conn.clone(),
-        }
+        AppService(self.client.clone())
     }
 
     /// Images: `fromRegistry(tag)`, `fromId(id)`.
     #[wasm_bindgen(getter)]
     pub fn images(&self) -> ImageService {
-        ImageService {
-            conn: self.conn.clone(),
-        }
+        ImageService(self.client.clone())
     }
 
     /// Secrets: `fromName(name)`, `fromObject(entries)`.
     #[wasm_bindgen(getter)]
     pub fn secrets(&self) -> SecretService {
-        SecretService {
-            conn: self.conn.clone(),
-        }
+        SecretService(self.client.clone())
     }
 
     /// Volumes: `fromName(name, { createIfMissing })`.
     #[wasm_bindgen(getter)]
     pub fn volumes(&self) -> VolumeService {
-        VolumeService {
-            conn: self.conn.clone(),
-        }
+        VolumeService(self.client.clone())
     }
 
     /// Sandboxes: `create`, `fromId`, `fromName`, `list`.
     #[wasm_bindgen(getter)]
     pub fn sandboxes(&self) -> SandboxService {
-        SandboxService {
-            conn: self.conn.clone(),
-        }
+        SandboxService(self.client.clone())
     }
 
     /// Closes the client: later calls reject with `ClientClosedError`.
     pub fn close(&self) {
-        self.conn.close();
+        self.client.close();
     }
 }
 
 /// Wraps the JS `getToken` function: its result (a string, or a promise of one) is the
 /// token; a throw or rejection becomes an `AuthError` with it as the cause.
-fn token_fn(f: js_sys::Function) -> TokenFn {
-    std::rc::Rc::new(move || {
+fn token_source(f: js_sys::Function) -> TokenSource {
+    Rc::new(move || {
         let f = f.clone();
         Box::pin(async move {
             let auth = |what: &str, cause: Option<JsValue>| Error {
@@ -124,9 +113,7 @@ fn token_fn(f: js_sys::Function) -> TokenFn {
 
 /// `client.apps`.
 #[wasm_bindgen]
-pub struct AppService {
-    conn: Rc<Conn>,
-}
+pub struct AppService(client::Client);
 
 #[wasm_bindgen]
 impl AppService {
@@ -136,37 +123,20 @@ impl AppService {
     pub fn from_name(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<AppFromNameParams>>,
+        params: Option<Ts<ts::AppFromNameParams>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&params);
-        promise(signal, async move {
-            let name = convert::nonempty_string(&name, "name")?;
-            let p: AppFromNameParams = convert::options(params, "params")?;
-            let creation = if p.create_if_missing.unwrap_or(false) {
-                pb::ObjectCreationType::CreateIfMissing
-            } else {
-                pb::ObjectCreationType::Unspecified
-            };
-            let req = pb::AppGetOrCreateRequest {
-                app_name: name.clone(),
-                environment_name: conn.env(&p.environment),
-                object_creation_type: creation as i32,
-            };
-            let resp = conn.cp(crate::rpcs::APP_GET_OR_CREATE, &req).await?;
-            Ok(App {
-                app_id: resp.app_id,
-                name,
-            })
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let name = convert::string(&name, "name")?;
+            let p = convert::options(params, "params")?;
+            Ok(App(client.apps().from_name(&name, &p).await?).into())
         })
     }
 }
 
 /// `client.images`.
 #[wasm_bindgen]
-pub struct ImageService {
-    conn: Rc<Conn>,
-}
+pub struct ImageService(client::Client);
 
 #[wasm_bindgen]
 impl ImageService {
@@ -176,11 +146,8 @@ impl ImageService {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
     ) -> Result<Image, JsValue> {
-        let tag = convert::nonempty_string(&tag, "tag")?;
-        Ok(Image {
-            image_id: String::new(),
-            tag: Some(tag),
-        })
+        let tag = convert::string(&tag, "tag")?;
+        Ok(Image(self.0.images().from_registry(&tag)?))
     }
 
     /// An existing image by id. Rejects with `NotFoundError` if it does not exist.
@@ -188,31 +155,19 @@ impl ImageService {
     pub fn from_id(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] image_id: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&options);
-        promise(signal, async move {
-            let image_id = convert::nonempty_string(&image_id, "imageId")?;
-            let resp = conn
-                .cp(
-                    crate::rpcs::IMAGE_FROM_ID,
-                    &pb::ImageFromIdRequest { image_id },
-                )
-                .await?;
-            Ok(Image {
-                image_id: resp.image_id,
-                tag: None,
-            })
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            let image_id = convert::string(&image_id, "imageId")?;
+            Ok(Image(client.images().from_id(&image_id).await?).into())
         })
     }
 }
 
 /// `client.secrets`.
 #[wasm_bindgen]
-pub struct SecretService {
-    conn: Rc<Conn>,
-}
+pub struct SecretService(client::Client);
 
 #[wasm_bindgen]
 impl SecretService {
@@ -221,25 +176,13 @@ impl SecretService {
     pub fn from_name(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<SecretFromNameParams>>,
+        params: Option<Ts<ts::SecretFromNameParams>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&params);
-        promise(signal, async move {
-            let name = convert::nonempty_string(&name, "name")?;
-            let p: SecretFromNameParams = convert::options(params, "params")?;
-            let req = pb::SecretGetOrCreateRequest {
-                deployment_name: name.clone(),
-                environment_name: conn.env(&p.environment),
-                object_creation_type: pb::ObjectCreationType::Unspecified as i32,
-                required_keys: p.required_keys.unwrap_or_default(),
-                ..Default::default()
-            };
-            let resp = conn.cp(crate::rpcs::SECRET_GET_OR_CREATE, &req).await?;
-            Ok(Secret {
-                secret_id: resp.secret_id,
-                name: Some(name),
-            })
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let name = convert::string(&name, "name")?;
+            let p = convert::options(params, "params")?;
+            Ok(Secret(client.secrets().from_name(&name, &p).await?).into())
         })
     }
 
@@ -248,33 +191,20 @@ impl SecretService {
     pub fn from_object(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] entries: JsValue,
-        params: Option<Ts<SecretFromObjectParams>>,
+        params: Option<Ts<ts::SecretFromObjectParams>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&params);
-        promise(signal, async move {
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
             let entries = convert::string_record(&entries, "entries")?;
-            let p: SecretFromObjectParams = convert::options(params, "params")?;
-            let req = pb::SecretGetOrCreateRequest {
-                environment_name: conn.env(&p.environment),
-                object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
-                env_dict: entries.into_iter().collect(),
-                ..Default::default()
-            };
-            let resp = conn.cp(crate::rpcs::SECRET_GET_OR_CREATE, &req).await?;
-            Ok(Secret {
-                secret_id: resp.secret_id,
-                name: None,
-            })
+            let p = convert::options(params, "params")?;
+            Ok(Secret(client.secrets().from_entries(entries, &p).await?).into())
         })
     }
 }
 
 /// `client.volumes`.
 #[wasm_bindgen]
-pub struct VolumeService {
-    conn: Rc<Conn>,
-}
+pub struct VolumeService(client::Client);
 
 #[wasm_bindgen]
 impl VolumeService {
@@ -283,38 +213,36 @@ impl VolumeService {
     pub fn from_name(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<VolumeFromNameParams>>,
+        params: Option<Ts<ts::VolumeFromNameParams>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&params);
-        promise(signal, async move {
-            let name = convert::nonempty_string(&name, "name")?;
-            let p: VolumeFromNameParams = convert::options(params, "params")?;
-            let creation = if p.create_if_missing.unwrap_or(false) {
-                pb::ObjectCreationType::CreateIfMissing
-            } else {
-                pb::ObjectCreationType::Unspecified
-            };
-            let req = pb::VolumeGetOrCreateRequest {
-                deployment_name: name.clone(),
-                environment_name: conn.env(&p.environment),
-                object_creation_type: creation as i32,
-                ..Default::default()
-            };
-            let resp = conn.cp(crate::rpcs::VOLUME_GET_OR_CREATE, &req).await?;
-            Ok(Volume {
-                volume_id: resp.volume_id,
-                name: Some(name),
-                read_only: false,
-            })
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let name = convert::string(&name, "name")?;
+            let p = convert::options(params, "params")?;
+            Ok(Volume(client.volumes().from_name(&name, &p).await?).into())
         })
     }
 }
 
 /// `client.sandboxes`.
 #[wasm_bindgen]
-pub struct SandboxService {
-    conn: Rc<Conn>,
+pub struct SandboxService(client::Client);
+
+/// An `App` or `Image` argument: the class instance's Rust value, read through its getters.
+fn app_of(v: &JsValue) -> Result<sdk::App> {
+    Ok(sdk::App {
+        app_id: prop_string(v, "appId").ok_or_else(|| Error::invalid("app must be an App"))?,
+        name: prop_string(v, "name").unwrap_or_default(),
+    })
+}
+
+pub(crate) fn image_of(v: &JsValue) -> Result<sdk::Image> {
+    let image_id =
+        prop_string(v, "imageId").ok_or_else(|| Error::invalid("image must be an Image"))?;
+    let tag = js_sys::Reflect::get(v, &JsValue::from_str("tag"))
+        .ok()
+        .and_then(|t| t.as_string());
+    Ok(sdk::Image { image_id, tag })
 }
 
 #[wasm_bindgen]
@@ -329,34 +257,14 @@ impl SandboxService {
         &self,
         #[wasm_bindgen(unchecked_param_type = "App")] app: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Image")] image: JsValue,
-        params: Option<Ts<SandboxCreateParams>>,
+        params: Option<Ts<ts::SandboxCreateParams>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&params);
-        promise(signal, async move {
-            let app_id = prop_string(&app, "appId", "app")?;
-            let mut image_id = prop_string(&image, "imageId", "image")?;
-            let p: SandboxCreateParams = convert::options(params, "params")?;
-            let mut req = sandbox_create_request(&app_id, "", &p)?;
-            conn.check_open()?;
-            if image_id.is_empty() {
-                let tag = js_sys::Reflect::get(&image, &JsValue::from_str("tag"))
-                    .ok()
-                    .and_then(|t| t.as_string())
-                    .ok_or_else(|| Error::invalid("image has neither imageId nor tag"))?;
-                image_id = super::objects::build_registry_image(&conn, &app_id, &tag).await?;
-            }
-            if let Some(d) = req.definition.as_mut() {
-                d.image_id = image_id;
-            }
-            let resp = conn.cp(crate::rpcs::SANDBOX_CREATE_V2, &req).await?;
-            let router = Router::new(
-                conn.clone(),
-                resp.sandbox_id,
-                Some(resp.task_id),
-                resp.command_router_access,
-            );
-            Ok(Sandbox::from_router(router))
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let (app, image) = (app_of(&app)?, image_of(&image)?);
+            let p = convert::options(params, "params")?;
+            let sb = client.sandboxes().create(&app, &image, &p).await?;
+            Ok(Sandbox::js(sb))
         })
     }
 
@@ -365,14 +273,12 @@ impl SandboxService {
     pub fn from_id(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] sandbox_id: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&options);
-        promise(signal, async move {
-            let id = convert::nonempty_string(&sandbox_id, "sandboxId")?;
-            conn.check_open()?;
-            Ok(Sandbox::from_router(Router::new(conn, id, None, None)))
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&options), async move {
+            let id = convert::string(&sandbox_id, "sandboxId")?;
+            Ok(Sandbox::js(client.sandboxes().from_id(&id)?))
         })
     }
 
@@ -382,35 +288,15 @@ impl SandboxService {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] app_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        params: Option<Ts<SandboxFromNameParams>>,
+        params: Option<Ts<ts::SandboxFromNameParams>>,
     ) -> Promise {
-        let conn = self.conn.clone();
-        let signal = convert::signal_of_ts(&params);
-        promise(signal, async move {
-            let app_name = convert::nonempty_string(&app_name, "appName")?;
-            let name = convert::nonempty_string(&name, "name")?;
-            let p: SandboxFromNameParams = convert::options(params, "params")?;
-            let req = pb::SandboxGetFromNameRequest {
-                sandbox_name: name,
-                environment_name: conn.env(&p.environment),
-                app_name,
-                include_terminated: p.include_terminated.unwrap_or(false),
-            };
-            let resp = match conn
-                .cp(crate::rpcs::SANDBOX_GET_FROM_NAME_V2, &req.clone())
-                .await
-            {
-                Err(e) if e.kind == ErrorKind::NotFound => {
-                    conn.cp(crate::rpcs::SANDBOX_GET_FROM_NAME, &req).await?
-                }
-                r => r?,
-            };
-            Ok(Sandbox::from_router(Router::new(
-                conn,
-                resp.sandbox_id,
-                None,
-                None,
-            )))
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let app_name = convert::string(&app_name, "appName")?;
+            let name = convert::string(&name, "name")?;
+            let p = convert::options(params, "params")?;
+            let sb = client.sandboxes().from_name(&app_name, &name, &p).await?;
+            Ok(Sandbox::js(sb))
         })
     }
 
@@ -420,41 +306,23 @@ impl SandboxService {
     /// for await (const sb of modal.sandboxes.list({ tags: { team: "a" } })) console.log(sb.sandboxId);
     /// ```
     #[wasm_bindgen(unchecked_return_type = "AsyncIterableIterator<Sandbox>")]
-    pub fn list(&self, params: Option<Ts<SandboxListParams>>) -> Result<JsValue, JsValue> {
+    pub fn list(&self, params: Option<Ts<ts::SandboxListParams>>) -> Result<JsValue, JsValue> {
         let signal = convert::signal_of_ts(&params)?;
-        let p: SandboxListParams = convert::options(params, "params")?;
-        let req = pb::SandboxListRequest {
-            app_id: p.app_id.unwrap_or_default(),
-            environment_name: self.conn.env(&p.environment),
-            include_finished: false,
-            tags: p.tags.as_ref().map(tags_to_proto).unwrap_or_default(),
-            before_timestamp: 0.0,
-        };
+        let p = convert::options(params, "params")?;
         let it = SandboxListIterator {
-            conn: self.conn.clone(),
             signal,
-            state: Rc::new(Mutex::new(ListState {
-                req,
-                buf: VecDeque::new(),
-                done: false,
-            })),
+            list: Rc::new(Mutex::new(Some(self.0.sandboxes().list(&p)))),
         };
         Ok(crate::js::make_async_iterable(&it.into()))
     }
 }
 
-struct ListState {
-    req: pb::SandboxListRequest,
-    buf: VecDeque<pb::SandboxInfo>,
-    done: bool,
-}
-
 /// The async iterator of `client.sandboxes.list()`.
 #[wasm_bindgen]
 pub struct SandboxListIterator {
-    conn: Rc<Conn>,
     signal: Option<web_sys::AbortSignal>,
-    state: Rc<Mutex<ListState>>,
+    /// `None` once returned.
+    list: Rc<Mutex<Option<client::SandboxList>>>,
 }
 
 fn iter_result(value: JsValue, done: bool) -> JsValue {
@@ -469,28 +337,16 @@ impl SandboxListIterator {
     /// The next sandbox (`{ value, done }`), fetching pages (`SandboxListV2`) as needed.
     #[wasm_bindgen(unchecked_return_type = "Promise<IteratorResult<Sandbox, undefined>>")]
     pub fn next(&self) -> Promise {
-        let conn = self.conn.clone();
-        let state = self.state.clone();
+        let list = self.list.clone();
         promise(Ok(self.signal.clone()), async move {
-            let mut st = state.lock().await;
-            loop {
-                if let Some(info) = st.buf.pop_front() {
-                    let task_id = info.task_info.as_ref().map(|t| t.id.clone());
-                    let sb =
-                        Sandbox::from_router(Router::new(conn.clone(), info.id, task_id, None));
-                    return Ok::<JsValue, Error>(iter_result(sb, false));
-                }
-                if st.done {
-                    return Ok(iter_result(JsValue::UNDEFINED, true));
-                }
-                let resp = conn
-                    .cp(crate::rpcs::SANDBOX_LIST_V2, &st.req.clone())
-                    .await?;
-                match resp.sandboxes.last() {
-                    None => st.done = true,
-                    Some(last) => st.req.before_timestamp = last.created_at,
-                }
-                st.buf.extend(resp.sandboxes);
+            let mut list = list.lock().await;
+            let next = match list.as_mut() {
+                Some(l) => l.next().await,
+                None => None,
+            };
+            match next {
+                Some(sb) => Ok(iter_result(Sandbox::js(sb?), false)),
+                None => Ok(iter_result(JsValue::UNDEFINED, true)),
             }
         })
     }
@@ -501,11 +357,9 @@ impl SandboxListIterator {
         unchecked_return_type = "Promise<IteratorResult<Sandbox, undefined>>"
     )]
     pub fn return_(&self) -> Promise {
-        let state = self.state.clone();
+        let list = self.list.clone();
         promise(Ok(None), async move {
-            let mut st = state.lock().await;
-            st.done = true;
-            st.buf.clear();
+            *list.lock().await = None;
             Ok::<JsValue, Error>(iter_result(JsValue::UNDEFINED, true))
         })
     }

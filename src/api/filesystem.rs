@@ -1,29 +1,21 @@
-//! Files in a sandbox: `sandbox.filesystem` (Modal's JS client): reads, streamed reads,
-//! uploads, listing, stat, mkdir, remove. Everything runs the in-sandbox helper
-//! (`crate::fs::HELPER`) through ordinary exec: its stdout is read as a resumable stream,
-//! uploads go to its stdin as offset-carrying `TaskExecStdinWrite` chunks, and failures come
-//! back as typed errors (`crate::fs`). `readText`, `writeText`, `watch`, `sandbox.open()` and
-//! the `ls`/`mkdir`/`rm` shorthands are built on these in `src/js/files.js`.
-
-use std::rc::Rc;
+//! The JS `sandbox.filesystem` (as in Modal's JS client): JS names, sources, progress
+//! callbacks and values over [`crate::SandboxFilesystem`]. `readText`, `writeText`,
+//! `watch`, `sandbox.open()` and the `ls`/`mkdir`/`rm` shorthands are built on these in
+//! `src/js/files.js`.
 
 use bytes::Bytes;
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
-use futures_util::SinkExt;
 use js_sys::{Function, Promise, Uint8Array};
-use modal_proto::task_command_router as tcr;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::process::{exec_output, exec_stdin, exec_wait, readable};
+use super::process::readable;
 use super::promise;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fs::{self, FileInfo, Op};
+use crate::filesystem::{self as sdk, Progress};
+use crate::fs::FileInfo;
+use crate::js::options::{self as ts, StreamMode};
 use crate::js::{self, convert};
-use crate::params::{SandboxExecParams, StreamMode};
-use crate::retry::Backoff;
-use crate::rpc::Router;
-use crate::stdio::{OffsetSink, MAX_WRITE};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_FS: &str = r#"
@@ -58,32 +50,12 @@ export interface TransferProgress {
   /** Total bytes, when known (Blob and buffer uploads; downloads with a stat). */
   total?: number;
 }
-/** Options of filesystem calls. */
-export interface FilesystemCallOptions {
-  /** Aborting rejects the call with the signal's reason and cancels its requests. */
-  signal?: AbortSignal;
-}
-/** Options of uploads and downloads. */
-export interface FilesystemTransferOptions extends FilesystemCallOptions {
-  /** Called as bytes go over the wire (after each chunk of up to 1 MiB). */
-  onProgress?: (progress: TransferProgress) => void;
-}
 /** What `writeBytes()` accepts. Strings are written as UTF-8. */
 export type FileWriteSource = Blob | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array | ArrayBuffer | string> | string;
-/** Options of `filesystem.makeDirectory()`. */
-export interface FilesystemMakeDirectoryOptions extends FilesystemCallOptions {
-  /** Create missing parents; succeed if it exists (default `true`). */
-  createParents?: boolean;
-}
 /** Options of `sandbox.mkdir()`. */
 export interface SandboxMkdirOptions extends FilesystemCallOptions {
   /** Create missing parents; succeed if it exists (default `false`, as in Python). */
   parents?: boolean;
-}
-/** Options of `filesystem.remove()` / `sandbox.rm()`. */
-export interface FilesystemRemoveOptions extends FilesystemCallOptions {
-  /** Remove a directory and its contents (default `false`: only empty directories). */
-  recursive?: boolean;
 }
 /** Options of `watch()`. */
 export interface FilesystemWatchOptions {
@@ -164,278 +136,27 @@ export interface Sandbox {
   /** Watches a path for changes (see `filesystem.watch`). */
   watch(path: string, options?: FilesystemWatchOptions): AsyncIterableIterator<FileWatchEvent>;
 }
-/** Options of `snapshotFilesystem()`. */
-export interface SandboxSnapshotFilesystemParams extends FilesystemCallOptions {
-  /** Overall budget in milliseconds (default 55000); then `TimeoutError`. */
-  timeoutMs?: number;
-  /** Lifetime of the image (a multiple of 1000, default 30 days); `null`: no expiry. */
-  ttlMs?: number | null;
-}
 /** Options of `snapshotDirectory()`. */
-export interface SandboxSnapshotDirectoryParams extends SandboxSnapshotFilesystemParams {}
-/** Options of `reloadVolumes()`. */
-export interface SandboxReloadVolumesParams extends FilesystemCallOptions {
-  /** Overall budget in milliseconds (default 55000). */
-  timeoutMs?: number;
-}
+export type SandboxSnapshotDirectoryParams = SandboxSnapshotFilesystemParams;
 "#;
 
-// ---- options, read without serde (smaller wasm) -------------------------------------
-
-/// An options object; `undefined`/`null` mean no options.
-pub(crate) struct Opts(JsValue);
-
-impl Opts {
-    pub(crate) fn new(v: &JsValue, what: &str) -> Result<Opts> {
-        if v.is_undefined() || v.is_null() {
-            return Ok(Opts(JsValue::UNDEFINED));
-        }
-        if !v.is_object() {
-            return Err(Error::invalid(format!("{what} must be an object")));
-        }
-        Ok(Opts(v.clone()))
-    }
-
-    /// `options[key]`; an `InvalidError` if reading it threw.
-    fn get(&self, key: &str) -> Result<JsValue> {
-        if self.0.is_undefined() {
-            return Ok(JsValue::UNDEFINED);
-        }
-        convert::get(&self.0, key, key)
-    }
-
-    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>> {
-        let v = self.get(key)?;
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        v.as_bool()
-            .map(Some)
-            .ok_or_else(|| Error::invalid(format!("{key} must be a boolean")))
-    }
-
-    pub(crate) fn ms(&self, key: &str) -> Result<Option<f64>> {
-        convert::opt_ms(&self.get(key)?, key)
-    }
-
-    /// `timeoutMs` as the overall budget of a call: a positive number, else 55 s.
-    pub(crate) fn budget_ms(&self) -> Result<f64> {
-        Ok(self
-            .ms("timeoutMs")?
-            .filter(|t| *t > 0.0)
-            .unwrap_or(55_000.0))
-    }
-
-    /// `undefined` → `None`, `null` → `Some(None)`, a number → `Some(Some(n))`.
-    pub(crate) fn nullable_ms(&self, key: &str) -> Result<Option<Option<f64>>> {
-        let v = self.get(key)?;
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        if v.is_null() {
-            return Ok(Some(None));
-        }
-        v.as_f64()
-            .map(|n| Some(Some(n)))
-            .ok_or_else(|| Error::invalid(format!("{key} must be a number or null")))
-    }
-
-    fn func(&self, key: &str) -> Result<Option<Function>> {
-        let v = self.get(key)?;
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        if !v.is_function() {
-            return Err(Error::invalid(format!("{key} must be a function")));
-        }
-        Ok(Some(v.unchecked_into()))
-    }
-
-    pub(crate) fn signal(&self) -> Result<Option<web_sys::AbortSignal>> {
-        convert::signal_of(&self.0)
-    }
-}
-
-/// The signal of `options`, for `promise()` (invalid options reject the promise).
-pub(crate) fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
-    Opts::new(options, "options")?.signal()
-}
-
-fn report(progress: &Option<Function>, loaded: u64, total: Option<f64>) {
-    if let Some(f) = progress {
+/// Calls the JS `onProgress` with `{ loaded, total }`; a throwing callback does not break
+/// the transfer.
+fn reporter(f: Function) -> impl FnMut(Progress) {
+    move |p: Progress| {
         let o = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&o, &"loaded".into(), &JsValue::from(loaded as f64));
-        if let Some(t) = total {
-            let _ = js_sys::Reflect::set(&o, &"total".into(), &JsValue::from(t));
+        let _ = js_sys::Reflect::set(&o, &"loaded".into(), &JsValue::from(p.loaded as f64));
+        if let Some(t) = p.total {
+            let _ = js_sys::Reflect::set(&o, &"total".into(), &JsValue::from(t as f64));
         }
-        // A throwing callback does not break the transfer.
         let _ = f.call1(&JsValue::NULL, &o);
     }
 }
 
-// ---- running the helper ---------------------------------------------------------------
-
-/// One run of the helper.
-struct Helper {
-    router: Rc<Router>,
-    task_id: String,
-    exec_id: String,
-}
-
-impl Helper {
-    async fn start(router: &Rc<Router>, command: String) -> Result<Helper> {
-        let task_id = router.task_id().await?;
-        let exec_id = js::uuid();
-        let p = SandboxExecParams::default();
-        let req = crate::params::exec_start_request(
-            &task_id,
-            &exec_id,
-            vec![fs::HELPER.to_string(), command],
-            &p,
-        )?;
-        router
-            .call(crate::rpcs::TASK_EXEC_START, &req, Backoff::UNARY)
-            .await?;
-        Ok(Helper {
-            router: router.clone(),
-            task_id,
-            exec_id,
-        })
-    }
-
-    fn output(
-        &self,
-        fd: tcr::TaskExecStdioFileDescriptor,
-    ) -> LocalBoxStream<'static, Result<Bytes>> {
-        exec_output(&self.router, &self.task_id, &self.exec_id, fd)
-    }
-
-    fn stdout(&self) -> LocalBoxStream<'static, Result<Bytes>> {
-        self.output(tcr::TaskExecStdioFileDescriptor::Stdout)
-    }
-
-    fn stdin(&self) -> OffsetSink {
-        OffsetSink::new(exec_stdin(&self.router, &self.task_id, &self.exec_id))
-    }
-
-    /// Waits for the exit; a non-zero exit becomes the typed error its stderr describes.
-    async fn finish(&self, op: Op, path: &str) -> Result<()> {
-        let stderr = collect(
-            self.output(tcr::TaskExecStdioFileDescriptor::Stderr),
-            |_| {},
-        )
-        .await?;
-        let code = exec_wait(&self.router, &self.task_id, &self.exec_id).await?;
-        if code == 0 {
-            Ok(())
-        } else {
-            Err(fs::helper_error(op, path, code, &stderr))
-        }
-    }
-
-    /// The helper's typed error if it has already failed (no waiting).
-    async fn failure(&self, op: Op, path: &str) -> Option<Error> {
-        let req = tcr::TaskExecPollRequest {
-            task_id: self.task_id.clone(),
-            exec_id: self.exec_id.clone(),
-        };
-        let resp = self
-            .router
-            .call(crate::rpcs::TASK_EXEC_POLL, &req, Backoff::UNARY)
-            .await
-            .ok()?;
-        resp.exit_status.as_ref()?;
-        self.finish(op, path).await.err()
-    }
-}
-
-async fn collect(
-    mut s: LocalBoxStream<'static, Result<Bytes>>,
-    mut progress: impl FnMut(u64),
-) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some(chunk) = s.next().await {
-        out.extend_from_slice(&chunk?);
-        progress(out.len() as u64);
-    }
-    Ok(out)
-}
-
-/// Runs a helper command to completion; its stdout.
-async fn run(router: &Rc<Router>, op: Op, path: &str, command: String) -> Result<Vec<u8>> {
-    let h = Helper::start(router, command).await?;
-    let out = collect(h.stdout(), |_| {}).await?;
-    h.finish(op, path).await?;
-    Ok(out)
-}
-
-/// The file's bytes as a stream that ends with the helper's error, if any.
-fn download(router: Rc<Router>, path: String) -> LocalBoxStream<'static, Result<Bytes>> {
-    stream::once(async move {
-        fs::check_path(&path, "read")?;
-        let h = Rc::new(Helper::start(&router, fs::read_command(&path)).await?);
-        let h2 = h.clone();
-        let tail = stream::once(async move { h2.finish(Op::Read, &path).await })
-            .filter_map(|r| futures_util::future::ready(r.err().map(Err)));
-        Ok::<_, Error>(h.stdout().chain(tail).boxed_local())
-    })
-    .map(|r| match r {
-        Ok(s) => s,
-        Err(e) => stream::once(futures_util::future::ready(Err(e))).boxed_local(),
-    })
-    .flatten()
-    .boxed_local()
-}
-
-async fn read_all(router: &Rc<Router>, path: &str, progress: Option<Function>) -> Result<Vec<u8>> {
-    let total = if progress.is_some() {
-        stat(router, path).await.ok().map(|i| i.size)
-    } else {
-        None
-    };
-    let s = download(router.clone(), path.to_string());
-    let data = collect(s, |n| report(&progress, n, total)).await?;
-    Ok(data)
-}
-
-async fn stat(router: &Rc<Router>, path: &str) -> Result<FileInfo> {
-    fs::check_path(path, "stat")?;
-    let out = run(router, Op::Stat, path, fs::stat_command(path)).await?;
-    fs::parse_entry(&out)
-}
-
-async fn list(router: &Rc<Router>, path: &str) -> Result<Vec<FileInfo>> {
-    fs::check_path(path, "listFiles")?;
-    let out = run(router, Op::List, path, fs::list_command(path)).await?;
-    fs::parse_entries(&out)
-}
-
-async fn mkdir(router: &Rc<Router>, path: &str, parents: bool) -> Result<()> {
-    fs::check_path(path, "makeDirectory")?;
-    run(
-        router,
-        Op::MakeDirectory,
-        path,
-        fs::mkdir_command(path, parents),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn remove(router: &Rc<Router>, path: &str, recursive: bool) -> Result<()> {
-    fs::check_path(path, "remove")?;
-    run(
-        router,
-        Op::Remove,
-        path,
-        fs::remove_command(path, recursive),
-    )
-    .await?;
-    Ok(())
-}
+// ---- upload sources ---------------------------------------------------------------------
 
 /// Bytes to upload, and their total size when known.
-type Source = (LocalBoxStream<'static, Result<Bytes>>, Option<f64>);
+type Source = (LocalBoxStream<'static, Result<Bytes>>, Option<u64>);
 
 /// A `ReadableStream` (of the SDK's own, see `js::stream_of`) as upload bytes.
 fn web_stream(raw: web_sys::ReadableStream) -> Result<LocalBoxStream<'static, Result<Bytes>>> {
@@ -464,7 +185,7 @@ fn web_stream(raw: web_sys::ReadableStream) -> Result<LocalBoxStream<'static, Re
 /// Blob, ArrayBuffer(View), string or ReadableStream as bytes to upload.
 fn source(data: &JsValue) -> Result<Source> {
     if let Some(b) = js::bytes(data) {
-        let n = b.len() as f64;
+        let n = b.len() as u64;
         return Ok((
             stream::once(futures_util::future::ready(Ok(b))).boxed_local(),
             Some(n),
@@ -482,52 +203,11 @@ fn source(data: &JsValue) -> Result<Source> {
     let found: js_sys::Array = found.unchecked_into();
     Ok((
         web_stream(found.get(0).unchecked_into())?,
-        found.get(1).as_f64(),
+        found.get(1).as_f64().map(|n| n as u64),
     ))
 }
 
-/// Writes `src` to `path` (created or replaced), reporting progress per chunk sent.
-async fn upload(
-    router: &Rc<Router>,
-    path: &str,
-    src: Source,
-    progress: Option<Function>,
-) -> Result<()> {
-    fs::check_path(path, "write")?;
-    let (mut input, total) = src;
-    let h = Helper::start(router, fs::write_command(path)).await?;
-    let sent = async {
-        let mut sink = h.stdin();
-        let mut buf: Vec<u8> = Vec::new();
-        let mut loaded = 0u64;
-        let mut ended = false;
-        while !ended {
-            match input.next().await {
-                Some(chunk) => buf.extend_from_slice(&chunk?),
-                None => ended = true,
-            }
-            while buf.len() >= MAX_WRITE || (ended && !buf.is_empty()) {
-                let n = buf.len().min(MAX_WRITE);
-                let piece: Vec<u8> = buf.drain(..n).collect();
-                sink.send(Bytes::from(piece)).await?;
-                loaded += n as u64;
-                report(&progress, loaded, total);
-            }
-        }
-        if loaded == 0 {
-            report(&progress, 0, total);
-        }
-        sink.close().await
-    }
-    .await;
-    match sent {
-        Ok(()) => h.finish(Op::Write, path).await,
-        // A helper that already failed explains the failure better than its stdin does.
-        Err(e) => Err(h.failure(Op::Write, path).await.unwrap_or(e)),
-    }
-}
-
-// ---- JS values --------------------------------------------------------------------------
+// ---- JS values ------------------------------------------------------------------------------
 
 fn info_js(i: &FileInfo) -> JsValue {
     let o = js_sys::Object::new();
@@ -563,15 +243,7 @@ fn info_js(i: &FileInfo) -> JsValue {
 /// for (const f of await sb.filesystem.listFiles("/tmp")) console.log(f.name, f.size);
 /// ```
 #[wasm_bindgen]
-pub struct SandboxFilesystem {
-    router: Rc<Router>,
-}
-
-impl SandboxFilesystem {
-    pub(crate) fn new(router: Rc<Router>) -> SandboxFilesystem {
-        SandboxFilesystem { router }
-    }
-}
+pub struct SandboxFilesystem(pub(crate) sdk::SandboxFilesystem);
 
 #[wasm_bindgen]
 impl SandboxFilesystem {
@@ -583,12 +255,16 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let progress = Opts::new(&options, "options")?.func("onProgress")?;
-            let data = read_all(&router, &path, progress).await?;
-            Ok(Uint8Array::from(&data[..]))
+            let mut progress =
+                convert::options_of::<ts::FilesystemTransferOptions>(&options, "options")?
+                    .map(reporter);
+            let data = fs
+                .read_with_progress(&path, progress.as_mut().map(|f| f as _))
+                .await?;
+            Ok(Uint8Array::from(&data[..]).into())
         })
     }
 
@@ -600,10 +276,7 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
     ) -> Result<JsValue, JsValue> {
         let path = convert::string(&path, "path")?;
-        Ok(readable(
-            download(self.router.clone(), path),
-            StreamMode::Binary,
-        ))
+        Ok(readable(self.0.read_stream(&path), StreamMode::Binary))
     }
 
     /// Writes bytes (a `Blob`, `ArrayBuffer`, typed array, `ReadableStream` or string) to a
@@ -616,12 +289,15 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "FilesystemTransferOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let progress = Opts::new(&options, "options")?.func("onProgress")?;
-            let src = source(&data)?;
-            upload(&router, &path, src, progress).await?;
+            let mut progress =
+                convert::options_of::<ts::FilesystemTransferOptions>(&options, "options")?
+                    .map(reporter);
+            let (src, total) = source(&data)?;
+            fs.write_stream(&path, src, total, progress.as_mut().map(|f| f as _))
+                .await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -634,11 +310,15 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let entries = list(&router, &path).await?;
-            Ok(entries.iter().map(info_js).collect::<js_sys::Array>())
+            let entries = fs.list(&path).await?;
+            Ok(entries
+                .iter()
+                .map(info_js)
+                .collect::<js_sys::Array>()
+                .into())
         })
     }
 
@@ -650,10 +330,10 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            Ok(info_js(&stat(&router, &path).await?))
+            Ok(info_js(&fs.stat(&path).await?))
         })
     }
 
@@ -665,13 +345,13 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "FilesystemMakeDirectoryOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let parents = Opts::new(&options, "options")?
-                .bool("createParents")?
-                .unwrap_or(true);
-            mkdir(&router, &path, parents).await?;
+            let parents =
+                convert::options_of::<ts::FilesystemMakeDirectoryOptions>(&options, "options")?
+                    .unwrap_or(true);
+            fs.make_directory(&path, parents).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -684,13 +364,13 @@ impl SandboxFilesystem {
         #[wasm_bindgen(unchecked_param_type = "FilesystemRemoveOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let router = self.router.clone();
-        promise(signal_of(&options), async move {
+        let fs = self.0.clone();
+        promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
-            let recursive = Opts::new(&options, "options")?
-                .bool("recursive")?
-                .unwrap_or(false);
-            remove(&router, &path, recursive).await?;
+            let recursive =
+                convert::options_of::<ts::FilesystemRemoveOptions>(&options, "options")?
+                    .unwrap_or(false);
+            fs.remove(&path, recursive).await?;
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -1,5 +1,8 @@
-//! The `#[wasm_bindgen]` facade: JS classes, option objects, promises, streams. Thin by
-//! design: each method converts its input, clones cheap handles, and awaits plain Rust.
+//! The `#[wasm_bindgen]` facade, the package's JS API: JS classes and names, option
+//! objects, promises, web streams, JS errors, AbortSignal. Thin by design: each method
+//! converts its input, clones a cheap handle of the Rust API (`crate::Client`,
+//! `crate::Sandbox`, ...), and awaits it. Public so that the crate's own wasm test suites
+//! can construct a `ModalClient` from Rust; Rust callers use the crate root.
 
 mod client;
 mod filesystem;
@@ -25,12 +28,11 @@ pub use sandbox::*;
 
 /// A promise of `fut`, rejected with the signal's reason if `signal` aborts first (which
 /// drops `fut` and so cancels its requests), or with an SDK error.
-pub(crate) fn promise<T, F>(signal: Result<Option<web_sys::AbortSignal>>, fut: F) -> Promise
+pub(crate) fn promise<F>(signal: Result<Option<web_sys::AbortSignal>>, fut: F) -> Promise
 where
-    T: Into<JsValue>,
-    F: Future<Output = Result<T>> + 'static,
+    F: Future<Output = Result<JsValue>> + 'static,
 {
-    promise_boxed(signal, Box::pin(async move { fut.await.map(Into::into) }))
+    promise_boxed(signal, Box::pin(fut))
 }
 
 /// The one (non-generic) instantiation of the promise/abort machinery.
@@ -49,17 +51,6 @@ pub(crate) fn js_promise(
     fut: futures_util::future::LocalBoxFuture<'static, std::result::Result<JsValue, JsValue>>,
 ) -> Promise {
     future_to_promise(fut)
-}
-
-/// A string property of a JS object (e.g. `appId` of an `App`), or an `InvalidError`.
-pub(crate) fn prop_string(obj: &JsValue, key: &str, what: &str) -> Result<String> {
-    if !obj.is_object() {
-        return Err(Error::invalid(format!("{what} must be an object")));
-    }
-    js_sys::Reflect::get(obj, &JsValue::from_str(key))
-        .ok()
-        .and_then(|v| v.as_string())
-        .ok_or_else(|| Error::invalid(format!("{what} has no {key}")))
 }
 
 /// `number | null`, as Modal's JS client returns for unknown exit codes.

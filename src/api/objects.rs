@@ -1,129 +1,100 @@
-//! Apps, images, secrets, volumes and probes: small handles identified by id.
+//! The JS classes of apps, images, secrets, volumes and probes: each wraps the Rust value
+//! (`crate::objects`) and exposes it through getters.
 
-use modal_proto::client as pb;
-use modal_proto::client::generic_result::GenericStatus;
+use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::params::ProbeRef;
-use crate::rpc::Conn;
+use crate::error::{Error, Result};
+use crate::js::{convert, options as ts};
+use crate::objects::{self as sdk, ProbeCheck};
 
 /// A Modal App (a namespace for sandboxes). Get one with `client.apps.fromName()`.
 #[wasm_bindgen]
-#[derive(Clone)]
-pub struct App {
-    pub(crate) app_id: String,
-    pub(crate) name: String,
-}
+pub struct App(pub(crate) sdk::App);
 
 #[wasm_bindgen]
 impl App {
     /// The app's id (`ap-...`).
     #[wasm_bindgen(getter, js_name = appId)]
     pub fn app_id(&self) -> String {
-        self.app_id.clone()
+        self.0.app_id.clone()
     }
 
     /// The app's name.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
-        self.name.clone()
+        self.0.name.clone()
     }
 }
 
 /// A container image. `client.images.fromRegistry(tag)` is lazy: the image is built
 /// (or found) when a sandbox is first created from it.
 #[wasm_bindgen]
-#[derive(Clone)]
-pub struct Image {
-    pub(crate) image_id: String,
-    pub(crate) tag: Option<String>,
-}
+pub struct Image(pub(crate) sdk::Image);
 
 #[wasm_bindgen]
 impl Image {
     /// The image id (`im-...`); empty until a lazily defined image is built.
     #[wasm_bindgen(getter, js_name = imageId)]
     pub fn image_id(&self) -> String {
-        self.image_id.clone()
+        self.0.image_id.clone()
     }
 
     /// The registry tag the image was defined from, if any.
     #[wasm_bindgen(getter)]
     pub fn tag(&self) -> Option<String> {
-        self.tag.clone()
+        self.0.tag.clone()
     }
 }
 
 /// A Secret: environment variables injected into sandboxes and commands.
 #[wasm_bindgen]
-#[derive(Clone)]
-pub struct Secret {
-    pub(crate) secret_id: String,
-    pub(crate) name: Option<String>,
-}
+pub struct Secret(pub(crate) sdk::Secret);
 
 #[wasm_bindgen]
 impl Secret {
     /// The secret's id (`st-...`).
     #[wasm_bindgen(getter, js_name = secretId)]
     pub fn secret_id(&self) -> String {
-        self.secret_id.clone()
+        self.0.secret_id.clone()
     }
 
     /// The secret's name, for named secrets.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> Option<String> {
-        self.name.clone()
+        self.0.name.clone()
     }
 }
 
 /// A Volume: persistent storage mounted into sandboxes.
 #[wasm_bindgen]
-#[derive(Clone)]
-pub struct Volume {
-    pub(crate) volume_id: String,
-    pub(crate) name: Option<String>,
-    pub(crate) read_only: bool,
-}
+pub struct Volume(pub(crate) sdk::Volume);
 
 #[wasm_bindgen]
 impl Volume {
     /// The volume's id (`vo-...`).
     #[wasm_bindgen(getter, js_name = volumeId)]
     pub fn volume_id(&self) -> String {
-        self.volume_id.clone()
+        self.0.volume_id.clone()
     }
 
     /// The volume's name.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> Option<String> {
-        self.name.clone()
+        self.0.name.clone()
     }
 
     /// True for a read-only view (see `readOnly()`).
     #[wasm_bindgen(getter, js_name = readOnly)]
     pub fn read_only(&self) -> bool {
-        self.read_only
+        self.0.read_only
     }
 
     /// A read-only view of this volume, for mounting.
     #[wasm_bindgen(js_name = withReadOnly)]
     pub fn with_read_only(&self) -> Volume {
-        Volume {
-            read_only: true,
-            ..self.clone()
-        }
+        Volume(self.0.with_read_only())
     }
-}
-
-/// Options of `Probe.withTcp()` / `Probe.withExec()`.
-#[derive(tsify::Tsify, serde::Deserialize, Default, Debug)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ProbeParams {
-    /// Interval between probes, in milliseconds.
-    #[tsify(optional)]
-    pub interval_ms: Option<u32>,
 }
 
 /// A readiness probe for `sandboxes.create(..., { readinessProbe })`.
@@ -133,9 +104,14 @@ pub struct ProbeParams {
 /// await sb.waitUntilReady();
 /// ```
 #[wasm_bindgen]
-#[derive(Clone)]
-pub struct Probe {
-    inner: ProbeRef,
+pub struct Probe(sdk::Probe);
+
+impl Probe {
+    fn with(probe: Result<sdk::Probe>, params: Option<Ts<ts::ProbeParams>>) -> Result<Probe> {
+        let mut probe = probe?;
+        probe.interval = convert::options(params, "params")?;
+        Ok(Probe(probe))
+    }
 }
 
 #[wasm_bindgen]
@@ -144,118 +120,46 @@ impl Probe {
     #[wasm_bindgen(js_name = withTcp)]
     pub fn with_tcp(
         #[wasm_bindgen(unchecked_param_type = "number")] port: JsValue,
-        params: Option<tsify::Ts<ProbeParams>>,
+        params: Option<Ts<ts::ProbeParams>>,
     ) -> Result<Probe, JsValue> {
         let port = port
             .as_f64()
             .filter(|p| p.fract() == 0.0 && (1.0..=65535.0).contains(p))
             .ok_or_else(|| Error::invalid("port must be an integer in 1..=65535"))?;
-        let p: ProbeParams = crate::js::convert::options(params, "params")?;
-        Ok(Probe {
-            inner: ProbeRef {
-                tcp_port: Some(port as u32),
-                exec_argv: None,
-                interval_ms: p.interval_ms,
-            },
-        })
+        Ok(Self::with(sdk::Probe::tcp(port as u16), params)?)
     }
 
     /// Ready once `argv` exits 0.
     #[wasm_bindgen(js_name = withExec)]
     pub fn with_exec(
         #[wasm_bindgen(unchecked_param_type = "string[]")] argv: JsValue,
-        params: Option<tsify::Ts<ProbeParams>>,
+        params: Option<Ts<ts::ProbeParams>>,
     ) -> Result<Probe, JsValue> {
-        let argv = crate::js::convert::string_array(&argv, "argv")?;
-        if argv.is_empty() {
-            return Err(Error::invalid("argv must not be empty").into());
-        }
-        let p: ProbeParams = crate::js::convert::options(params, "params")?;
-        Ok(Probe {
-            inner: ProbeRef {
-                tcp_port: None,
-                exec_argv: Some(argv),
-                interval_ms: p.interval_ms,
-            },
-        })
+        let argv = convert::string_array(&argv, "argv")?;
+        Ok(Self::with(sdk::Probe::exec(argv), params)?)
     }
 
     /// The probed TCP port, for TCP probes.
     #[wasm_bindgen(getter, js_name = tcpPort)]
-    pub fn tcp_port(&self) -> Option<u32> {
-        self.inner.tcp_port
+    pub fn tcp_port(&self) -> Option<u16> {
+        match self.0.check {
+            ProbeCheck::Tcp(port) => Some(port),
+            ProbeCheck::Exec(_) => None,
+        }
     }
 
     /// The probe command, for exec probes.
     #[wasm_bindgen(getter, js_name = execArgv)]
     pub fn exec_argv(&self) -> Option<Vec<String>> {
-        self.inner.exec_argv.clone()
+        match &self.0.check {
+            ProbeCheck::Tcp(_) => None,
+            ProbeCheck::Exec(argv) => Some(argv.clone()),
+        }
     }
 
     /// Interval between probes in milliseconds, if set.
     #[wasm_bindgen(getter, js_name = intervalMs)]
-    pub fn interval_ms(&self) -> Option<u32> {
-        self.inner.interval_ms
+    pub fn interval_ms(&self) -> Option<f64> {
+        self.0.interval.map(|d| crate::duration::ms(d) as f64)
     }
-}
-
-/// Builds (or finds) the image for a registry `tag` in `app_id`; returns its id.
-pub(crate) async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<String> {
-    let key = format!("{app_id}\n{tag}");
-    if let Some(id) = conn.image_cache.borrow().get(&key) {
-        return Ok(id.clone());
-    }
-    let builder_version = conn.builder_version().await?;
-    let req = pb::ImageGetOrCreateRequest {
-        image: Some(pb::Image {
-            dockerfile_commands: vec![format!("FROM {tag}")],
-            ..Default::default()
-        }),
-        app_id: app_id.to_string(),
-        builder_version,
-        ..Default::default()
-    };
-    let resp = conn.cp(crate::rpcs::IMAGE_GET_OR_CREATE, &req).await?;
-    let image_id = resp.image_id;
-    let mut result = resp.result.filter(|r| r.status != 0);
-    let mut last_entry_id = String::new();
-    while result.is_none() {
-        let req = pb::ImageJoinStreamingRequest {
-            image_id: image_id.clone(),
-            timeout: 55.0,
-            last_entry_id: last_entry_id.clone(),
-            include_logs_for_finished: false,
-        };
-        let mut stream = conn
-            .cp_stream(crate::rpcs::IMAGE_JOIN_STREAMING, &req)
-            .await?;
-        loop {
-            match futures_util::StreamExt::next(&mut stream).await.transpose() {
-                Ok(Some(m)) => {
-                    if !m.entry_id.is_empty() {
-                        last_entry_id = m.entry_id;
-                    }
-                    if let Some(r) = m.result.filter(|r| r.status != 0) {
-                        result = Some(r);
-                        break;
-                    }
-                    if m.eof {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(st) if crate::retry::is_retryable(st.code()) => break,
-                Err(st) => return Err(st.into()),
-            }
-        }
-    }
-    let result = result.unwrap_or_default();
-    if result.status != GenericStatus::Success as i32 {
-        return Err(Error::new(
-            ErrorKind::Remote,
-            format!("Image build for {image_id} failed: {}", result.exception),
-        ));
-    }
-    conn.image_cache.borrow_mut().insert(key, image_id.clone());
-    Ok(image_id)
 }

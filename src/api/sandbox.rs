@@ -1,27 +1,18 @@
-//! `Sandbox`: lifecycle, tags, exec, stdio, tunnels and connect tokens of one sandbox.
+//! The JS `Sandbox`: JS names, promises, web streams and JS values over [`crate::Sandbox`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use js_sys::Promise;
-use modal_proto::client as pb;
-use modal_proto::client::generic_result::GenericStatus;
-use modal_proto::task_command_router as tcr;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use super::filesystem::{self, SandboxFilesystem};
-use super::process::{readable, refresher, sleeper, writable, ContainerProcess};
-use super::promise;
-use crate::error::{Error, ErrorKind, Result};
-use crate::exit::sandbox_returncode;
+use super::filesystem::SandboxFilesystem;
+use super::process::{readable, writable, ContainerProcess};
+use super::{nullable, promise, Image};
+use crate::js::options::{self as ts, StreamMode};
 use crate::js::{self, convert};
-use crate::params::*;
-use crate::retry::Backoff;
-use crate::rpc::Router;
-use crate::stdio::{self, Chunk, Opener, Writer};
+use crate::sandbox as sdk;
 
 /// A sandbox: a secure, isolated container. Get one from `client.sandboxes.create()`,
 /// `fromId()`, `fromName()` or `list()`.
@@ -37,61 +28,20 @@ pub struct Sandbox {
 }
 
 struct SandboxInner {
-    router: Rc<Router>,
-    returncode: Cell<Option<i32>>,
-    detached: Cell<bool>,
+    sb: sdk::Sandbox,
+    /// The web streams, made on first access (one reader at a time, as in Modal's client).
     stdout: RefCell<Option<JsValue>>,
     stderr: RefCell<Option<JsValue>>,
     stdin: RefCell<Option<JsValue>>,
 }
 
-impl SandboxInner {
-    fn check(&self) -> Result<()> {
-        if self.detached.get() {
-            return Err(Error::closed("Sandbox (detached)"));
-        }
-        self.router.conn.check_open()
-    }
-
-    fn record(&self, result: Option<&pb::GenericResult>) -> Option<i32> {
-        let code = sandbox_returncode(result);
-        if code.is_some() {
-            self.returncode.set(code);
-        }
-        code
-    }
-
-    async fn wait_once(&self, timeout: f32) -> Result<Option<i32>> {
-        self.check()?;
-        let req = pb::SandboxWaitRequest {
-            sandbox_id: self.router.sandbox_id.clone(),
-            timeout,
-        };
-        let resp = self
-            .router
-            .conn
-            .cp(crate::rpcs::SANDBOX_WAIT_V2, &req)
-            .await?;
-        Ok(self.record(resp.result.as_ref()))
-    }
-
-    async fn wait(&self) -> Result<i32> {
-        loop {
-            if let Some(code) = self.wait_once(10.0).await? {
-                return Ok(code);
-            }
-        }
-    }
-}
-
 impl Sandbox {
-    /// The JS object for a sandbox handle (with `[Symbol.asyncDispose]` = terminate).
-    pub(crate) fn from_router(router: Rc<Router>) -> JsValue {
+    /// The JS object for a sandbox (with `[Symbol.asyncDispose]` = terminate, and the file
+    /// methods of `files.js`).
+    pub(crate) fn js(sb: sdk::Sandbox) -> JsValue {
         let sb = Sandbox {
             inner: Rc::new(SandboxInner {
-                router,
-                returncode: Cell::new(None),
-                detached: Cell::new(false),
+                sb,
                 stdout: RefCell::new(None),
                 stderr: RefCell::new(None),
                 stdin: RefCell::new(None),
@@ -101,35 +51,39 @@ impl Sandbox {
         js::install_files(&sb)
     }
 
-    fn stdio_out(&self, fd: tcr::SandboxStdioFileDescriptor) -> JsValue {
-        let router = self.inner.router.clone();
-        let r = router.clone();
-        let open: Opener = Rc::new(move |offset| {
-            let r = r.clone();
-            Box::pin(async move {
-                let task_id = r.task_id().await?;
-                let req = tcr::SandboxStdioReadV2Request {
-                    task_id,
-                    offset,
-                    file_descriptor: fd as i32,
-                };
-                let s = r
-                    .call_stream(crate::rpcs::SANDBOX_STDIO_READ_V2, &req, Backoff::STREAM)
-                    .await?;
-                Ok(s.map(|m| {
-                    m.map(|m| Chunk {
-                        data: Bytes::from(m.data),
-                        starting_offset: Some(m.starting_offset),
-                    })
-                })
-                .boxed_local())
-            })
-        });
-        readable(
-            stdio::resumable(open, refresher(&router), sleeper()),
-            StreamMode::Text,
-        )
+    fn sb(&self) -> sdk::Sandbox {
+        self.inner.sb.clone()
     }
+}
+
+/// The value of `slot`, made by `make` on first use.
+fn cached(slot: &RefCell<Option<JsValue>>, make: impl FnOnce() -> JsValue) -> JsValue {
+    slot.borrow_mut().get_or_insert_with(make).clone()
+}
+
+/// A JS `Tunnel`.
+fn tunnel_js(t: &sdk::Tunnel) -> JsValue {
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
+    };
+    let pair = |h: &str, p: u32| -> JsValue {
+        js_sys::Array::of2(&JsValue::from_str(h), &JsValue::from(p)).into()
+    };
+    set("tlsSocket", pair(&t.host, t.port));
+    if let (Some(h), Some(p)) = (&t.unencrypted_host, t.unencrypted_port) {
+        set("tcpSocket", pair(h, p));
+    }
+    set("host", t.host.as_str().into());
+    set("port", t.port.into());
+    if let Some(h) = &t.unencrypted_host {
+        set("unencryptedHost", h.as_str().into());
+    }
+    if let Some(p) = t.unencrypted_port {
+        set("unencryptedPort", p.into());
+    }
+    set("url", t.url().into());
+    o.into()
 }
 
 #[wasm_bindgen]
@@ -137,56 +91,36 @@ impl Sandbox {
     /// The sandbox id.
     #[wasm_bindgen(getter, js_name = sandboxId)]
     pub fn sandbox_id(&self) -> String {
-        self.inner.router.sandbox_id.clone()
+        self.inner.sb.id().to_string()
     }
 
     /// The sandbox's return code once known (after `wait()`/`poll()`/`terminate()`), else
     /// `null`: 137 when terminated, 124 on timeout, else the main process's exit code.
     #[wasm_bindgen(getter, unchecked_return_type = "number | null")]
     pub fn returncode(&self) -> JsValue {
-        super::nullable(self.inner.returncode.get())
+        nullable(self.inner.sb.returncode())
     }
 
     /// The main process's stdout (text). Created on first access; one reader at a time.
     #[wasm_bindgen(getter, unchecked_return_type = "ModalReadStream<string>")]
     pub fn stdout(&self) -> JsValue {
-        let mut slot = self.inner.stdout.borrow_mut();
-        slot.get_or_insert_with(|| self.stdio_out(tcr::SandboxStdioFileDescriptor::Stdout))
-            .clone()
+        cached(&self.inner.stdout, || {
+            readable(self.inner.sb.stdout(), StreamMode::Text)
+        })
     }
 
     /// The main process's stderr (text).
     #[wasm_bindgen(getter, unchecked_return_type = "ModalReadStream<string>")]
     pub fn stderr(&self) -> JsValue {
-        let mut slot = self.inner.stderr.borrow_mut();
-        slot.get_or_insert_with(|| self.stdio_out(tcr::SandboxStdioFileDescriptor::Stderr))
-            .clone()
+        cached(&self.inner.stderr, || {
+            readable(self.inner.sb.stderr(), StreamMode::Text)
+        })
     }
 
     /// The main process's stdin; `close()` sends EOF.
     #[wasm_bindgen(getter, unchecked_return_type = "ModalWriteStream<string>")]
     pub fn stdin(&self) -> JsValue {
-        let mut slot = self.inner.stdin.borrow_mut();
-        slot.get_or_insert_with(|| {
-            let r = self.inner.router.clone();
-            let write: Writer = Rc::new(move |offset, data, eof| {
-                let r = r.clone();
-                Box::pin(async move {
-                    let task_id = r.task_id().await?;
-                    let req = tcr::SandboxStdinWriteV2Request {
-                        task_id,
-                        offset,
-                        data: data.to_vec(),
-                        eof,
-                    };
-                    r.call(crate::rpcs::SANDBOX_STDIN_WRITE_V2, &req, Backoff::UNARY)
-                        .await
-                        .map(|_| ())
-                })
-            });
-            writable(write)
-        })
-        .clone()
+        cached(&self.inner.stdin, || writable(self.inner.sb.stdin()))
     }
 
     /// Runs a command in the sandbox.
@@ -198,69 +132,44 @@ impl Sandbox {
     pub fn exec(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] command: JsValue,
-        params: Option<Ts<SandboxExecParams>>,
+        params: Option<Ts<ts::SandboxExecParams>>,
     ) -> Promise {
-        let inner = self.inner.clone();
+        let sb = self.sb();
         promise(convert::signal_of_ts(&params), async move {
             let command = convert::string_array(&command, "command")?;
-            let p: SandboxExecParams = convert::options(params, "params")?;
-            inner.check()?;
-            let exec_id = js::uuid();
-            // Validate before any request.
-            crate::params::exec_start_request("", &exec_id, command.clone(), &p)?;
-            let task_id = inner.router.task_id().await?;
-            let req = crate::params::exec_start_request(&task_id, &exec_id, command, &p)?;
-            inner
-                .router
-                .call(crate::rpcs::TASK_EXEC_START, &req, Backoff::UNARY)
-                .await?;
-            Ok(ContainerProcess::start(
-                inner.router.clone(),
-                task_id,
-                exec_id,
-                p.mode.unwrap_or_default(),
-                p.stdout.unwrap_or_default() == StdioBehavior::Pipe,
-                p.stderr.unwrap_or_default() == StdioBehavior::Pipe,
-            ))
+            let (p, mode) = convert::options(params, "params")?;
+            let process = sb.exec_command(command, &p).await?;
+            Ok(ContainerProcess::new(process, mode).into())
         })
     }
 
     /// Waits for the sandbox to finish; resolves to its return code.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn wait(&self, options: Option<Ts<CallOptions>>) -> Promise {
-        let inner = self.inner.clone();
+    pub fn wait(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
+        let sb = self.sb();
         promise(convert::signal_of_ts(&options), async move {
-            inner.wait().await
+            Ok(sb.wait().await?.into())
         })
     }
 
     /// The return code if the sandbox has finished, else `null` (no waiting).
     #[wasm_bindgen(unchecked_return_type = "Promise<number | null>")]
-    pub fn poll(&self, options: Option<Ts<CallOptions>>) -> Promise {
-        let inner = self.inner.clone();
+    pub fn poll(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
+        let sb = self.sb();
         promise(convert::signal_of_ts(&options), async move {
-            Ok(super::nullable(inner.wait_once(0.0).await?))
+            Ok(nullable(sb.poll().await?))
         })
     }
 
     /// Terminates the sandbox. With `{ wait: true }`, resolves to its return code (137).
     #[wasm_bindgen(unchecked_return_type = "Promise<number | undefined>")]
-    pub fn terminate(&self, params: Option<Ts<SandboxTerminateParams>>) -> Promise {
-        let inner = self.inner.clone();
+    pub fn terminate(&self, params: Option<Ts<ts::SandboxTerminateParams>>) -> Promise {
+        let sb = self.sb();
         promise(convert::signal_of_ts(&params), async move {
-            let p: SandboxTerminateParams = convert::options(params, "params")?;
-            inner.check()?;
-            let req = pb::SandboxTerminateRequest {
-                sandbox_id: inner.router.sandbox_id.clone(),
-            };
-            let resp = inner
-                .router
-                .conn
-                .cp(crate::rpcs::SANDBOX_TERMINATE_V2, &req)
-                .await?;
-            inner.record(resp.existing_result.as_ref());
-            if p.wait.unwrap_or(false) {
-                return Ok(JsValue::from(inner.wait().await?));
+            let wait = convert::options(params, "params")?;
+            sb.terminate().await?;
+            if wait {
+                return Ok(JsValue::from(sb.wait().await?));
             }
             Ok(JsValue::UNDEFINED)
         })
@@ -269,27 +178,17 @@ impl Sandbox {
     /// Forgets this handle: later calls on it reject with `ClientClosedError`. The sandbox
     /// keeps running.
     pub fn detach(&self) {
-        self.inner.detached.set(true);
+        self.inner.sb.detach();
     }
 
     /// The sandbox's tags.
     #[wasm_bindgen(js_name = getTags, unchecked_return_type = "Promise<Record<string, string>>")]
-    pub fn get_tags(&self, options: Option<Ts<CallOptions>>) -> Promise {
-        let inner = self.inner.clone();
+    pub fn get_tags(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
+        let sb = self.sb();
         promise(convert::signal_of_ts(&options), async move {
-            inner.check()?;
-            let req = pb::SandboxTagsGetRequest {
-                sandbox_id: inner.router.sandbox_id.clone(),
-            };
-            let resp = inner
-                .router
-                .conn
-                .cp(crate::rpcs::SANDBOX_TAGS_GET_V2, &req)
-                .await?;
+            let tags = sb.tags().await?;
             Ok(JsValue::from(convert::record(
-                resp.tags
-                    .iter()
-                    .map(|t| (t.tag_name.as_str(), t.tag_value.as_str())),
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             )))
         })
     }
@@ -299,22 +198,12 @@ impl Sandbox {
     pub fn set_tags(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] tags: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
-        let inner = self.inner.clone();
+        let sb = self.sb();
         promise(convert::signal_of_ts(&options), async move {
             let tags = convert::string_record(&tags, "tags")?;
-            inner.check()?;
-            let req = pb::SandboxTagsSetRequest {
-                environment_name: inner.router.conn.environment.clone(),
-                sandbox_id: inner.router.sandbox_id.clone(),
-                tags: tags_to_proto(&tags),
-            };
-            inner
-                .router
-                .conn
-                .cp(crate::rpcs::SANDBOX_TAGS_SET_V2, &req)
-                .await?;
+            sb.set_tags(&tags).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -325,48 +214,13 @@ impl Sandbox {
     pub fn wait_until_ready(
         &self,
         #[wasm_bindgen(unchecked_param_type = "number | undefined")] timeout_ms: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
-        let inner = self.inner.clone();
+        let sb = self.sb();
         promise(convert::signal_of_ts(&options), async move {
-            let ms = convert::opt_ms(&timeout_ms, "timeoutMs")?.unwrap_or(300_000.0);
-            inner.check()?;
-            let deadline = js::now_ms() + ms;
-            let task_id = inner.router.task_id().await?;
-            // The server answers DEADLINE_EXCEEDED when its wait runs out: that is the
-            // answer, not a transient failure, so no automatic retries here; transient
-            // failures are retried below until the deadline.
-            let once = Backoff {
-                max_retries: 0,
-                ..Backoff::UNARY
-            };
-            loop {
-                let left = (deadline - js::now_ms()).max(0.0);
-                let req = tcr::SandboxWaitUntilReadyTcrRequest {
-                    task_id: task_id.clone(),
-                    timeout: (left / 1000.0) as f32,
-                };
-                let call = inner
-                    .router
-                    .call(crate::rpcs::TCR_SANDBOX_WAIT_UNTIL_READY, &req, once);
-                match with_timeout(left + 5_000.0, "waitUntilReady", call).await {
-                    Ok(_) => return Ok(JsValue::UNDEFINED),
-                    Err(e) if e.kind == ErrorKind::Timeout => {
-                        return Err(Error::new(
-                            ErrorKind::Timeout,
-                            format!("Sandbox did not become ready within {}ms", ms as u64),
-                        ))
-                    }
-                    // UNKNOWN, CANCELLED, INTERNAL, UNAVAILABLE
-                    Err(e)
-                        if matches!(e.grpc_status, Some(1 | 2 | 13 | 14))
-                            && js::now_ms() + 200.0 < deadline =>
-                    {
-                        js::sleep(200).await
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            let timeout = convert::optional_duration(&timeout_ms, "timeoutMs")?;
+            sb.wait_until_ready(timeout).await?;
+            Ok(JsValue::UNDEFINED)
         })
     }
 
@@ -376,51 +230,14 @@ impl Sandbox {
     pub fn tunnels(
         &self,
         #[wasm_bindgen(unchecked_param_type = "number | undefined")] timeout_ms: JsValue,
-        options: Option<Ts<CallOptions>>,
+        options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
-        let inner = self.inner.clone();
+        let sb = self.sb();
         promise(convert::signal_of_ts(&options), async move {
-            let ms = convert::opt_ms(&timeout_ms, "timeoutMs")?.unwrap_or(50_000.0);
-            inner.check()?;
-            let req = pb::SandboxGetTunnelsRequest {
-                sandbox_id: inner.router.sandbox_id.clone(),
-                timeout: (ms / 1000.0) as f32,
-            };
-            let resp = inner
-                .router
-                .conn
-                .cp(crate::rpcs::SANDBOX_GET_TUNNELS_V2, &req)
-                .await?;
-            if resp.result.as_ref().map(|r| r.status) == Some(GenericStatus::Timeout as i32) {
-                return Err(Error::new(
-                    ErrorKind::SandboxTimeout,
-                    "tunnels were not available in time",
-                ));
-            }
+            let timeout = convert::optional_duration(&timeout_ms, "timeoutMs")?;
             let out = js_sys::Object::new();
-            for t in resp.tunnels {
-                let o = js_sys::Object::new();
-                let set = |k: &str, v: JsValue| {
-                    let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
-                };
-                let url = tunnel_url(&t.host, t.port);
-                let pair = |h: &str, p: u32| -> JsValue {
-                    js_sys::Array::of2(&JsValue::from_str(h), &JsValue::from(p)).into()
-                };
-                set("tlsSocket", pair(&t.host, t.port));
-                if let (Some(h), Some(p)) = (&t.unencrypted_host, t.unencrypted_port) {
-                    set("tcpSocket", pair(h, p));
-                }
-                set("host", t.host.into());
-                set("port", t.port.into());
-                if let Some(h) = t.unencrypted_host {
-                    set("unencryptedHost", h.into());
-                }
-                if let Some(p) = t.unencrypted_port {
-                    set("unencryptedPort", p.into());
-                }
-                set("url", url.into());
-                let _ = js_sys::Reflect::set(&out, &t.container_port.into(), &o);
+            for t in sb.tunnels(timeout).await? {
+                let _ = js_sys::Reflect::set(&out, &t.container_port.into(), &tunnel_js(&t));
             }
             Ok(JsValue::from(out))
         })
@@ -433,25 +250,15 @@ impl Sandbox {
     )]
     pub fn create_connect_token(
         &self,
-        params: Option<Ts<SandboxCreateConnectTokenParams>>,
+        params: Option<Ts<ts::SandboxCreateConnectTokenParams>>,
     ) -> Promise {
-        let inner = self.inner.clone();
+        let sb = self.sb();
         promise(convert::signal_of_ts(&params), async move {
-            let p: SandboxCreateConnectTokenParams = convert::options(params, "params")?;
-            inner.check()?;
-            let req = pb::SandboxCreateConnectTokenRequest {
-                sandbox_id: inner.router.sandbox_id.clone(),
-                user_metadata: p.user_metadata.unwrap_or_default(),
-                port: p.port,
-            };
-            let resp = inner
-                .router
-                .conn
-                .cp(crate::rpcs::SANDBOX_CREATE_CONNECT_TOKEN_V2, &req)
-                .await?;
+            let p = convert::options(params, "params")?;
+            let c = sb.create_connect_token(&p).await?;
             Ok(JsValue::from(convert::record([
-                ("url", resp.url.as_str()),
-                ("token", resp.token.as_str()),
+                ("url", c.url.as_str()),
+                ("token", c.token.as_str()),
             ])))
         })
     }
@@ -459,56 +266,16 @@ impl Sandbox {
     /// Checks the sandbox exists (rejects with `NotFoundError` otherwise), refreshes
     /// `returncode`, and resolves to this sandbox.
     #[wasm_bindgen(unchecked_return_type = "Promise<Sandbox>")]
-    pub fn hydrate(&self, options: Option<Ts<CallOptions>>) -> Promise {
+    pub fn hydrate(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
-            inner.wait_once(0.0).await?;
-            let sb = Sandbox {
-                inner: inner.clone(),
-            };
-            Ok(js::install_async_dispose(&sb.into(), "terminate"))
+            inner.sb.hydrate().await?;
+            Ok(js::install_async_dispose(
+                &Sandbox { inner }.into(),
+                "terminate",
+            ))
         })
     }
-}
-
-/// A tunnel's URL: `https://host[:port]`, or `http://` for a loopback host (a local
-/// sandboxd forwards plain TCP there).
-fn tunnel_url(host: &str, port: u32) -> String {
-    let scheme = if crate::fs::is_loopback(host) {
-        "http"
-    } else {
-        "https"
-    };
-    if port == 443 && scheme == "https" {
-        format!("https://{host}")
-    } else {
-        format!("{scheme}://{host}:{port}")
-    }
-}
-
-/// Runs `fut`, failing with `TimeoutError` after `ms` milliseconds (dropping it, which
-/// cancels its requests).
-async fn with_timeout<T>(
-    ms: f64,
-    what: &str,
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    let fut = std::pin::pin!(fut);
-    let sleep = std::pin::pin!(js::sleep(ms.min(u32::MAX as f64) as u32));
-    match futures_util::future::select(fut, sleep).await {
-        futures_util::future::Either::Left((r, _)) => r,
-        futures_util::future::Either::Right(_) => Err(Error::new(
-            ErrorKind::Timeout,
-            format!("{what} did not finish within {}ms", ms as u64),
-        )),
-    }
-}
-
-/// A path as the bytes of the TCR's `path` fields, checked to be absolute.
-fn abs_path(path: &JsValue, what: &str) -> Result<Vec<u8>> {
-    let p = convert::string(path, "path")?;
-    crate::fs::check_path(&p, what)?;
-    Ok(p.into_bytes())
 }
 
 /// Files, images, snapshots, mounts and volumes.
@@ -517,11 +284,10 @@ impl Sandbox {
     /// The sandbox's files: `readText`, `readBytes`, `readStream`, `writeText`,
     /// `writeBytes`, `listFiles`, `stat`, `makeDirectory`, `remove`, `watch`.
     /// Throws `ClientClosedError` once the sandbox is detached. `open`, `ls`, `mkdir`, `rm`
-    /// and `watch` come from `files.js` (installed by `from_router`).
+    /// and `watch` come from `files.js` (installed by `Sandbox::js`).
     #[wasm_bindgen(getter)]
     pub fn filesystem(&self) -> Result<SandboxFilesystem, JsValue> {
-        self.inner.check()?;
-        Ok(SandboxFilesystem::new(self.inner.router.clone()))
+        Ok(SandboxFilesystem(self.inner.sb.filesystem()?))
     }
 
     /// Saves the sandbox's filesystem as a new `Image` (start sandboxes from it).
@@ -531,26 +297,10 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "SandboxSnapshotFilesystemParams | undefined")]
         params: JsValue,
     ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&params), async move {
-            let o = filesystem::Opts::new(&params, "params")?;
-            let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
-            let timeout = o.budget_ms()?;
-            inner.check()?;
-            with_timeout(timeout, "snapshotFilesystem", async {
-                let req = tcr::TaskSnapshotFilesystemRequest {
-                    task_id: inner.router.task_id().await?,
-                    snapshot_id: js::uuid(),
-                    ttl_seconds: Some(ttl),
-                    ..Default::default()
-                };
-                let resp = inner
-                    .router
-                    .call(crate::rpcs::TASK_SNAPSHOT_FILESYSTEM, &req, Backoff::UNARY)
-                    .await?;
-                image_of(resp.image_id)
-            })
-            .await
+        let sb = self.sb();
+        promise(convert::signal_of(&params), async move {
+            let p = convert::options_of::<ts::SandboxSnapshotFilesystemParams>(&params, "params")?;
+            Ok(Image(sb.snapshot_filesystem(&p).await?).into())
         })
     }
 
@@ -562,28 +312,11 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "SandboxSnapshotDirectoryParams | undefined")]
         params: JsValue,
     ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&params), async move {
-            let path = abs_path(&path, "snapshotDirectory")?;
-            let o = filesystem::Opts::new(&params, "params")?;
-            let ttl = crate::fs::ttl_seconds(o.nullable_ms("ttlMs")?)?;
-            let timeout = o.budget_ms()?;
-            inner.check()?;
-            with_timeout(timeout, "snapshotDirectory", async {
-                let req = tcr::TaskSnapshotDirectoryRequest {
-                    task_id: inner.router.task_id().await?,
-                    path,
-                    snapshot_id: js::uuid(),
-                    ttl_seconds: Some(ttl),
-                    ..Default::default()
-                };
-                let resp = inner
-                    .router
-                    .call(crate::rpcs::TASK_SNAPSHOT_DIRECTORY, &req, Backoff::UNARY)
-                    .await?;
-                image_of(resp.image_id)
-            })
-            .await
+        let sb = self.sb();
+        promise(convert::signal_of(&params), async move {
+            let path = convert::string(&path, "path")?;
+            let p = convert::options_of::<ts::SandboxSnapshotFilesystemParams>(&params, "params")?;
+            Ok(Image(sb.snapshot_directory(&path, &p).await?).into())
         })
     }
 
@@ -596,31 +329,15 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
-            let path = abs_path(&path, "mountImage")?;
-            let image_id = if image.is_undefined() || image.is_null() {
-                String::new()
+        let sb = self.sb();
+        promise(convert::signal_of(&options), async move {
+            let path = convert::string(&path, "path")?;
+            let image = if image.is_undefined() || image.is_null() {
+                None
             } else {
-                let id = super::prop_string(&image, "imageId", "image")?;
-                if id.is_empty() {
-                    return Err(Error::invalid(
-                        "the image must be built before mounting (use one from a snapshot, images.fromId, or a sandbox created from it)",
-                    ));
-                }
-                id
+                Some(super::client::image_of(&image)?)
             };
-            inner.check()?;
-            let req = tcr::TaskMountDirectoryRequest {
-                task_id: inner.router.task_id().await?,
-                path,
-                image_id,
-                ..Default::default()
-            };
-            inner
-                .router
-                .call(crate::rpcs::TASK_MOUNT_DIRECTORY, &req, Backoff::UNARY)
-                .await?;
+            sb.mount_image(&path, image.as_ref()).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -633,19 +350,10 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "FilesystemCallOptions | undefined")]
         options: JsValue,
     ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&options), async move {
-            let path = abs_path(&path, "unmountImage")?;
-            inner.check()?;
-            let req = tcr::TaskUnmountDirectoryRequest {
-                task_id: inner.router.task_id().await?,
-                path,
-                ..Default::default()
-            };
-            inner
-                .router
-                .call(crate::rpcs::TASK_UNMOUNT_DIRECTORY, &req, Backoff::UNARY)
-                .await?;
+        let sb = self.sb();
+        promise(convert::signal_of(&options), async move {
+            let path = convert::string(&path, "path")?;
+            sb.unmount_image(&path).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -657,36 +365,11 @@ impl Sandbox {
         #[wasm_bindgen(unchecked_param_type = "SandboxReloadVolumesParams | undefined")]
         params: JsValue,
     ) -> Promise {
-        let inner = self.inner.clone();
-        promise(filesystem::signal_of(&params), async move {
-            let o = filesystem::Opts::new(&params, "params")?;
-            let timeout = o.budget_ms()?;
-            inner.check()?;
-            with_timeout(timeout, "reloadVolumes", async {
-                let req = tcr::TaskReloadVolumesRequest {
-                    task_id: inner.router.task_id().await?,
-                    ..Default::default()
-                };
-                inner
-                    .router
-                    .call(crate::rpcs::TASK_RELOAD_VOLUMES, &req, Backoff::UNARY)
-                    .await?;
-                Ok(JsValue::UNDEFINED)
-            })
-            .await
+        let sb = self.sb();
+        promise(convert::signal_of(&params), async move {
+            let timeout = convert::options_of::<ts::SandboxReloadVolumesParams>(&params, "params")?;
+            sb.reload_volumes(timeout).await?;
+            Ok(JsValue::UNDEFINED)
         })
     }
-}
-
-fn image_of(image_id: String) -> Result<super::Image> {
-    if image_id.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Remote,
-            "the snapshot response has no image id",
-        ));
-    }
-    Ok(super::Image {
-        image_id,
-        tag: None,
-    })
 }

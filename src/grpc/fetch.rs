@@ -11,6 +11,7 @@ use web_sys::AbortController;
 
 use super::frame::{self, Chunk};
 use super::{Code, Status};
+use crate::transport::Call;
 
 /// The messages of one call's reply (see [`frame::messages`]).
 pub type Messages = LocalBoxStream<'static, Result<Bytes, Status>>;
@@ -52,28 +53,31 @@ fn js_text(e: &JsValue) -> String {
         .unwrap_or_else(|| "fetch failed".into())
 }
 
-/// POSTs `msg` framed to `url` with `headers` and returns the reply's messages. Fails
+/// POSTs the call's message, framed, to its URL with its headers and returns the reply's
+/// messages. Fails
 /// before any message when the reply is an error (trailers-only, a non-200 HTTP status, a
 /// content type other than binary gRPC-web) or the fetch itself fails (UNAVAILABLE).
-pub async fn call(url: &str, headers: &[(&str, &str)], msg: &[u8]) -> Result<Messages, Status> {
+pub async fn call(call: Call) -> Result<Messages, Status> {
+    let mut url = String::with_capacity(call.base_url.len() + call.path.len());
+    url.push_str(&call.base_url);
+    url.push_str(call.path);
     let h = Object::new();
-    for (k, v) in [
-        ("content-type", "application/grpc-web+proto"),
-        ("accept", "application/grpc-web+proto"),
-        ("x-grpc-web", "1"),
-    ]
-    .iter()
-    .chain(headers)
-    {
+    let set = |k: &str, v: &str| {
         let _ = Reflect::set(&h, &JsValue::from_str(k), &JsValue::from_str(v));
+    };
+    set("content-type", "application/grpc-web+proto");
+    set("accept", "application/grpc-web+proto");
+    set("x-grpc-web", "1");
+    for (k, v) in &call.headers {
+        set(k, v);
     }
-    let body = Uint8Array::from(&frame::encode(msg)[..]);
+    let body = Uint8Array::from(&frame::encode(&call.message)[..]);
     let ctrl = AbortController::new().ok();
     let signal = ctrl
         .as_ref()
         .map_or(JsValue::UNDEFINED, |c| c.signal().into());
     let guard = AbortOnDrop(ctrl);
-    let reply = JsFuture::from(grpc_fetch(url, &h, &body, &signal))
+    let reply = JsFuture::from(grpc_fetch(&url, &h, &body, &signal))
         .await
         .map_err(|e| Status::unavailable(js_text(&e)))?;
     let r: Array = reply.unchecked_into();

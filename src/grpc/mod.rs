@@ -1,7 +1,8 @@
 //! A small gRPC-web client over the global `fetch`: binary `application/grpc-web+proto`
-//! only (never the base64 text mode). It replaces tonic + tonic-web-wasm-client, which cost
-//! about 60 KB gzip of wasm (tonic, `http`, base64, their `Debug`/`fmt` code) for what is,
-//! for a client, one POST and a frame decoder. Three files, one job each:
+//! only (never the base64 text mode). The default transport (`transport::FetchTransport`)
+//! and the npm package's: tonic + tonic-web-wasm-client (the `tonic-web` transport) cost
+//! about 60 KB gzip more of wasm (tonic, `http`, base64, their `Debug`/`fmt` code) for what
+//! is, for a client, one POST and a frame decoder. Three files, one job each:
 //!
 //! - this one: [`Code`] and [`Status`], and the status of a response from its headers
 //!   (trailers-only replies) or its trailers frame, with `grpc-message` percent-decoded;
@@ -12,7 +13,7 @@
 mod fetch;
 pub mod frame;
 
-pub use fetch::{call, Messages};
+pub use fetch::call;
 
 use std::fmt;
 

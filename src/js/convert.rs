@@ -1,6 +1,6 @@
 //! Conversions of JS input, each failing with an `InvalidError` instead of panicking.
 //!
-//! Options objects are read field by field with `Reflect` ([`Fields`], [`FromJs`]) rather
+//! Options objects are read field by field with `Reflect` ([`Fields`], [`JsOptions`]) rather
 //! than through serde-wasm-bindgen: measured, serde-wasm-bindgen, the serde visitors and
 //! the float formatting of serde's error messages were ~20 KB gzip of the wasm, for a dozen
 //! flat objects. tsify still derives the TypeScript interfaces (`Ts<T>` in signatures).
@@ -9,6 +9,8 @@
 //! `Array.isArray`, `Object.entries`): a getter or a Proxy trap that throws becomes an
 //! `InvalidError` naming what could not be read. An exception let through the wasm would
 //! skip Rust's destructors and leave borrows held, and the module unusable.
+
+use std::time::Duration;
 
 use js_sys::{Array, Reflect};
 use tsify::{Ts, Tsify};
@@ -26,12 +28,12 @@ extern "C" {
     fn object_entries(v: &JsValue) -> std::result::Result<Array, JsValue>;
     /// `Promise.resolve`, which reads a promise's `constructor` (a getter may throw).
     #[wasm_bindgen(catch, js_namespace = Promise, js_name = resolve)]
-    pub fn promise_resolve(v: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
+    pub(crate) fn promise_resolve(v: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
 /// Most elements read from one array (argv, ports, secrets): a Proxy can claim 2^32-1 of
 /// them, which would be read one by one for hours.
-pub const MAX_ELEMENTS: u32 = 1 << 20;
+pub(crate) const MAX_ELEMENTS: u32 = 1 << 20;
 
 /// The error for a value whose getter or Proxy trap threw `e`.
 #[inline(never)]
@@ -42,12 +44,12 @@ fn unreadable(what: &str, e: &JsValue) -> Error {
 }
 
 /// `v[key]`, or an `InvalidError` if reading it threw.
-pub fn get(v: &JsValue, key: &str, what: &str) -> Result<JsValue> {
+pub(crate) fn get(v: &JsValue, key: &str, what: &str) -> Result<JsValue> {
     Reflect::get(v, &JsValue::from_str(key)).map_err(|e| unreadable(what, &e))
 }
 
 /// The elements of `v` if it is an array (`None` if not), each read safely.
-pub fn elements(v: &JsValue, what: &str) -> Result<Option<Vec<JsValue>>> {
+pub(crate) fn elements(v: &JsValue, what: &str) -> Result<Option<Vec<JsValue>>> {
     if !v.is_object() || !is_array(v).unwrap_or(false) {
         return Ok(None);
     }
@@ -57,43 +59,83 @@ pub fn elements(v: &JsValue, what: &str) -> Result<Option<Vec<JsValue>>> {
             "{what} has more than {MAX_ELEMENTS} elements"
         )));
     }
-    (0..len as u32)
-        .map(|i| Reflect::get_u32(v, i).map_err(|e| unreadable(what, &e)))
-        .collect::<Result<_>>()
-        .map(Some)
+    let mut out = Vec::with_capacity(len as usize);
+    for i in 0..len as u32 {
+        out.push(Reflect::get_u32(v, i).map_err(|e| unreadable(what, &e))?);
+    }
+    Ok(Some(out))
 }
 
 /// A JS `Record<string, T>` in the object's own key order (keys are unique, as in JS;
 /// a Vec rather than a map keeps BTreeMap and its sort out of the wasm).
-pub type Record<T> = Vec<(String, T)>;
+pub(crate) type Record<T> = Vec<(String, T)>;
 
-/// A value read from a JS options object (see `params`).
-pub trait FromJs: Sized {
+/// A JS options object, declared for TypeScript by this type (tsify) and read into the
+/// Rust API's options (`Value`) by [`JsOptions::read`]. `src/js/options.rs` checks that
+/// the keys read are exactly the keys declared.
+pub(crate) trait JsOptions: Tsify {
+    /// What the object reads as.
+    type Value: Default;
     /// Reads the value from the object behind `f`.
-    fn from_js(f: &Fields) -> Result<Self>;
+    fn read(f: &Fields) -> Result<Self::Value>;
+}
+
+enum Source<'a> {
+    Object(&'a JsValue),
+    /// Records the keys asked for, all absent (the names check, natively).
+    #[cfg(test)]
+    Keys(&'a std::cell::RefCell<Vec<String>>),
 }
 
 /// The fields of a JS object, each read with a type check; `undefined` and `null` are
-/// absent (`None`), as optional properties are in TypeScript.
-pub struct Fields<'a> {
-    obj: &'a JsValue,
+/// absent (`None`), as optional properties are in TypeScript. The one reader of option
+/// objects, with one wording for its errors: "invalid {what}: {key} must be {expected}".
+pub(crate) struct Fields<'a> {
+    src: Source<'a>,
     what: &'a str,
 }
 
 impl<'a> Fields<'a> {
     /// The fields of `obj` (which must be an object), named `what` in errors.
-    pub fn new(obj: &'a JsValue, what: &'a str) -> Result<Fields<'a>> {
+    pub(crate) fn new(obj: &'a JsValue, what: &'a str) -> Result<Fields<'a>> {
         if !obj.is_object() {
             return Err(Error::invalid(format!("{what} must be an object")));
         }
-        Ok(Fields { obj, what })
+        Ok(Fields {
+            src: Source::Object(obj),
+            what,
+        })
     }
 
-    /// The value of `key`, if present; an `InvalidError` if reading it threw.
-    pub fn get(&self, key: &str) -> Result<Option<JsValue>> {
-        let v = Reflect::get(self.obj, &JsValue::from_str(key))
-            .map_err(|e| unreadable(&format!("{}.{key}", self.what), &e))?;
-        Ok((!v.is_undefined() && !v.is_null()).then_some(v))
+    /// A reader that records the keys asked for and finds none of them.
+    #[cfg(test)]
+    pub(crate) fn recorder(keys: &'a std::cell::RefCell<Vec<String>>) -> Fields<'a> {
+        Fields {
+            src: Source::Keys(keys),
+            what: "options",
+        }
+    }
+
+    /// The value of `key` unless it is `undefined` (a `null` is returned); an
+    /// `InvalidError` if reading it threw.
+    fn lookup(&self, key: &str) -> Result<Option<JsValue>> {
+        match &self.src {
+            Source::Object(obj) => {
+                let v = Reflect::get(obj, &JsValue::from_str(key))
+                    .map_err(|e| unreadable(&format!("{}.{key}", self.what), &e))?;
+                Ok((!v.is_undefined()).then_some(v))
+            }
+            #[cfg(test)]
+            Source::Keys(keys) => {
+                keys.borrow_mut().push(key.to_string());
+                Ok(None)
+            }
+        }
+    }
+
+    /// The value of `key`, if present (neither `undefined` nor `null`).
+    fn get(&self, key: &str) -> Result<Option<JsValue>> {
+        Ok(self.lookup(key)?.filter(|v| !v.is_null()))
     }
 
     fn bad(&self, key: &str, expected: &str) -> Error {
@@ -114,84 +156,120 @@ impl<'a> Fields<'a> {
     }
 
     /// A string.
-    pub fn string(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>> {
         self.read(key, "a string", |v| Ok(v.as_string()))
     }
 
     /// A boolean.
-    pub fn bool(&self, key: &str) -> Result<Option<bool>> {
+    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>> {
         self.read(key, "a boolean", |v| Ok(v.as_bool()))
     }
 
     /// A number.
-    pub fn f64(&self, key: &str) -> Result<Option<f64>> {
+    pub(crate) fn f64(&self, key: &str) -> Result<Option<f64>> {
         self.read(key, "a number", |v| Ok(v.as_f64()))
     }
 
     /// A whole number in 0..=2^32-1.
-    pub fn u32(&self, key: &str) -> Result<Option<u32>> {
+    pub(crate) fn u32(&self, key: &str) -> Result<Option<u32>> {
         self.read(key, "a non-negative integer", |v| Ok(as_u32(v)))
     }
 
+    /// A millisecond count (`...Ms`): a non-negative number.
+    pub(crate) fn duration(&self, key: &str) -> Result<Option<Duration>> {
+        self.read(key, "a non-negative number of milliseconds", |v| {
+            Ok(as_duration(v))
+        })
+    }
+
+    /// A millisecond count that may be `null` (`Some(None)`), unlike a missing one (`None`).
+    pub(crate) fn nullable_duration(&self, key: &str) -> Result<Option<Option<Duration>>> {
+        match self.lookup(key)? {
+            None => Ok(None),
+            Some(v) if v.is_null() => Ok(Some(None)),
+            Some(v) => as_duration(&v)
+                .map(|d| Some(Some(d)))
+                .ok_or_else(|| self.bad(key, "a non-negative number of milliseconds or null")),
+        }
+    }
+
+    /// A function (`typeof`, not `instanceof`, which a Proxy's trap could make throw).
+    pub(crate) fn function(&self, key: &str) -> Result<Option<js_sys::Function>> {
+        self.read(key, "a function", |v| {
+            Ok(v.is_function().then(|| v.clone().unchecked_into()))
+        })
+    }
+
     /// A `string[]`.
-    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
+    pub(crate) fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
         self.read(key, "an array of strings", |v| {
             array_of(v, key, JsValue::as_string)
         })
     }
 
     /// A `number[]` of whole numbers in 0..=2^32-1.
-    pub fn u32s(&self, key: &str) -> Result<Option<Vec<u32>>> {
+    pub(crate) fn u32s(&self, key: &str) -> Result<Option<Vec<u32>>> {
         self.read(key, "an array of non-negative integers", |v| {
             array_of(v, key, as_u32)
         })
     }
 
     /// A `Record<string, string>`.
-    pub fn record(&self, key: &str) -> Result<Option<Record<String>>> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(v) => string_record(&v, key).map(Some),
-        }
+    pub(crate) fn record(&self, key: &str) -> Result<Option<Record<String>>> {
+        self.read(key, "an object of string values", |v| {
+            string_entries(v, key)
+        })
     }
 
-    /// An object read as `T`.
-    pub fn object<T: FromJs>(&self, key: &str) -> Result<Option<T>> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(v) => T::from_js(&Fields::new(&v, key)?).map(Some),
-        }
+    /// An SDK object (an instance of one of the package's classes), read by `handle`.
+    pub(crate) fn handle<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        handle: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<T>> {
+        self.read(key, expected, |v| Ok(handle(v)))
     }
 
-    /// An array of objects read as `T`.
-    pub fn objects<T: FromJs>(&self, key: &str) -> Result<Option<Vec<T>>> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        let Some(items) = elements(&v, key)? else {
-            return Err(self.bad(key, "an array"));
-        };
-        items
-            .iter()
-            .map(|x| T::from_js(&Fields::new(x, key)?))
-            .collect::<Result<_>>()
-            .map(Some)
+    /// An array of SDK objects.
+    pub(crate) fn handles<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        handle: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<Vec<T>>> {
+        self.read(key, expected, |v| array_of(v, key, &handle))
     }
 
-    /// A `Record<string, T>` of objects read as `T`.
-    pub fn object_record<T: FromJs>(&self, key: &str) -> Result<Option<Record<T>>> {
-        let Some(v) = self.get(key)? else {
-            return Ok(None);
-        };
-        let mut out = Vec::new();
-        for (k, x) in entries(&v, key)?.ok_or_else(|| self.bad(key, "an object"))? {
-            out.push((k, T::from_js(&Fields::new(&x, key)?)?));
-        }
-        Ok(Some(out))
+    /// A `Record<string, C>` of SDK objects.
+    pub(crate) fn handle_record<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        handle: impl Fn(&JsValue) -> Option<T>,
+    ) -> Result<Option<Record<T>>> {
+        self.read(key, expected, |v| {
+            let Some(all) = entries(v, key)? else {
+                return Ok(None);
+            };
+            let mut out = Vec::with_capacity(all.len());
+            for (k, x) in all {
+                match handle(&x) {
+                    Some(h) => out.push((k, h)),
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(out))
+        })
     }
 
-    /// One of `names` (a string), as its index.
-    pub fn one_of(&self, key: &str, names: &[&str], expected: &str) -> Result<Option<usize>> {
+    /// One of `names` (a string), as its index; `expected` lists them for the error.
+    pub(crate) fn one_of(
+        &self,
+        key: &str,
+        names: &[&str],
+        expected: &str,
+    ) -> Result<Option<usize>> {
         self.read(key, expected, |v| {
             Ok(v.as_string()
                 .and_then(|s| names.iter().position(|n| *n == s)))
@@ -204,13 +282,27 @@ fn as_u32(v: &JsValue) -> Option<u32> {
     (n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&n)).then_some(n as u32)
 }
 
+fn as_duration(v: &JsValue) -> Option<Duration> {
+    crate::duration::from_ms(v.as_f64()?)
+}
+
 /// `v` as an array of `f(element)`; `Ok(None)` if it is not an array or `f` refuses one.
 fn array_of<T>(
     v: &JsValue,
     what: &str,
     f: impl Fn(&JsValue) -> Option<T>,
 ) -> Result<Option<Vec<T>>> {
-    Ok(elements(v, what)?.and_then(|items| items.iter().map(f).collect()))
+    let Some(items) = elements(v, what)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for x in &items {
+        match f(x) {
+            Some(x) => out.push(x),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
 }
 
 /// `Object.entries(v)` of a non-array object (`None` for anything else).
@@ -220,34 +312,59 @@ fn entries(v: &JsValue, what: &str) -> Result<Option<Vec<(String, JsValue)>>> {
     }
     let all = object_entries(v).map_err(|e| unreadable(what, &e))?;
     // A fresh array of fresh [key, value] arrays: nothing of the caller's left to throw.
-    Ok(Some(
-        all.iter()
-            .map(|e| {
-                let e: Array = e.unchecked_into();
-                (e.get(0).as_string().unwrap_or_default(), e.get(1))
-            })
-            .collect(),
-    ))
+    let mut out = Vec::with_capacity(all.length() as usize);
+    for e in all.iter() {
+        let e: Array = e.unchecked_into();
+        out.push((e.get(0).as_string().unwrap_or_default(), e.get(1)));
+    }
+    Ok(Some(out))
 }
 
-/// Options from an optional `Ts<T>`; `undefined`/`null` give the defaults.
-pub fn options<T: Tsify + FromJs + Default>(v: Option<Ts<T>>, what: &str) -> Result<T> {
-    match v {
-        None => Ok(T::default()),
-        Some(ts) => {
-            let js = ts.js_value();
-            if js.is_undefined() || js.is_null() {
-                return Ok(T::default());
-            }
-            <T as FromJs>::from_js(&Fields::new(&js, what)?)
-        }
+/// A string property of an SDK object (e.g. `appId` of an `App`).
+pub(crate) fn prop_string(obj: &JsValue, key: &str) -> Option<String> {
+    if !obj.is_object() {
+        return None;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).ok()?.as_string()
+}
+
+/// The options in `v` (`undefined`/`null`: the defaults), read as [`JsOptions::Value`].
+pub(crate) fn options<T: JsOptions>(v: Option<Ts<T>>, what: &str) -> Result<T::Value> {
+    let js = v.map(|ts| ts.js_value());
+    match present(js.as_ref(), what)? {
+        None => Ok(T::Value::default()),
+        Some(f) => T::read(&f),
+    }
+}
+
+/// [`options`] of a parameter declared as a plain `JsValue` with the options type as its
+/// TypeScript type (`unchecked_param_type`), which keeps the JS glue of the call smaller.
+pub(crate) fn options_of<T: JsOptions>(v: &JsValue, what: &str) -> Result<T::Value> {
+    match present(Some(v), what)? {
+        None => Ok(T::Value::default()),
+        Some(f) => T::read(&f),
+    }
+}
+
+/// The fields of an options value, `None` for `undefined`/`null` (out of line: `options`
+/// is instantiated per options type).
+#[inline(never)]
+fn present<'a>(js: Option<&'a JsValue>, what: &'a str) -> Result<Option<Fields<'a>>> {
+    match js {
+        Some(js) if !js.is_undefined() && !js.is_null() => Fields::new(js, what).map(Some),
+        _ => Ok(None),
     }
 }
 
 /// The `signal` property of an options object, if it is an `AbortSignal`.
+/// Options that are neither `undefined`, `null` nor an object are refused here, so that
+/// a call whose options carry nothing else still rejects them.
 pub fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
-    if !options.is_object() {
+    if options.is_undefined() || options.is_null() {
         return Ok(None);
+    }
+    if !options.is_object() {
+        return Err(Error::invalid("options must be an object"));
     }
     let s = get(options, "signal", "options.signal")?;
     if s.is_undefined() || s.is_null() {
@@ -262,22 +379,6 @@ pub fn signal_of(options: &JsValue) -> Result<Option<web_sys::AbortSignal>> {
         return Err(Error::invalid("signal must be an AbortSignal"));
     }
     Ok(Some(s.unchecked_into()))
-}
-
-/// The `key` property of an options object if it is a function; `InvalidError` if it is
-/// present and something else.
-pub fn function_of(options: &JsValue, key: &str) -> Result<Option<js_sys::Function>> {
-    if !options.is_object() {
-        return Ok(None);
-    }
-    let f = get(options, key, key)?;
-    if f.is_undefined() || f.is_null() {
-        return Ok(None);
-    }
-    if !f.is_function() {
-        return Err(Error::invalid(format!("{key} must be a function")));
-    }
-    Ok(Some(f.unchecked_into()))
 }
 
 /// The text of a thrown JS value: its `message` (an `Error`'s), a string, or "". Read with
@@ -309,15 +410,6 @@ pub fn string(v: &JsValue, what: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{what} must be a string")))
 }
 
-/// A required non-empty string argument.
-pub fn nonempty_string(v: &JsValue, what: &str) -> Result<String> {
-    let s = string(v, what)?;
-    if s.is_empty() {
-        return Err(Error::invalid(format!("{what} must not be empty")));
-    }
-    Ok(s)
-}
-
 /// A required `string[]` argument.
 pub fn string_array(v: &JsValue, what: &str) -> Result<Vec<String>> {
     let Some(items) = elements(v, what)? else {
@@ -325,37 +417,47 @@ pub fn string_array(v: &JsValue, what: &str) -> Result<Vec<String>> {
             "{what} must be an array of strings"
         )));
     };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, x)| {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, x) in items.iter().enumerate() {
+        out.push(
             x.as_string()
-                .ok_or_else(|| Error::invalid(format!("{what}[{i}] must be a string")))
-        })
-        .collect()
+                .ok_or_else(|| Error::invalid(format!("{what}[{i}] must be a string")))?,
+        );
+    }
+    Ok(out)
 }
 
 /// A required `Record<string, string>` argument.
 pub fn string_record(v: &JsValue, what: &str) -> Result<Record<String>> {
-    let bad = || Error::invalid(format!("{what} must be an object of string values"));
-    entries(v, what)?
-        .ok_or_else(bad)?
-        .into_iter()
-        .map(|(k, x)| Ok((k, x.as_string().ok_or_else(bad)?)))
-        .collect()
+    string_entries(v, what)?
+        .ok_or_else(|| Error::invalid(format!("{what} must be an object of string values")))
 }
 
-/// An optional non-negative millisecond count.
-pub fn opt_ms(v: &JsValue, what: &str) -> Result<Option<f64>> {
+/// The entries of a `Record<string, string>`, `None` unless it is one.
+fn string_entries(v: &JsValue, what: &str) -> Result<Option<Record<String>>> {
+    let Some(all) = entries(v, what)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(all.len());
+    for (k, x) in all {
+        match x.as_string() {
+            Some(x) => out.push((k, x)),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// An optional millisecond-count argument (`undefined`/`null`: none).
+pub(crate) fn optional_duration(v: &JsValue, what: &str) -> Result<Option<Duration>> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    match v.as_f64() {
-        Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(ms)),
-        _ => Err(Error::invalid(format!(
-            "{what} must be a non-negative number"
-        ))),
-    }
+    as_duration(v).map(Some).ok_or_else(|| {
+        Error::invalid(format!(
+            "{what} must be a non-negative number of milliseconds"
+        ))
+    })
 }
 
 /// A JS object `{ [k]: v }` from string pairs.

@@ -2,7 +2,7 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 impl Error {
     /// The JS `Error` subclass for this error, `code`, `grpcStatus` and `cause` set.
@@ -19,9 +19,4 @@ impl From<Error> for JsValue {
     fn from(e: Error) -> JsValue {
         e.into_js()
     }
-}
-
-/// An error of `kind` whose cause is a JS value (kept as is).
-pub fn with_js_cause(kind: ErrorKind, message: &str, cause: &JsValue) -> JsValue {
-    super::make_error(kind.code(), message, None, cause)
 }

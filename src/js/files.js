@@ -36,6 +36,9 @@ function opts(v, what = "options") {
   return v;
 }
 
+// Errors worded as the Rust reader of option objects words them (src/js/convert.rs).
+const badOption = (key, expected) => invalid(`invalid options: ${key} must be ${expected}`);
+
 /** `f()`, which reads a caller's value: a getter or Proxy trap that throws gives an
  * InvalidError naming `what` (the thrown value as its cause). */
 function reading(what, f) {
@@ -52,7 +55,7 @@ const get = (o, key) => reading(key, () => o[key]);
 function optBool(o, key) {
   const v = get(o, key);
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean") throw invalid(`${key} must be a boolean`);
+  if (typeof v !== "boolean") throw badOption(key, "a boolean");
   return v;
 }
 
@@ -84,7 +87,7 @@ export function watchCommand(path, recursive, filter, timeoutMs) {
   if (filter !== undefined && filter !== null) {
     // a copy, read safely and bounded (a Proxy may claim 2^32-1 entries)
     filter = reading("filter", () => {
-      if (!Array.isArray(filter)) throw invalid("filter must be an array of strings");
+      if (!Array.isArray(filter)) throw badOption("filter", "an array of strings");
       if (!(filter.length <= 64)) throw invalid("filter has too many entries");
       return Array.from(filter);
     });
@@ -100,7 +103,7 @@ export function watchCommand(path, recursive, filter, timeoutMs) {
   let timeout = null;
   if (timeoutMs !== undefined && timeoutMs !== null) {
     if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      throw invalid("timeoutMs must be a non-negative number");
+      throw badOption("timeoutMs", "a non-negative number of milliseconds");
     }
     timeout = Math.trunc(timeoutMs / 1000);
   }
@@ -123,6 +126,8 @@ export function parseEvent(line) {
   return paths.length ? { eventType: type, paths } : null;
 }
 
+// The helper's error kinds and their codes, as src/fs.rs maps them.
+// <generated from Rust by src/js/lists.rs: do not edit>
 const ERROR_CODES = {
   NotFound: "FILESYSTEM_NOT_FOUND",
   IsDirectory: "FILESYSTEM_IS_A_DIRECTORY",
@@ -135,6 +140,7 @@ const ERROR_CODES = {
   FileTooLarge: "FILESYSTEM_FILE_TOO_LARGE",
   NotSupported: "INVALID",
 };
+// </generated>
 
 /**
  * The typed error of a failed helper run, from its exit code and stderr (the JSON

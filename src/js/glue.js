@@ -13,6 +13,7 @@ export class ModalError extends Error {
 }
 ModalError.code = "MODAL";
 
+// The error classes, one per ErrorKind of src/error.rs; `makeError` finds them by code.
 const classes = {};
 function define(name, code, Base = ModalError) {
   const C = { [name]: class extends Base {} }[name];
@@ -21,6 +22,7 @@ function define(name, code, Base = ModalError) {
   return C;
 }
 
+// <generated from Rust by src/js/lists.rs: do not edit>
 /** The object (app, sandbox, secret, volume, image) does not exist. */
 export const NotFoundError = define("NotFoundError", "NOT_FOUND");
 /** An object with that name already exists. */
@@ -31,7 +33,7 @@ export const InvalidError = define("InvalidError", "INVALID");
 export const ConflictError = define("ConflictError", "CONFLICT");
 /** Credentials were missing or rejected. */
 export const AuthError = define("AuthError", "AUTH");
-/** The credentials are valid but do not allow this call (a scoped token's limits). */
+/** The credentials are valid but do not allow this call: a scoped token's scopes, tags, app or sandboxes do not cover it. */
 export const PermissionDeniedError = define("PermissionDeniedError", "PERMISSION_DENIED");
 /** A deadline passed. */
 export const TimeoutError = define("TimeoutError", "TIMEOUT");
@@ -45,21 +47,21 @@ export const ResourceExhaustedError = define("ResourceExhaustedError", "RESOURCE
 export const RemoteError = define("RemoteError", "REMOTE");
 /** A filesystem operation in the sandbox failed; base of the specific filesystem errors. */
 export const SandboxFilesystemError = define("SandboxFilesystemError", "FILESYSTEM");
-const fsError = (name, code) => define(name, code, SandboxFilesystemError);
 /** The path does not exist in the sandbox. */
-export const SandboxFilesystemNotFoundError = fsError("SandboxFilesystemNotFoundError", "FILESYSTEM_NOT_FOUND");
+export const SandboxFilesystemNotFoundError = define("SandboxFilesystemNotFoundError", "FILESYSTEM_NOT_FOUND", SandboxFilesystemError);
 /** A file was expected; the path is a directory. */
-export const SandboxFilesystemIsADirectoryError = fsError("SandboxFilesystemIsADirectoryError", "FILESYSTEM_IS_A_DIRECTORY");
+export const SandboxFilesystemIsADirectoryError = define("SandboxFilesystemIsADirectoryError", "FILESYSTEM_IS_A_DIRECTORY", SandboxFilesystemError);
 /** A directory was expected; the path (or a parent) is not one. */
-export const SandboxFilesystemNotADirectoryError = fsError("SandboxFilesystemNotADirectoryError", "FILESYSTEM_NOT_A_DIRECTORY");
+export const SandboxFilesystemNotADirectoryError = define("SandboxFilesystemNotADirectoryError", "FILESYSTEM_NOT_A_DIRECTORY", SandboxFilesystemError);
 /** The directory is not empty. */
-export const SandboxFilesystemDirectoryNotEmptyError = fsError("SandboxFilesystemDirectoryNotEmptyError", "FILESYSTEM_DIRECTORY_NOT_EMPTY");
+export const SandboxFilesystemDirectoryNotEmptyError = define("SandboxFilesystemDirectoryNotEmptyError", "FILESYSTEM_DIRECTORY_NOT_EMPTY", SandboxFilesystemError);
 /** The path already exists. */
-export const SandboxFilesystemPathAlreadyExistsError = fsError("SandboxFilesystemPathAlreadyExistsError", "FILESYSTEM_PATH_ALREADY_EXISTS");
+export const SandboxFilesystemPathAlreadyExistsError = define("SandboxFilesystemPathAlreadyExistsError", "FILESYSTEM_PATH_ALREADY_EXISTS", SandboxFilesystemError);
 /** Permission denied (including writes to a read-only mount). */
-export const SandboxFilesystemPermissionError = fsError("SandboxFilesystemPermissionError", "FILESYSTEM_PERMISSION_DENIED");
+export const SandboxFilesystemPermissionError = define("SandboxFilesystemPermissionError", "FILESYSTEM_PERMISSION_DENIED", SandboxFilesystemError);
 /** The file is larger than the sandbox allows reading at once. */
-export const SandboxFilesystemFileTooLargeError = fsError("SandboxFilesystemFileTooLargeError", "FILESYSTEM_FILE_TOO_LARGE");
+export const SandboxFilesystemFileTooLargeError = define("SandboxFilesystemFileTooLargeError", "FILESYSTEM_FILE_TOO_LARGE", SandboxFilesystemError);
+// </generated>
 
 export function makeError(code, message, grpcStatus, cause) {
   const C = classes[code] || ModalError;
@@ -79,6 +81,26 @@ async function readAll(stream) {
     reader.releaseLock();
   }
   return parts;
+}
+
+// Text mode: the byte stream decoded by the runtime's TextDecoderStream (a code point split
+// across chunks is kept whole; invalid bytes become U+FFFD). Pull-based like the byte
+// stream: nothing is fetched until the first read. Cancelling it cancels the byte stream,
+// which drops the Rust side and aborts its fetch; an error of the byte stream errors it.
+export function decodeText(bytes) {
+  let reader;
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        reader = reader || bytes.pipeThrough(new TextDecoderStream()).getReader();
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => (reader || bytes).cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 export function decorateReadable(stream) {

@@ -3,6 +3,9 @@
 
 pub mod convert;
 pub mod errors;
+#[cfg(test)]
+mod lists;
+pub(crate) mod options;
 
 use std::future::Future;
 
@@ -27,6 +30,8 @@ extern "C" {
         grpc_status: Option<i32>,
         cause: &JsValue,
     ) -> JsValue;
+    #[wasm_bindgen(js_name = decodeText)]
+    pub(crate) fn decode_text(stream: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = decorateReadable)]
     pub(crate) fn decorate_readable(stream: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = decorateWritable)]

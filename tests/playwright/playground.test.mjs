@@ -253,10 +253,12 @@ test("playground: closing the page terminates its sandbox", async (t) => {
     const sb = await client.sandboxes.fromId(id);
     assert.equal(await sb.poll(), null, `${id} runs while the page is open`);
     await page.close({ runBeforeUnload: true });
-    await page.context().close();
+    // the tab is gone, the browser stays: closing the whole context at once would also
+    // cancel the keepalive request in flight (a person closing a tab does not do that)
     const deadline = Date.now() + 15_000;
     let code = null;
     while ((code = await sb.poll()) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    await page.context().close();
     assert.notEqual(code, null, `sandbox ${id} (${query || "main thread"}) still runs after its page closed`);
   }
 });

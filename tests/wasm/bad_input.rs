@@ -23,7 +23,7 @@ extern "C" {
 
 /// The sources the option names are read from (every option is fuzzed, new ones too).
 const SOURCES: &[&str] = &[
-    include_str!("../../src/params.rs"),
+    include_str!("../../src/js/options.rs"),
     include_str!("../../src/api/client.rs"),
     include_str!("../../src/api/objects.rs"),
     include_str!("../../src/api/sandbox.rs"),

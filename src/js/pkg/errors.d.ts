@@ -14,6 +14,7 @@ export declare class ModalError extends Error {
   readonly grpcStatus: number | undefined;
   static readonly code: string;
 }
+// <generated from Rust by src/js/lists.rs: do not edit>
 /** The object (app, sandbox, secret, volume, image) does not exist. `code: "NOT_FOUND"` */
 export declare class NotFoundError extends ModalError {}
 /** An object with that name already exists. `code: "ALREADY_EXISTS"` */
@@ -52,3 +53,4 @@ export declare class SandboxFilesystemPathAlreadyExistsError extends SandboxFile
 export declare class SandboxFilesystemPermissionError extends SandboxFilesystemError {}
 /** The file is larger than the sandbox allows reading at once. `code: "FILESYSTEM_FILE_TOO_LARGE"` */
 export declare class SandboxFilesystemFileTooLargeError extends SandboxFilesystemError {}
+// </generated>

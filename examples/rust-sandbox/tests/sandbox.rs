@@ -1,0 +1,187 @@
+#![cfg(target_arch = "wasm32")]
+//! The crate's own tests, in headless Chromium, against the sandboxd named at build time
+//! (SANDBOXD_URL, SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET): through the SDK's fetch client,
+//! or through tonic-web-wasm-client with `--features tonic-web`.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use futures_util::future::LocalBoxFuture;
+use futures_util::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use modal_wasm::transport::{Call, Messages, Status, Transport};
+use modal_wasm::{Client, Credentials, ErrorKind, SandboxExecParams};
+use modal_wasm_example_rust_sandbox::{run_in_sandbox, Output};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const IMAGE: &str = "debian:bookworm-slim";
+
+#[cfg(feature = "tonic-web")]
+fn transport() -> modal_wasm::transport::TonicWebTransport {
+    modal_wasm::transport::TonicWebTransport::new()
+}
+
+#[cfg(not(feature = "tonic-web"))]
+fn transport() -> modal_wasm::transport::FetchTransport {
+    modal_wasm::transport::FetchTransport
+}
+
+/// The chosen transport, counting the calls it carries: proof that they went through it.
+struct Counting<T>(T, Rc<Cell<usize>>);
+
+impl<T: Transport> Transport for Counting<T> {
+    fn call(&self, call: Call) -> LocalBoxFuture<'static, Result<Messages, Status>> {
+        self.1.set(self.1.get() + 1);
+        self.0.call(call)
+    }
+}
+
+fn env(name: &str, value: Option<&'static str>) -> &'static str {
+    value.unwrap_or_else(|| panic!("{name} must be set at build time (a sandboxd to test against)"))
+}
+
+/// A client of the sandboxd named at build time, and its call counter.
+fn client() -> (Client, Rc<Cell<usize>>) {
+    let url = env("SANDBOXD_URL", option_env!("SANDBOXD_URL"));
+    let id = env("SANDBOXD_TOKEN_ID", option_env!("SANDBOXD_TOKEN_ID"));
+    let secret = env(
+        "SANDBOXD_TOKEN_SECRET",
+        option_env!("SANDBOXD_TOKEN_SECRET"),
+    );
+    let calls = Rc::new(Cell::new(0));
+    let client = Client::builder(url)
+        .credentials(Credentials::workspace(id, secret))
+        .transport(Counting(transport(), calls.clone()))
+        .build()
+        .expect("client");
+    (client, calls)
+}
+
+#[wasm_bindgen_test]
+async fn a_command_runs_in_a_sandbox() {
+    let (client, calls) = client();
+    let out = run_in_sandbox(
+        &client,
+        "rust-example",
+        IMAGE,
+        &[
+            "sh",
+            "-c",
+            "echo hello from $0; echo oops >&2; exit 7",
+            "rust",
+        ],
+    )
+    .await
+    .expect("run_in_sandbox");
+    assert_eq!(
+        out,
+        Output {
+            stdout: "hello from rust\n".into(),
+            stderr: "oops\n".into(),
+            code: 7,
+        }
+    );
+    // app, environment, image, create, exec, stdout, stderr, wait, terminate at least
+    assert!(
+        calls.get() >= 9,
+        "{} calls went through the transport",
+        calls.get()
+    );
+}
+
+#[wasm_bindgen_test]
+async fn stdio_as_async_read_and_write_and_tags_and_list() {
+    let (client, _) = client();
+    let app = client
+        .apps()
+        .from_name(
+            "rust-example",
+            &modal_wasm::AppFromNameParams {
+                create_if_missing: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let image = client.images().from_registry(IMAGE).unwrap();
+    let params = modal_wasm::SandboxCreateParams {
+        tags: vec![("example".into(), "rust".into())],
+        ..Default::default()
+    };
+    let sb = client
+        .sandboxes()
+        .create(&app, &image, &params)
+        .await
+        .unwrap();
+
+    // stdin as AsyncWrite, stdout as AsyncRead, 200 KB each way
+    let cat = sb
+        .exec(["cat"], &SandboxExecParams::default())
+        .await
+        .unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let mut stdin = cat.stdin();
+    stdin.write_all(&data).await.unwrap();
+    stdin.close().await.unwrap();
+    let mut echoed = Vec::new();
+    cat.stdout()
+        .into_async_read()
+        .read_to_end(&mut echoed)
+        .await
+        .unwrap();
+    assert!(
+        echoed == data,
+        "cat echoed {} bytes, not the 200000 sent",
+        echoed.len()
+    );
+    assert_eq!(cat.wait().await.unwrap(), 0);
+
+    // the same sandbox found by tag, through the list stream
+    let listed: Vec<_> = client
+        .sandboxes()
+        .list(&modal_wasm::SandboxListParams {
+            app_id: Some(app.id().into()),
+            tags: vec![("example".into(), "rust".into())],
+            ..Default::default()
+        })
+        .collect()
+        .await;
+    assert!(
+        listed
+            .iter()
+            .any(|s| matches!(s, Ok(s) if s.id() == sb.id())),
+        "{} listed",
+        listed.len()
+    );
+
+    sb.terminate().await.unwrap();
+    assert_eq!(sb.wait().await.unwrap(), 137);
+    assert_eq!(sb.returncode(), Some(137));
+    sb.detach();
+    let e = sb
+        .exec(["true"], &SandboxExecParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::ClientClosed, "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_refused_before_any_call() {
+    let (client, calls) = client();
+    let e = client.images().from_registry("").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid);
+    let sb = client.sandboxes().from_id("sb-none").unwrap();
+    let e = sb
+        .exec(Vec::<String>::new(), &SandboxExecParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid);
+    assert_eq!(calls.get(), 0);
+    let e = Client::builder("ftp://x")
+        .credentials(Credentials::token("t"))
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(e.kind, ErrorKind::Invalid);
+}

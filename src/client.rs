@@ -1,0 +1,488 @@
+//! [`Client`], the entry point, and its services: apps, images, secrets, volumes and
+//! sandboxes. The requests of the API are built here (the JS facade only converts).
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use modal_proto::client as pb;
+use modal_proto::client::generic_result::GenericStatus;
+use modal_proto::rpcs::modal_client as cp;
+
+use crate::credentials::Credentials;
+use crate::error::{Error, ErrorKind, Result};
+use crate::objects::{App, Image, Secret, Volume};
+use crate::options::{
+    sandbox_create_request, tags_to_proto, AppFromNameParams, SandboxCreateParams,
+    SandboxFromNameParams, SandboxListParams, SecretFromNameParams, SecretFromObjectParams,
+    VolumeFromNameParams,
+};
+use crate::rpc::{Conn, Router};
+use crate::sandbox::Sandbox;
+use crate::transport::{FetchTransport, Transport};
+
+/// A connection to a Modal-compatible server: a sandboxd, or a gateway to Modal. Cheap to
+/// clone (clones share the connection, its cached tokens and images).
+///
+/// ```no_run
+/// # async fn example() -> modal_wasm::Result<()> {
+/// use modal_wasm::{Client, Credentials, SandboxExecParams};
+///
+/// let client = Client::builder("http://127.0.0.1:8787")
+///     .credentials(Credentials::workspace("ak-...", "as-..."))
+///     .build()?;
+/// let app = client.apps().from_name("demo", &Default::default()).await?;
+/// let image = client.images().from_registry("debian:bookworm-slim")?;
+/// let sandbox = client.sandboxes().create(&app, &image, &Default::default()).await?;
+/// let process = sandbox.exec(["echo", "hi"], &SandboxExecParams::default()).await?;
+/// assert_eq!(process.stdout().read_text().await?, "hi\n");
+/// assert_eq!(process.wait().await?, 0);
+/// sandbox.terminate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) conn: Rc<Conn>,
+}
+
+/// Builds a [`Client`]: endpoint, credentials, default environment, transport.
+pub struct ClientBuilder {
+    endpoint: String,
+    credentials: Option<Credentials>,
+    environment: Option<String>,
+    transport: Option<Rc<dyn Transport>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.conn.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The client's credentials (required).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The default environment of lookups (default: the server's).
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// How calls reach the server (default: [`FetchTransport`]).
+    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.transport = Some(Rc::new(transport));
+        self
+    }
+
+    /// The client. Fails with `Invalid` for a bad endpoint (checked first) and `Auth` for
+    /// missing credentials. No request is made until the first call.
+    pub fn build(self) -> Result<Client> {
+        let endpoint = crate::endpoint::normalize(&self.endpoint).map_err(Error::invalid)?;
+        let credentials = self
+            .credentials
+            .ok_or_else(|| Error::new(ErrorKind::Auth, "no credentials"))?
+            .checked()?;
+        let transport = self.transport.unwrap_or_else(|| Rc::new(FetchTransport));
+        Ok(Client {
+            conn: Conn::new(endpoint, transport, credentials, self.environment),
+        })
+    }
+}
+
+impl Client {
+    /// A builder of a client of the server at `endpoint` (`http://` or `https://`).
+    pub fn builder(endpoint: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            endpoint: endpoint.into(),
+            credentials: None,
+            environment: None,
+            transport: None,
+        }
+    }
+
+    /// Apps.
+    pub fn apps(&self) -> Apps<'_> {
+        Apps(self)
+    }
+
+    /// Images.
+    pub fn images(&self) -> Images<'_> {
+        Images(self)
+    }
+
+    /// Secrets.
+    pub fn secrets(&self) -> Secrets<'_> {
+        Secrets(self)
+    }
+
+    /// Volumes.
+    pub fn volumes(&self) -> Volumes<'_> {
+        Volumes(self)
+    }
+
+    /// Sandboxes.
+    pub fn sandboxes(&self) -> Sandboxes<'_> {
+        Sandboxes(self)
+    }
+
+    /// Closes the client: later calls, on it and on every handle it made, fail with
+    /// `ClientClosed`.
+    pub fn close(&self) {
+        self.conn.close();
+    }
+}
+
+fn creation_type(create_if_missing: bool) -> i32 {
+    if create_if_missing {
+        pb::ObjectCreationType::CreateIfMissing as i32
+    } else {
+        pb::ObjectCreationType::Unspecified as i32
+    }
+}
+
+fn nonempty<'a>(value: &'a str, what: &str) -> Result<&'a str> {
+    if value.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    Ok(value)
+}
+
+/// [`Client::apps`].
+pub struct Apps<'a>(&'a Client);
+
+impl Apps<'_> {
+    /// The app named `name`; with `create_if_missing`, created if it does not exist, else
+    /// a `NotFound` error.
+    pub async fn from_name(&self, name: &str, params: &AppFromNameParams) -> Result<App> {
+        let conn = &self.0.conn;
+        let req = pb::AppGetOrCreateRequest {
+            app_name: nonempty(name, "name")?.to_string(),
+            environment_name: conn.env(&params.environment),
+            object_creation_type: creation_type(params.create_if_missing),
+        };
+        let resp = conn.cp(cp::APP_GET_OR_CREATE, &req).await?;
+        Ok(App {
+            app_id: resp.app_id,
+            name: req.app_name,
+        })
+    }
+}
+
+/// [`Client::images`].
+pub struct Images<'a>(&'a Client);
+
+impl Images<'_> {
+    /// An image from a registry tag, e.g. `"alpine:3.21"`; built (or found) when a sandbox
+    /// is first created from it.
+    pub fn from_registry(&self, tag: &str) -> Result<Image> {
+        Ok(Image {
+            image_id: String::new(),
+            tag: Some(nonempty(tag, "tag")?.to_string()),
+        })
+    }
+
+    /// An existing image; `NotFound` if there is none.
+    pub async fn from_id(&self, image_id: &str) -> Result<Image> {
+        let req = pb::ImageFromIdRequest {
+            image_id: nonempty(image_id, "imageId")?.to_string(),
+        };
+        let resp = self.0.conn.cp(cp::IMAGE_FROM_ID, &req).await?;
+        Ok(Image::built(resp.image_id))
+    }
+}
+
+/// [`Client::secrets`].
+pub struct Secrets<'a>(&'a Client);
+
+impl Secrets<'_> {
+    /// A named secret; `NotFound` if there is none.
+    pub async fn from_name(&self, name: &str, params: &SecretFromNameParams) -> Result<Secret> {
+        let conn = &self.0.conn;
+        let req = pb::SecretGetOrCreateRequest {
+            deployment_name: nonempty(name, "name")?.to_string(),
+            environment_name: conn.env(&params.environment),
+            object_creation_type: pb::ObjectCreationType::Unspecified as i32,
+            required_keys: params.required_keys.clone(),
+            ..Default::default()
+        };
+        let resp = conn.cp(cp::SECRET_GET_OR_CREATE, &req).await?;
+        Ok(Secret {
+            secret_id: resp.secret_id,
+            name: Some(req.deployment_name),
+        })
+    }
+
+    /// An ephemeral secret of these environment variables.
+    pub async fn from_entries(
+        &self,
+        entries: impl IntoIterator<Item = (String, String)>,
+        params: &SecretFromObjectParams,
+    ) -> Result<Secret> {
+        let conn = &self.0.conn;
+        let req = pb::SecretGetOrCreateRequest {
+            environment_name: conn.env(&params.environment),
+            object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
+            env_dict: entries.into_iter().collect(),
+            ..Default::default()
+        };
+        let resp = conn.cp(cp::SECRET_GET_OR_CREATE, &req).await?;
+        Ok(Secret {
+            secret_id: resp.secret_id,
+            name: None,
+        })
+    }
+}
+
+/// [`Client::volumes`].
+pub struct Volumes<'a>(&'a Client);
+
+impl Volumes<'_> {
+    /// The volume named `name`; with `create_if_missing`, created if it does not exist.
+    pub async fn from_name(&self, name: &str, params: &VolumeFromNameParams) -> Result<Volume> {
+        let conn = &self.0.conn;
+        let req = pb::VolumeGetOrCreateRequest {
+            deployment_name: nonempty(name, "name")?.to_string(),
+            environment_name: conn.env(&params.environment),
+            object_creation_type: creation_type(params.create_if_missing),
+            ..Default::default()
+        };
+        let resp = conn.cp(cp::VOLUME_GET_OR_CREATE, &req).await?;
+        Ok(Volume {
+            volume_id: resp.volume_id,
+            name: Some(req.deployment_name),
+            read_only: false,
+        })
+    }
+}
+
+/// [`Client::sandboxes`].
+pub struct Sandboxes<'a>(&'a Client);
+
+impl Sandboxes<'_> {
+    /// Creates a sandbox in `app` from `image` (built first when it is defined by a tag).
+    /// The parameters are checked before any request.
+    pub async fn create(
+        &self,
+        app: &App,
+        image: &Image,
+        params: &SandboxCreateParams,
+    ) -> Result<Sandbox> {
+        let conn = &self.0.conn;
+        let mut req = sandbox_create_request(&app.app_id, &image.image_id, params)?;
+        conn.check_open()?;
+        if image.image_id.is_empty() {
+            let tag = image
+                .tag
+                .as_deref()
+                .ok_or_else(|| Error::invalid("image has neither an id nor a tag"))?;
+            let image_id = build_registry_image(conn, &app.app_id, tag).await?;
+            if let Some(d) = req.definition.as_mut() {
+                d.image_id = image_id;
+            }
+        }
+        let resp = conn.cp(cp::SANDBOX_CREATE_V2, &req).await?;
+        Ok(Sandbox::new(Router::new(
+            conn.clone(),
+            resp.sandbox_id,
+            Some(resp.task_id),
+            resp.command_router_access,
+        )))
+    }
+
+    /// A handle to an existing sandbox (no request is made).
+    pub fn from_id(&self, sandbox_id: &str) -> Result<Sandbox> {
+        let id = nonempty(sandbox_id, "sandboxId")?.to_string();
+        self.0.conn.check_open()?;
+        Ok(Sandbox::new(Router::new(
+            self.0.conn.clone(),
+            id,
+            None,
+            None,
+        )))
+    }
+
+    /// A running sandbox by app name and sandbox name; `NotFound` if there is none.
+    pub async fn from_name(
+        &self,
+        app_name: &str,
+        name: &str,
+        params: &SandboxFromNameParams,
+    ) -> Result<Sandbox> {
+        let conn = &self.0.conn;
+        let req = pb::SandboxGetFromNameRequest {
+            sandbox_name: nonempty(name, "name")?.to_string(),
+            environment_name: conn.env(&params.environment),
+            app_name: nonempty(app_name, "appName")?.to_string(),
+            include_terminated: params.include_terminated,
+        };
+        let resp = match conn.cp(cp::SANDBOX_GET_FROM_NAME_V2, &req).await {
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                conn.cp(cp::SANDBOX_GET_FROM_NAME, &req).await?
+            }
+            r => r?,
+        };
+        Ok(Sandbox::new(Router::new(
+            conn.clone(),
+            resp.sandbox_id,
+            None,
+            None,
+        )))
+    }
+
+    /// Running sandboxes, newest first, fetched a page (`SandboxListV2`) at a time as the
+    /// stream is read.
+    pub fn list(&self, params: &SandboxListParams) -> SandboxList {
+        let conn = self.0.conn.clone();
+        let req = pb::SandboxListRequest {
+            app_id: params.app_id.clone().unwrap_or_default(),
+            environment_name: conn.env(&params.environment),
+            include_finished: false,
+            tags: tags_to_proto(&params.tags),
+            before_timestamp: 0.0,
+        };
+        SandboxList {
+            conn,
+            req,
+            buf: VecDeque::new(),
+            done: false,
+            page: None,
+        }
+    }
+}
+
+type Page = LocalBoxFuture<'static, Result<pb::SandboxListResponse>>;
+
+/// The sandboxes of [`Sandboxes::list`], a `Stream`; it ends after an error.
+pub struct SandboxList {
+    conn: Rc<Conn>,
+    req: pb::SandboxListRequest,
+    buf: VecDeque<pb::SandboxInfo>,
+    done: bool,
+    /// The page being fetched.
+    page: Option<Page>,
+}
+
+impl std::fmt::Debug for SandboxList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxList")
+            .field("buffered", &self.buf.len())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl futures_util::Stream for SandboxList {
+    type Item = Result<Sandbox>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Sandbox>>> {
+        let me = &mut *self;
+        loop {
+            if let Some(info) = me.buf.pop_front() {
+                let task_id = info.task_info.as_ref().map(|t| t.id.clone());
+                let router = Router::new(me.conn.clone(), info.id, task_id, None);
+                return Poll::Ready(Some(Ok(Sandbox::new(router))));
+            }
+            if me.done {
+                return Poll::Ready(None);
+            }
+            let page = me.page.get_or_insert_with(|| {
+                let (conn, req) = (me.conn.clone(), me.req.clone());
+                Box::pin(async move { conn.cp(cp::SANDBOX_LIST_V2, &req).await })
+            });
+            let resp = ready!(page.as_mut().poll(cx));
+            me.page = None;
+            match resp {
+                Ok(resp) => {
+                    match resp.sandboxes.last() {
+                        None => me.done = true,
+                        Some(last) => me.req.before_timestamp = last.created_at,
+                    }
+                    me.buf.extend(resp.sandboxes);
+                }
+                Err(e) => {
+                    me.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}
+
+/// Builds (or finds) the image for a registry `tag` in `app_id`; returns its id.
+async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<String> {
+    let key = format!("{app_id}\n{tag}");
+    if let Some(id) = conn.image_cache.borrow().get(&key) {
+        return Ok(id.clone());
+    }
+    let builder_version = conn.builder_version().await?;
+    let req = pb::ImageGetOrCreateRequest {
+        image: Some(pb::Image {
+            dockerfile_commands: vec![format!("FROM {tag}")],
+            ..Default::default()
+        }),
+        app_id: app_id.to_string(),
+        builder_version,
+        ..Default::default()
+    };
+    let resp = conn.cp(cp::IMAGE_GET_OR_CREATE, &req).await?;
+    let image_id = resp.image_id;
+    let mut result = resp.result.filter(|r| r.status != 0);
+    let mut last_entry_id = String::new();
+    while result.is_none() {
+        let req = pb::ImageJoinStreamingRequest {
+            image_id: image_id.clone(),
+            timeout: 55.0,
+            last_entry_id: last_entry_id.clone(),
+            include_logs_for_finished: false,
+        };
+        let mut stream = conn.cp_stream(cp::IMAGE_JOIN_STREAMING, &req).await?;
+        loop {
+            match stream.next().await.transpose() {
+                Ok(Some(m)) => {
+                    if !m.entry_id.is_empty() {
+                        last_entry_id = m.entry_id;
+                    }
+                    if let Some(r) = m.result.filter(|r| r.status != 0) {
+                        result = Some(r);
+                        break;
+                    }
+                    if m.eof {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(st) if crate::retry::is_retryable(st.code()) => break,
+                Err(st) => return Err(st.into()),
+            }
+        }
+    }
+    let result = result.unwrap_or_default();
+    if result.status != GenericStatus::Success as i32 {
+        return Err(Error::new(
+            ErrorKind::Remote,
+            format!("Image build for {image_id} failed: {}", result.exception),
+        ));
+    }
+    conn.image_cache.borrow_mut().insert(key, image_id.clone());
+    Ok(image_id)
+}

@@ -1,0 +1,734 @@
+//! The JS API's option objects: their TypeScript declarations (tsify derives them from the
+//! structs here; the structs are never built, only declared) and the reading of each into
+//! the Rust API's options ([`JsOptions`]). The names check at the bottom fails when a
+//! reader reads a key its declaration lacks, or misses one it declares.
+#![allow(dead_code)] // the structs' fields exist for their TypeScript declarations
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use tsify::Tsify;
+use wasm_bindgen::JsValue;
+
+use super::convert::{prop_string, Fields, JsOptions, Record};
+use crate::error::Result;
+use crate::objects::{Probe, ProbeCheck, Secret, Volume};
+use crate::options as rust;
+
+// ---- the SDK objects options refer to, read through their getters --------------------
+
+/// A `Secret` of this package.
+pub(crate) fn secret_of(v: &JsValue) -> Option<Secret> {
+    Some(Secret {
+        secret_id: prop_string(v, "secretId")?,
+        name: None,
+    })
+}
+
+/// A `Volume` of this package.
+pub(crate) fn volume_of(v: &JsValue) -> Option<Volume> {
+    let read_only = js_sys::Reflect::get(v, &JsValue::from_str("readOnly"))
+        .ok()?
+        .as_bool()
+        .unwrap_or(false);
+    Some(Volume {
+        volume_id: prop_string(v, "volumeId")?,
+        name: None,
+        read_only,
+    })
+}
+
+/// A `Probe` of this package (`Probe.withTcp()` / `Probe.withExec()`).
+fn probe_of(v: &JsValue) -> Option<Probe> {
+    let get = |k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).ok();
+    let port = get("tcpPort")?.as_f64();
+    let argv = super::convert::elements(&get("execArgv")?, "readinessProbe.execArgv").ok()?;
+    let check = match (port, argv) {
+        (Some(p), None) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => {
+            ProbeCheck::Tcp(p as u16)
+        }
+        (None, Some(argv)) => ProbeCheck::Exec(
+            argv.iter()
+                .map(|a| a.as_string())
+                .collect::<Option<Vec<_>>>()
+                .filter(|a| !a.is_empty())?,
+        ),
+        _ => return None,
+    };
+    let interval = get("intervalMs")?
+        .as_f64()
+        .and_then(crate::duration::from_ms);
+    Some(Probe { check, interval })
+}
+
+// ---- declarations and readers ----------------------------------------------------------
+
+/// Options of `new ModalClient(...)`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ModalClientParams {
+    /// Server URL, e.g. `"http://127.0.0.1:8080"` (a sandboxd, or a gateway to Modal).
+    endpoint: String,
+    /// Workspace token id (`ak-...`), sent as `x-modal-token-id`. Only for a local
+    /// sandboxd or a trusted server: never ship a workspace secret to a browser.
+    #[tsify(optional)]
+    token_id: String,
+    /// Workspace token secret (`as-...`), sent as `x-modal-token-secret`.
+    #[tsify(optional)]
+    token_secret: String,
+    /// A scoped, expiring token minted by your backend (see `mintToken`), sent as
+    /// `authorization: Bearer`; for a gateway or a sandboxd with a signing key.
+    #[tsify(optional)]
+    token: String,
+    /// Called for a fresh scoped token before the current one expires, and once after
+    /// the server answers UNAUTHENTICATED (like CodeSandbox's `getSession`).
+    #[tsify(optional, type = "() => string | Promise<string>")]
+    get_token: IgnoredAny,
+    /// Default environment name for lookups.
+    #[tsify(optional)]
+    environment: String,
+}
+
+/// The client options as read from JS.
+#[derive(Default)]
+pub(crate) struct ClientParams {
+    pub(crate) endpoint: String,
+    pub(crate) token_id: String,
+    pub(crate) token_secret: String,
+    pub(crate) token: Option<String>,
+    pub(crate) get_token: Option<js_sys::Function>,
+    pub(crate) environment: Option<String>,
+}
+
+impl JsOptions for ModalClientParams {
+    type Value = ClientParams;
+    fn read(f: &Fields) -> Result<ClientParams> {
+        Ok(ClientParams {
+            endpoint: f.string("endpoint")?.unwrap_or_default(),
+            token_id: f.string("tokenId")?.unwrap_or_default(),
+            token_secret: f.string("tokenSecret")?.unwrap_or_default(),
+            token: f.string("token")?,
+            get_token: f.function("getToken")?,
+            environment: f.string("environment")?,
+        })
+    }
+}
+
+/// Options accepted by every async call.
+#[derive(Tsify, Deserialize, Default)]
+pub struct CallOptions {
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for CallOptions {
+    type Value = ();
+    fn read(_: &Fields) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Options of `client.apps.fromName()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AppFromNameParams {
+    /// Environment to look the app up in.
+    #[tsify(optional)]
+    environment: String,
+    /// Create the app if it does not exist.
+    #[tsify(optional)]
+    create_if_missing: bool,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for AppFromNameParams {
+    type Value = rust::AppFromNameParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::AppFromNameParams {
+            environment: f.string("environment")?,
+            create_if_missing: f.bool("createIfMissing")?.unwrap_or(false),
+        })
+    }
+}
+
+/// Options of `client.secrets.fromName()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretFromNameParams {
+    /// Environment to look the secret up in.
+    #[tsify(optional)]
+    environment: String,
+    /// Keys the secret must contain.
+    #[tsify(optional)]
+    required_keys: Vec<String>,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SecretFromNameParams {
+    type Value = rust::SecretFromNameParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::SecretFromNameParams {
+            environment: f.string("environment")?,
+            required_keys: f.strings("requiredKeys")?.unwrap_or_default(),
+        })
+    }
+}
+
+/// Options of `client.secrets.fromObject()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretFromObjectParams {
+    /// Environment to create the secret in.
+    #[tsify(optional)]
+    environment: String,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SecretFromObjectParams {
+    type Value = rust::SecretFromObjectParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::SecretFromObjectParams {
+            environment: f.string("environment")?,
+        })
+    }
+}
+
+/// Options of `client.volumes.fromName()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeFromNameParams {
+    /// Environment to look the volume up in.
+    #[tsify(optional)]
+    environment: String,
+    /// Create the volume if it does not exist.
+    #[tsify(optional)]
+    create_if_missing: bool,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for VolumeFromNameParams {
+    type Value = rust::VolumeFromNameParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::VolumeFromNameParams {
+            environment: f.string("environment")?,
+            create_if_missing: f.bool("createIfMissing")?.unwrap_or(false),
+        })
+    }
+}
+
+/// Options of `Probe.withTcp()` / `Probe.withExec()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeParams {
+    /// Interval between probes, in milliseconds.
+    #[tsify(optional)]
+    interval_ms: u32,
+}
+
+impl JsOptions for ProbeParams {
+    type Value = Option<std::time::Duration>;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(f.u32("intervalMs")?
+            .map(|ms| std::time::Duration::from_millis(ms.into())))
+    }
+}
+
+/// Options of `client.sandboxes.create()`, as in Modal's JS client.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxCreateParams {
+    /// Program and arguments of the main process; by default it sleeps until timeout.
+    #[tsify(optional)]
+    command: Vec<String>,
+    /// CPU cores reserved (fractional allowed).
+    #[tsify(optional)]
+    cpu: f64,
+    /// Hard CPU limit in cores.
+    #[tsify(optional)]
+    cpu_limit: f64,
+    /// Memory reserved, in MiB.
+    #[serde(rename = "memoryMiB")]
+    #[tsify(optional)]
+    memory_mib: u32,
+    /// Memory hard limit, in MiB.
+    #[serde(rename = "memoryLimitMiB")]
+    #[tsify(optional)]
+    memory_limit_mib: u32,
+    /// Maximum lifetime in milliseconds (a multiple of 1000). Defaults to 5 minutes.
+    #[tsify(optional)]
+    timeout_ms: f64,
+    /// Idle time in milliseconds after which the sandbox is terminated.
+    #[tsify(optional)]
+    idle_timeout_ms: f64,
+    /// Working directory (absolute).
+    #[tsify(optional)]
+    workdir: String,
+    /// Environment variables.
+    #[tsify(optional, type = "Record<string, string>")]
+    env: IgnoredAny,
+    /// Secrets injected as environment variables.
+    #[tsify(optional, type = "Secret[]")]
+    secrets: IgnoredAny,
+    /// Volumes by mount path.
+    #[tsify(optional, type = "Record<string, Volume>")]
+    volumes: IgnoredAny,
+    /// Ports tunneled with TLS.
+    #[tsify(optional)]
+    encrypted_ports: Vec<u32>,
+    /// Ports tunneled with TLS over HTTP/2.
+    #[tsify(optional)]
+    h2_ports: Vec<u32>,
+    /// Ports tunneled without encryption.
+    #[tsify(optional)]
+    unencrypted_ports: Vec<u32>,
+    /// Block all network access.
+    #[tsify(optional)]
+    block_network: bool,
+    /// Name, unique within the app.
+    #[tsify(optional)]
+    name: String,
+    /// Tags, filterable by `client.sandboxes.list({ tags })`.
+    #[tsify(optional, type = "Record<string, string>")]
+    tags: IgnoredAny,
+    /// Readiness probe, see `Probe.withTcp` / `Probe.withExec`.
+    #[tsify(optional, type = "Probe")]
+    readiness_probe: IgnoredAny,
+    /// Verbose logging.
+    #[tsify(optional)]
+    verbose: bool,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+fn secrets(f: &Fields) -> Result<Vec<Secret>> {
+    Ok(f.handles("secrets", "an array of Secret", secret_of)?
+        .unwrap_or_default())
+}
+
+fn record(f: &Fields, key: &str) -> Result<Record<String>> {
+    Ok(f.record(key)?.unwrap_or_default())
+}
+
+impl JsOptions for SandboxCreateParams {
+    type Value = rust::SandboxCreateParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::SandboxCreateParams {
+            command: f.strings("command")?.unwrap_or_default(),
+            cpu: f.f64("cpu")?,
+            cpu_limit: f.f64("cpuLimit")?,
+            memory_mib: f.u32("memoryMiB")?,
+            memory_limit_mib: f.u32("memoryLimitMiB")?,
+            timeout: f.duration("timeoutMs")?,
+            idle_timeout: f.duration("idleTimeoutMs")?,
+            workdir: f.string("workdir")?,
+            env: record(f, "env")?,
+            secrets: secrets(f)?,
+            volumes: f
+                .handle_record("volumes", "an object of Volume values", volume_of)?
+                .unwrap_or_default(),
+            encrypted_ports: f.u32s("encryptedPorts")?.unwrap_or_default(),
+            h2_ports: f.u32s("h2Ports")?.unwrap_or_default(),
+            unencrypted_ports: f.u32s("unencryptedPorts")?.unwrap_or_default(),
+            block_network: f.bool("blockNetwork")?.unwrap_or(false),
+            name: f.string("name")?,
+            tags: record(f, "tags")?,
+            readiness_probe: f.handle(
+                "readinessProbe",
+                "a Probe (from Probe.withTcp() or Probe.withExec())",
+                probe_of,
+            )?,
+            verbose: f.bool("verbose")?.unwrap_or(false),
+        })
+    }
+}
+
+/// Text or binary streams.
+#[derive(Tsify, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamMode {
+    /// Chunks are strings (UTF-8 decoded).
+    #[default]
+    Text,
+    /// Chunks are `Uint8Array`s.
+    Binary,
+}
+
+/// Pipe an output stream, or drop it.
+#[derive(Tsify, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StdioBehavior {
+    /// Readable through the process's stream.
+    Pipe,
+    /// Discarded; the stream is empty.
+    Ignore,
+}
+
+/// Options of `sandbox.exec()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxExecParams {
+    /// `"text"` (default) or `"binary"` chunks on stdout/stderr/stdin.
+    #[tsify(optional, type = "StreamMode")]
+    mode: IgnoredAny,
+    /// Pipe or ignore stdout.
+    #[tsify(optional, type = "StdioBehavior")]
+    stdout: IgnoredAny,
+    /// Pipe or ignore stderr.
+    #[tsify(optional, type = "StdioBehavior")]
+    stderr: IgnoredAny,
+    /// Working directory (absolute).
+    #[tsify(optional)]
+    workdir: String,
+    /// Timeout in milliseconds (a multiple of 1000).
+    #[tsify(optional)]
+    timeout_ms: f64,
+    /// Environment variables.
+    #[tsify(optional, type = "Record<string, string>")]
+    env: IgnoredAny,
+    /// Secrets injected as environment variables.
+    #[tsify(optional, type = "Secret[]")]
+    secrets: IgnoredAny,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxExecParams {
+    type Value = (rust::SandboxExecParams, StreamMode);
+    fn read(f: &Fields) -> Result<Self::Value> {
+        use rust::StdioBehavior::{Ignore, Pipe};
+        let stdio = |k| -> Result<rust::StdioBehavior> {
+            Ok(f.one_of(k, &["pipe", "ignore"], "'pipe' or 'ignore'")?
+                .map_or(Pipe, |i| [Pipe, Ignore][i]))
+        };
+        let mode = f.one_of("mode", &["text", "binary"], "'text' or 'binary'")?;
+        let params = rust::SandboxExecParams {
+            stdout: stdio("stdout")?,
+            stderr: stdio("stderr")?,
+            workdir: f.string("workdir")?,
+            timeout: f.duration("timeoutMs")?,
+            env: record(f, "env")?,
+            secrets: secrets(f)?,
+        };
+        Ok((
+            params,
+            mode.map_or(StreamMode::Text, |i| {
+                [StreamMode::Text, StreamMode::Binary][i]
+            }),
+        ))
+    }
+}
+
+/// Options of `client.sandboxes.list()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxListParams {
+    /// Only sandboxes of this app.
+    #[tsify(optional)]
+    app_id: String,
+    /// Only sandboxes with all these tags.
+    #[tsify(optional, type = "Record<string, string>")]
+    tags: IgnoredAny,
+    /// Environment name.
+    #[tsify(optional)]
+    environment: String,
+    /// Aborting rejects the pending `next()` with the signal's reason.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxListParams {
+    type Value = rust::SandboxListParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::SandboxListParams {
+            app_id: f.string("appId")?,
+            tags: record(f, "tags")?,
+            environment: f.string("environment")?,
+        })
+    }
+}
+
+/// Options of `client.sandboxes.fromName()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxFromNameParams {
+    /// Environment name.
+    #[tsify(optional)]
+    environment: String,
+    /// Fall back to the most recent terminated sandbox of that name.
+    #[tsify(optional)]
+    include_terminated: bool,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxFromNameParams {
+    type Value = rust::SandboxFromNameParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::SandboxFromNameParams {
+            environment: f.string("environment")?,
+            include_terminated: f.bool("includeTerminated")?.unwrap_or(false),
+        })
+    }
+}
+
+/// Options of `sandbox.terminate()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxTerminateParams {
+    /// Wait for the sandbox to finish and resolve to its exit code.
+    #[tsify(optional)]
+    wait: bool,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxTerminateParams {
+    /// Whether to wait.
+    type Value = bool;
+    fn read(f: &Fields) -> Result<bool> {
+        Ok(f.bool("wait")?.unwrap_or(false))
+    }
+}
+
+/// Options of `sandbox.createConnectToken()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxCreateConnectTokenParams {
+    /// Metadata the proxy adds to forwarded requests.
+    #[tsify(optional)]
+    user_metadata: String,
+    /// Container port requests are routed to (default 8080).
+    #[tsify(optional)]
+    port: u32,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxCreateConnectTokenParams {
+    type Value = rust::SandboxCreateConnectTokenParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::SandboxCreateConnectTokenParams {
+            user_metadata: f.string("userMetadata")?,
+            port: f.u32("port")?,
+        })
+    }
+}
+
+/// Options of filesystem calls.
+#[derive(Tsify, Deserialize, Default)]
+pub struct FilesystemCallOptions {
+    /// Aborting rejects the call with the signal's reason and cancels its requests.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for FilesystemCallOptions {
+    type Value = ();
+    fn read(_: &Fields) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Options of uploads and downloads.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FilesystemTransferOptions {
+    /// Called as bytes go over the wire (after each chunk of up to 1 MiB).
+    #[tsify(optional, type = "(progress: TransferProgress) => void")]
+    on_progress: IgnoredAny,
+    /// Aborting rejects the call with the signal's reason and cancels its requests.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for FilesystemTransferOptions {
+    /// The `onProgress` callback.
+    type Value = Option<js_sys::Function>;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        f.function("onProgress")
+    }
+}
+
+/// Options of `filesystem.makeDirectory()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FilesystemMakeDirectoryOptions {
+    /// Create missing parents; succeed if it exists (default `true`).
+    #[tsify(optional)]
+    create_parents: bool,
+    /// Aborting rejects the call with the signal's reason and cancels its requests.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for FilesystemMakeDirectoryOptions {
+    /// Whether to create parents.
+    type Value = Option<bool>;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        f.bool("createParents")
+    }
+}
+
+/// Options of `filesystem.remove()` / `sandbox.rm()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FilesystemRemoveOptions {
+    /// Remove a directory and its contents (default `false`: only empty directories).
+    #[tsify(optional)]
+    recursive: bool,
+    /// Aborting rejects the call with the signal's reason and cancels its requests.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for FilesystemRemoveOptions {
+    /// Whether to remove recursively.
+    type Value = Option<bool>;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        f.bool("recursive")
+    }
+}
+
+/// Options of `snapshotFilesystem()` and `snapshotDirectory()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxSnapshotFilesystemParams {
+    /// Overall budget in milliseconds (default 55000); then `TimeoutError`.
+    #[tsify(optional)]
+    timeout_ms: f64,
+    /// Lifetime of the image (a multiple of 1000, default 30 days); `null`: no expiry.
+    #[tsify(optional, type = "number | null")]
+    ttl_ms: IgnoredAny,
+    /// Aborting rejects the call with the signal's reason and cancels its requests.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxSnapshotFilesystemParams {
+    type Value = rust::SnapshotParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::SnapshotParams {
+            timeout: f.duration("timeoutMs")?,
+            ttl: match f.nullable_duration("ttlMs")? {
+                None => rust::ImageTtl::Default,
+                Some(None) => rust::ImageTtl::Never,
+                Some(Some(d)) => rust::ImageTtl::After(d),
+            },
+        })
+    }
+}
+
+/// Options of `reloadVolumes()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxReloadVolumesParams {
+    /// Overall budget in milliseconds (default 55000).
+    #[tsify(optional)]
+    timeout_ms: f64,
+    /// Aborting rejects the call with the signal's reason and cancels its requests.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxReloadVolumesParams {
+    /// The budget.
+    type Value = Option<std::time::Duration>;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        f.duration("timeoutMs")
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// The property names of a TypeScript interface declaration.
+    fn declared(decl: &str) -> Vec<String> {
+        let mut out: Vec<String> = decl
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim().trim_start_matches("readonly ");
+                let name = l.split([':', '?']).next()?;
+                let is_prop = !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && l[name.len()..].starts_with(['?', ':']);
+                is_prop.then(|| name.to_string())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The keys `T`'s reader asks for, plus `signal` (read by every call, from any object).
+    fn read<T: JsOptions>() -> Vec<String> {
+        let keys = RefCell::new(vec!["signal".to_string()]);
+        let _ = T::read(&Fields::recorder(&keys));
+        let mut keys = keys.into_inner();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    fn check<T: JsOptions>(checked: &mut usize) {
+        *checked += 1;
+        let mut declared = declared(T::DECL);
+        if !declared.contains(&"signal".to_string()) {
+            declared.push("signal".into());
+            declared.sort();
+        }
+        assert_eq!(read::<T>(), declared, "keys read vs declared:\n{}", T::DECL);
+    }
+
+    #[test]
+    fn every_option_object_reads_exactly_its_declared_keys() {
+        let mut n = 0;
+        check::<ModalClientParams>(&mut n);
+        check::<CallOptions>(&mut n);
+        check::<AppFromNameParams>(&mut n);
+        check::<SecretFromNameParams>(&mut n);
+        check::<SecretFromObjectParams>(&mut n);
+        check::<VolumeFromNameParams>(&mut n);
+        check::<ProbeParams>(&mut n);
+        check::<SandboxCreateParams>(&mut n);
+        check::<SandboxExecParams>(&mut n);
+        check::<SandboxListParams>(&mut n);
+        check::<SandboxFromNameParams>(&mut n);
+        check::<SandboxTerminateParams>(&mut n);
+        check::<SandboxCreateConnectTokenParams>(&mut n);
+        check::<FilesystemCallOptions>(&mut n);
+        check::<FilesystemTransferOptions>(&mut n);
+        check::<FilesystemMakeDirectoryOptions>(&mut n);
+        check::<FilesystemRemoveOptions>(&mut n);
+        check::<SandboxSnapshotFilesystemParams>(&mut n);
+        check::<SandboxReloadVolumesParams>(&mut n);
+        // Every struct declared here with a reader is checked (the enums have none).
+        let src = include_str!("options.rs");
+        let readers = src.matches("impl JsOptions for ").count() - 1; // this line
+        assert_eq!(n, readers, "a JsOptions impl is missing from this list");
+    }
+
+    #[test]
+    fn the_parser_sees_declared_names() {
+        assert_eq!(
+            declared(SandboxCreateParams::DECL).len(),
+            20,
+            "{}",
+            SandboxCreateParams::DECL
+        );
+    }
+}

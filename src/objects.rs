@@ -1,0 +1,165 @@
+//! Apps, images, secrets, volumes and readiness probes: small handles identified by id,
+//! plain values that a [`Sandbox`](crate::Sandbox) is created with.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A Modal App, the namespace sandboxes live in. From [`Apps::from_name`](crate::Apps::from_name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub(crate) app_id: String,
+    pub(crate) name: String,
+}
+
+impl App {
+    /// The app's id (`ap-...`).
+    pub fn id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The app's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A container image: an existing one (by id), or one defined by a registry tag and built
+/// (or found) when a sandbox is first created from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub(crate) image_id: String,
+    pub(crate) tag: Option<String>,
+}
+
+impl Image {
+    /// The image id (`im-...`); `None` for an image defined by a tag and not built by this
+    /// handle (sandboxes created from it build it).
+    pub fn id(&self) -> Option<&str> {
+        Some(self.image_id.as_str()).filter(|id| !id.is_empty())
+    }
+
+    /// The registry tag the image was defined from, if any.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    pub(crate) fn built(image_id: String) -> Image {
+        Image {
+            image_id,
+            tag: None,
+        }
+    }
+}
+
+/// A Secret: environment variables for sandboxes and commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    pub(crate) secret_id: String,
+    pub(crate) name: Option<String>,
+}
+
+impl Secret {
+    /// The secret's id (`st-...`).
+    pub fn id(&self) -> &str {
+        &self.secret_id
+    }
+
+    /// The secret's name, for named secrets.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+/// A Volume: persistent storage mounted into sandboxes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub(crate) volume_id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) read_only: bool,
+}
+
+impl Volume {
+    /// The volume's id (`vo-...`).
+    pub fn id(&self) -> &str {
+        &self.volume_id
+    }
+
+    /// The volume's name.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// True for a read-only view (see [`Volume::with_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// A read-only view of this volume, for mounting.
+    pub fn with_read_only(&self) -> Volume {
+        Volume {
+            read_only: true,
+            ..self.clone()
+        }
+    }
+}
+
+/// What a readiness probe checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeCheck {
+    /// The TCP port accepts connections.
+    Tcp(u16),
+    /// The command exits 0.
+    Exec(Vec<String>),
+}
+
+/// A readiness probe for [`SandboxCreateParams::readiness_probe`](crate::SandboxCreateParams::readiness_probe);
+/// [`Sandbox::wait_until_ready`](crate::Sandbox::wait_until_ready) waits for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub(crate) check: ProbeCheck,
+    pub(crate) interval: Option<Duration>,
+}
+
+impl Probe {
+    /// Ready once TCP `port` (1..=65535) accepts connections.
+    pub fn tcp(port: u16) -> Result<Probe> {
+        if port == 0 {
+            return Err(Error::invalid("port must be an integer in 1..=65535"));
+        }
+        Ok(Probe {
+            check: ProbeCheck::Tcp(port),
+            interval: None,
+        })
+    }
+
+    /// Ready once `argv` exits 0.
+    pub fn exec<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Result<Probe> {
+        let argv: Vec<String> = argv.into_iter().map(Into::into).collect();
+        if argv.is_empty() {
+            return Err(Error::invalid("argv must not be empty"));
+        }
+        Ok(Probe {
+            check: ProbeCheck::Exec(argv),
+            interval: None,
+        })
+    }
+
+    /// Probes every `interval` (whole milliseconds; the server's default otherwise).
+    pub fn with_interval(self, interval: Duration) -> Probe {
+        Probe {
+            interval: Some(interval),
+            ..self
+        }
+    }
+
+    /// What the probe checks.
+    pub fn check(&self) -> &ProbeCheck {
+        &self.check
+    }
+
+    /// The interval between probes, if set.
+    pub fn interval(&self) -> Option<Duration> {
+        self.interval
+    }
+}

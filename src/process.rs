@@ -1,0 +1,223 @@
+//! [`ContainerProcess`]: a command run by [`Sandbox::exec`](crate::Sandbox::exec), and the
+//! router calls behind exec stdio, shared with the filesystem calls.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use modal_proto::rpcs::task_command_router as tcr_rpc;
+use modal_proto::task_command_router as tcr;
+
+use crate::error::Result;
+use crate::exit::exec_exit_code;
+use crate::js;
+use crate::retry::Backoff;
+use crate::rpc::Router;
+use crate::stdio::{self, Chunk, Opener, OutputStream, Refresher, Sleeper, Stdin, Writer};
+
+pub(crate) fn sleeper() -> Sleeper {
+    Rc::new(|ms| Box::pin(js::sleep(ms)))
+}
+
+pub(crate) fn refresher(router: &Rc<Router>) -> Refresher {
+    let r = router.clone();
+    Rc::new(move || {
+        let r = r.clone();
+        Box::pin(async move { r.refresh().await })
+    })
+}
+
+/// One exec of one task: the ids its router calls carry.
+#[derive(Clone)]
+pub(crate) struct Exec {
+    pub(crate) router: Rc<Router>,
+    pub(crate) task_id: String,
+    pub(crate) exec_id: String,
+}
+
+impl Exec {
+    /// The resumable output on `fd` (pull-based; reopened at the delivered offset).
+    pub(crate) fn output(&self, fd: tcr::TaskExecStdioFileDescriptor) -> OutputStream {
+        let r = self.router.clone();
+        let (task_id, exec_id) = (self.task_id.clone(), self.exec_id.clone());
+        let open: Opener = Rc::new(move |offset| {
+            let r = r.clone();
+            let req = tcr::TaskExecStdioReadRequest {
+                task_id: task_id.clone(),
+                exec_id: exec_id.clone(),
+                offset,
+                file_descriptor: fd as i32,
+            };
+            Box::pin(async move {
+                let s = r
+                    .call_stream(tcr_rpc::TASK_EXEC_STDIO_READ, &req, Backoff::STREAM)
+                    .await?;
+                Ok(s.map(|m| {
+                    m.map(|m| Chunk {
+                        data: Bytes::from(m.data),
+                        starting_offset: None,
+                    })
+                })
+                .boxed_local())
+            })
+        });
+        OutputStream::new(stdio::resumable(open, refresher(&self.router), sleeper()))
+    }
+
+    /// Offset-carrying unary `TaskExecStdinWrite`s.
+    pub(crate) fn stdin(&self) -> Stdin {
+        let r = self.router.clone();
+        let (t, e) = (self.task_id.clone(), self.exec_id.clone());
+        let write: Writer = Rc::new(move |offset, data, eof| {
+            let r = r.clone();
+            let req = tcr::TaskExecStdinWriteRequest {
+                task_id: t.clone(),
+                exec_id: e.clone(),
+                offset,
+                data: data.to_vec(),
+                eof,
+            };
+            Box::pin(async move {
+                r.call(tcr_rpc::TASK_EXEC_STDIN_WRITE, &req, Backoff::UNARY)
+                    .await
+                    .map(|_| ())
+            })
+        });
+        Stdin::new(write)
+    }
+
+    /// Waits for the exit: the code, or 128 + signal.
+    pub(crate) async fn wait(&self) -> Result<i32> {
+        loop {
+            let req = tcr::TaskExecWaitRequest {
+                task_id: self.task_id.clone(),
+                exec_id: self.exec_id.clone(),
+            };
+            let resp = self
+                .router
+                .call(tcr_rpc::TASK_EXEC_WAIT, &req, Backoff::STREAM)
+                .await?;
+            use tcr::task_exec_wait_response::ExitStatus;
+            let code = match resp.exit_status {
+                Some(ExitStatus::Code(c)) => exec_exit_code(Some(c), None),
+                Some(ExitStatus::Signal(s)) => exec_exit_code(None, Some(s)),
+                None => None,
+            };
+            if let Some(code) = code {
+                return Ok(code);
+            }
+        }
+    }
+
+    /// The exit code if the command has exited (no waiting).
+    pub(crate) async fn poll(&self) -> Result<Option<i32>> {
+        let req = tcr::TaskExecPollRequest {
+            task_id: self.task_id.clone(),
+            exec_id: self.exec_id.clone(),
+        };
+        let resp = self
+            .router
+            .call(tcr_rpc::TASK_EXEC_POLL, &req, Backoff::UNARY)
+            .await?;
+        use tcr::task_exec_poll_response::ExitStatus;
+        Ok(match resp.exit_status {
+            Some(ExitStatus::Code(c)) => exec_exit_code(Some(c), None),
+            Some(ExitStatus::Signal(s)) => exec_exit_code(None, Some(s)),
+            None => None,
+        })
+    }
+}
+
+/// A command running in a sandbox, from [`Sandbox::exec`](crate::Sandbox::exec). Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct ContainerProcess {
+    inner: Rc<ProcInner>,
+}
+
+struct ProcInner {
+    exec: Exec,
+    pipe_stdout: bool,
+    pipe_stderr: bool,
+    stdin: Stdin,
+    returncode: Cell<Option<i32>>,
+}
+
+impl std::fmt::Debug for ContainerProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerProcess")
+            .field("exec_id", &self.exec_id())
+            .field("returncode", &self.returncode())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContainerProcess {
+    pub(crate) fn new(exec: Exec, pipe_stdout: bool, pipe_stderr: bool) -> Self {
+        ContainerProcess {
+            inner: Rc::new(ProcInner {
+                stdin: exec.stdin(),
+                exec,
+                pipe_stdout,
+                pipe_stderr,
+                returncode: Cell::new(None),
+            }),
+        }
+    }
+
+    /// The exec id (a client-made UUID).
+    pub fn exec_id(&self) -> &str {
+        &self.inner.exec.exec_id
+    }
+
+    /// The command's stdout from its first byte (each call reads it anew; empty if it
+    /// was ignored).
+    pub fn stdout(&self) -> OutputStream {
+        if self.inner.pipe_stdout {
+            self.inner
+                .exec
+                .output(tcr::TaskExecStdioFileDescriptor::Stdout)
+        } else {
+            OutputStream::empty()
+        }
+    }
+
+    /// The command's stderr from its first byte.
+    pub fn stderr(&self) -> OutputStream {
+        if self.inner.pipe_stderr {
+            self.inner
+                .exec
+                .output(tcr::TaskExecStdioFileDescriptor::Stderr)
+        } else {
+            OutputStream::empty()
+        }
+    }
+
+    /// The command's stdin (clones share it); closing it sends EOF.
+    pub fn stdin(&self) -> Stdin {
+        self.inner.stdin.clone()
+    }
+
+    /// The exit code once known (after [`wait`](Self::wait) or a finished
+    /// [`poll`](Self::poll)).
+    pub fn returncode(&self) -> Option<i32> {
+        self.inner.returncode.get()
+    }
+
+    /// Waits for the command to exit: its exit code (128 + signal if killed).
+    pub async fn wait(&self) -> Result<i32> {
+        let code = self.inner.exec.wait().await?;
+        self.inner.returncode.set(Some(code));
+        Ok(code)
+    }
+
+    /// The exit code if the command has exited, else `None` (no waiting).
+    pub async fn poll(&self) -> Result<Option<i32>> {
+        let code = self.inner.exec.poll().await?;
+        if code.is_some() {
+            self.inner.returncode.set(code);
+        }
+        Ok(code)
+    }
+}

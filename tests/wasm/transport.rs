@@ -1,0 +1,138 @@
+#![cfg(target_arch = "wasm32")]
+//! Split-trailers regression tests of the transports, in Chromium: a gRPC-web reply whose
+//! body fetch delivers cut at every byte (and one byte per chunk) must give the same
+//! messages and status through every transport. tonic-web-wasm-client 0.9.2 unpatched
+//! fails these for cuts inside the trailers frame (its issue #97); the decoder's own native
+//! tests are in src/grpc/frame.rs and vendor/tonic-web-wasm-client. Run with
+//! `--features tonic-web` to cover TonicWebTransport too (scripts/test-wasm.sh does).
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use modal_wasm::transport::{Call, Code, FetchTransport, Status, Transport};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(module = "/tests/wasm/transport.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = replyInChunks)]
+    fn reply_in_chunks(chunks: js_sys::Array) -> js_sys::Function;
+}
+
+fn frame(flag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![flag];
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+fn body(messages: &[&[u8]], trailers: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = messages.iter().flat_map(|m| frame(0, m)).collect();
+    out.extend(frame(0x80, trailers.as_bytes()));
+    out
+}
+
+/// The messages of one call whose reply arrives as `chunks`, and its final status (`None`
+/// for OK).
+async fn call(t: &dyn Transport, chunks: &[&[u8]]) -> (Vec<Bytes>, Option<Status>) {
+    let arr = js_sys::Array::new();
+    for c in chunks {
+        arr.push(&js_sys::Uint8Array::from(*c));
+    }
+    let restore = reply_in_chunks(arr);
+    let call = Call {
+        base_url: "http://127.0.0.1:9".into(),
+        path: "/modal.client.ModalClient/AppGetOrCreate",
+        headers: vec![("x-modal-client-type", "8".into())],
+        message: vec![],
+    };
+    let mut out = (Vec::new(), None);
+    match t.call(call).await {
+        Err(s) => out.1 = Some(s),
+        Ok(mut messages) => {
+            while let Some(m) = messages.next().await {
+                match m {
+                    Ok(m) => out.0.push(m),
+                    Err(s) => out.1 = Some(s),
+                }
+            }
+        }
+    }
+    let _ = restore.call0(&JsValue::NULL);
+    out
+}
+
+fn transports() -> Vec<(&'static str, Box<dyn Transport>)> {
+    #[allow(unused_mut)]
+    let mut all: Vec<(&'static str, Box<dyn Transport>)> =
+        vec![("FetchTransport", Box::new(FetchTransport))];
+    #[cfg(feature = "tonic-web")]
+    all.push((
+        "TonicWebTransport",
+        Box::new(modal_wasm::transport::TonicWebTransport::new()),
+    ));
+    all
+}
+
+#[wasm_bindgen_test]
+async fn error_trailers_split_at_every_byte() {
+    let whole = body(
+        &[b"hello", b""],
+        "grpc-status:5\r\ngrpc-message:no%20such%20app\r\n",
+    );
+    for (name, t) in transports() {
+        for cut in 0..=whole.len() {
+            let (a, b) = whole.split_at(cut);
+            let (messages, status) = call(&*t, &[a, b]).await;
+            assert_eq!(
+                messages,
+                vec![Bytes::from_static(b"hello"), Bytes::new()],
+                "{name}, cut at {cut}"
+            );
+            let status = status.unwrap_or_else(|| panic!("{name}, cut at {cut}: no status"));
+            assert_eq!(
+                (status.code(), status.message()),
+                (Code::NotFound, "no such app"),
+                "{name}, cut at {cut}"
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn ok_trailers_split_at_every_byte_and_byte_by_byte() {
+    let whole = body(&[b"hi"], "grpc-status: 0\r\n");
+    for (name, t) in transports() {
+        for cut in 0..=whole.len() {
+            let (a, b) = whole.split_at(cut);
+            let (messages, status) = call(&*t, &[a, b]).await;
+            assert_eq!(
+                messages,
+                vec![Bytes::from_static(b"hi")],
+                "{name}, cut at {cut}"
+            );
+            assert_eq!(status, None, "{name}, cut at {cut}");
+        }
+        let bytes: Vec<&[u8]> = whole.chunks(1).collect();
+        let (messages, status) = call(&*t, &bytes).await;
+        assert_eq!(
+            messages,
+            vec![Bytes::from_static(b"hi")],
+            "{name}, byte by byte"
+        );
+        assert_eq!(status, None, "{name}, byte by byte");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_body_cut_inside_the_trailers_is_an_error() {
+    let whole = body(&[b"x"], "grpc-status:0\r\n");
+    for (name, t) in transports() {
+        for cut in frame(0, b"x").len() + 1..whole.len() {
+            let (_, status) = call(&*t, &[&whole[..cut]]).await;
+            let status = status.unwrap_or_else(|| panic!("{name}, cut at {cut}: no error"));
+            assert_ne!(status.code(), Code::Ok, "{name}, cut at {cut}");
+        }
+    }
+}
