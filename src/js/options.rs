@@ -347,6 +347,8 @@ impl JsOptions for SandboxCreateParams {
                 probe_of,
             )?,
             verbose: f.bool("verbose")?.unwrap_or(false),
+            // not in the JS API yet (the package's size budget): the Rust API's
+            pty: None,
         })
     }
 }
@@ -418,6 +420,8 @@ impl JsOptions for SandboxExecParams {
             timeout: f.duration("timeoutMs")?,
             env: record(f, "env")?,
             secrets: secrets(f)?,
+            // not in the JS API yet (the package's size budget): the Rust API's
+            pty: None,
         };
         Ok((
             params,
