@@ -6,61 +6,20 @@
 
 use crate::auth::now_f64;
 use crate::backend::cgroup::Limits;
-use crate::backend::sandbox::{ExecRequest, Outcome, Sandbox, SandboxSpec, StderrMode};
-use crate::images::{hex_digest, ImageRecord};
-use crate::snapshots::freeze_writable_layers;
-use crate::state::{base_env, State};
-use crate::store::{IMAGES, META};
+use crate::backend::rootfs::inside;
+use crate::backend::sandbox::{set_env, ExecRequest, Outcome, Sandbox, SandboxSpec, StderrMode};
+use crate::build_log::Build;
+use crate::images::{freeze_writable_layers, hex_digest, ImageRecord};
+use crate::state::{base_env, idle_entrypoint, State};
+use crate::store::{Record, Table};
+use crate::sync::lock;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(1800);
-
-/// A build in progress: its log so far, and whether it has finished.
-#[derive(Default)]
-pub struct Build {
-    lines: Mutex<Vec<String>>,
-    finished: AtomicBool,
-    changed: Notify,
-}
-
-impl Build {
-    pub fn log(&self, line: impl Into<String>) {
-        if let Ok(mut l) = self.lines.lock() {
-            l.push(line.into());
-        }
-        self.changed.notify_waiters();
-    }
-
-    /// Lines from `from` on, waiting for new ones; `None` once finished and all were read.
-    pub async fn lines_from(&self, from: usize) -> Option<Vec<String>> {
-        loop {
-            let notified = self.changed.notified();
-            let lines: Vec<String> = self
-                .lines
-                .lock()
-                .map(|l| l.iter().skip(from).cloned().collect())
-                .unwrap_or_default();
-            if !lines.is_empty() {
-                return Some(lines);
-            }
-            if self.finished.load(Ordering::Acquire) {
-                return None;
-            }
-            notified.await;
-        }
-    }
-
-    fn finish(&self) {
-        self.finished.store(true, Ordering::Release);
-        self.changed.notify_waiters();
-    }
-}
 
 /// What a cached step produced.
 #[derive(Clone, Serialize, Deserialize)]
@@ -68,6 +27,48 @@ struct StepResult {
     layers: Vec<String>,
     env: Vec<(String, String)>,
     workdir: Option<String>,
+}
+
+/// Keyed by the digest of the parent's key, the step and the files it copies.
+impl Record for StepResult {
+    const TABLE: Table = Table::META;
+    const KEY_PREFIX: &'static str = "step:";
+}
+
+impl StepResult {
+    fn of(base: &ImageRecord) -> Self {
+        Self {
+            layers: base.layers.clone(),
+            env: base.env.clone(),
+            workdir: base.workdir.clone(),
+        }
+    }
+
+    fn with_env(&self, vars: Vec<(String, String)>) -> Self {
+        let mut n = self.clone();
+        set_env(&mut n.env, vars);
+        n
+    }
+
+    fn with_layer(&self, layer: String) -> Self {
+        let mut n = self.clone();
+        n.layers.push(layer);
+        n
+    }
+
+    fn into_image(self, id: &str, base: &ImageRecord) -> ImageRecord {
+        ImageRecord {
+            id: id.to_string(),
+            layers: self.layers,
+            host_dirs: base.host_dirs.clone(),
+            created_at: now_f64(),
+            logs: vec![],
+            error: None,
+            expires_at: None,
+            env: self.env,
+            workdir: self.workdir,
+        }
+    }
 }
 
 enum Step {
@@ -131,6 +132,62 @@ fn parse_step(line: &str) -> Result<Step> {
     })
 }
 
+/// The first of a COPY's sources that names the context file `name` (itself, a
+/// directory it is in, or `.`).
+fn copy_source<'a>(sources: &'a [String], name: &str) -> Option<&'a str> {
+    sources
+        .iter()
+        .find(|s| {
+            *s == "." || name == *s || name.starts_with(&format!("{}/", s.trim_end_matches('/')))
+        })
+        .map(String::as_str)
+}
+
+/// A step's cache key: its parent's key, its line and, for COPY, the files it copies.
+fn step_key(parent: &str, line: &str, step: &Step, context: &[(String, Vec<u8>)]) -> String {
+    let mut copied = String::new();
+    if let Step::Copy { sources, .. } = step {
+        for (name, data) in context {
+            if copy_source(sources, name).is_some() {
+                copied.push_str(&format!("{name}:{};", hex_digest(data)));
+            }
+        }
+    }
+    hex_digest(format!("{parent}\n{line}\n{copied}").as_bytes())
+}
+
+/// Where each context file a COPY takes goes in the layer `dir`, `dest` being absolute.
+fn copy_targets<'a>(
+    sources: &[String],
+    dest: &str,
+    context: &'a [(String, Vec<u8>)],
+    dir: &Path,
+) -> Result<Vec<(PathBuf, &'a [u8])>> {
+    let mut files = Vec::new();
+    for (name, data) in context {
+        let Some(src) = copy_source(sources, name) else {
+            continue;
+        };
+        let rel = if name == src {
+            name.rsplit('/').next().unwrap_or(name)
+        } else {
+            name.strip_prefix(src.trim_end_matches('/'))
+                .unwrap_or(name)
+                .trim_start_matches('/')
+        };
+        let target = if dest.ends_with('/') || sources.len() > 1 || name != src {
+            inside(dir, &format!("{}/{rel}", dest.trim_end_matches('/')))?
+        } else {
+            inside(dir, dest)?
+        };
+        files.push((target, data.as_slice()));
+    }
+    if files.is_empty() {
+        bail!("COPY: no context file matches {sources:?}");
+    }
+    Ok(files)
+}
+
 fn join_workdir(cur: &Option<String>, path: &str) -> String {
     if path.starts_with('/') {
         path.to_string()
@@ -160,10 +217,13 @@ impl State {
         commands: Vec<String>,
         context: Vec<(String, Vec<u8>)>,
     ) -> Option<Arc<Build>> {
-        if let Ok(Some(_)) = self.store.get::<ImageRecord>(IMAGES, id) {
-            return None;
+        match self.store.get::<ImageRecord>(id) {
+            Ok(Some(_)) => return None,
+            Ok(None) => {}
+            // building again is the way to a readable record
+            Err(e) => tracing::warn!(image = %id, "reading the image's record: {e:#}"),
         }
-        let mut builds = self.builds.lock().ok()?;
+        let mut builds = lock(&self.builds);
         if let Some(b) = builds.get(id) {
             return Some(b.clone());
         }
@@ -190,22 +250,23 @@ impl State {
                 }
             };
             let rec = ImageRecord {
-                logs: b.lines.lock().map(|l| l.clone()).unwrap_or_default(),
+                logs: b.all_lines(),
                 ..rec
             };
-            let _ = me.store.put(IMAGES, &id, &rec);
-            b.finish();
-            if let Ok(mut builds) = me.builds.lock() {
-                builds.remove(&id);
+            if let Err(e) = me.store.put(&id, &rec) {
+                tracing::error!(image = %id, "recording the build's result: {e:#}");
             }
+            b.finish();
+            lock(&me.builds).remove(&id);
         });
         Some(build)
     }
 
     pub fn running_build(&self, id: &str) -> Option<Arc<Build>> {
-        self.builds.lock().ok()?.get(id).cloned()
+        lock(&self.builds).get(id).cloned()
     }
 
+    /// Build `id` step by step from its base, reusing cached steps.
     async fn build(
         &self,
         id: &str,
@@ -217,7 +278,35 @@ impl State {
             .iter()
             .map(|l| l.trim())
             .filter(|l| !l.is_empty() && !l.starts_with('#'));
-        let first = lines.next().context("the image definition is empty")?;
+        let base = self.build_base(lines.next(), log)?;
+        let mut cur = StepResult::of(&base);
+        let mut key = format!("{}:{}", base.id, base.layers.join(","));
+        for line in lines {
+            let step = parse_step(line)?;
+            key = step_key(&key, line, &step, context);
+            cur = match self.store.get::<StepResult>(&key)? {
+                Some(hit) if self.images.has_layers(&hit.layers) => {
+                    log.log(format!("=> {line} (cached)"));
+                    hit
+                }
+                _ => {
+                    log.log(format!("=> {line}"));
+                    let layer = format!("{id}-{}", &key[..12]);
+                    let next = self
+                        .apply_step(step, &cur, &base, layer, context, log)
+                        .await?;
+                    self.store.put(&key, &next)?;
+                    next
+                }
+            };
+        }
+        log.log(format!("=> built {id}"));
+        Ok(cur.into_image(id, &base))
+    }
+
+    /// The image a definition's first line, `FROM <image>`, names.
+    fn build_base(&self, first: Option<&str>, log: &Build) -> Result<ImageRecord> {
+        let first = first.context("the image definition is empty")?;
         let from = match first.split_once(char::is_whitespace) {
             Some((w, rest)) if w.eq_ignore_ascii_case("FROM") => {
                 rest.split_whitespace().next().unwrap_or("")
@@ -229,134 +318,57 @@ impl State {
         for l in &base.logs {
             log.log(l.clone());
         }
-        let mut cur = StepResult {
-            layers: base.layers.clone(),
-            env: base.env.clone(),
-            workdir: base.workdir.clone(),
-        };
-        let mut key = format!("{}:{}", base.id, base.layers.join(","));
-        for line in lines {
-            let step = parse_step(line)?;
-            let mut copied = String::new();
-            if let Step::Copy { sources, .. } = &step {
-                for (name, data) in context {
-                    if sources.iter().any(|s| {
-                        name == s
-                            || name.starts_with(&format!("{}/", s.trim_end_matches('/')))
-                            || s == "."
-                    }) {
-                        copied.push_str(&format!("{name}:{};", hex_digest(data)));
-                    }
-                }
+        Ok(base)
+    }
+
+    /// The image after one step; a step that makes files adds them as `layer`.
+    async fn apply_step(
+        &self,
+        step: Step,
+        cur: &StepResult,
+        base: &ImageRecord,
+        layer: String,
+        context: &[(String, Vec<u8>)],
+        log: &Build,
+    ) -> Result<StepResult> {
+        Ok(match step {
+            Step::Ignored(l) => {
+                log.log(format!(
+                    "   (sandboxd does not apply {l:?} to the image; it has no effect)"
+                ));
+                cur.clone()
             }
-            key = hex_digest(format!("{key}\n{line}\n{copied}").as_bytes());
-            let cache_key = format!("step:{key}");
-            if let Some(hit) = self.store.get::<StepResult>(META, &cache_key)? {
-                if hit
-                    .layers
-                    .iter()
-                    .all(|l| self.images.layers_dir.join(l).is_dir())
-                {
-                    log.log(format!("=> {line} (cached)"));
-                    cur = hit;
-                    continue;
+            Step::Env(vars) => cur.with_env(vars),
+            Step::Workdir(w) => StepResult {
+                workdir: Some(join_workdir(&cur.workdir, &w)),
+                ..cur.clone()
+            },
+            Step::Copy { sources, dest } => {
+                let dest = join_workdir(&cur.workdir, &dest);
+                let dir = self.images.layers_dir.join(&layer);
+                let files = copy_targets(&sources, &dest, context, &dir)?;
+                for (target, data) in &files {
+                    if let Some(parent) = target.parent() {
+                        tokio::fs::create_dir_all(parent).await?;
+                    }
+                    tokio::fs::write(target, data).await?;
                 }
+                let chown = tokio::process::Command::new("chown")
+                    .arg("-R")
+                    .arg(format!("{0}:{0}", self.backend.uid))
+                    .arg(&dir)
+                    .status()
+                    .await;
+                if !chown.as_ref().is_ok_and(|s| s.success()) {
+                    tracing::warn!(layer = %layer, "chown of the copied files: {chown:?}");
+                }
+                log.log(format!("   copied {} file(s) to {dest}", files.len()));
+                cur.with_layer(layer)
             }
-            log.log(format!("=> {line}"));
-            let next = match step {
-                Step::Ignored(l) => {
-                    log.log(format!(
-                        "   (sandboxd does not apply {l:?} to the image; it has no effect)"
-                    ));
-                    cur.clone()
-                }
-                Step::Env(vars) => {
-                    let mut n = cur.clone();
-                    for (k, v) in vars {
-                        n.env.retain(|(ek, _)| *ek != k);
-                        n.env.push((k, v));
-                    }
-                    n
-                }
-                Step::Workdir(w) => StepResult {
-                    workdir: Some(join_workdir(&cur.workdir, &w)),
-                    ..cur.clone()
-                },
-                Step::Copy { sources, dest } => {
-                    let layer = format!("{id}-{}", &key[..12]);
-                    let dir = self.images.layers_dir.join(&layer);
-                    let dest = join_workdir(&cur.workdir, &dest);
-                    let mut n = 0;
-                    for (name, data) in context {
-                        let Some(src) = sources.iter().find(|s| {
-                            *s == "."
-                                || name == *s
-                                || name.starts_with(&format!("{}/", s.trim_end_matches('/')))
-                        }) else {
-                            continue;
-                        };
-                        let rel = if name == src {
-                            name.rsplit('/').next().unwrap_or(name)
-                        } else {
-                            name.strip_prefix(src.trim_end_matches('/'))
-                                .unwrap_or(name)
-                                .trim_start_matches('/')
-                        };
-                        let target = if dest.ends_with('/') || sources.len() > 1 || name != src {
-                            crate::backend::rootfs::inside(
-                                &dir,
-                                &format!("{}/{rel}", dest.trim_end_matches('/')),
-                            )?
-                        } else {
-                            crate::backend::rootfs::inside(&dir, &dest)?
-                        };
-                        if let Some(parent) = target.parent() {
-                            std::fs::create_dir_all(parent)?;
-                        }
-                        std::fs::write(&target, data)?;
-                        n += 1;
-                    }
-                    if n == 0 {
-                        bail!("COPY: no context file matches {sources:?}");
-                    }
-                    let _ = std::process::Command::new("chown")
-                        .arg("-R")
-                        .arg(format!("{0}:{0}", self.backend.uid))
-                        .arg(&dir)
-                        .status();
-                    log.log(format!("   copied {n} file(s) to {dest}"));
-                    let mut layers = cur.layers.clone();
-                    layers.push(layer);
-                    StepResult {
-                        layers,
-                        ..cur.clone()
-                    }
-                }
-                Step::Run(argv) => {
-                    let layer = format!("{id}-{}", &key[..12]);
-                    self.run_step(&base, &cur, &argv, &layer, log).await?;
-                    let mut layers = cur.layers.clone();
-                    layers.push(layer);
-                    StepResult {
-                        layers,
-                        ..cur.clone()
-                    }
-                }
-            };
-            self.store.put(META, &cache_key, &next)?;
-            cur = next;
-        }
-        log.log(format!("=> built {id}"));
-        Ok(ImageRecord {
-            id: id.to_string(),
-            layers: cur.layers,
-            host_dirs: base.host_dirs.clone(),
-            created_at: now_f64(),
-            logs: vec![],
-            error: None,
-            expires_at: None,
-            env: cur.env,
-            workdir: cur.workdir,
+            Step::Run(argv) => {
+                self.run_step(base, cur, &argv, &layer, log).await?;
+                cur.with_layer(layer)
+            }
         })
     }
 
@@ -369,7 +381,6 @@ impl State {
         layer: &str,
         log: &Build,
     ) -> Result<()> {
-        let sandbox_id = crate::ids::new_id("build");
         let image = ImageRecord {
             layers: cur.layers.clone(),
             ..base.clone()
@@ -377,66 +388,30 @@ impl State {
         let mut env = base_env();
         env.extend(cur.env.iter().cloned());
         let workdir = cur.workdir.clone().unwrap_or_else(|| "/".into());
-        let sb = Sandbox::start(
-            &self.backend,
-            SandboxSpec {
-                id: sandbox_id.clone(),
-                entrypoint: vec![
-                    format!(
-                        "{}/{}",
-                        crate::backend::rootfs::HELPERS_DIR,
-                        crate::backend::spawn::INIT
-                    ),
-                    "idle".into(),
-                ],
-                env,
-                workdir: workdir.clone(),
-                image: self.images.layers(&image),
-                volumes: vec![],
-                limits: Limits {
-                    memory_bytes: Some(crate::state::DEFAULT_MEMORY_MAX_MIB << 20),
-                    pids: Some(crate::state::MAX_PIDS),
-                    ..Limits::default()
-                },
-                block_network: false,
-                timeout: RUN_TIMEOUT + Duration::from_secs(60),
-                idle_timeout: None,
-                ports: vec![],
-                readiness: None,
-                disk_mib: self.backend.disk.default_mib,
+        let spec = SandboxSpec {
+            id: crate::ids::new_id("build"),
+            entrypoint: idle_entrypoint(),
+            env,
+            workdir: workdir.clone(),
+            image: self.images.layers(&image),
+            volumes: vec![],
+            limits: Limits {
+                memory_bytes: Some(crate::state::DEFAULT_MEMORY_MAX_MIB << 20),
+                pids: Some(crate::state::MAX_PIDS),
+                ..Limits::default()
             },
-        )
-        .await
-        .context("starting the build sandbox")?;
+            block_network: false,
+            timeout: RUN_TIMEOUT + Duration::from_secs(60),
+            idle_timeout: None,
+            ports: vec![],
+            readiness: None,
+            disk_mib: self.backend.disk.default_mib,
+        };
+        let sb = Sandbox::start(&self.backend, spec)
+            .await
+            .context("starting the build sandbox")?;
         let result: Result<()> = async {
-            let exec = sb.exec(
-                "build-step",
-                ExecRequest {
-                    argv: argv.to_vec(),
-                    env: vec![],
-                    workdir: Some(workdir),
-                    timeout: Some(RUN_TIMEOUT),
-                    stdout: true,
-                    stderr: StderrMode::Stdout,
-                },
-            )?;
-            let mut offset = 0;
-            let mut pending = String::new();
-            while let Some((at, data)) = exec.stdout.next(offset, 64 * 1024).await {
-                offset = at + data.len() as u64;
-                pending.push_str(&String::from_utf8_lossy(&data));
-                while let Some(i) = pending.find('\n') {
-                    log.log(pending[..i].to_string());
-                    pending.drain(..=i);
-                }
-            }
-            if !pending.is_empty() {
-                log.log(pending);
-            }
-            match exec.wait().await {
-                crate::backend::sandbox::ExitStatus::Code(0) => {}
-                status => bail!("RUN {argv:?} failed ({status:?})"),
-            }
+            run_logged(&sb, argv, workdir, log).await?;
             let dir = self.images.layers_dir.join(layer);
             let data = sb
                 .data_dir()
@@ -449,8 +424,38 @@ impl State {
     }
 }
 
-/// Running builds, by image id.
-pub type Builds = Mutex<HashMap<String, Arc<Build>>>;
+/// Run `argv` in the build sandbox, its output (stderr in stdout) going to the build log
+/// line by line; an error unless it exits 0.
+async fn run_logged(sb: &Sandbox, argv: &[String], workdir: String, log: &Build) -> Result<()> {
+    let exec = sb.exec(
+        "build-step",
+        ExecRequest {
+            argv: argv.to_vec(),
+            env: vec![],
+            workdir: Some(workdir),
+            timeout: Some(RUN_TIMEOUT),
+            stdout: true,
+            stderr: StderrMode::Stdout,
+        },
+    )?;
+    let mut offset = 0;
+    let mut pending = String::new();
+    while let Some((at, data)) = exec.stdout.next(offset, 64 * 1024).await {
+        offset = at + data.len() as u64;
+        pending.push_str(&String::from_utf8_lossy(&data));
+        while let Some(i) = pending.find('\n') {
+            log.log(pending[..i].to_string());
+            pending.drain(..=i);
+        }
+    }
+    if !pending.is_empty() {
+        log.log(pending);
+    }
+    match exec.wait().await {
+        crate::backend::sandbox::ExitStatus::Code(0) => Ok(()),
+        status => bail!("RUN {argv:?} failed ({status:?})"),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -477,5 +482,59 @@ mod tests {
         assert!(matches!(parse_step("CMD x").unwrap(), Step::Ignored(_)));
         assert_eq!(join_workdir(&Some("/app".into()), "sub"), "/app/sub");
         assert_eq!(join_workdir(&Some("/app".into()), "/abs"), "/abs");
+    }
+
+    #[test]
+    fn copy_places_files_like_a_dockerfile() {
+        let ctx: Vec<(String, Vec<u8>)> = ["a.txt", "src/x.rs", "src/y/z.rs", "other"]
+            .iter()
+            .map(|n| (n.to_string(), n.as_bytes().to_vec()))
+            .collect();
+        let dir = Path::new("/layer");
+        let places = |sources: &[&str], dest: &str| -> Vec<(String, String)> {
+            let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+            copy_targets(&sources, dest, &ctx, dir)
+                .unwrap()
+                .into_iter()
+                .map(|(p, d)| (p.display().to_string(), String::from_utf8_lossy(d).into()))
+                .collect()
+        };
+        // one file to a file name, or into a directory
+        assert_eq!(
+            places(&["a.txt"], "/app/b.txt"),
+            [("/layer/app/b.txt".into(), "a.txt".into())]
+        );
+        assert_eq!(
+            places(&["a.txt"], "/app/"),
+            [("/layer/app/a.txt".into(), "a.txt".into())]
+        );
+        // a directory's files keep their paths under it
+        assert_eq!(
+            places(&["src"], "/app"),
+            [
+                ("/layer/app/x.rs".into(), "src/x.rs".into()),
+                ("/layer/app/y/z.rs".into(), "src/y/z.rs".into())
+            ]
+        );
+        // several sources go into the destination by their own names
+        assert_eq!(
+            places(&["a.txt", "other"], "/d"),
+            [
+                ("/layer/d/a.txt".into(), "a.txt".into()),
+                ("/layer/d/other".into(), "other".into())
+            ]
+        );
+        assert_eq!(places(&["."], "/d").len(), 4);
+        let none = copy_targets(&["nope".into()], "/d", &ctx, dir).unwrap_err();
+        assert!(none.to_string().contains("no context file matches"));
+        assert!(copy_targets(&["a.txt".into()], "/../etc/x", &ctx, dir).is_err());
+        // the cache key changes with the files a COPY takes, and only with those
+        let copy = parse_step("COPY a.txt /d").unwrap();
+        let k = step_key("p", "COPY a.txt /d", &copy, &ctx);
+        let mut changed = ctx.clone();
+        changed[3].1 = b"changed".to_vec();
+        assert_eq!(k, step_key("p", "COPY a.txt /d", &copy, &changed));
+        changed[0].1 = b"changed".to_vec();
+        assert_ne!(k, step_key("p", "COPY a.txt /d", &copy, &changed));
     }
 }

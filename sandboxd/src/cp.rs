@@ -10,7 +10,7 @@ use crate::state::{
     internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
     DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS,
 };
-use crate::store::{APPS, IMAGES, SANDBOXES, SECRETS, VOLUMES};
+use crate::sync::lock;
 use crate::tcr_url;
 use futures::StreamExt;
 use modal_proto::client::modal_client_server::ModalClient;
@@ -190,7 +190,7 @@ impl ControlPlane {
         }
         self.state
             .store
-            .get::<AppRecord>(APPS, id)
+            .get::<AppRecord>(id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("App {id} not found")))
     }
@@ -278,7 +278,7 @@ impl ControlPlane {
             // the entrypoint (or the idle default) on a terminal of its own
             let t = crate::terminal::spec(info)?;
             if entrypoint.is_empty() {
-                entrypoint = spawn::idle_entrypoint();
+                entrypoint = crate::state::idle_entrypoint();
             }
             entrypoint = spawn::on_terminal(t.size, entrypoint);
             for (k, v) in t.env() {
@@ -370,7 +370,7 @@ impl ControlPlane {
         let mut recs: Vec<SandboxRecord> = self
             .state
             .store
-            .list::<SandboxRecord>(SANDBOXES)
+            .list::<SandboxRecord>()
             .map_err(internal)?
             .into_iter()
             .filter(|r| req.app_id.is_empty() || r.app_id == req.app_id)
@@ -397,7 +397,7 @@ impl ControlPlane {
         let app = self
             .state
             .store
-            .list::<AppRecord>(APPS)
+            .list::<AppRecord>()
             .map_err(internal)?
             .into_iter()
             .find(|a| a.name == req.app_name)
@@ -405,7 +405,7 @@ impl ControlPlane {
         let mut recs: Vec<SandboxRecord> = self
             .state
             .store
-            .list::<SandboxRecord>(SANDBOXES)
+            .list::<SandboxRecord>()
             .map_err(internal)?
             .into_iter()
             .filter(|r| r.app_id == app.id && r.name.as_deref() == Some(req.sandbox_name.as_str()))
@@ -505,7 +505,7 @@ impl ControlPlane {
     fn tail_build(
         &self,
         id: String,
-        build: Arc<crate::builds::Build>,
+        build: Arc<crate::build_log::Build>,
         skip: usize,
     ) -> BoxStream<ImageJoinStreamingResponse> {
         let state = self.state.clone();
@@ -621,7 +621,7 @@ impl ModalClient for ControlPlane {
         let existing = self
             .state
             .store
-            .list::<AppRecord>(APPS)
+            .list::<AppRecord>()
             .map_err(internal)?
             .into_iter()
             .find(|a| a.name == req.app_name && a.environment == environment);
@@ -647,7 +647,7 @@ impl ModalClient for ControlPlane {
                     environment: environment.clone(),
                     created_at: now_f64(),
                 };
-                self.state.store.put(APPS, &a.id, &a).map_err(internal)?;
+                self.state.store.put(&a.id, &a).map_err(internal)?;
                 a
             }
         };
@@ -737,7 +737,10 @@ impl ModalClient for ControlPlane {
         // one image id per definition: the same definition is built once
         let id = State::definition_id(&commands, &context);
         if req.force_build && self.state.running_build(&id).is_none() {
-            self.state.store.delete(IMAGES, &id).map_err(internal)?;
+            self.state
+                .store
+                .delete::<ImageRecord>(&id)
+                .map_err(internal)?;
         }
         self.state.start_build(&id, commands, context);
         Ok(Response::new(ImageGetOrCreateResponse {
@@ -811,13 +814,13 @@ impl ModalClient for ControlPlane {
                 name: None,
                 env,
             };
-            self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+            self.state.store.put(&s.id, &s).map_err(internal)?;
             s
         } else {
             let existing = self
                 .state
                 .store
-                .list::<SecretRecord>(SECRETS)
+                .list::<SecretRecord>()
                 .map_err(internal)?
                 .into_iter()
                 .find(|s| s.name.as_deref() == Some(req.deployment_name.as_str()));
@@ -830,7 +833,7 @@ impl ModalClient for ControlPlane {
                 }
                 (Some(mut s), ObjectCreationType::CreateOverwriteIfExists) => {
                     s.env = env;
-                    self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+                    self.state.store.put(&s.id, &s).map_err(internal)?;
                     s
                 }
                 (Some(s), _) => s,
@@ -846,7 +849,7 @@ impl ModalClient for ControlPlane {
                         name: Some(req.deployment_name.clone()),
                         env,
                     };
-                    self.state.store.put(SECRETS, &s.id, &s).map_err(internal)?;
+                    self.state.store.put(&s.id, &s).map_err(internal)?;
                     s
                 }
             }
@@ -892,7 +895,7 @@ impl ModalClient for ControlPlane {
         } else {
             self.state
                 .store
-                .list::<VolumeRecord>(VOLUMES)
+                .list::<VolumeRecord>()
                 .map_err(internal)?
                 .into_iter()
                 .find(|v| v.name.as_deref() == Some(req.deployment_name.as_str()))
@@ -917,14 +920,10 @@ impl ModalClient for ControlPlane {
                     name: (!req.deployment_name.is_empty()).then(|| req.deployment_name.clone()),
                 };
                 let dir = self.state.state_dir.join("volumes").join(&v.id);
-                std::fs::create_dir_all(&dir).map_err(internal)?;
-                std::os::unix::fs::chown(
-                    &dir,
-                    Some(self.state.backend.uid),
-                    Some(self.state.backend.uid),
-                )
-                .map_err(internal)?;
-                self.state.store.put(VOLUMES, &v.id, &v).map_err(internal)?;
+                crate::backend::create_owned_dir(dir, self.state.backend.uid)
+                    .await
+                    .map_err(internal)?;
+                self.state.store.put(&v.id, &v).map_err(internal)?;
                 v
             }
         };
@@ -1252,11 +1251,9 @@ impl ModalClient for ControlPlane {
             Status::failed_precondition(format!("Sandbox {} has already finished", rec.id))
         })?;
         // V1 writes carry a 1-based index: a repeated index is a retry, applied once
-        let last = self
-            .state
-            .v1_stdin_index
-            .lock()
-            .map(|m| m.get(&rec.id).copied().unwrap_or(0))
+        let last = lock(&self.state.v1_stdin_index)
+            .get(&rec.id)
+            .copied()
             .unwrap_or(0);
         if req.index <= last {
             return Ok(Response::new(SandboxStdinWriteResponse {}));
@@ -1274,9 +1271,7 @@ impl ModalClient for ControlPlane {
             .await
             .map_err(|e| Status::failed_precondition(e.to_string()))?;
         sb.touch();
-        if let Ok(mut m) = self.state.v1_stdin_index.lock() {
-            m.insert(rec.id, req.index);
-        }
+        lock(&self.state.v1_stdin_index).insert(rec.id, req.index);
         Ok(Response::new(SandboxStdinWriteResponse {}))
     }
 }

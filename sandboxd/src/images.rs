@@ -3,10 +3,13 @@
 //! `--missing-image host`) to the host base image: the host's /usr (and what links into
 //! it) and /opt, read-only, under a generated minimal /etc. Never the host's own /etc,
 //! /root, /home, /tmp, /var, the state dir or a checkout.
+//!
+//! Also the layer utilities that builds and snapshots share: naming a new layer, and
+//! copying a tree or a sandbox's writable layers into one.
 
 use crate::auth::now_f64;
 use crate::backend::rootfs::ImageLayers;
-use crate::store::{Store, IMAGES, META};
+use crate::store::{Record, Store, Table};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -39,6 +42,20 @@ pub struct ImageRecord {
     pub workdir: Option<String>,
 }
 
+impl Record for ImageRecord {
+    const TABLE: Table = Table::IMAGES;
+}
+
+/// The image a registry tag (`debian:latest`) names in the local store, keyed by the tag.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct TaggedImage(String);
+
+impl Record for TaggedImage {
+    const TABLE: Table = Table::META;
+    const KEY_PREFIX: &'static str = "tag:";
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MissingImage {
     Host,
@@ -49,10 +66,6 @@ pub struct Images {
     pub layers_dir: PathBuf,
     uid: u32,
     missing: MissingImage,
-}
-
-fn tag_key(tag: &str) -> String {
-    format!("tag:{tag}")
 }
 
 /// A registry tag as written in `FROM` (a default `latest` tag added).
@@ -74,6 +87,18 @@ impl Images {
         }
     }
 
+    /// A new layer's name and directory: `<image id>-<suffix>`.
+    pub fn new_layer(&self, image_id: &str, suffix: &str) -> (String, PathBuf) {
+        let name = format!("{image_id}-{suffix}");
+        let dir = self.layers_dir.join(&name);
+        (name, dir)
+    }
+
+    /// Whether every named layer is still on disk.
+    pub fn has_layers(&self, layers: &[String]) -> bool {
+        layers.iter().all(|l| self.layers_dir.join(l).is_dir())
+    }
+
     pub fn layers(&self, rec: &ImageRecord) -> ImageLayers {
         ImageLayers {
             layers: rec.layers.iter().map(|l| self.layers_dir.join(l)).collect(),
@@ -83,7 +108,7 @@ impl Images {
 
     /// Create (once) the host base image and its generated /etc layer.
     pub fn ensure_host_base(&self, store: &Store) -> Result<ImageRecord> {
-        if let Some(rec) = store.get::<ImageRecord>(IMAGES, HOST_BASE_ID)? {
+        if let Some(rec) = store.get::<ImageRecord>(HOST_BASE_ID)? {
             if self.layers_dir.join("hostbase").is_dir() {
                 return Ok(rec);
             }
@@ -141,7 +166,7 @@ impl Images {
             env: vec![],
             workdir: None,
         };
-        store.put(IMAGES, &rec.id, &rec)?;
+        store.put(&rec.id, &rec)?;
         Ok(rec)
     }
 
@@ -192,21 +217,21 @@ impl Images {
             env: vec![],
             workdir: None,
         };
-        store.put(IMAGES, &id, &rec)?;
-        store.put(META, &tag_key(&tag), &id)?;
+        store.put(&id, &rec)?;
+        store.put(&tag, &TaggedImage(id.clone()))?;
         Ok(rec)
     }
 
     /// Resolve a `FROM` reference: an image id, or a registry tag from the local store.
     pub fn resolve_from(&self, store: &Store, from: &str) -> Result<ImageRecord> {
         if from.starts_with("im-") {
-            if let Some(rec) = store.get::<ImageRecord>(IMAGES, from)? {
+            if let Some(rec) = store.get::<ImageRecord>(from)? {
                 return Ok(rec);
             }
         }
         let tag = normalize_tag(from);
-        if let Some(id) = store.get::<String>(META, &tag_key(&tag))? {
-            if let Some(rec) = store.get::<ImageRecord>(IMAGES, &id)? {
+        if let Some(TaggedImage(id)) = store.get::<TaggedImage>(&tag)? {
+            if let Some(rec) = store.get::<ImageRecord>(&id)? {
                 return Ok(rec);
             }
         }
@@ -224,6 +249,44 @@ impl Images {
             }
         }
     }
+}
+
+/// `cp -a` keeps owners, modes, links, devices (overlay whiteouts) and xattrs (opaque dirs).
+pub async fn copy_tree(src: &str, dst: &Path) -> Result<()> {
+    tokio::fs::create_dir_all(dst).await?;
+    let out = tokio::process::Command::new("cp")
+        .args(["-a", "--preserve=all", "--no-target-directory"])
+        .arg(src)
+        .arg(dst)
+        .output()
+        .await
+        .context("running cp")?;
+    if !out.status.success() {
+        bail!(
+            "copying {src}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Copy a sandbox's writable layers (`upper` for `/`, `upper-<dir>` for each overlaid
+/// host dir) into `dst`, the new top layer of an image.
+pub async fn freeze_writable_layers(data: &Path, host_dirs: &[String], dst: &Path) -> Result<()> {
+    copy_tree(&format!("{}/upper", data.display()), dst).await?;
+    for host in host_dirs {
+        let name = Path::new(host)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let upper = data.join(format!("upper-{name}"));
+        if upper.is_dir() {
+            copy_tree(&upper.display().to_string(), &dst.join(&name)).await?;
+        }
+    }
+    // the helpers' mount point is sandboxd's, not the sandbox's
+    let _ = tokio::fs::remove_dir_all(dst.join("__modal")).await;
+    Ok(())
 }
 
 pub fn hex_digest(data: &[u8]) -> String {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod backend;
+mod build_log;
 mod builds;
 mod cp;
 mod gateway;
@@ -16,6 +17,7 @@ mod snapshots;
 mod state;
 mod stdio_streams;
 mod store;
+mod sync;
 mod tcr;
 mod terminal;
 mod tls;
@@ -421,11 +423,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
     } else {
         None
     };
-    let statics = server::StaticDirs {
-        www,
-        pkg,
-        credential,
-    };
     // handlers in place before anyone can learn the address
     let stop = stop_signal()?;
     println!(
@@ -434,7 +431,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         state_dir.display()
     );
     tokio::select! {
-        r = server::serve(listener, state.clone(), statics, Some(policy)) => r,
+        r = server::serve(server::ServeArgs {
+            listener,
+            state: state.clone(),
+            www,
+            pkg,
+            credential,
+            policy,
+        }) => r,
         sig = stop => {
             tracing::info!("{sig}: ending every sandbox, then stopping");
             // a second signal stops at once (the next start cleans up what is left)

@@ -92,7 +92,7 @@ impl OutputBuffer {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Append bytes, waiting while `cap` bytes no reader has seen are buffered.

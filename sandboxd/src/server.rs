@@ -47,19 +47,30 @@ impl Listener {
     }
 }
 
-pub struct StaticDirs {
+/// Everything `serve` serves: where, on which state, what static files and credential
+/// its pages get, and the scoped-token policy.
+pub struct ServeArgs {
+    pub listener: Listener,
+    pub state: Arc<State>,
+    /// Static files served for any path no service takes (`serve --www`).
     pub www: Option<PathBuf>,
+    /// The npm package the playground's pages load (`serve --pkg`).
     pub pkg: Option<PathBuf>,
     /// What `/__sandboxd/config.json` hands to the pages this server serves, if anything.
     pub credential: Option<crate::playground::Credential>,
+    /// With a signing key, scoped tokens are accepted through the gateway's policy.
+    pub policy: crate::gateway::PolicyArgs,
 }
 
-pub async fn serve(
-    listener: Listener,
-    state: Arc<State>,
-    statics: StaticDirs,
-    policy: Option<crate::gateway::PolicyArgs>,
-) -> anyhow::Result<()> {
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        listener,
+        state,
+        www,
+        pkg,
+        credential,
+        policy,
+    } = args;
     let tls = listener.tls.is_some();
     let auth = state.clone();
     // gRPC-web is translated per service: tonic-web refuses plain HTTP/1.1 requests, which
@@ -92,7 +103,7 @@ pub async fn serve(
         .add_service(web.layer(TypedErrors::layer(tcr)))
         .add_service(web.layer(TypedErrors::layer(terminal)))
         .into_axum_router();
-    if let Some(policy) = policy.filter(|p| p.signing_key.is_some()) {
+    if policy.signing_key.is_some() {
         // scoped tokens: the gateway's policy in front of this sandboxd's own services
         let gw = crate::gateway::local(
             &policy,
@@ -105,7 +116,7 @@ pub async fn serve(
             jwt_state.auth.verify(jwt).is_ok()
         });
     }
-    router = router.merge(crate::playground::routes(statics.credential, statics.pkg));
+    router = router.merge(crate::playground::routes(credential, pkg));
     // HTTP/2 carries the authority in the URI, not in a Host header, and the control plane
     // builds the command router url it hands out from Host
     router = router.layer(axum::middleware::map_request(host_from_authority));
@@ -117,7 +128,7 @@ pub async fn serve(
             }))
         }),
     );
-    if let Some(www) = statics.www {
+    if let Some(www) = www {
         router = router.fallback_service(ServeDir::new(www));
     }
     let cors = CorsLayer::new()

@@ -5,50 +5,10 @@
 use crate::auth::now_f64;
 use crate::backend::mounts;
 use crate::backend::sandbox::Sandbox;
-use crate::images::ImageRecord;
+use crate::images::{copy_tree, freeze_writable_layers, ImageRecord};
 use crate::state::{internal, SandboxRecord, State};
-use crate::store::IMAGES;
-use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tonic::Status;
-
-/// `cp -a` keeps owners, modes, links, devices (overlay whiteouts) and xattrs (opaque dirs).
-pub async fn copy_tree(src: &str, dst: &Path) -> Result<()> {
-    tokio::fs::create_dir_all(dst).await?;
-    let out = tokio::process::Command::new("cp")
-        .args(["-a", "--preserve=all", "--no-target-directory"])
-        .arg(src)
-        .arg(dst)
-        .output()
-        .await
-        .context("running cp")?;
-    if !out.status.success() {
-        bail!(
-            "copying {src}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// Copy a sandbox's writable layers (`upper` for `/`, `upper-<dir>` for each overlaid
-/// host dir) into `dst`, the new top layer of an image.
-pub async fn freeze_writable_layers(data: &Path, host_dirs: &[String], dst: &Path) -> Result<()> {
-    copy_tree(&format!("{}/upper", data.display()), dst).await?;
-    for host in host_dirs {
-        let name = Path::new(host)
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let upper = data.join(format!("upper-{name}"));
-        if upper.is_dir() {
-            copy_tree(&upper.display().to_string(), &dst.join(&name)).await?;
-        }
-    }
-    // the helpers' mount point is sandboxd's, not the sandbox's
-    let _ = tokio::fs::remove_dir_all(dst.join("__modal")).await;
-    Ok(())
-}
 
 fn expires(ttl_seconds: Option<i64>) -> Option<f64> {
     ttl_seconds.filter(|t| *t > 0).map(|t| now_f64() + t as f64)
@@ -64,12 +24,6 @@ fn path_of(bytes: &[u8]) -> Result<String, Status> {
 }
 
 impl State {
-    fn new_layer(&self, image_id: &str, suffix: &str) -> (String, PathBuf) {
-        let name = format!("{image_id}-{suffix}");
-        let dir = self.images.layers_dir.join(&name);
-        (name, dir)
-    }
-
     fn sandbox_root(sb: &Sandbox) -> Result<PathBuf, Status> {
         sb.root_path().ok_or_else(|| {
             Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
@@ -89,7 +43,7 @@ impl State {
             Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
         })?;
         let id = crate::ids::new_id("im");
-        let (layer, dir) = self.new_layer(&id, "fs");
+        let (layer, dir) = self.images.new_layer(&id, "fs");
         let result = freeze_writable_layers(&data, &base.host_dirs, &dir).await;
         if let Err(e) = result {
             let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -108,7 +62,7 @@ impl State {
             env: base.env.clone(),
             workdir: base.workdir.clone(),
         };
-        self.store.put(IMAGES, &id, &img).map_err(internal)?;
+        self.store.put(&id, &img).map_err(internal)?;
         Ok(id)
     }
 
@@ -125,7 +79,7 @@ impl State {
             Status::not_found(format!("{path} is not a directory in the sandbox: {e:#}"))
         })?;
         let id = crate::ids::new_id("im");
-        let (layer, dir) = self.new_layer(&id, "dir");
+        let (layer, dir) = self.images.new_layer(&id, "dir");
         if let Err(e) = copy_tree(&format!("{}/.", mounts::fd_path(&dir_fd)), &dir).await {
             let _ = tokio::fs::remove_dir_all(&dir).await;
             return Err(internal(format!("{e:#}")));
@@ -141,7 +95,7 @@ impl State {
             env: vec![],
             workdir: None,
         };
-        self.store.put(IMAGES, &id, &img).map_err(internal)?;
+        self.store.put(&id, &img).map_err(internal)?;
         Ok(id)
     }
 
@@ -175,8 +129,8 @@ impl State {
                 })?
                 .join("mounts")
                 .join(crate::ids::new_id("m"));
-            std::fs::create_dir_all(&dir).map_err(internal)?;
-            std::os::unix::fs::chown(&dir, Some(self.backend.uid), Some(self.backend.uid))
+            crate::backend::create_owned_dir(dir.clone(), self.backend.uid)
+                .await
                 .map_err(internal)?;
             mounts::attach(&dir, &target, false)
                 .map_err(|e| internal(format!("mounting an empty directory at {path}: {e:#}")))?;

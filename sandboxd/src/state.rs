@@ -4,14 +4,16 @@
 use crate::auth::{now_f64, Auth};
 use crate::backend::cgroup::Limits;
 use crate::backend::rootfs::VolumeBind;
-use crate::backend::sandbox::{Outcome, Readiness, Sandbox, SandboxSpec};
+use crate::backend::sandbox::{set_env, Outcome, Readiness, Sandbox, SandboxSpec};
 use crate::backend::BackendConfig;
 use crate::images::{ImageRecord, Images};
-use crate::store::{Store, IMAGES, SANDBOXES, SECRETS, VOLUMES};
+use crate::store::{Record, Store, Table};
+use crate::sync::lock;
 use modal_proto::client::{generic_result::GenericStatus, GenericResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::Status;
@@ -86,12 +88,20 @@ pub struct SandboxRecord {
     pub finished_at: Option<f64>,
 }
 
+impl Record for SandboxRecord {
+    const TABLE: Table = Table::SANDBOXES;
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AppRecord {
     pub id: String,
     pub name: String,
     pub environment: String,
     pub created_at: f64,
+}
+
+impl Record for AppRecord {
+    const TABLE: Table = Table::APPS;
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -101,10 +111,18 @@ pub struct SecretRecord {
     pub env: BTreeMap<String, String>,
 }
 
+impl Record for SecretRecord {
+    const TABLE: Table = Table::SECRETS;
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VolumeRecord {
     pub id: String,
     pub name: Option<String>,
+}
+
+impl Record for VolumeRecord {
+    const TABLE: Table = Table::VOLUMES;
 }
 
 /// What a create request asks for, already validated.
@@ -139,16 +157,16 @@ pub struct State {
     /// be read after the end (bounded: each holds at most its capped output buffers).
     ended: Mutex<std::collections::VecDeque<Arc<Sandbox>>>,
     /// Serialises creates so that a name is taken once.
-    create_lock: tokio::sync::Mutex<()>,
+    create_lock: Mutex<()>,
     /// V1 stdin: the last 1-based write index applied, per sandbox.
     pub v1_stdin_index: Mutex<HashMap<String, u32>>,
-    pub builds: crate::builds::Builds,
+    pub builds: crate::build_log::Builds,
     pub stdio_streams: crate::stdio_streams::StdioStreams,
     /// Sandboxes that may run at once (`serve --max-sandboxes`); creates past it are
     /// refused with RESOURCE_EXHAUSTED.
     pub max_sandboxes: usize,
     /// Sandboxes running or being started.
-    active: std::sync::atomic::AtomicUsize,
+    active: AtomicUsize,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -171,6 +189,19 @@ pub fn base_env() -> Vec<(String, String)> {
     .collect()
 }
 
+/// The entrypoint of a sandbox that runs nothing of its own: the init helper, idling
+/// until the sandbox is ended.
+pub fn idle_entrypoint() -> Vec<String> {
+    vec![
+        format!(
+            "{}/{}",
+            crate::backend::rootfs::HELPERS_DIR,
+            crate::backend::spawn::INIT
+        ),
+        "idle".into(),
+    ]
+}
+
 impl State {
     pub fn new(
         store: Store,
@@ -187,7 +218,7 @@ impl State {
             state_dir,
             running: Mutex::new(HashMap::new()),
             ended: Mutex::new(std::collections::VecDeque::new()),
-            create_lock: tokio::sync::Mutex::new(()),
+            create_lock: Mutex::new(()),
             v1_stdin_index: Mutex::new(HashMap::new()),
             builds: Mutex::new(HashMap::new()),
             stdio_streams: Default::default(),
@@ -199,11 +230,7 @@ impl State {
     /// A clean stop: every running sandbox ends and is recorded as finished, then the
     /// backend ends the rest (build sandboxes) and sweeps what is left of this instance.
     pub async fn shutdown(&self) -> crate::backend::reap::Reaped {
-        let running: Vec<Arc<Sandbox>> = self
-            .running
-            .lock()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default();
+        let running: Vec<Arc<Sandbox>> = lock(&self.running).values().cloned().collect();
         futures::future::join_all(running.iter().map(|sb| async {
             let o = sb.terminate(Outcome::ServerStopped).await;
             self.record_end(&sb.id, &o);
@@ -215,7 +242,7 @@ impl State {
     /// Sandboxes that were running when sandboxd stopped come back finished, never missing.
     pub fn recover(&self) -> anyhow::Result<usize> {
         let mut n = 0;
-        for mut rec in self.store.list::<SandboxRecord>(SANDBOXES)? {
+        for mut rec in self.store.list::<SandboxRecord>()? {
             if rec.result.is_none() {
                 rec.result = Some(ResultRecord {
                     status: GenericStatus::Terminated as i32,
@@ -223,7 +250,7 @@ impl State {
                     exception: STOPPED.into(),
                 });
                 rec.finished_at = Some(now_f64());
-                self.store.put(SANDBOXES, &rec.id, &rec)?;
+                self.store.put(&rec.id, &rec)?;
                 let _ = std::fs::remove_dir_all(self.backend.data_root.join(&rec.id));
                 n += 1;
             }
@@ -236,19 +263,19 @@ impl State {
             return Err(Status::invalid_argument("sandbox_id is required"));
         }
         self.store
-            .get::<SandboxRecord>(SANDBOXES, id)
+            .get::<SandboxRecord>(id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("Sandbox {id} not found")))
     }
 
     pub fn running(&self, id: &str) -> Option<Arc<Sandbox>> {
-        self.running.lock().ok()?.get(id).cloned()
+        lock(&self.running).get(id).cloned()
     }
 
     /// A sandbox running or recently ended: for reading output and results.
     pub fn handle(&self, id: &str) -> Option<Arc<Sandbox>> {
         self.running(id)
-            .or_else(|| self.ended.lock().ok()?.iter().find(|s| s.id == id).cloned())
+            .or_else(|| lock(&self.ended).iter().find(|s| s.id == id).cloned())
     }
 
     /// The record and handle behind a task id, whether or not the sandbox still runs.
@@ -268,7 +295,7 @@ impl State {
             return Err(Status::invalid_argument("task_id is required"));
         }
         self.store
-            .list::<SandboxRecord>(SANDBOXES)
+            .list::<SandboxRecord>()
             .map_err(internal)?
             .into_iter()
             .find(|r| r.task_id == task_id)
@@ -290,7 +317,7 @@ impl State {
     pub fn image(&self, id: &str) -> Result<ImageRecord, Status> {
         let rec = self
             .store
-            .get::<ImageRecord>(IMAGES, id)
+            .get::<ImageRecord>(id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("Image {id} not found")))?;
         if rec.expires_at.is_some_and(|t| t <= now_f64()) {
@@ -303,7 +330,7 @@ impl State {
 
     pub fn secret_env(&self, secret_id: &str) -> Result<BTreeMap<String, String>, Status> {
         self.store
-            .get::<SecretRecord>(SECRETS, secret_id)
+            .get::<SecretRecord>(secret_id)
             .map_err(internal)?
             .map(|s| s.env)
             .ok_or_else(|| Status::not_found(format!("Secret {secret_id} not found")))
@@ -311,7 +338,7 @@ impl State {
 
     pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, Status> {
         self.store
-            .get::<VolumeRecord>(VOLUMES, volume_id)
+            .get::<VolumeRecord>(volume_id)
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("Volume {volume_id} not found")))?;
         Ok(self.state_dir.join("volumes").join(volume_id))
@@ -329,16 +356,48 @@ impl State {
                 image.id
             )));
         }
-        let mut volumes = Vec::new();
-        for (vid, path, read_only) in &req.volumes {
-            volumes.push(VolumeBind {
-                source: self.volume_dir(vid)?,
-                target: path.clone(),
-                read_only: *read_only,
-            });
-        }
-        let guard = self.create_lock.lock().await;
-        use std::sync::atomic::Ordering;
+        let volumes = req
+            .volumes
+            .iter()
+            .map(|(vid, path, read_only)| {
+                Ok(VolumeBind {
+                    source: self.volume_dir(vid)?,
+                    target: path.clone(),
+                    read_only: *read_only,
+                })
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        let rec = self.reserve(&req, &image)?;
+        let spec = self.sandbox_spec(&rec.id, req, &image, volumes);
+        let sb = match Sandbox::start(&self.backend, spec).await {
+            Ok(sb) => sb,
+            Err(e) => {
+                self.active.fetch_sub(1, Ordering::SeqCst);
+                self.record_start_failure(&rec, &e);
+                return Err(Status::internal(format!(
+                    "could not start the sandbox: {e:#}"
+                )));
+            }
+        };
+        lock(&self.running).insert(rec.id.clone(), sb.clone());
+        // record the outcome when it comes
+        let me = self.clone();
+        tokio::spawn(async move {
+            let outcome = loop {
+                if let Some(o) = sb.wait(Duration::from_secs(3600)).await {
+                    break o;
+                }
+            };
+            me.record_end(&sb.id, &outcome);
+        });
+        Ok(rec)
+    }
+
+    /// Take a place for a new sandbox: within `max_sandboxes`, under a name no running
+    /// sandbox of the app has. Its record, written here, holds the name; it is counted
+    /// in `active` until `record_end` takes it out of `running`, or its start fails.
+    fn reserve(&self, req: &CreateSandbox, image: &ImageRecord) -> Result<SandboxRecord, Status> {
+        let _serialised = lock(&self.create_lock);
         let active = self.active.load(Ordering::SeqCst);
         if active >= self.max_sandboxes {
             return Err(Status::resource_exhausted(format!(
@@ -348,7 +407,7 @@ impl State {
         if let Some(name) = &req.name {
             let taken = self
                 .store
-                .list::<SandboxRecord>(SANDBOXES)
+                .list::<SandboxRecord>()
                 .map_err(internal)?
                 .into_iter()
                 .any(|r| {
@@ -379,36 +438,35 @@ impl State {
             result: None,
             finished_at: None,
         };
-        self.store.put(SANDBOXES, &id, &rec).map_err(internal)?;
-        // counted until `record_end` takes it out of `running`, or the start fails
+        self.store.put(&id, &rec).map_err(internal)?;
         self.active.fetch_add(1, Ordering::SeqCst);
         // the record now holds the name: creates may proceed in parallel from here
-        drop(guard);
-        // the image's ENV sits under the sandbox's own variables; its WORKDIR is the default
+        Ok(rec)
+    }
+
+    /// What the backend starts for a create request: the image's ENV under the
+    /// sandbox's own variables, the image's WORKDIR as the default.
+    fn sandbox_spec(
+        &self,
+        id: &str,
+        req: CreateSandbox,
+        image: &ImageRecord,
+        volumes: Vec<VolumeBind>,
+    ) -> SandboxSpec {
         let mut env = base_env();
-        for (k, v) in image.env.iter().cloned().chain(req.env) {
-            env.retain(|(ek, _)| *ek != k);
-            env.push((k, v));
-        }
+        set_env(&mut env, image.env.iter().cloned().chain(req.env));
         let workdir = req.workdir.or_else(|| image.workdir.clone());
         let entrypoint = if req.entrypoint.is_empty() {
-            vec![
-                format!(
-                    "{}/{}",
-                    crate::backend::rootfs::HELPERS_DIR,
-                    crate::backend::spawn::INIT
-                ),
-                "idle".into(),
-            ]
+            idle_entrypoint()
         } else {
-            req.entrypoint.clone()
+            req.entrypoint
         };
-        let spec = SandboxSpec {
-            id: id.clone(),
+        SandboxSpec {
+            id: id.to_string(),
             entrypoint,
             env,
             workdir: workdir.unwrap_or_else(|| "/".into()),
-            image: self.images.layers(&image),
+            image: self.images.layers(image),
             volumes,
             limits: req.limits,
             block_network: req.block_network,
@@ -417,64 +475,54 @@ impl State {
             ports: req.ports,
             readiness: req.readiness,
             disk_mib: req.disk_mib,
-        };
-        let sb = match Sandbox::start(&self.backend, spec).await {
-            Ok(sb) => sb,
-            Err(e) => {
-                self.active.fetch_sub(1, Ordering::SeqCst);
-                let mut failed = rec.clone();
-                failed.result = Some(ResultRecord {
-                    status: GenericStatus::InitFailure as i32,
-                    exitcode: 1,
-                    exception: format!("{e:#}"),
-                });
-                failed.finished_at = Some(now_f64());
-                let _ = self.store.put(SANDBOXES, &id, &failed);
-                tracing::warn!(sandbox = %id, "start failed: {e:#}");
-                return Err(Status::internal(format!(
-                    "could not start the sandbox: {e:#}"
-                )));
-            }
-        };
-        if let Ok(mut m) = self.running.lock() {
-            m.insert(id.clone(), sb.clone());
         }
-        // record the outcome when it comes
-        let me = self.clone();
-        tokio::spawn(async move {
-            let outcome = loop {
-                if let Some(o) = sb.wait(Duration::from_secs(3600)).await {
-                    break o;
-                }
-            };
-            me.record_end(&sb.id, &outcome);
+    }
+
+    /// A sandbox that could not start ends at once, as an init failure.
+    fn record_start_failure(&self, rec: &SandboxRecord, e: &anyhow::Error) {
+        let mut failed = rec.clone();
+        failed.result = Some(ResultRecord {
+            status: GenericStatus::InitFailure as i32,
+            exitcode: 1,
+            exception: format!("{e:#}"),
         });
-        Ok(rec)
+        failed.finished_at = Some(now_f64());
+        tracing::warn!(sandbox = %rec.id, "start failed: {e:#}");
+        if let Err(e) = self.store.put(&rec.id, &failed) {
+            tracing::error!(sandbox = %rec.id, "recording the failed start: {e:#}");
+        }
     }
 
     fn record_end(&self, id: &str, outcome: &Outcome) {
-        if let Ok(Some(mut rec)) = self.store.get::<SandboxRecord>(SANDBOXES, id) {
-            if rec.result.is_none() {
-                rec.result = Some(ResultRecord::of(outcome, rec.timeout_secs));
-                rec.finished_at = Some(now_f64());
-                let _ = self.store.put(SANDBOXES, id, &rec);
-            }
+        if let Err(e) = self.record_result(id, outcome) {
+            tracing::error!(sandbox = %id, "recording the sandbox's end: {e:#}");
         }
-        let ended = self.running.lock().ok().and_then(|mut m| m.remove(id));
+        let ended = lock(&self.running).remove(id);
         if ended.is_some() {
-            self.active
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            self.active.fetch_sub(1, Ordering::SeqCst);
         }
-        if let (Some(sb), Ok(mut e)) = (ended, self.ended.lock()) {
+        if let Some(sb) = ended {
+            let mut e = lock(&self.ended);
             e.push_back(sb);
             while e.len() > KEEP_ENDED {
                 e.pop_front();
             }
         }
-        if let Ok(mut m) = self.v1_stdin_index.lock() {
-            m.remove(id);
-        }
+        lock(&self.v1_stdin_index).remove(id);
         tracing::info!(sandbox = %id, ?outcome, "sandbox ended");
+    }
+
+    /// Write a sandbox's result into its record, unless it has one already.
+    fn record_result(&self, id: &str, outcome: &Outcome) -> anyhow::Result<()> {
+        let Some(mut rec) = self.store.get::<SandboxRecord>(id)? else {
+            anyhow::bail!("it has no record");
+        };
+        if rec.result.is_none() {
+            rec.result = Some(ResultRecord::of(outcome, rec.timeout_secs));
+            rec.finished_at = Some(now_f64());
+            self.store.put(id, &rec)?;
+        }
+        Ok(())
     }
 
     /// Wait up to `timeout` for a sandbox's result.
@@ -529,6 +577,6 @@ impl State {
     pub fn set_tags(&self, id: &str, tags: BTreeMap<String, String>) -> Result<(), Status> {
         let mut rec = self.sandbox_record(id)?;
         rec.tags = tags;
-        self.store.put(SANDBOXES, id, &rec).map_err(internal)
+        self.store.put(id, &rec).map_err(internal)
     }
 }

@@ -5,6 +5,7 @@
 //! then sets a cookie so the page's own requests are admitted too).
 
 use super::netns::NetNs;
+use crate::sync::lock;
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
@@ -127,7 +128,7 @@ async fn forward_admitted(
     let Some((token, from_query)) = token_of(&req) else {
         return text(StatusCode::UNAUTHORIZED, "missing connect token");
     };
-    if !tokens.lock().map(|t| t.contains(&token)).unwrap_or(false) {
+    if !lock(&tokens).contains(&token) {
         return text(StatusCode::FORBIDDEN, "invalid connect token");
     }
     req.headers_mut().remove("x-modal-connect-token");
@@ -232,12 +233,10 @@ impl ConnectProxy {
     }
 
     pub fn token_count(&self) -> usize {
-        self.tokens.lock().map(|t| t.len()).unwrap_or(0)
+        lock(&self.tokens).len()
     }
 
     pub fn admit(&self, token: String) {
-        if let Ok(mut t) = self.tokens.lock() {
-            t.insert(token);
-        }
+        lock(&self.tokens).insert(token);
     }
 }

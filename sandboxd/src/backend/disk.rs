@@ -14,6 +14,7 @@
 //! milliseconds in all. No journal: the layer does not outlive a crash of sandboxd
 //! (the next start deletes it), so there is nothing to replay.
 
+use crate::sync::lock;
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -105,7 +106,7 @@ impl Disks {
     }
 
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.pool)
     }
 
     /// Make the template of the default size now (so a machine that cannot make one is

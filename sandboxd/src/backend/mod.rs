@@ -16,9 +16,20 @@ pub mod stdin;
 pub mod terminal;
 pub mod tunnels;
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
+
+/// Create `dir` (and its parents), owned by `uid`, off the executor.
+pub async fn create_owned_dir(dir: PathBuf, uid: u32) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        std::os::unix::fs::chown(&dir, Some(uid), Some(uid))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
 
 /// Where the backend keeps things and who sandboxes run as.
 #[derive(Clone, Debug)]
@@ -100,10 +111,10 @@ impl BackendConfig {
 
     /// The sandboxes still alive in this instance.
     pub fn live_sandboxes(&self) -> Vec<Arc<sandbox::Sandbox>> {
-        self.live
-            .lock()
-            .map(|m| m.values().filter_map(Weak::upgrade).collect())
-            .unwrap_or_default()
+        lock(&self.live)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// End every sandbox of this instance, then sweep whatever is left of it (mounts,

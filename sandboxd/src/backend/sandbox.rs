@@ -11,6 +11,7 @@ use super::terminal::{ResizeError, TerminalControl, TerminalSize, TerminalSpec};
 use super::tunnels::Tunnel;
 use super::BackendConfig;
 use crate::output::OutputBuffer;
+use crate::sync::lock;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -116,6 +117,43 @@ impl Exec {
             }
         }
     }
+
+    /// Wait for the command (killing what it started at `timeout`), record its status,
+    /// and let go of what it held. The status is the command's own; children it left
+    /// running (a server started with `&`) keep going, and keep its output open, until
+    /// the sandbox ends.
+    async fn supervise(
+        self: Arc<Self>,
+        mut child: Child,
+        timeout: Option<Duration>,
+        cgroup: Option<Cgroup>,
+    ) {
+        let status = match timeout {
+            Some(t) => match tokio::time::timeout(t, child.wait()).await {
+                Ok(s) => s,
+                Err(_) => {
+                    if let Some(cg) = &cgroup {
+                        cg.kill_all();
+                    }
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            },
+            None => child.wait().await,
+        };
+        self.status.send_replace(Some(
+            status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
+        ));
+        // no file descriptor outlives the command (ended commands are kept for reading)
+        self.stdin.release().await;
+        if let Some(t) = &self.terminal {
+            t.release();
+        }
+        // its group goes with it, unless children it left behind still run there
+        if let Some(cg) = &cgroup {
+            cg.remove_if_empty();
+        }
+    }
 }
 
 pub struct ExecRequest {
@@ -218,6 +256,7 @@ pub struct Sandbox {
     /// so an ended sandbox kept for its output holds no namespace and no descriptor).
     netns: Mutex<Option<NetNs>>,
     tunnels: Mutex<Vec<Tunnel>>,
+    /// Async (see `crate::sync`): opening a port's proxy awaits, and happens once per port.
     connect: tokio::sync::Mutex<Vec<ConnectProxy>>,
     ready_at: watch::Sender<Option<f64>>,
     /// Paths where images were mounted at run time (TaskMountDirectory), the only ones
@@ -236,10 +275,104 @@ async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
     to.close();
 }
 
+/// Copy a process's stdout and stderr into `stdout` and `stderr` until both end; a
+/// stream the process does not have is closed at once.
+async fn pump_stdio(
+    out: Option<impl AsyncRead + Unpin>,
+    err: Option<impl AsyncRead + Unpin>,
+    stdout: &OutputBuffer,
+    stderr: &OutputBuffer,
+) {
+    async fn pump_or_close(from: Option<impl AsyncRead + Unpin>, to: &OutputBuffer) {
+        match from {
+            Some(from) => pump(from, to).await,
+            None => to.close(),
+        }
+    }
+    tokio::join!(pump_or_close(out, stdout), pump_or_close(err, stderr));
+}
+
+/// Set each of `vars` in `env`, replacing an earlier value of the same name.
+pub fn set_env(env: &mut Vec<(String, String)>, vars: impl IntoIterator<Item = (String, String)>) {
+    for (k, v) in vars {
+        env.retain(|(ek, _)| *ek != k);
+        env.push((k, v));
+    }
+}
+
+/// The sandbox's root and its cgroups, made before anything runs in it.
+fn prepare_root(config: &BackendConfig, spec: &SandboxSpec) -> Result<(Rootfs, Option<Cgroup>)> {
+    let rootfs = Rootfs::mount(
+        config.run_root.join(&spec.id),
+        config.data_root.join(&spec.id),
+        &spec.image,
+        &spec.volumes,
+        &config.helpers,
+        Some(&spec.workdir),
+        config.uid,
+        Some((&config.disk, spec.disk_mib)),
+    )?;
+    let cgroup = if cgroup::available() {
+        Some(
+            Cgroup::create(&config.cgroup_parent(), &spec.id, &spec.limits)
+                .context("creating the sandbox's cgroups")?,
+        )
+    } else {
+        None
+    };
+    Ok((rootfs, cgroup))
+}
+
+/// A running sandbox's network: its user-mode network (unless blocked), a handle on its
+/// namespace, and the tunnels into it.
+struct Network {
+    slirp: Option<std::process::Child>,
+    netns: Option<NetNs>,
+    tunnels: Vec<Tunnel>,
+}
+
+impl Network {
+    async fn open(
+        config: &BackendConfig,
+        spec: &SandboxSpec,
+        inner_pid: i32,
+        cgroup: Option<&Cgroup>,
+    ) -> Result<Self> {
+        let slirp = if !spec.block_network && config.slirp {
+            start_slirp(inner_pid, cgroup).await.ok()
+        } else {
+            None
+        };
+        let netns = NetNs::of_pid(inner_pid).ok();
+        let mut tunnels = Vec::new();
+        if let Some(ns) = &netns {
+            for port in &spec.ports {
+                tunnels.push(
+                    Tunnel::open(ns.clone(), *port)
+                        .await
+                        .context("opening a tunnel")?,
+                );
+            }
+        }
+        Ok(Self {
+            slirp,
+            netns,
+            tunnels,
+        })
+    }
+}
+
 impl Sandbox {
     /// Mount the root, start the entrypoint, and watch it until it ends.
     pub async fn start(config: &BackendConfig, spec: SandboxSpec) -> Result<Arc<Self>> {
-        let (rootfs, cgroup) = prepare(config, &spec)?;
+        // mounts, a disk image and cgroup directories: blocking work, off the executor
+        let cfg = config.clone();
+        let (spec, (rootfs, cgroup)) = tokio::task::spawn_blocking(move || {
+            let made = prepare_root(&cfg, &spec)?;
+            anyhow::Ok((spec, made))
+        })
+        .await
+        .context("preparing the sandbox's root")??;
         let mut proc = spawn::start_entrypoint(EntrypointSpec {
             root: &rootfs.root,
             argv: &spec.entrypoint,
@@ -250,9 +383,7 @@ impl Sandbox {
             cgroup: cgroup.as_ref(),
         })
         .await?;
-        let net = Network::start(config, &spec, proc.inner_pid, cgroup.as_ref()).await?;
-        let (outcome, _) = watch::channel(None);
-        let (kill, kill_rx) = watch::channel(None);
+        let net = Network::open(config, &spec, proc.inner_pid, cgroup.as_ref()).await?;
         let (ready_at, _) = watch::channel(spec.readiness.is_none().then(crate::auth::now_f64));
         let sb = Arc::new(Sandbox {
             id: spec.id.clone(),
@@ -265,8 +396,8 @@ impl Sandbox {
             stderr: OutputBuffer::default(),
             stdin: StdinSink::new(proc.child.stdin.take()),
             execs: Mutex::new(Execs::default()),
-            outcome,
-            kill,
+            outcome: watch::channel(None).0,
+            kill: watch::channel(None).0,
             last_activity: Mutex::new(Instant::now()),
             netns: Mutex::new(net.netns),
             tunnels: Mutex::new(net.tunnels),
@@ -274,39 +405,37 @@ impl Sandbox {
             ready_at,
             image_mounts: Mutex::new(Vec::new()),
         });
-        if let Ok(mut live) = config.live.lock() {
+        {
+            let mut live = lock(&config.live);
             live.retain(|_, w| w.strong_count() > 0);
             live.insert(sb.id.clone(), Arc::downgrade(&sb));
         }
         if let Some(probe) = spec.readiness.clone() {
             tokio::spawn(sb.clone().probe_readiness(probe));
         }
-        pump_outputs(
-            proc.child.stdout.take().map(|o| Box::new(o) as _),
-            proc.child.stderr.take().map(|e| Box::new(e) as _),
-            sb.clone(),
-            |sb| (&sb.stdout, &sb.stderr),
+        let (out, err) = (proc.child.stdout.take(), proc.child.stderr.take());
+        let sb2 = sb.clone();
+        tokio::spawn(async move { pump_stdio(out, err, &sb2.stdout, &sb2.stderr).await });
+        tokio::spawn(
+            sb.clone()
+                .supervise(proc.child, net.slirp, spec.timeout, spec.idle_timeout),
         );
-        let lifetime = Lifetime {
-            timeout: spec.timeout,
-            idle: spec.idle_timeout,
-            kill: kill_rx,
-        };
-        tokio::spawn(sb.clone().watch(proc.child, net.slirp, lifetime));
         Ok(sb)
     }
 
-    /// Wait for the end of the sandbox (its entrypoint exits, a timeout, a terminate),
-    /// then clean up.
-    async fn watch(
+    /// Wait for the end: the entrypoint exits, the sandbox times out or idles out, or it
+    /// is ended; then clean up.
+    async fn supervise(
         self: Arc<Self>,
         mut child: Child,
         slirp: Option<std::process::Child>,
-        mut life: Lifetime,
+        timeout: Duration,
+        idle: Option<Duration>,
     ) {
         let started = Instant::now();
+        let mut kill_rx = self.kill.subscribe();
         let idle_check = async {
-            let Some(idle) = life.idle else {
+            let Some(idle) = idle else {
                 return std::future::pending::<()>().await;
             };
             loop {
@@ -324,9 +453,9 @@ impl Sandbox {
                 },
                 Err(e) => Outcome::Failed(format!("waiting for the sandbox: {e}")),
             },
-            _ = tokio::time::sleep_until((started + life.timeout).into()) => Outcome::Timeout,
+            _ = tokio::time::sleep_until((started + timeout).into()) => Outcome::Timeout,
             _ = idle_check => Outcome::IdleTimeout,
-            k = life.kill.wait_for(|k| k.is_some()) => k.ok().and_then(|k| k.clone()).unwrap_or(Outcome::Terminated),
+            k = kill_rx.wait_for(|k| k.is_some()) => k.ok().and_then(|k| k.clone()).unwrap_or(Outcome::Terminated),
         };
         self.finish(outcome, child, slirp).await;
     }
@@ -378,44 +507,34 @@ impl Sandbox {
     }
 
     fn idle_for(&self) -> Duration {
-        let running_execs = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
-        if running_execs {
+        if self.execs_running() {
             return Duration::ZERO;
         }
-        self.last_activity
-            .lock()
-            .map(|t| t.elapsed())
-            .unwrap_or_default()
+        lock(&self.last_activity).elapsed()
+    }
+
+    fn execs_running(&self) -> bool {
+        lock(&self.execs).running() > 0
     }
 
     pub fn touch(&self) {
-        if let Ok(mut t) = self.last_activity.lock() {
-            *t = Instant::now();
-        }
+        *lock(&self.last_activity) = Instant::now();
     }
 
     /// The directory of the sandbox's writable layers (`upper`, `work`, ...) on the host,
     /// while the sandbox runs.
     pub fn data_dir(&self) -> Option<std::path::PathBuf> {
-        self.rootfs
-            .lock()
-            .ok()?
-            .as_ref()
-            .map(|r| r.data_dir.clone())
+        lock(&self.rootfs).as_ref().map(|r| r.data_dir.clone())
     }
 
     /// Remember that an image was mounted at `path` at run time.
     pub fn note_image_mount(&self, path: &str) {
-        if let Ok(mut m) = self.image_mounts.lock() {
-            m.push(path.to_string());
-        }
+        lock(&self.image_mounts).push(path.to_string());
     }
 
     /// Forget one image mount at `path`; false if there was none.
     pub fn forget_image_mount(&self, path: &str) -> bool {
-        let Ok(mut m) = self.image_mounts.lock() else {
-            return false;
-        };
+        let mut m = lock(&self.image_mounts);
         match m.iter().rposition(|p| p == path) {
             Some(i) => {
                 m.remove(i);
@@ -427,15 +546,15 @@ impl Sandbox {
 
     /// The merged root on the host, while the sandbox runs.
     pub fn root_path(&self) -> Option<std::path::PathBuf> {
-        self.rootfs.lock().ok()?.as_ref().map(|r| r.root.clone())
+        lock(&self.rootfs).as_ref().map(|r| r.root.clone())
     }
 
     /// `(container port, host port)` of each tunnel.
     pub fn tunnel_ports(&self) -> Vec<(u16, u16)> {
-        self.tunnels
-            .lock()
-            .map(|t| t.iter().map(|t| (t.container_port, t.host_port)).collect())
-            .unwrap_or_default()
+        lock(&self.tunnels)
+            .iter()
+            .map(|t| (t.container_port, t.host_port))
+            .collect()
     }
 
     /// Admit `token` to `port` through this sandbox's connect proxy; returns the proxy's
@@ -474,17 +593,13 @@ impl Sandbox {
     }
 
     fn netns(&self) -> Option<NetNs> {
-        self.netns.lock().ok()?.clone()
+        lock(&self.netns).clone()
     }
 
     async fn finish(&self, outcome: Outcome, mut child: Child, slirp: Option<std::process::Child>) {
-        if let Ok(mut ns) = self.netns.lock() {
-            ns.take();
-        }
+        lock(&self.netns).take();
         self.connect.lock().await.clear();
-        if let Ok(mut t) = self.tunnels.lock() {
-            t.clear();
-        }
+        lock(&self.tunnels).clear();
         if let Some(cg) = &self.cgroup {
             cg.kill_all();
         }
@@ -493,12 +608,12 @@ impl Sandbox {
         self.stdin.release().await;
         if let Some(mut s) = slirp {
             let _ = s.kill();
-            let _ = s.wait();
+            // reaped off the executor: wait() blocks until the process is gone
+            let _ = tokio::task::spawn_blocking(move || s.wait()).await;
         }
         // execs end when their processes die; give their waiters a moment to record it
         for _ in 0..100 {
-            let running = self.execs.lock().map(|m| m.running() > 0).unwrap_or(false);
-            if !running {
+            if !self.execs_running() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -509,10 +624,16 @@ impl Sandbox {
             }
             _ => outcome,
         };
-        if let Ok(mut r) = self.rootfs.lock() {
-            if let Some(mut fs) = r.take() {
+        let rootfs = lock(&self.rootfs).take();
+        if let Some(mut fs) = rootfs {
+            // unmounting and removing a whole writable layer block: off the executor
+            let removed = tokio::task::spawn_blocking(move || {
                 fs.unmount();
                 let _ = std::fs::remove_dir_all(&fs.data_dir);
+            })
+            .await;
+            if let Err(e) = removed {
+                tracing::error!(sandbox = %self.id, "removing the sandbox's root: {e}");
             }
         }
         if let Some(cg) = &self.cgroup {
@@ -549,7 +670,7 @@ impl Sandbox {
     }
 
     pub fn exec_handle(&self, exec_id: &str) -> Option<Arc<Exec>> {
-        self.execs.lock().ok()?.by_id.get(exec_id).cloned()
+        lock(&self.execs).by_id.get(exec_id).cloned()
     }
 
     /// Start a command; idempotent by `exec_id` (a second start returns the first).
@@ -576,18 +697,29 @@ impl Sandbox {
         if self.outcome().is_some() {
             return Err(ExecError::Finished);
         }
-        let mut execs = self.execs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut execs = lock(&self.execs);
         if let Some(e) = execs.by_id.get(exec_id) {
             return Ok(e.clone());
         }
-        let cgroup = self.admit(&mut execs)?;
+        let running = execs.running();
+        if running >= MAX_RUNNING_EXECS {
+            return Err(ExecError::TooMany {
+                running,
+                max: MAX_RUNNING_EXECS,
+            });
+        }
+        self.touch();
+        execs.started += 1;
+        let cgroup = self
+            .cgroup
+            .as_ref()
+            .map(|cg| cg.child(&format!("ex-{}", execs.started)))
+            .transpose()
+            .context("creating the command's cgroup")?;
         let mut env = self.spec_env.clone();
         let terminal_env = terminal.as_ref().map(TerminalSpec::env).unwrap_or_default();
-        for (k, v) in req.env.into_iter().chain(terminal_env) {
-            env.retain(|(ek, _)| *ek != k);
-            env.push((k, v));
-        }
-        let pipes = OutputPipes::new(req.stdout, req.stderr)?;
+        set_env(&mut env, req.env.into_iter().chain(terminal_env));
+        let (stdout, stderr, merged) = exec_stdio(req.stdout, req.stderr)?;
         let (control_fd, control) = match &terminal {
             Some(t) => {
                 let (fd, control) = TerminalControl::pipe()?;
@@ -602,235 +734,111 @@ impl Sandbox {
             env: &env,
             workdir: &workdir,
             cgroup: cgroup.as_ref(),
-            stdout: pipes.stdout,
-            stderr: pipes.stderr,
+            stdout,
+            stderr,
             terminal: control_fd,
         })?;
-        let (status, _) = watch::channel(None);
         let exec = Arc::new(Exec {
             stdout: OutputBuffer::default(),
             stderr: OutputBuffer::default(),
             stdin: StdinSink::new(child.stdin.take()),
-            status,
+            status: watch::channel(None).0,
             terminal: control,
         });
         execs.by_id.insert(exec_id.to_string(), exec.clone());
         execs.order.push_back(exec_id.to_string());
         execs.prune();
         drop(execs);
-        let out: Option<Box<dyn AsyncRead + Unpin + Send>> = match pipes.merged {
+        let out: Option<Box<dyn AsyncRead + Unpin + Send>> = match merged {
             Some(r) => Some(Box::new(
                 tokio::net::unix::pipe::Receiver::from_owned_fd(r.into())
                     .context("reading the command's output")?,
             )),
             None => child.stdout.take().map(|s| Box::new(s) as _),
         };
-        let err = child.stderr.take().map(|e| Box::new(e) as _);
-        pump_outputs(out, err, exec.clone(), |e| (&e.stdout, &e.stderr));
-        tokio::spawn(watch_command(exec.clone(), child, cgroup, req.timeout));
+        let err = child.stderr.take();
+        let e2 = exec.clone();
+        tokio::spawn(async move { pump_stdio(out, err, &e2.stdout, &e2.stderr).await });
+        tokio::spawn(exec.clone().supervise(child, req.timeout, cgroup));
         Ok(exec)
     }
+}
 
-    /// Room for one more command: under the running limit, its own cgroup.
-    fn admit(&self, execs: &mut Execs) -> Result<Option<Cgroup>, ExecError> {
-        let running = execs.running();
-        if running >= MAX_RUNNING_EXECS {
-            return Err(ExecError::TooMany {
-                running,
-                max: MAX_RUNNING_EXECS,
-            });
-        }
-        self.touch();
-        execs.started += 1;
-        Ok(match &self.cgroup {
-            Some(cg) => Some(
-                cg.child(&format!("ex-{}", execs.started))
-                    .context("creating the command's cgroup")?,
-            ),
-            None => None,
-        })
+/// A command's stdout and stderr; with stderr merged into stdout, both are one pipe (so
+/// their bytes keep their order), whose read end comes third.
+fn exec_stdio(
+    stdout: bool,
+    stderr: StderrMode,
+) -> Result<(Stdio, Stdio, Option<std::io::PipeReader>)> {
+    if stderr == StderrMode::Stdout {
+        let (r, w) = std::io::pipe().context("pipe")?;
+        let w2 = w.try_clone().context("pipe")?;
+        return Ok((Stdio::from(w), Stdio::from(w2), Some(r)));
     }
-}
-
-/// When a sandbox ends by itself: its timeouts, and the terminate signal.
-struct Lifetime {
-    timeout: Duration,
-    idle: Option<Duration>,
-    kill: watch::Receiver<Option<Outcome>>,
-}
-
-/// The root and the cgroups of a sandbox about to start.
-fn prepare(config: &BackendConfig, spec: &SandboxSpec) -> Result<(Rootfs, Option<Cgroup>)> {
-    let rootfs = Rootfs::mount(
-        config.run_root.join(&spec.id),
-        config.data_root.join(&spec.id),
-        &spec.image,
-        &spec.volumes,
-        &config.helpers,
-        Some(&spec.workdir),
-        config.uid,
-        Some((&config.disk, spec.disk_mib)),
-    )?;
-    let cgroup = if cgroup::available() {
-        Some(
-            Cgroup::create(&config.cgroup_parent(), &spec.id, &spec.limits)
-                .context("creating the sandbox's cgroups")?,
-        )
-    } else {
-        None
-    };
-    Ok((rootfs, cgroup))
-}
-
-/// A started sandbox's network: outbound through slirp4netns (unless blocked), a handle
-/// on its namespace, the tunnels to its open ports.
-struct Network {
-    slirp: Option<std::process::Child>,
-    netns: Option<NetNs>,
-    tunnels: Vec<Tunnel>,
-}
-
-impl Network {
-    async fn start(
-        config: &BackendConfig,
-        spec: &SandboxSpec,
-        pid: i32,
-        cgroup: Option<&Cgroup>,
-    ) -> Result<Network> {
-        let slirp = if !spec.block_network && config.slirp {
-            start_slirp(pid, cgroup).ok()
-        } else {
-            None
-        };
-        let netns = NetNs::of_pid(pid).ok();
-        let mut tunnels = Vec::new();
-        if let Some(ns) = &netns {
-            for port in &spec.ports {
-                tunnels.push(
-                    Tunnel::open(ns.clone(), *port)
-                        .await
-                        .context("opening a tunnel")?,
-                );
-            }
-        }
-        Ok(Network {
-            slirp,
-            netns,
-            tunnels,
-        })
-    }
-}
-
-/// Where a command's stdout and stderr go: pipes, /dev/null, or one pipe for both.
-struct OutputPipes {
-    stdout: Stdio,
-    stderr: Stdio,
-    /// The read end of the one pipe for both, in order (stderr to stdout).
-    merged: Option<std::io::PipeReader>,
-}
-
-impl OutputPipes {
-    fn new(stdout: bool, stderr: StderrMode) -> Result<OutputPipes> {
-        if stderr == StderrMode::Stdout {
-            let (r, w) = std::io::pipe().context("pipe")?;
-            let w2 = w.try_clone().context("pipe")?;
-            return Ok(OutputPipes {
-                stdout: Stdio::from(w),
-                stderr: Stdio::from(w2),
-                merged: Some(r),
-            });
-        }
-        let piped_or_null = |p: bool| if p { Stdio::piped() } else { Stdio::null() };
-        Ok(OutputPipes {
-            stdout: piped_or_null(stdout),
-            stderr: piped_or_null(stderr == StderrMode::Pipe),
-            merged: None,
-        })
-    }
-}
-
-type Output = Option<Box<dyn AsyncRead + Unpin + Send>>;
-
-/// Copy a process's stdout and stderr into the output buffers of `owner` (a sandbox or
-/// a command); a missing one is closed at once.
-fn pump_outputs<T: Send + Sync + 'static>(
-    out: Output,
-    err: Output,
-    owner: Arc<T>,
-    buffers: fn(&T) -> (&OutputBuffer, &OutputBuffer),
-) {
-    tokio::spawn(async move {
-        let (stdout, stderr) = buffers(&owner);
-        tokio::join!(
-            async {
-                match out {
-                    Some(o) => pump(o, stdout).await,
-                    None => stdout.close(),
-                }
-            },
-            async {
-                match err {
-                    Some(e) => pump(e, stderr).await,
-                    None => stderr.close(),
-                }
-            }
-        );
-    });
-}
-
-/// The command's own status is its exit status; children it left running (a server
-/// started with `&`) keep going, and keep its output open, until the sandbox ends.
-async fn watch_command(
-    exec: Arc<Exec>,
-    mut child: Child,
-    cgroup: Option<Cgroup>,
-    timeout: Option<Duration>,
-) {
-    let status = match timeout {
-        Some(t) => match tokio::time::timeout(t, child.wait()).await {
-            Ok(s) => s,
-            Err(_) => {
-                if let Some(cg) = &cgroup {
-                    cg.kill_all();
-                }
-                let _ = child.start_kill();
-                child.wait().await
-            }
-        },
-        None => child.wait().await,
-    };
-    exec.status.send_replace(Some(
-        status.map(ExitStatus::of).unwrap_or(ExitStatus::Code(-1)),
-    ));
-    // no file descriptor outlives the command (ended commands are kept for reading)
-    exec.stdin.release().await;
-    if let Some(t) = &exec.terminal {
-        t.release();
-    }
-    // its group goes with it, unless children it left behind still run there
-    if let Some(cg) = &cgroup {
-        cg.remove_if_empty();
-    }
+    let piped_if = |piped: bool| if piped { Stdio::piped() } else { Stdio::null() };
+    Ok((piped_if(stdout), piped_if(stderr == StderrMode::Pipe), None))
 }
 
 /// The sandbox's user-mode network. It joins the sandbox's cgroups (so it is ended, and
-/// found after a crash, with the sandbox's processes) and dies with sandboxd.
-fn start_slirp(pid: i32, cgroup: Option<&Cgroup>) -> Result<std::process::Child> {
+/// found after a crash, with the sandbox's processes) and dies with sandboxd. Returns once
+/// slirp4netns reports tap0 configured (its --ready-fd), so the network is there when the
+/// create call answers; a slirp4netns slower than SLIRP_READY_TIMEOUT is logged and kept.
+async fn start_slirp(pid: i32, cgroup: Option<&Cgroup>) -> Result<std::process::Child> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
+    const READY_FD: i32 = 3;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds that we own from here on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("a pipe for slirp4netns");
+    }
+    let (ready_r, ready_w) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let mut cmd = std::process::Command::new("slirp4netns");
     cmd.args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+        .arg(format!("--ready-fd={READY_FD}"))
         .arg(pid.to_string())
         .arg("tap0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let procs = spawn::procs_paths(cgroup);
+    let ready_w_raw = ready_w.as_raw_fd();
     unsafe {
         cmd.pre_exec(move || {
             spawn::join_cgroups(&procs)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // the copy dup2 makes has no O_CLOEXEC, so slirp4netns inherits it (and when
+            // the pipe is fd 3 already, dup2 does nothing: clear the flag by hand)
+            let inherited = if ready_w_raw == READY_FD {
+                libc::fcntl(READY_FD, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(ready_w_raw, READY_FD)
+            };
+            if inherited < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
-    cmd.spawn().context("starting slirp4netns")
+    let child = cmd.spawn().context("starting slirp4netns")?;
+    drop(ready_w); // EOF on ready_r if slirp4netns exits without reporting
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut pfd = libc::pollfd {
+            fd: ready_r.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let waited = unsafe { libc::poll(&mut pfd, 1, SLIRP_READY_TIMEOUT.as_millis() as i32) };
+        let mut byte = [0u8; 1];
+        waited == 1 && unsafe { libc::read(ready_r.as_raw_fd(), byte.as_mut_ptr().cast(), 1) } == 1
+    })
+    .await
+    .unwrap_or(false);
+    if !ready {
+        tracing::warn!(pid, "slirp4netns did not report the network ready in time");
+    }
+    Ok(child)
 }
+
+const SLIRP_READY_TIMEOUT: Duration = Duration::from_secs(5);

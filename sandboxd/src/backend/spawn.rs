@@ -7,7 +7,7 @@ use super::cgroup::Cgroup;
 use super::rootfs::HELPERS_DIR;
 use super::terminal::TerminalSize;
 use anyhow::{bail, Context, Result};
-use std::ffi::{CString, OsString};
+use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -70,7 +70,24 @@ pub struct EntrypointSpec<'a> {
     pub cgroup: Option<&'a Cgroup>,
 }
 
-/// A pipe whose ends close on exec: (read, write).
+/// Start bwrap with the sandbox's entrypoint, stdio piped.
+pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess> {
+    let (info_r, info_w) = cloexec_pipe()?;
+    let (args_r, args_w) = cloexec_pipe()?;
+    let mut cmd = bwrap_command(&spec, &info_w, &args_r);
+    let child = cmd
+        .spawn()
+        .context("starting bwrap (is bubblewrap installed?)")?;
+    drop(info_w);
+    drop(args_r);
+    write_args(args_w, bwrap_args(&spec));
+    let child_pid = read_child_pid(info_r).await?;
+    // bwrap's pid 1 reaps; the entrypoint is its child, and it has the sandbox's root
+    let inner_pid = find_child(child_pid).await.unwrap_or(child_pid);
+    Ok(SandboxProcess { child, inner_pid })
+}
+
+/// A pipe whose ends are closed on exec: `(read, write)`.
 fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0i32; 2];
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -79,11 +96,10 @@ fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// bwrap's options for the sandbox: namespaces, the root, /proc and /dev (with a devpts
-/// of its own, for terminals), the workdir, the environment. They go through a pipe
-/// (`--args`), so the sandbox's pid 1 command line shows no host paths.
-fn bwrap_options(spec: &EntrypointSpec<'_>) -> Vec<OsString> {
-    let mut args: Vec<OsString> = [
+/// bwrap's options, read from fd 4 (`--args`), so the sandbox's pid 1 command line shows
+/// no host paths (bwrap takes the command itself from its own argv).
+fn bwrap_args(spec: &EntrypointSpec<'_>) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = [
         "--unshare-user",
         "--unshare-pid",
         "--unshare-ipc",
@@ -124,41 +140,9 @@ fn bwrap_options(spec: &EntrypointSpec<'_>) -> Vec<OsString> {
     args
 }
 
-/// Feed bwrap its options from a thread: they may not fit in the pipe's buffer.
-fn write_options(args: Vec<OsString>, to: OwnedFd) {
-    std::thread::spawn(move || {
-        use std::io::Write;
-        let mut w = std::fs::File::from(to);
-        for a in args {
-            if w.write_all(a.as_bytes())
-                .and_then(|_| w.write_all(b"\0"))
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-}
-
-/// The pid of bwrap's child, from the JSON bwrap writes on its info fd.
-async fn read_child_pid(info: OwnedFd) -> Result<i32> {
-    let info = tokio::task::spawn_blocking(move || {
-        let mut f = std::fs::File::from(info);
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut f, &mut s).map(|_| s)
-    })
-    .await??;
-    let pid = serde_json::from_str::<serde_json::Value>(&info)
-        .ok()
-        .and_then(|v| v["child-pid"].as_i64())
-        .with_context(|| format!("bwrap did not report its child pid: {info:?}"))?;
-    Ok(pid as i32)
-}
-
-/// Start bwrap with the sandbox's entrypoint, stdio piped.
-pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess> {
-    let (info_r, info_w) = cloexec_pipe()?;
-    let (args_r, args_w) = cloexec_pipe()?;
+/// bwrap running the entrypoint, its info fd on 3 and its options fd on 4, joining the
+/// sandbox's cgroups and becoming the sandbox's host uid before it execs.
+fn bwrap_command(spec: &EntrypointSpec<'_>, info_w: &OwnedFd, args_r: &OwnedFd) -> Command {
     let mut cmd = Command::new("bwrap");
     cmd.args(["--args", "4", "--"]).args(spec.argv);
     cmd.stdin(Stdio::piped())
@@ -186,16 +170,38 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
             Ok(())
         });
     }
-    let child = cmd
-        .spawn()
-        .context("starting bwrap (is bubblewrap installed?)")?;
-    drop(info_w);
-    drop(args_r);
-    write_options(bwrap_options(&spec), args_w);
-    let child_pid = read_child_pid(info_r).await?;
-    // bwrap's pid 1 reaps; the entrypoint is its child, and it has the sandbox's root
-    let inner_pid = find_child(child_pid).await.unwrap_or(child_pid);
-    Ok(SandboxProcess { child, inner_pid })
+    cmd
+}
+
+/// Write bwrap's options, NUL-terminated, from a thread of their own: they may not fit
+/// in the pipe's buffer.
+fn write_args(args_w: OwnedFd, args: Vec<std::ffi::OsString>) {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut w = std::fs::File::from(args_w);
+        for a in args {
+            if w.write_all(a.as_bytes())
+                .and_then(|_| w.write_all(b"\0"))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+}
+
+/// The pid of bwrap's child, from the JSON bwrap writes on its info fd.
+async fn read_child_pid(info_r: OwnedFd) -> Result<i32> {
+    let info = tokio::task::spawn_blocking(move || {
+        let mut f = std::fs::File::from(info_r);
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).map(|_| s)
+    })
+    .await??;
+    Ok(serde_json::from_str::<serde_json::Value>(&info)
+        .ok()
+        .and_then(|v| v["child-pid"].as_i64())
+        .with_context(|| format!("bwrap did not report its child pid: {info:?}"))? as i32)
 }
 
 async fn find_child(pid: i32) -> Option<i32> {
@@ -248,11 +254,6 @@ fn launcher_args(spec: &ExecSpec<'_>) -> Vec<String> {
     args.push("--".into());
     args.extend(spec.argv.iter().cloned());
     args
-}
-
-/// The entrypoint of a sandbox created without a command: the launcher, idling.
-pub fn idle_entrypoint() -> Vec<String> {
-    vec![format!("{HELPERS_DIR}/{INIT}"), "idle".into()]
 }
 
 /// A sandbox's entrypoint run on a pseudo-terminal: the launcher's `terminal` mode in

@@ -27,6 +27,7 @@ struct State {
 
 #[derive(Default)]
 pub struct StdinSink {
+    /// Async (see `crate::sync`): a write awaits the pipe, and writes apply in order.
     state: Mutex<State>,
 }
 

@@ -3,6 +3,7 @@
 //! may flow for hours; a stream with nothing on it for the idle time is ended UNAVAILABLE
 //! and the client resumes it).
 
+use crate::sync::lock;
 use futures::Stream;
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -63,7 +64,7 @@ impl SubjectLimits {
 
     fn with<T>(&self, sub: &str, f: impl FnOnce(&mut Subject, Instant) -> T) -> T {
         let now = Instant::now();
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = lock(&self.table);
         if table.len() > 10_000 {
             table.retain(|_, s| s.streams > 0 || now.duration_since(s.calls.at) < FORGET_AFTER);
         }
@@ -133,7 +134,7 @@ pub struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        let mut table = self.limits.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = lock(&self.limits.table);
         if let Some(s) = table.get_mut(&self.sub) {
             s.streams = s.streams.saturating_sub(1);
         }

@@ -10,6 +10,7 @@
 //! (the app stops minting for it; new tokens minted later work again); the entry is
 //! forgotten 24 h after, when every such token has expired.
 
+use crate::sync::lock;
 use crate::tokens::{Claims, MAX_TTL_SECS};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ impl Revocations {
 
     fn refresh(&self) {
         let Some(path) = &self.path else { return };
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = lock(&self.state);
         if st.checked.elapsed() < RECHECK {
             return;
         }
@@ -103,7 +104,7 @@ impl Revocations {
     /// UNAUTHENTICATED for a revoked token.
     pub fn check(&self, c: &Claims) -> Result<(), Status> {
         self.refresh();
-        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let st = lock(&self.state);
         if st.list.refuses(c) {
             return Err(Status::unauthenticated("this token has been revoked"));
         }

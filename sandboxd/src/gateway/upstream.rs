@@ -6,6 +6,7 @@
 //! with their code, message and details only (never upstream metadata).
 
 use super::policy;
+use crate::sync::lock;
 use modal_proto::client as pb;
 use modal_proto::client::modal_client_client::ModalClientClient;
 use modal_proto::task_command_router::task_command_router_client::TaskCommandRouterClient;
@@ -119,15 +120,12 @@ impl RouterClient for TerminalClient<Svc> {
 pub struct Upstream {
     cfg: UpstreamConfig,
     cp: Cp,
+    /// Async (see `crate::sync`): one fetch at a time, the others wait for its token.
     auth_token: tokio::sync::Mutex<Option<Cached<String>>>,
     access: Mutex<HashMap<String, Cached<Access>>>,
     channels: Mutex<HashMap<String, Svc>>,
     tags: Mutex<HashMap<String, Cached<BTreeMap<String, String>>>>,
     apps: Mutex<HashMap<String, Cached<String>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A status as clients may see it: code, message, details; nothing else of the upstream.
