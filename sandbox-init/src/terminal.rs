@@ -341,11 +341,13 @@ impl Relay {
             if o.is_some_and(ready) {
                 self.on_output();
             }
-            if i.is_some_and(ready) {
-                self.on_input();
-            }
+            // a resize before input ready at the same time: a resize acknowledged to the
+            // client comes before what it typed next (`tput cols` right after a resize)
             if c.is_some_and(ready) {
                 self.on_control();
+            }
+            if i.is_some_and(ready) {
+                self.on_input();
             }
             if p.is_some_and(ready) {
                 status = reap(pid);

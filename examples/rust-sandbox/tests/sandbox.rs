@@ -247,8 +247,12 @@ async fn a_shell_on_a_terminal_ctrl_c_resize_bytes_and_attach() {
         .unwrap();
     // "go" on a line of its own: printed (not the echo of the typed line), sleep next
     read_until(&mut out, &mut seen, "\ngo\r\n").await;
+    // Ctrl-C ends sleep and, as in any interactive shell, the rest of the typed line
     sh.stdin().write(&b"\x03"[..]).await.unwrap();
-    read_until(&mut out, &mut seen, "slept=130").await;
+    read_until(&mut out, &mut seen, "^C").await;
+    sh.stdin().write(&b"echo status=$?\r"[..]).await.unwrap();
+    read_until(&mut out, &mut seen, "status=130").await;
+    assert!(!seen.contains("\nslept="), "{seen:?}");
     assert!(sh.resize(133, 41).await.unwrap(), "sandboxd resizes");
     sh.stdin()
         .write(&b"echo cols=$(tput cols) lines=$(tput lines)\r"[..])
