@@ -14,6 +14,7 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let descriptors = out.join("modal_proto.pb");
     println!("cargo:rerun-if-changed=modal_proto");
+    println!("cargo:rerun-if-changed=modal_wasm");
     println!("cargo:rerun-if-changed=subset.txt");
     tonic_prost_build::configure()
         .build_client(client)
@@ -26,6 +27,8 @@ fn main() {
             &[
                 "modal_proto/api.proto",
                 "modal_proto/task_command_router.proto",
+                // the project's own extension (not Modal's): terminal resize
+                "modal_wasm/terminal.proto",
             ],
             &["."],
         )
@@ -49,6 +52,7 @@ fn rust_type(proto: &str) -> String {
             let module = match package {
                 "modal.client" => "client",
                 "modal.task_command_router" => "task_command_router",
+                "modal_wasm.terminal.v1" => "terminal",
                 other => panic!("an RPC message from an unexpected package: {other}"),
             };
             format!("crate::{module}::{name}")
@@ -70,7 +74,7 @@ fn const_name(method: &str) -> String {
 }
 
 /// One module per service, one constant per RPC listed in `subset.txt` (a listed RPC
-/// missing from the descriptors fails the build).
+/// missing from the descriptors fails the build) and per RPC of the project's own services.
 fn rpc_table(set: &FileDescriptorSet, subset: &str) -> String {
     let listed: Vec<&str> = subset
         .lines()
@@ -82,18 +86,23 @@ fn rpc_table(set: &FileDescriptorSet, subset: &str) -> String {
     for file in &set.file {
         for service in &file.service {
             let service_name = service.name();
-            let module = match file.package() {
-                "modal.client" => "modal_client",
-                "modal.task_command_router" => "task_command_router",
+            // Modal's services: the RPCs subset.txt lists; the project's own: all of them
+            let (module, own) = match file.package() {
+                "modal.client" => ("modal_client", false),
+                "modal.task_command_router" => ("task_command_router", false),
+                "modal_wasm.terminal.v1" => ("terminal", true),
                 _ => continue,
             };
             let body = services.entry(module.to_string()).or_default();
             for m in &service.method {
                 let key = format!("{service_name}/{}", m.name());
-                if !listed.contains(&key.as_str()) {
+                if own {
+                    // not Modal's, so not in subset.txt
+                } else if listed.contains(&key.as_str()) {
+                    found += 1;
+                } else {
                     continue;
                 }
-                found += 1;
                 let kind = match (m.client_streaming(), m.server_streaming()) {
                     (false, false) => "Unary",
                     (false, true) => "ServerStreaming",

@@ -50,9 +50,11 @@ source scripts/sandboxd-start.sh target/debug/sandboxd --www www/dist --pkg pkg
 stage "conformance: Modal's Python and JS clients against sandboxd, V2 and V1 sandboxes"
 bash tests/conformance/run.sh
 
-stage "Modal's Python client: files, snapshots, mounts, tunnels, connect tokens, readiness"
-MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN_SECRET="$SANDBOXD_TOKEN_SECRET" \
-  HOME="$(mktemp -d)" timeout 300 "$PY" tests/py/features.py
+stage "Modal's Python client: files, snapshots, mounts, tunnels, connect tokens, readiness, terminals"
+for t in features terminal; do
+  MODAL_SERVER_URL="$SANDBOXD_URL" MODAL_TOKEN_ID="$SANDBOXD_TOKEN_ID" MODAL_TOKEN_SECRET="$SANDBOXD_TOKEN_SECRET" \
+    HOME="$(mktemp -d)" timeout 300 "$PY" "tests/py/$t.py"
+done
 
 stage "SDK: wasm suites in headless Chromium, npm package build and size gate"
 bash scripts/test-wasm.sh

@@ -11,8 +11,14 @@ pub struct ReadCursor {
 
 impl ReadCursor {
     /// A cursor at byte 0.
+    #[cfg(test)]
     pub fn new() -> Self {
         ReadCursor::default()
+    }
+
+    /// A cursor at `offset`: the bytes before it count as delivered.
+    pub fn at(offset: u64) -> Self {
+        ReadCursor { offset, pos: None }
     }
 
     /// Bytes delivered so far: the `offset` to request when (re)opening the stream.

@@ -62,14 +62,14 @@ impl Helper {
     }
 
     fn stdout(&self) -> OutputStream {
-        self.0.output(tcr::TaskExecStdioFileDescriptor::Stdout)
+        self.0.output(tcr::TaskExecStdioFileDescriptor::Stdout, 0)
     }
 
     /// Waits for the exit; a non-zero exit becomes the typed error its stderr describes.
     async fn finish(&self, op: Op, path: &str) -> Result<()> {
         let stderr = self
             .0
-            .output(tcr::TaskExecStdioFileDescriptor::Stderr)
+            .output(tcr::TaskExecStdioFileDescriptor::Stderr, 0)
             .read_to_end()
             .await?;
         let code = self.0.wait().await?;
@@ -181,7 +181,7 @@ impl SandboxFilesystem {
         let mut input = source;
         let h = Helper::start(&self.router, fs::write_command(path)).await?;
         let sent = async {
-            let mut sink = h.0.stdin();
+            let mut sink = h.0.stdin(0);
             let mut buf: Vec<u8> = Vec::new();
             let mut loaded = 0u64;
             let mut ended = false;

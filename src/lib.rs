@@ -84,7 +84,7 @@ pub use filesystem::{OnProgress, Progress, SandboxFilesystem};
 pub use fs::{FileInfo, FileType};
 pub use objects::{App, Image, Probe, ProbeCheck, Secret, Volume};
 pub use options::{
-    AppFromNameParams, ImageTtl, SandboxCreateConnectTokenParams, SandboxCreateParams,
+    AppFromNameParams, ImageTtl, PtyParams, SandboxCreateConnectTokenParams, SandboxCreateParams,
     SandboxExecParams, SandboxFromNameParams, SandboxListParams, SecretFromNameParams,
     SecretFromObjectParams, SnapshotParams, StdioBehavior, VolumeFromNameParams,
 };

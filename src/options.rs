@@ -86,6 +86,51 @@ pub struct SandboxCreateParams {
     pub readiness_probe: Option<Probe>,
     /// Verbose logging.
     pub verbose: bool,
+    /// Run the main process on a pseudo-terminal (stdin, stdout and stderr all the
+    /// terminal's, output on stdout).
+    pub pty: Option<PtyParams>,
+}
+
+/// A pseudo-terminal for a command or a sandbox's main process (Modal's `PTYInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PtyParams {
+    /// Rows of the window, 1 to 10000 (default: the server's, 24).
+    pub rows: Option<u32>,
+    /// Columns of the window, 1 to 10000 (default: the server's, 80).
+    pub cols: Option<u32>,
+    /// `TERM` (default `xterm-256color`, what xterm.js emulates).
+    pub term: Option<String>,
+}
+
+/// Rows and columns a terminal may have, each (sandboxd's limit too).
+pub(crate) const MAX_TERMINAL_SIDE: u32 = 10_000;
+
+/// A window side: 1 to [`MAX_TERMINAL_SIDE`].
+pub(crate) fn terminal_side(what: &str, n: u32) -> Result<u32> {
+    if (1..=MAX_TERMINAL_SIDE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Error::invalid(format!(
+            "{what} must be 1 to {MAX_TERMINAL_SIDE}, got {n}"
+        )))
+    }
+}
+
+/// Modal's `PTYInfo` for `p`, as Modal's clients fill it for a shell (`COLORTERM` says
+/// 24-bit colour, which xterm.js renders). A sandbox's terminal is not ended by idle
+/// stdin, as in Modal's Python client.
+fn pty_info(p: &PtyParams, sandbox: bool) -> Result<pb::PtyInfo> {
+    let side = |what, n: Option<u32>| n.map_or(Ok(0), |n| terminal_side(what, n));
+    Ok(pb::PtyInfo {
+        enabled: true,
+        winsz_rows: side("pty.rows", p.rows)?,
+        winsz_cols: side("pty.cols", p.cols)?,
+        env_term: p.term.clone().unwrap_or_else(|| "xterm-256color".into()),
+        env_colorterm: "truecolor".into(),
+        pty_type: pb::pty_info::PtyType::Shell as i32,
+        no_terminate_on_idle_stdin: sandbox,
+        ..Default::default()
+    })
 }
 
 /// Pipe an output stream, or drop it.
@@ -113,6 +158,10 @@ pub struct SandboxExecParams {
     pub env: Vec<(String, String)>,
     /// Secrets injected as environment variables.
     pub secrets: Vec<Secret>,
+    /// Run the command on a pseudo-terminal: its output (stdout and stderr) arrives on
+    /// stdout, stdin is the terminal's input (`"\x03"` is Ctrl-C), and
+    /// [`ContainerProcess::resize`](crate::ContainerProcess::resize) changes its size.
+    pub pty: Option<PtyParams>,
 }
 
 /// Options of [`Sandboxes::list`](crate::Sandboxes::list).
@@ -364,6 +413,7 @@ pub(crate) fn sandbox_create_request(
         verbose: p.verbose,
         readiness_probe,
         name: p.name.clone(),
+        pty_info: p.pty.as_ref().map(|t| pty_info(t, true)).transpose()?,
         ..Default::default()
     };
     Ok(pb::SandboxCreateV2Request {
@@ -424,6 +474,7 @@ pub(crate) fn exec_start_request(
         timeout_secs,
         workdir: p.workdir.clone(),
         secret_sources: secret_sources(&p.secrets, &p.env)?,
+        pty_info: p.pty.as_ref().map(|t| pty_info(t, false)).transpose()?,
         ..Default::default()
     })
 }
@@ -546,6 +597,51 @@ mod tests {
         assert_eq!(r.stderr_config, tcr::TaskExecStderrConfig::Devnull as i32);
         assert_eq!(r.timeout_secs, Some(2));
         assert!(exec_start_request("t", "e", vec![], &p).is_err());
+    }
+
+    #[test]
+    fn pty_requests() {
+        let pty = PtyParams {
+            rows: Some(30),
+            cols: Some(100),
+            term: None,
+        };
+        let p = SandboxExecParams {
+            pty: Some(pty.clone()),
+            ..Default::default()
+        };
+        let info = exec_start_request("t", "e", vec!["sh".into()], &p)
+            .unwrap()
+            .pty_info
+            .unwrap();
+        assert_eq!((info.winsz_rows, info.winsz_cols), (30, 100));
+        assert_eq!(info.env_term, "xterm-256color");
+        assert!(info.enabled && !info.no_terminate_on_idle_stdin);
+        let none = exec_start_request("t", "e", vec!["sh".into()], &Default::default()).unwrap();
+        assert!(none.pty_info.is_none());
+        // unset sides are 0: the server's default size
+        let p = SandboxCreateParams {
+            pty: Some(PtyParams::default()),
+            ..Default::default()
+        };
+        let d = sandbox_create_request("a", "i", &p)
+            .unwrap()
+            .definition
+            .unwrap();
+        let info = d.pty_info.unwrap();
+        assert_eq!((info.winsz_rows, info.winsz_cols), (0, 0));
+        assert!(info.no_terminate_on_idle_stdin);
+        for bad in [Some(0), Some(10_001)] {
+            let p = SandboxExecParams {
+                pty: Some(PtyParams {
+                    cols: bad,
+                    ..pty.clone()
+                }),
+                ..Default::default()
+            };
+            let e = exec_start_request("t", "e", vec!["sh".into()], &p).unwrap_err();
+            assert!(e.message.contains("pty.cols"), "{}", e.message);
+        }
     }
 
     #[test]

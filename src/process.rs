@@ -6,10 +6,11 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use modal_proto::rpcs::task_command_router as tcr_rpc;
+use modal_proto::rpcs::{task_command_router as tcr_rpc, terminal as terminal_rpc};
 use modal_proto::task_command_router as tcr;
+use modal_proto::terminal::TerminalResizeRequest;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit::exec_exit_code;
 use crate::js;
 use crate::retry::Backoff;
@@ -37,8 +38,9 @@ pub(crate) struct Exec {
 }
 
 impl Exec {
-    /// The resumable output on `fd` (pull-based; reopened at the delivered offset).
-    pub(crate) fn output(&self, fd: tcr::TaskExecStdioFileDescriptor) -> OutputStream {
+    /// The resumable output on `fd` from byte `from` (pull-based; reopened at the
+    /// delivered offset).
+    pub(crate) fn output(&self, fd: tcr::TaskExecStdioFileDescriptor, from: u64) -> OutputStream {
         let r = self.router.clone();
         let (task_id, exec_id) = (self.task_id.clone(), self.exec_id.clone());
         let open: Opener = Rc::new(move |offset| {
@@ -62,11 +64,16 @@ impl Exec {
                 .boxed_local())
             })
         });
-        OutputStream::new(stdio::resumable(open, refresher(&self.router), sleeper()))
+        OutputStream::new(stdio::resumable(
+            from,
+            open,
+            refresher(&self.router),
+            sleeper(),
+        ))
     }
 
-    /// Offset-carrying unary `TaskExecStdinWrite`s.
-    pub(crate) fn stdin(&self) -> Stdin {
+    /// Offset-carrying unary `TaskExecStdinWrite`s, the first at `offset`.
+    pub(crate) fn stdin(&self, offset: u64) -> Stdin {
         let r = self.router.clone();
         let (t, e) = (self.task_id.clone(), self.exec_id.clone());
         let write: Writer = Rc::new(move |offset, data, eof| {
@@ -84,7 +91,20 @@ impl Exec {
                     .map(|_| ())
             })
         });
-        Stdin::new(write)
+        Stdin::at(write, offset)
+    }
+
+    /// How many bytes of stdin the server has (where the next write goes).
+    pub(crate) async fn stdin_written(&self) -> Result<u64> {
+        let req = tcr::TaskExecStdinStatusRequest {
+            task_id: self.task_id.clone(),
+            exec_id: self.exec_id.clone(),
+        };
+        let resp = self
+            .router
+            .call(tcr_rpc::TASK_EXEC_STDIN_STATUS, &req, Backoff::UNARY)
+            .await?;
+        Ok(resp.num_bytes_written)
     }
 
     /// Waits for the exit: the code, or 128 + signal.
@@ -140,6 +160,10 @@ struct ProcInner {
     exec: Exec,
     pipe_stdout: bool,
     pipe_stderr: bool,
+    /// On a pseudo-terminal (exec with `pty`).
+    pty: bool,
+    /// The server lacks the resize call (found out once, then not asked again).
+    no_resize: Cell<bool>,
     stdin: Stdin,
     returncode: Cell<Option<i32>>,
 }
@@ -154,15 +178,62 @@ impl std::fmt::Debug for ContainerProcess {
 }
 
 impl ContainerProcess {
-    pub(crate) fn new(exec: Exec, pipe_stdout: bool, pipe_stderr: bool) -> Self {
+    /// A handle on `exec`, whose stdin the server has up to `stdin_offset`.
+    pub(crate) fn new(
+        exec: Exec,
+        pipe_stdout: bool,
+        pipe_stderr: bool,
+        pty: bool,
+        stdin_offset: u64,
+    ) -> Self {
         ContainerProcess {
             inner: Rc::new(ProcInner {
-                stdin: exec.stdin(),
+                stdin: exec.stdin(stdin_offset),
                 exec,
                 pipe_stdout,
                 pipe_stderr,
+                pty,
+                no_resize: Cell::new(false),
                 returncode: Cell::new(None),
             }),
+        }
+    }
+
+    /// Whether the command runs on a pseudo-terminal.
+    pub fn is_pty(&self) -> bool {
+        self.inner.pty
+    }
+
+    /// Resizes the command's terminal (TIOCSWINSZ; the program gets SIGWINCH). `Ok(false)`
+    /// when the server does not support resizing (Modal's own, whose protocol has no such
+    /// call): the size stays, nothing fails. `Invalid` for a process without a terminal or
+    /// a side outside 1..=10000.
+    pub async fn resize(&self, cols: u32, rows: u32) -> Result<bool> {
+        if !self.inner.pty {
+            return Err(Error::invalid(
+                "resize needs a command started with the pty option",
+            ));
+        }
+        let req = TerminalResizeRequest {
+            task_id: self.inner.exec.task_id.clone(),
+            exec_id: self.inner.exec.exec_id.clone(),
+            cols: crate::options::terminal_side("cols", cols)?,
+            rows: crate::options::terminal_side("rows", rows)?,
+        };
+        if self.inner.no_resize.get() {
+            return Ok(false);
+        }
+        match (self.inner.exec.router)
+            .call(terminal_rpc::TERMINAL_RESIZE, &req, Backoff::UNARY)
+            .await
+        {
+            Ok(_) => Ok(true),
+            // UNIMPLEMENTED: a server without the project's Terminal service
+            Err(e) if e.grpc_status == Some(12) => {
+                self.inner.no_resize.set(true);
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -174,10 +245,16 @@ impl ContainerProcess {
     /// The command's stdout from its first byte (each call reads it anew; empty if it
     /// was ignored).
     pub fn stdout(&self) -> OutputStream {
+        self.stdout_from(0)
+    }
+
+    /// The command's stdout from byte `offset` (to pick up where an earlier reader, e.g.
+    /// one on a page since reloaded, left off).
+    pub fn stdout_from(&self, offset: u64) -> OutputStream {
         if self.inner.pipe_stdout {
             self.inner
                 .exec
-                .output(tcr::TaskExecStdioFileDescriptor::Stdout)
+                .output(tcr::TaskExecStdioFileDescriptor::Stdout, offset)
         } else {
             OutputStream::empty()
         }
@@ -188,7 +265,7 @@ impl ContainerProcess {
         if self.inner.pipe_stderr {
             self.inner
                 .exec
-                .output(tcr::TaskExecStdioFileDescriptor::Stderr)
+                .output(tcr::TaskExecStdioFileDescriptor::Stderr, 0)
         } else {
             OutputStream::empty()
         }

@@ -235,7 +235,27 @@ impl Sandbox {
             exec,
             params.stdout == StdioBehavior::Pipe,
             params.stderr == StdioBehavior::Pipe,
+            params.pty.is_some(),
+            0,
         ))
+    }
+
+    /// A handle on a command already running (or run) in this sandbox, by its exec id
+    /// ([`ContainerProcess::exec_id`]): e.g. a terminal's shell after the page that started
+    /// it reloaded. `pty` says whether it was started on a terminal. Its stdin continues
+    /// where the server's left off; its output can be read again from any offset.
+    pub async fn attach(&self, exec_id: &str, pty: bool) -> Result<ContainerProcess> {
+        self.check()?;
+        if exec_id.is_empty() {
+            return Err(Error::invalid("execId must not be empty"));
+        }
+        let exec = Exec {
+            router: self.router().clone(),
+            task_id: self.task_id().await?,
+            exec_id: exec_id.to_string(),
+        };
+        let written = exec.stdin_written().await?;
+        Ok(ContainerProcess::new(exec, true, true, pty, written))
     }
 
     fn output(&self, fd: tcr::SandboxStdioFileDescriptor) -> OutputStream {
@@ -261,7 +281,7 @@ impl Sandbox {
                 .boxed_local())
             })
         });
-        OutputStream::new(stdio::resumable(open, refresher(&router), sleeper()))
+        OutputStream::new(stdio::resumable(0, open, refresher(&router), sleeper()))
     }
 
     /// The main process's stdout from its first byte (each call reads it anew).

@@ -49,6 +49,7 @@ struct ReadState {
 /// Output bytes, reopened at the delivered offset after a dropped connection (bounded
 /// retries with backoff, then an error item). Ends when the server ends the stream OK.
 pub fn resumable(
+    from: u64,
     open: Opener,
     refresh: Refresher,
     sleep: Sleeper,
@@ -57,7 +58,7 @@ pub fn resumable(
         open,
         refresh,
         sleep,
-        cursor: ReadCursor::new(),
+        cursor: ReadCursor::at(from),
         attempts: Attempts::new(Backoff::STREAM, true),
         current: None,
         done: false,
@@ -344,7 +345,14 @@ pub struct Stdin(Rc<RefCell<OffsetSink>>);
 
 impl Stdin {
     pub(crate) fn new(write: Writer) -> Self {
-        Stdin(Rc::new(RefCell::new(OffsetSink::new(write))))
+        Stdin::at(write, 0)
+    }
+
+    /// A stdin whose next write goes at `offset` (the bytes the server already has).
+    pub(crate) fn at(write: Writer, offset: u64) -> Self {
+        let mut sink = OffsetSink::new(write);
+        sink.offset = offset;
+        Stdin(Rc::new(RefCell::new(sink)))
     }
 
     /// Writes `data` (in requests of at most 1 MiB).
@@ -472,6 +480,7 @@ mod tests {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let opens = Rc::new(RefCell::new(Vec::new()));
         let s = resumable(
+            0,
             flaky_server(data.clone(), 333, 4, opens.clone()),
             no_refresh(),
             no_sleep(),
@@ -489,6 +498,7 @@ mod tests {
         let opens = Rc::new(RefCell::new(Vec::new()));
         // Every stream drops before delivering anything.
         let s = resumable(
+            0,
             flaky_server(vec![1; 100], 10, 0, opens.clone()),
             no_refresh(),
             no_sleep(),

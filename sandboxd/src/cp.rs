@@ -3,6 +3,7 @@
 use crate::auth::now_f64;
 use crate::backend::cgroup::Limits;
 use crate::backend::sandbox::Readiness;
+use crate::backend::spawn;
 use crate::images::ImageRecord;
 use crate::limits;
 use crate::state::{
@@ -265,13 +266,26 @@ impl ControlPlane {
             def.volume_mounts.len(),
             limits::MAX_VOLUME_MOUNTS,
         )?;
-        let env = self.env_of(
+        let mut env = self.env_of(
             &def.secret_ids,
             sources,
             &[&def.environment_variables, ephemeral],
         )?;
         let env_bytes = limits::env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         limits::argv("the entrypoint", &def.entrypoint_args, env_bytes)?;
+        let mut entrypoint = def.entrypoint_args.clone();
+        if let Some(info) = &def.pty_info {
+            // the entrypoint (or the idle default) on a terminal of its own
+            let t = crate::terminal::spec(info)?;
+            if entrypoint.is_empty() {
+                entrypoint = crate::state::idle_entrypoint();
+            }
+            entrypoint = spawn::on_terminal(t.size, entrypoint);
+            for (k, v) in t.env() {
+                env.retain(|(ek, _)| *ek != k);
+                env.push((k, v));
+            }
+        }
         let res = def.resources.unwrap_or_default();
         let memory_max = if res.memory_mb_max > 0 {
             res.memory_mb_max as u64
@@ -320,7 +334,7 @@ impl ControlPlane {
         Ok(CreateSandbox {
             app_id: app_id.to_string(),
             image_id: def.image_id.clone(),
-            entrypoint: def.entrypoint_args.clone(),
+            entrypoint,
             env,
             workdir: def.workdir.clone(),
             volumes,

@@ -19,6 +19,7 @@ mod stdio_streams;
 mod store;
 mod sync;
 mod tcr;
+mod terminal;
 mod tls;
 mod tokens;
 

@@ -9,6 +9,7 @@ use crate::tcr::Router;
 use http::header::HeaderName;
 use modal_proto::client::modal_client_server::ModalClientServer;
 use modal_proto::task_command_router::task_command_router_server::TaskCommandRouterServer;
+use modal_proto::terminal::terminal_server::TerminalServer;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -94,8 +95,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);
+    // the project's own extension of the router (resize), with the router's authorization
+    let terminal = TerminalServer::new(crate::terminal::TerminalService {
+        state: state.clone(),
+    });
     let mut router = tonic::service::Routes::new(web.layer(TypedErrors::layer(cp)))
         .add_service(web.layer(TypedErrors::layer(tcr)))
+        .add_service(web.layer(TypedErrors::layer(terminal)))
         .into_axum_router();
     if policy.signing_key.is_some() {
         // scoped tokens: the gateway's policy in front of this sandboxd's own services

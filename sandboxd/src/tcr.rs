@@ -97,20 +97,22 @@ impl TaskCommandRouter for Router {
             Ok(TaskExecStderrConfig::Stdout) => StderrMode::Stdout,
             _ => StderrMode::DevNull,
         };
-        sb.exec(
-            &r.exec_id,
-            ExecRequest {
-                argv: r.command_args,
-                env,
-                workdir: r.workdir,
-                timeout: r
-                    .timeout_secs
-                    .filter(|t| *t > 0)
-                    .map(|t| Duration::from_secs(t as u64)),
-                stdout: r.stdout_config == TaskExecStdoutConfig::Pipe as i32,
-                stderr,
-            },
-        )
+        let terminal = r.pty_info.as_ref().map(crate::terminal::spec).transpose()?;
+        let exec = ExecRequest {
+            argv: r.command_args,
+            env,
+            workdir: r.workdir,
+            timeout: r
+                .timeout_secs
+                .filter(|t| *t > 0)
+                .map(|t| Duration::from_secs(t as u64)),
+            stdout: r.stdout_config == TaskExecStdoutConfig::Pipe as i32,
+            stderr,
+        };
+        match terminal {
+            Some(t) => sb.exec_on_terminal(&r.exec_id, exec, t),
+            None => sb.exec(&r.exec_id, exec),
+        }
         .map_err(|e| match e {
             ExecError::TooMany { .. } => Status::resource_exhausted(e.to_string()),
             _ => Status::failed_precondition(e.to_string()),

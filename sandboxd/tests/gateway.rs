@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::terminal::*;
 use common::*;
 use modal_proto::client as pb;
 use modal_proto::task_command_router as tcr;
@@ -1088,6 +1089,19 @@ async fn serve_with_a_signing_key_takes_both_kinds_of_clients() {
     assert!(!access.jwt.is_empty() && access.url.starts_with("http://127.0.0.1:"));
     let mut mine = t.sb(&r).await;
     assert_eq!(mine.sh("echo scoped").await, "scoped\n");
+    // terminals resize on the same port, with a ticket and with the local router JWT alike
+    for sb in [&mut mine, &mut sb] {
+        let id = exec_pty(sb, &["sh", "-c", "echo ready; read x; stty size"], 24, 80)
+            .await
+            .unwrap();
+        let mut screen = Screen::new(id.clone());
+        screen.until(sb, "ready", 20).await;
+        let mut term = terminal_client(&sb.url, Transport::GrpcWeb, &sb.jwt).await;
+        resize(&mut term, sb, &id, 33, 99).await.unwrap();
+        screen.type_(sb, b"\r").await;
+        let out = screen.read_to_end(sb, 20).await;
+        assert!(out.ends_with("33 99\r\n"), "{out:?}");
+    }
     t.create(t.def(), &[]).await.expect("the second of two");
     let e = assert_code(
         t.create(t.def(), &[]).await,
@@ -1115,4 +1129,143 @@ async fn serve_with_a_signing_key_takes_both_kinds_of_clients() {
         .into_inner()
         .sandboxes;
     assert!(all.len() >= 3, "{}", all.len());
+}
+
+/// A plaintext HTTP/2 front for a sandboxd that passes Modal's two services and answers
+/// UNIMPLEMENTED to everything else, as Modal's own servers do for the project's Terminal
+/// service. It keeps the request's authority, so the router url sandboxd hands out is the
+/// front's too.
+async fn modal_only_front(backend_port: u16) -> u16 {
+    use http_body_util::{combinators::BoxBody, BodyExt, Empty};
+    use hyper::body::Incoming;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    type Body = BoxBody<bytes::Bytes, hyper::Error>;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let backend = tokio::net::TcpStream::connect(("127.0.0.1", backend_port))
+                    .await
+                    .unwrap();
+                let (send, conn) = hyper::client::conn::http2::handshake::<_, _, Incoming>(
+                    TokioExecutor::new(),
+                    TokioIo::new(backend),
+                )
+                .await
+                .unwrap();
+                tokio::spawn(conn);
+                let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                    let mut send = send.clone();
+                    async move {
+                        let path = req.uri().path();
+                        if path.starts_with("/modal.client.ModalClient/")
+                            || path.starts_with("/modal.task_command_router.TaskCommandRouter/")
+                        {
+                            let resp = send.send_request(req).await?;
+                            return Ok::<_, hyper::Error>(resp.map(|b| b.boxed()));
+                        }
+                        let mut resp = http::Response::new(
+                            Empty::new().map_err(|never| match never {}).boxed(),
+                        );
+                        let h = resp.headers_mut();
+                        h.insert("content-type", "application/grpc".parse().unwrap());
+                        h.insert("grpc-status", "12".parse().unwrap());
+                        Ok::<http::Response<Body>, hyper::Error>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn terminals_resize_through_the_gateway_and_not_supported_is_not_refused() {
+    let mut w = World::new(1, &[]).await;
+    let token = w.mint("tom", &[("user", "t")], ALL);
+    let mut a = Tenant::new(&w, 0, Transport::GrpcWeb, token).await;
+    let r = a.create(a.def(), &[]).await.expect("create");
+    let mut sb = a.sb(&r).await;
+    let id = exec_pty(
+        &mut sb,
+        &["sh", "-c", "echo ready; read x; tput cols"],
+        24,
+        80,
+    )
+    .await
+    .expect("a terminal through the gateway");
+    let mut screen = Screen::new(id.clone());
+    screen.until(&mut sb, "ready", 20).await;
+    let mut term = terminal_client(&sb.url, Transport::GrpcWeb, &sb.jwt).await;
+    resize(&mut term, &sb, &id, 30, 123).await.expect("resize");
+    screen.type_(&mut sb, b"\r").await;
+    let out = screen.read_to_end(&mut sb, 20).await;
+    assert!(out.ends_with("123\r\n"), "{out:?}");
+
+    // a ticket for another sandbox's task reaches nothing here
+    let r2 = a.create(a.def(), &[]).await.expect("create");
+    let other = a.sb(&r2).await;
+    let mut other_term = terminal_client(&other.url, Transport::GrpcWeb, &other.jwt).await;
+    assert_code(
+        resize(&mut other_term, &sb, &id, 30, 100).await,
+        Code::PermissionDenied,
+        "a ticket for another task",
+    );
+    // a token that may read but not run commands may not resize either
+    let reader = w.mint("tom", &[("user", "t")], "read,fs");
+    let mut reader_cp = w.client(0, Transport::GrpcWeb, &reader).await;
+    let access = reader_cp
+        .sandbox_get_command_router_access(pb::SandboxGetCommandRouterAccessRequest {
+            target: Some(
+                pb::sandbox_get_command_router_access_request::Target::SandboxId(
+                    r.sandbox_id.clone(),
+                ),
+            ),
+        })
+        .await
+        .expect("router access for a reader")
+        .into_inner();
+    let mut reader_term = terminal_client(&access.url, Transport::GrpcWeb, &access.jwt).await;
+    let e = assert_code(
+        resize(&mut reader_term, &sb, &id, 30, 100).await,
+        Code::PermissionDenied,
+        "resize without the exec scope",
+    );
+    assert!(e.message().contains("exec"), "{e:?}");
+
+    // an upstream without the service (Modal's routers): UNIMPLEMENTED reaches the
+    // client as such, so it can tell "not supported here" from "not allowed"
+    let plain = Sandboxd::start().await;
+    let front = modal_only_front(plain.port).await;
+    let gdir = w.dir.path().join("gw-modal-like");
+    std::fs::create_dir_all(&gdir).unwrap();
+    let gw = GatewayProc::start(
+        &gdir,
+        &format!("http://127.0.0.1:{front}"),
+        &w.ca,
+        TOKEN_SECRET,
+        &[],
+    )
+    .await;
+    w.gateways.push(gw);
+    let token = w.mint("una", &[("user", "u")], ALL);
+    let mut b = Tenant::new(&w, 1, Transport::GrpcWeb, token).await;
+    let r = b
+        .create(b.def(), &[])
+        .await
+        .expect("create behind the front");
+    let mut sb = b.sb(&r).await;
+    let id = exec_pty(&mut sb, &["sleep", "30"], 24, 80)
+        .await
+        .expect("a terminal behind the front");
+    let mut term = terminal_client(&sb.url, Transport::GrpcWeb, &sb.jwt).await;
+    assert_code(
+        resize(&mut term, &sb, &id, 30, 100).await,
+        Code::Unimplemented,
+        "resize where the upstream lacks it",
+    );
 }

@@ -1,6 +1,7 @@
 //! The JS `ContainerProcess`, and the adapters from the Rust API's stdio to web streams.
 
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures_util::stream::StreamExt;
@@ -72,11 +73,25 @@ struct ProcInner {
     stdin: JsValue,
 }
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console)]
+    fn warn(message: &str);
+}
+
+/// Warned that the server cannot resize terminals (once per page: it is the server's).
+static WARNED_NO_RESIZE: AtomicBool = AtomicBool::new(false);
+
 impl ContainerProcess {
-    pub(crate) fn new(process: sdk::ContainerProcess, mode: StreamMode) -> ContainerProcess {
+    /// The JS handle of `process`, its stdout read from byte `stdout_from` on.
+    pub(crate) fn new(
+        process: sdk::ContainerProcess,
+        mode: StreamMode,
+        stdout_from: u64,
+    ) -> ContainerProcess {
         ContainerProcess {
             inner: Rc::new(ProcInner {
-                stdout: readable(process.stdout(), mode),
+                stdout: readable(process.stdout_from(stdout_from), mode),
                 stderr: readable(process.stderr(), mode),
                 stdin: writable(process.stdin()),
                 process,
@@ -123,6 +138,25 @@ impl ContainerProcess {
         let process = self.inner.process.clone();
         promise(convert::signal_of_ts(&options), async move {
             Ok(process.wait().await?.into())
+        })
+    }
+
+    /// Resizes the terminal of a command started with `pty` (its program gets SIGWINCH).
+    /// A server without the resize call (Modal's own) keeps the size: a console warning,
+    /// once, and no error.
+    ///
+    /// ```ts
+    /// fit.fit(); await p.resize(term.cols, term.rows);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn resize(&self, cols: u32, rows: u32) -> Promise {
+        let process = self.inner.process.clone();
+        promise(Ok(None), async move {
+            if !process.resize(cols, rows).await? && !WARNED_NO_RESIZE.swap(true, Ordering::Relaxed)
+            {
+                warn("modal-wasm: this server cannot resize terminals; the size stays");
+            }
+            Ok(JsValue::UNDEFINED)
         })
     }
 

@@ -139,7 +139,24 @@ impl Sandbox {
             let command = convert::string_array(&command, "command")?;
             let (p, mode) = convert::options(params, "params")?;
             let process = sb.exec_command(command, &p).await?;
-            Ok(ContainerProcess::new(process, mode).into())
+            Ok(ContainerProcess::new(process, mode, 0).into())
+        })
+    }
+
+    /// A command already started in this sandbox, by its `execId`: e.g. a terminal's shell
+    /// after the page that started it reloaded. Stdout is read from `stdoutOffset`;
+    /// stdin continues where the server's left off.
+    ///
+    /// ```ts
+    /// const shell = await sb.attach(savedExecId, { pty: true, stdoutOffset: shown });
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<ContainerProcess>")]
+    pub fn attach(&self, exec_id: String, params: Option<Ts<ts::SandboxAttachParams>>) -> Promise {
+        let sb = self.sb();
+        promise(convert::signal_of_ts(&params), async move {
+            let (pty, mode, from) = convert::options(params, "params")?;
+            let process = sb.attach(&exec_id, pty).await?;
+            Ok(ContainerProcess::new(process, mode, from).into())
         })
     }
 

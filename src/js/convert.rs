@@ -73,6 +73,11 @@ pub(crate) type Record<T> = Vec<(String, T)>;
 /// A JS options object, declared for TypeScript by this type (tsify) and read into the
 /// Rust API's options (`Value`) by [`JsOptions::read`]. `src/js/options.rs` checks that
 /// the keys read are exactly the keys declared.
+/// The keys an options object may have, all others refused ([`Fields::nested`]).
+pub(crate) trait Keys {
+    const KEYS: &'static [&'static str];
+}
+
 pub(crate) trait JsOptions: Tsify {
     /// What the object reads as.
     type Value: Default;
@@ -261,6 +266,22 @@ impl<'a> Fields<'a> {
             }
             Ok(Some(out))
         })
+    }
+
+    /// An options object `T` with exactly the keys `T::KEYS` (a misspelt one is refused,
+    /// not dropped), or `true` for `T`'s defaults (`false`: absent).
+    pub(crate) fn nested<T: JsOptions + Keys>(&self, key: &str) -> Result<Option<T::Value>> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        if let Some(b) = v.as_bool() {
+            return Ok(b.then(T::Value::default));
+        }
+        let all = entries(&v, key)?.ok_or_else(|| self.bad(key, "a boolean or an object"))?;
+        if let Some((k, _)) = all.iter().find(|(k, _)| !T::KEYS.contains(&k.as_str())) {
+            return Err(self.bad(key, &format!("without '{k}' (not an option)")));
+        }
+        T::read(&Fields::new(&v, key)?).map(Some)
     }
 
     /// One of `names` (a string), as its index; `expected` lists them for the error.

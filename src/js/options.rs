@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
-use super::convert::{prop_string, Fields, JsOptions, Record};
+use super::convert::{prop_string, Fields, JsOptions, Keys, Record};
 use crate::error::Result;
 use crate::objects::{Probe, ProbeCheck, Secret, Volume};
 use crate::options as rust;
@@ -304,6 +304,9 @@ pub struct SandboxCreateParams {
     /// Verbose logging.
     #[tsify(optional)]
     verbose: bool,
+    /// Run the main process on a pseudo-terminal (`true`: 24 x 80, `xterm-256color`).
+    #[tsify(optional, type = "boolean | PtyOptions")]
+    pty: IgnoredAny,
     /// Aborting rejects the call with the signal's reason and cancels the request.
     #[tsify(optional, type = "AbortSignal")]
     signal: IgnoredAny,
@@ -347,6 +350,36 @@ impl JsOptions for SandboxCreateParams {
                 probe_of,
             )?,
             verbose: f.bool("verbose")?.unwrap_or(false),
+            pty: f.nested::<PtyOptions>("pty")?,
+        })
+    }
+}
+
+/// A pseudo-terminal, the `pty` of `exec()` and `sandboxes.create()`.
+#[derive(Tsify, Deserialize, Default)]
+pub struct PtyOptions {
+    /// Rows of the window, 1 to 10000 (default 24).
+    #[tsify(optional)]
+    rows: u32,
+    /// Columns of the window, 1 to 10000 (default 80).
+    #[tsify(optional)]
+    cols: u32,
+    /// `TERM` in the program's environment (default `"xterm-256color"`).
+    #[tsify(optional)]
+    term: String,
+}
+
+impl Keys for PtyOptions {
+    const KEYS: &'static [&'static str] = &["rows", "cols", "term"];
+}
+
+impl JsOptions for PtyOptions {
+    type Value = rust::PtyParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::PtyParams {
+            rows: f.u32("rows")?,
+            cols: f.u32("cols")?,
+            term: f.string("term")?,
         })
     }
 }
@@ -397,6 +430,11 @@ pub struct SandboxExecParams {
     /// Secrets injected as environment variables.
     #[tsify(optional, type = "Secret[]")]
     secrets: IgnoredAny,
+    /// Run on a pseudo-terminal: stdout carries all output (`Uint8Array` chunks unless
+    /// `mode: "text"`), stdin is the terminal's input (`"\x03"` is Ctrl-C), `resize()`
+    /// changes its size. `true`: 24 x 80, `TERM=xterm-256color`.
+    #[tsify(optional, type = "boolean | PtyOptions")]
+    pty: IgnoredAny,
     /// Aborting rejects the call with the signal's reason and cancels the request.
     #[tsify(optional, type = "AbortSignal")]
     signal: IgnoredAny,
@@ -418,13 +456,50 @@ impl JsOptions for SandboxExecParams {
             timeout: f.duration("timeoutMs")?,
             env: record(f, "env")?,
             secrets: secrets(f)?,
+            pty: f.nested::<PtyOptions>("pty")?,
         };
-        Ok((
-            params,
-            mode.map_or(StreamMode::Text, |i| {
-                [StreamMode::Text, StreamMode::Binary][i]
-            }),
-        ))
+        let mode = stream_mode(mode, params.pty.is_some());
+        Ok((params, mode))
+    }
+}
+
+/// The chunks asked for; by default text, but bytes from a terminal (whose programs
+/// write bytes, colours and all, and which xterm.js takes as they come).
+fn stream_mode(asked: Option<usize>, pty: bool) -> StreamMode {
+    let modes = [StreamMode::Text, StreamMode::Binary];
+    modes[asked.unwrap_or(pty as usize)]
+}
+
+/// Options of `sandbox.attach()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxAttachParams {
+    /// The command runs on a terminal (so `resize()` works; chunks default to binary).
+    #[tsify(optional)]
+    pty: bool,
+    /// `"text"` or `"binary"` chunks, as for `exec()`.
+    #[tsify(optional, type = "StreamMode")]
+    mode: IgnoredAny,
+    /// Read stdout from this byte on (default 0: all of it again), e.g. the count of
+    /// bytes already shown.
+    #[tsify(optional)]
+    stdout_offset: f64,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for SandboxAttachParams {
+    /// (pty, chunks, stdout offset)
+    type Value = (bool, StreamMode, u64);
+    fn read(f: &Fields) -> Result<Self::Value> {
+        let pty = f.bool("pty")?.unwrap_or(false);
+        let mode = f.one_of("mode", &["text", "binary"], "'text' or 'binary'")?;
+        let from = f.handle("stdoutOffset", "a byte offset", |v| {
+            let n = v.as_f64()?;
+            (n.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&n)).then_some(n as u64)
+        })?;
+        Ok((pty, stream_mode(mode, pty), from.unwrap_or(0)))
     }
 }
 
@@ -706,6 +781,8 @@ mod names {
         check::<ProbeParams>(&mut n);
         check::<SandboxCreateParams>(&mut n);
         check::<SandboxExecParams>(&mut n);
+        check::<PtyOptions>(&mut n);
+        check::<SandboxAttachParams>(&mut n);
         check::<SandboxListParams>(&mut n);
         check::<SandboxFromNameParams>(&mut n);
         check::<SandboxTerminateParams>(&mut n);
@@ -723,10 +800,17 @@ mod names {
     }
 
     #[test]
+    fn pty_options_refuse_exactly_the_undeclared_keys() {
+        let mut keys: Vec<String> = PtyOptions::KEYS.iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        assert_eq!(declared(PtyOptions::DECL), keys);
+    }
+
+    #[test]
     fn the_parser_sees_declared_names() {
         assert_eq!(
             declared(SandboxCreateParams::DECL).len(),
-            20,
+            21,
             "{}",
             SandboxCreateParams::DECL
         );

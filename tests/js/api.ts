@@ -3,7 +3,7 @@ import {
   ModalClient, Probe, NotFoundError, AlreadyExistsError, InvalidError, ConflictError, AuthError,
   TimeoutError, SandboxTimeoutError, ClientClosedError, ModalError,
 } from "modal-wasm";
-import type { Sandbox, ContainerProcess, App, Image, SandboxCreateParams, FileInfo, FileWatchEvent, Tunnel } from "modal-wasm";
+import type { Sandbox, ContainerProcess, App, Image, SandboxCreateParams, PtyOptions, FileInfo, FileWatchEvent, Tunnel } from "modal-wasm";
 import { SandboxFilesystemError } from "modal-wasm";
 
 async function main(signal: AbortSignal): Promise<void> {
@@ -22,6 +22,15 @@ async function main(signal: AbortSignal): Promise<void> {
   const code: number = await p.wait();
   const reader = p.stderr.getReader();
   reader.releaseLock();
+  // a terminal: bytes out, a resize, and the same shell again from an offset
+  const pty: PtyOptions = { rows: 24, cols: 80, term: "xterm-256color" };
+  const shell: ContainerProcess = await sb.exec(["bash", "-l"], { pty });
+  await shell.resize(120, 40);
+  const again: ContainerProcess = await sb.attach(shell.execId, { pty: true, stdoutOffset: 1024 });
+  void again;
+  // @ts-expect-error a misspelt terminal option is a type error too
+  await sb.exec(["sh"], { pty: { colums: 80 } });
+  await client.sandboxes.create(app, image, { pty: true });
   await sb.setTags({ team: "b" });
   const tags: Record<string, string> = await sb.getTags();
   for await (const s of client.sandboxes.list({ tags })) {

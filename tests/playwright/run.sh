@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The playground's end-to-end tests: playwright-core driving Debian's Chromium through the
 # page that sandboxd serves (www/dist), against a live sandboxd; and the playground for many
-# people (multiuser.test.mjs starts its own sandboxd with a signing key, and a gateway).
+# people (multiuser.test.mjs starts its own sandboxd with a signing key, and a gateway); the
+# Terminal tab (terminal.test.mjs: a shell, Ctrl-C, resize, a reload reattaching).
 #
 #   SANDBOXD_URL=http://127.0.0.1:PORT bash tests/playwright/run.sh
 #
@@ -38,5 +39,5 @@ if [ -z "${SANDBOXD_URL:-}" ]; then
 fi
 
 cd "$here"
-node --test --test-concurrency=1 --test-timeout=300000 playground.test.mjs multiuser.test.mjs
+node --test --test-concurrency=1 --test-timeout=300000 playground.test.mjs terminal.test.mjs multiuser.test.mjs
 echo "playwright: screenshots in $TEST_OUTPUT/playground*.png"

@@ -220,3 +220,63 @@ export async function abortSignal(c) {
 export async function authErrors(badClient) {
   await rejects(badClient.apps.fromName("wasm-tests", { createIfMissing: true }), "AUTH", "wrong secret");
 }
+
+// Reads `reader` (bytes) into `seen.text` until it contains `want`.
+async function readUntil(reader, seen, want) {
+  const dec = new TextDecoder();
+  while (!seen.text.includes(want)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`output ended before ${JSON.stringify(want)}: ${JSON.stringify(seen.text)}`);
+    assert(value instanceof Uint8Array, "a terminal's chunks are bytes by default");
+    seen.bytes += value.length;
+    seen.text += dec.decode(value, { stream: true });
+  }
+}
+
+export async function terminalFromJs(c) {
+  const { sb } = await sandbox(c);
+  try {
+    // pty: true, and an object of rows, cols, term
+    let p = await sb.exec(["sh", "-c", "tty; stty size; echo $TERM"], { pty: true, mode: "text" });
+    const out = await p.stdout.readText();
+    assert(/^\/dev\/pts\/\d+\r\n24 80\r\nxterm-256color\r\n$/.test(out), JSON.stringify(out));
+    p = await sb.exec(["sh", "-c", "stty size; echo $TERM"], { pty: { rows: 30, cols: 100, term: "vt100" }, mode: "text" });
+    eq(await p.stdout.readText(), "30 100\r\nvt100\r\n", "rows, cols, term");
+    await rejects(sb.exec(["true"], { pty: { colums: 100 } }), "INVALID", "a misspelt pty option");
+    await rejects(sb.exec(["true"], { pty: "yes" }), "INVALID", "pty of the wrong type");
+    await rejects(sb.exec(["true"], { pty: { rows: 0 } }), "INVALID", "zero rows");
+    const plain = await sb.exec(["true"]);
+    await rejects(plain.resize(80, 24), "INVALID", "resize without a terminal");
+
+    // an interactive shell: Ctrl-C, a resize seen by tput, then attach from an offset
+    const sh = await sb.exec(["sh", "-i"], { pty: { rows: 24, cols: 80 } });
+    const r = sh.stdout.getReader();
+    const seen = { text: "", bytes: 0 };
+    await sh.stdin.writeText("echo go; sleep 100\r");
+    await readUntil(r, seen, "\ngo\r\n");
+    await sh.stdin.writeText("\x03echo status=$?\r");
+    await readUntil(r, seen, "status=130");
+    await sh.resize(133, 41);
+    await sh.stdin.writeText("echo cols=$(tput cols) lines=$(tput lines)\r");
+    await readUntil(r, seen, "cols=133 lines=41");
+    await rejects(sh.resize(0, 10), "INVALID", "zero columns");
+
+    // what a reloaded page does: the same shell by its exec id, stdout from where it was
+    await sh.stdin.writeText("echo one\r");
+    await readUntil(r, seen, "\none\r\n");
+    r.releaseLock();
+    const again = await sb.attach(sh.execId, { pty: true, stdoutOffset: seen.bytes });
+    eq(again.execId, sh.execId, "attached execId");
+    const r2 = again.stdout.getReader();
+    const seen2 = { text: "", bytes: 0 };
+    await again.stdin.writeText("echo two\r");
+    await readUntil(r2, seen2, "\ntwo\r\n");
+    assert(!seen2.text.includes("one"), `output before the offset came again: ${JSON.stringify(seen2.text)}`);
+    await again.resize(90, 20);
+    await again.stdin.writeText("exit\r");
+    eq(await again.wait(), 0, "the shell's exit code");
+    await rejects(sb.attach(sh.execId, { stdoutOffset: -1 }), "INVALID", "negative offset");
+  } finally {
+    await sb.terminate();
+  }
+}

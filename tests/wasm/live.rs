@@ -36,6 +36,8 @@ extern "C" {
     async fn abort_signal(c: JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = authErrors)]
     async fn auth_errors(bad_client: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = terminalFromJs)]
+    async fn terminal_from_js(c: JsValue) -> Result<JsValue, JsValue>;
 }
 
 fn code_of(e: &JsValue) -> String {
@@ -83,6 +85,11 @@ async fn bad_input_gives_typed_errors() {
 #[wasm_bindgen_test]
 async fn abort_signal_rejects_with_its_reason() {
     run(abort_signal).await;
+}
+
+#[wasm_bindgen_test]
+async fn exec_on_a_terminal_resize_and_attach_from_js() {
+    run(terminal_from_js).await;
 }
 
 #[wasm_bindgen_test]

@@ -43,6 +43,11 @@ const ui = {
   save: $("save"),
   download: $("download"),
   runStatus: $("run-status"),
+  tabOutput: $("tab-output"),
+  tabShell: $("tab-shell"),
+  outputHint: $("output-hint"),
+  shellHint: $("shell-hint"),
+  shellStatus: $("shell-status"),
   clear: $("clear"),
   sandboxId: $("sandbox-id"),
   mode: $("mode"),
@@ -62,16 +67,17 @@ const state = {
   path: null, // the file in the editor
   buffers: new Map(), // path -> { state: EditorState, saved: string }
   creds: null, // { tokenId, tokenSecret }, for the terminate beacon on page close
+  tab: "output", // or "shell"
+  shell: null, // { execId } of the Terminal tab's shell while it runs
+  shellStarting: false,
 };
 
 // ---------------------------------------------------------------- terminal
 
-const term = new Terminal({
-  convertEol: true,
+const TERM_OPTIONS = {
   cursorBlink: true,
   fontFamily: getComputedStyle(document.documentElement).getPropertyValue("--mono") || "monospace",
   fontSize: 13,
-  scrollback: 5000,
   theme: {
     background: "#0b0d10",
     foreground: "#d7dce4",
@@ -85,7 +91,8 @@ const term = new Terminal({
     cyan: "#5fd7d7",
     brightBlack: "#5d6676",
   },
-});
+};
+const term = new Terminal({ ...TERM_OPTIONS, convertEol: true, scrollback: 5000 });
 const fit = new FitAddon();
 term.loadAddon(fit);
 term.open($("terminal"));
@@ -138,6 +145,114 @@ term.onData((data) => {
     }
   }
 });
+
+// ---------------------------------------------------------------- the Terminal tab
+
+// A real terminal: every key goes to the shell as typed (the sandbox's pseudo-terminal
+// echoes, edits lines, and turns Ctrl-C into SIGINT); the shell's bytes go to xterm.js.
+const shellTerm = new Terminal({ ...TERM_OPTIONS, scrollback: 10000 });
+const shellFit = new FitAddon();
+shellTerm.loadAddon(shellFit);
+shellTerm.open($("shell"));
+// Ctrl+Shift+C / Ctrl+Shift+V copy and paste (Ctrl+C is the shell's)
+shellTerm.attachCustomKeyEventHandler((e) => {
+  if (e.type !== "keydown" || !e.ctrlKey || !e.shiftKey) return true;
+  if (e.code === "KeyC") {
+    if (shellTerm.hasSelection()) navigator.clipboard?.writeText(shellTerm.getSelection()).catch(() => {});
+    return false;
+  }
+  if (e.code === "KeyV") {
+    navigator.clipboard?.readText().then((t) => shellTerm.paste(t), () => {});
+    return false;
+  }
+  return true;
+});
+shellTerm.onData((data) => {
+  if (state.shell) state.session.shellInput(data).catch(() => {});
+  else if (data === "\r") openShell();
+});
+// the shell's window follows the pane (and so the browser window)
+shellTerm.onResize(({ cols, rows }) => {
+  if (state.shell) state.session.shellResize(cols, rows).catch(() => {});
+});
+new ResizeObserver(() => {
+  if (state.tab !== "shell") return;
+  try {
+    shellFit.fit();
+  } catch {
+    /* not laid out yet */
+  }
+}).observe($("shell"));
+
+const SHELL_KEY = "playground.shell"; // { sandboxId, execId } of the open shell, for a reload
+const savedShell = () => {
+  try {
+    return JSON.parse(sessionStorage.getItem(SHELL_KEY) || "null");
+  } catch {
+    return null;
+  }
+};
+
+function setShellStatus(text) {
+  ui.shellStatus.textContent = text;
+}
+
+function showTab(tab, { open = true } = {}) {
+  state.tab = tab;
+  const shell = tab === "shell";
+  ui.tabOutput.setAttribute("aria-selected", String(!shell));
+  ui.tabShell.setAttribute("aria-selected", String(shell));
+  $("terminal").hidden = shell;
+  $("shell").hidden = !shell;
+  ui.outputHint.hidden = shell;
+  ui.shellHint.hidden = !shell;
+  ui.runStatus.hidden = shell;
+  ui.shellStatus.hidden = !shell;
+  if (shell) {
+    shellFit.fit();
+    shellTerm.focus();
+    if (open && !state.shell) openShell();
+  } else {
+    fit.fit();
+    term.focus();
+  }
+}
+
+/** Start the Terminal tab's shell, or (`execId`) attach the one this page had before a reload. */
+async function openShell(execId) {
+  if (state.shell || state.shellStarting || !state.ready) return;
+  state.shellStarting = true;
+  setShellStatus(execId ? "reattaching…" : "starting shell…");
+  try {
+    shellFit.fit();
+    const { rows, cols } = shellTerm;
+    const res = await state.session.shellOpen({ rows, cols, execId });
+    state.shell = { execId: res.execId };
+    sessionStorage.setItem(SHELL_KEY, JSON.stringify({ sandboxId: state.sandboxId, execId: res.execId }));
+    setShellStatus(execId ? "shell reattached" : "shell");
+    ui.tabShell.dataset.shell = "open";
+  } catch (e) {
+    sessionStorage.removeItem(SHELL_KEY);
+    shellTerm.write(`\r\n${DIM}could not start a shell: ${errText(e)}${RESET}\r\n`);
+    setShellStatus("no shell");
+  } finally {
+    state.shellStarting = false;
+  }
+}
+
+const endedShells = new Set(); // exec ids whose late events are ignored
+
+function shellEnded(text) {
+  if (state.shell) endedShells.add(state.shell.execId);
+  state.shell = null;
+  delete ui.tabShell.dataset.shell;
+  sessionStorage.removeItem(SHELL_KEY);
+  setShellStatus("no shell");
+  if (text) shellTerm.write(`\r\n${DIM}${text}${RESET}\r\n`);
+}
+
+ui.tabOutput.addEventListener("click", () => showTab("output"));
+ui.tabShell.addEventListener("click", () => showTab("shell"));
 
 // ---------------------------------------------------------------- editor
 
@@ -326,6 +441,15 @@ function onSessionEvent(ev) {
     case "notice":
       info(ev.message);
       break;
+    case "shell-out":
+      if (!endedShells.has(ev.execId)) shellTerm.write(ev.data);
+      break;
+    case "shell-state":
+      if (!endedShells.has(ev.execId)) setShellStatus(ev.state === "reconnecting" ? "reconnecting…" : "shell");
+      break;
+    case "shell-exit":
+      if (!endedShells.has(ev.execId)) shellEnded(`[the shell exited${ev.exitCode == null ? "" : ` with ${ev.exitCode}`}: press Enter for a new one]`);
+      break;
     case "sandbox-ended":
       if (ev.sandboxId === state.sandboxId) {
         state.ready = false;
@@ -340,6 +464,7 @@ function onSessionEvent(ev) {
             : `The sandbox ${ev.sandboxId} has ended (it was terminated).`;
         showBanner(text);
         info(text);
+        if (state.shell) shellEnded(text);
         ui.list.replaceChildren(emptyItem("(no sandbox)"));
       }
       break;
@@ -370,7 +495,11 @@ async function startSandbox({ reconnect = false } = {}) {
       state.connected = true;
     }
     const t0 = performance.now();
-    const { sandboxId } = await session.start(timeoutMs ? { timeoutMs } : {});
+    // after a reload with a shell open, the same sandbox and shell (pagehide left them)
+    const saved = reconnect ? savedShell() : null;
+    const resumed = saved && (await session.resume(saved.sandboxId));
+    if (saved && !resumed) sessionStorage.removeItem(SHELL_KEY);
+    const { sandboxId } = resumed || (await session.start(timeoutMs ? { timeoutMs } : {}));
     state.sandboxId = sandboxId;
     state.sandboxStarted = performance.now();
     state.ready = true;
@@ -378,6 +507,13 @@ async function startSandbox({ reconnect = false } = {}) {
     setSandboxStatus("ready", `ready · ${fmtMs(performance.now() - t0)}`);
     info(`sandbox ${sandboxId} is ready (working directory ${WORKDIR}).`);
     state.cwd = WORKDIR;
+    if (resumed) {
+      // the shell's whole output again from its first byte: the screen as it was
+      showTab("shell", { open: false });
+      await openShell(saved.execId);
+    } else if (state.tab === "shell") {
+      await openShell();
+    }
     await refreshFiles();
   } catch (e) {
     state.connected = false;
@@ -391,6 +527,7 @@ async function startSandbox({ reconnect = false } = {}) {
 
 async function restartSandbox() {
   if (state.run) await stopRun();
+  if (state.shell) shellEnded("[the sandbox was replaced: a new shell starts with the new one]");
   const gone = state.sandboxId;
   if (state.session && gone && state.ready) state.session.terminate().catch(() => {});
   state.sandboxId = null;
@@ -426,8 +563,11 @@ function terminateBeacon(sandboxId, creds) {
 }
 
 // Terminate the sandbox when the page goes away; the sandbox's own timeout is the backstop.
+// With a shell open the sandbox stays, so that a reload reattaches to the same shell; it ends
+// at its timeout if the page does not come back.
 window.addEventListener("pagehide", () => {
   if (!state.session || !state.ready || !state.sandboxId) return;
+  if (state.shell) return;
   if (!(state.creds && terminateBeacon(state.sandboxId, state.creds))) state.session.terminate().catch(() => {});
 });
 
@@ -490,7 +630,7 @@ async function stopRun() {
 
 ui.run.addEventListener("click", () => runCode());
 ui.stop.addEventListener("click", () => stopRun());
-ui.clear.addEventListener("click", () => term.clear());
+ui.clear.addEventListener("click", () => (state.tab === "shell" ? shellTerm : term).clear());
 ui.newSandbox.addEventListener("click", () => restartSandbox());
 
 document.addEventListener("keydown", (e) => {
@@ -722,4 +862,4 @@ editor.focus();
 startSandbox({ reconnect: true });
 
 // a handle for debugging from the console (and for tests that want to look inside)
-window.playground = { state, editor, term, runCode, stopRun, saveFile, openFile, refreshFiles, restartSandbox };
+window.playground = { state, editor, term, shellTerm, showTab, runCode, stopRun, saveFile, openFile, refreshFiles, restartSandbox };

@@ -266,6 +266,88 @@ export class Session {
     return { path, size: bytes.length };
   }
 
+  /**
+   * Reuse a sandbox this page session made before a reload, if it still runs; else
+   * resolve to null (the caller starts a fresh one).
+   */
+  async resume(sandboxId) {
+    try {
+      const sb = await this.client.sandboxes.fromId(sandboxId);
+      if ((await sb.poll()) !== null) return null;
+      this.sb = sb;
+      sb.wait().then(
+        (code) => this.sb === sb && this.emit({ type: "sandbox-ended", sandboxId, exitCode: code }),
+        (e) => this.sb === sb && this.emit({ type: "sandbox-ended", sandboxId, error: describeError(e) }),
+      );
+      return { sandboxId };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The Terminal tab's interactive login shell on a pseudo-terminal: a new one, or (with
+   * `execId`) the one a reloaded page had, its output replayed from `offset`. Output is
+   * reported as `shell-out` events of bytes with their end offset; when the stream breaks
+   * (the network dropped) the shell is attached again from the last offset, so nothing
+   * is lost or shown twice.
+   */
+  async shellOpen({ rows, cols, execId, offset = 0 }) {
+    const sb = this.requireSandbox();
+    const proc = execId
+      ? await sb.attach(execId, { pty: true, stdoutOffset: offset })
+      : await sb.exec(["bash", "-l"], { pty: { rows, cols }, workdir: WORKDIR });
+    const shell = { proc, stdin: proc.stdin.getWriter(), offset, closed: false };
+    this.shell = shell;
+    if (execId) proc.resize(cols, rows).catch(() => {});
+    this.pumpShell(shell);
+    return { execId: proc.execId };
+  }
+
+  async pumpShell(shell) {
+    for (let delay = 500; !shell.closed; delay = Math.min(delay * 2, 8000)) {
+      const reader = shell.proc.stdout.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          shell.offset += value.length;
+          delay = 500;
+          this.emit({ type: "shell-out", execId: shell.proc.execId, data: value, offset: shell.offset });
+        }
+        // the output ended: the shell exited
+        shell.closed = true;
+        const code = await shell.proc.wait().catch(() => null);
+        if (this.shell === shell) this.shell = null;
+        this.emit({ type: "shell-exit", execId: shell.proc.execId, exitCode: code });
+        return;
+      } catch (e) {
+        if (shell.closed || isSandboxGone(e)) break;
+        this.emit({ type: "shell-state", execId: shell.proc.execId, state: "reconnecting", error: describeError(e) });
+        await new Promise((r) => setTimeout(r, delay));
+        try {
+          const again = await this.sb.attach(shell.proc.execId, { pty: true, stdoutOffset: shell.offset });
+          shell.proc = again;
+          shell.stdin = again.stdin.getWriter();
+          this.emit({ type: "shell-state", execId: again.execId, state: "connected" });
+        } catch (e2) {
+          if (isSandboxGone(e2)) break;
+        }
+      }
+    }
+    if (this.shell === shell) this.shell = null;
+    if (!shell.closed) this.emit({ type: "shell-exit", execId: shell.proc.execId, exitCode: null });
+  }
+
+  /** Keys typed in the Terminal tab, raw (Ctrl-C is "\x03": the terminal makes it SIGINT). */
+  async shellInput(data) {
+    if (this.shell) await this.shell.stdin.write(data);
+  }
+
+  async shellResize(cols, rows) {
+    if (this.shell) await this.shell.proc.resize(cols, rows);
+  }
+
   /** Terminate the sandbox (page close, or the user asked). */
   async terminate() {
     const sb = this.sb;

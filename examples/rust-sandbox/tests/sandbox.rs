@@ -185,3 +185,99 @@ async fn bad_input_is_refused_before_any_call() {
         .unwrap();
     assert_eq!(e.kind, ErrorKind::Invalid);
 }
+
+/// The output of `p` until it contains `want` (a terminal's output arrives in pieces).
+async fn read_until(out: &mut modal_wasm::OutputStream, seen: &mut String, want: &str) {
+    while !seen.contains(want) {
+        let chunk = out.next().await.expect("output ended").expect("output");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_shell_on_a_terminal_ctrl_c_resize_bytes_and_attach() {
+    let (client, _) = client();
+    let app = client
+        .apps()
+        .from_name(
+            "rust-example",
+            &modal_wasm::AppFromNameParams {
+                create_if_missing: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let image = client.images().from_registry(IMAGE).unwrap();
+    let sb = client
+        .sandboxes()
+        .create(&app, &image, &Default::default())
+        .await
+        .unwrap();
+    let pty = |rows, cols| SandboxExecParams {
+        pty: Some(modal_wasm::PtyParams {
+            rows: Some(rows),
+            cols: Some(cols),
+            term: None,
+        }),
+        ..Default::default()
+    };
+
+    // tty, stty size, TERM
+    let p = sb
+        .exec(
+            ["sh", "-c", "tty; stty size; echo TERM=$TERM"],
+            &pty(30, 100),
+        )
+        .await
+        .unwrap();
+    let out = p.stdout().read_text().await.unwrap();
+    assert_eq!(p.wait().await.unwrap(), 0);
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
+    assert!(out.contains("30 100\r\n"), "{out:?}");
+    assert!(out.contains("TERM=xterm-256color\r\n"), "{out:?}");
+
+    // an interactive shell: Ctrl-C interrupts sleep, a resize reaches tput, then attach
+    let sh = sb.exec(["sh", "-i"], &pty(24, 80)).await.unwrap();
+    let mut out = sh.stdout();
+    let mut seen = String::new();
+    sh.stdin()
+        .write(&b"echo go; sleep 100; echo slept=$?\r"[..])
+        .await
+        .unwrap();
+    // "go" on a line of its own: printed (not the echo of the typed line), sleep next
+    read_until(&mut out, &mut seen, "\ngo\r\n").await;
+    // Ctrl-C ends sleep and, as in any interactive shell, the rest of the typed line
+    sh.stdin().write(&b"\x03"[..]).await.unwrap();
+    read_until(&mut out, &mut seen, "^C").await;
+    sh.stdin().write(&b"echo status=$?\r"[..]).await.unwrap();
+    read_until(&mut out, &mut seen, "status=130").await;
+    assert!(!seen.contains("\nslept="), "{seen:?}");
+    assert!(sh.resize(133, 41).await.unwrap(), "sandboxd resizes");
+    sh.stdin()
+        .write(&b"echo cols=$(tput cols) lines=$(tput lines)\r"[..])
+        .await
+        .unwrap();
+    read_until(&mut out, &mut seen, "cols=133 lines=41").await;
+
+    // many bytes, byte-exact (raw mode: no \n -> \r\n on the way out)
+    sh.stdin()
+        .write(&b"stty raw -echo; echo BEGIN; seq 1 100000; echo END\r"[..])
+        .await
+        .unwrap();
+    read_until(&mut out, &mut seen, "\nEND\n").await;
+    let start = seen.rfind("BEGIN\n").unwrap() + 6;
+    let body = &seen[start..seen.rfind("END\n").unwrap()];
+    let expected: String = (1..=100000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(body.len(), expected.len());
+    assert!(body == expected, "bytes through the terminal differ");
+
+    // another handle on the same shell: stdin continues, output from any offset
+    let again = sb.attach(sh.exec_id(), true).await.unwrap();
+    again.stdin().write(&b"echo attached\n"[..]).await.unwrap();
+    let mut out2 = again.stdout_from(seen.len() as u64);
+    let mut seen2 = String::new();
+    read_until(&mut out2, &mut seen2, "attached").await;
+    again.stdin().write(&b"exit\n"[..]).await.unwrap();
+    sb.terminate().await.unwrap();
+}

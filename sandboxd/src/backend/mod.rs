@@ -13,6 +13,7 @@ pub mod rootfs;
 pub mod sandbox;
 pub mod spawn;
 pub mod stdin;
+pub mod terminal;
 pub mod tunnels;
 
 use crate::sync::lock;

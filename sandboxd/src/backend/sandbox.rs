@@ -7,6 +7,7 @@ use super::netns::NetNs;
 use super::rootfs::{ImageLayers, Rootfs, VolumeBind};
 use super::spawn::{self, EntrypointSpec, ExecSpec};
 use super::stdin::StdinSink;
+use super::terminal::{ResizeError, TerminalControl, TerminalSize, TerminalSpec};
 use super::tunnels::Tunnel;
 use super::BackendConfig;
 use crate::output::OutputBuffer;
@@ -88,9 +89,19 @@ pub struct Exec {
     pub stderr: OutputBuffer,
     pub stdin: StdinSink,
     status: watch::Sender<Option<ExitStatus>>,
+    /// The resize pipe of a command on a terminal.
+    terminal: Option<TerminalControl>,
 }
 
 impl Exec {
+    /// Resize the command's terminal; a command that has ended ignores it.
+    pub fn resize(&self, size: TerminalSize) -> Result<(), ResizeError> {
+        match &self.terminal {
+            Some(t) => t.resize(size),
+            None => Err(ResizeError::NoTerminal),
+        }
+    }
+
     pub fn poll(&self) -> Option<ExitStatus> {
         *self.status.borrow()
     }
@@ -135,6 +146,9 @@ impl Exec {
         ));
         // no file descriptor outlives the command (ended commands are kept for reading)
         self.stdin.release().await;
+        if let Some(t) = &self.terminal {
+            t.release();
+        }
         // its group goes with it, unless children it left behind still run there
         if let Some(cg) = &cgroup {
             cg.remove_if_empty();
@@ -661,6 +675,25 @@ impl Sandbox {
 
     /// Start a command; idempotent by `exec_id` (a second start returns the first).
     pub fn exec(&self, exec_id: &str, req: ExecRequest) -> Result<Arc<Exec>, ExecError> {
+        self.start_command(exec_id, req, None)
+    }
+
+    /// Start a command on a pseudo-terminal (`TerminalSpec`); idempotent like `exec`.
+    pub fn exec_on_terminal(
+        &self,
+        exec_id: &str,
+        req: ExecRequest,
+        terminal: TerminalSpec,
+    ) -> Result<Arc<Exec>, ExecError> {
+        self.start_command(exec_id, req, Some(terminal))
+    }
+
+    fn start_command(
+        &self,
+        exec_id: &str,
+        req: ExecRequest,
+        terminal: Option<TerminalSpec>,
+    ) -> Result<Arc<Exec>, ExecError> {
         if self.outcome().is_some() {
             return Err(ExecError::Finished);
         }
@@ -684,8 +717,16 @@ impl Sandbox {
             .transpose()
             .context("creating the command's cgroup")?;
         let mut env = self.spec_env.clone();
-        set_env(&mut env, req.env);
+        let terminal_env = terminal.as_ref().map(TerminalSpec::env).unwrap_or_default();
+        set_env(&mut env, req.env.into_iter().chain(terminal_env));
         let (stdout, stderr, merged) = exec_stdio(req.stdout, req.stderr)?;
+        let (control_fd, control) = match &terminal {
+            Some(t) => {
+                let (fd, control) = TerminalControl::pipe()?;
+                (Some((t.size, fd)), Some(control))
+            }
+            None => (None, None),
+        };
         let workdir = req.workdir.unwrap_or_else(|| self.workdir.clone());
         let mut child = spawn::start_exec(ExecSpec {
             inner_pid: self.inner_pid,
@@ -695,12 +736,14 @@ impl Sandbox {
             cgroup: cgroup.as_ref(),
             stdout,
             stderr,
+            terminal: control_fd,
         })?;
         let exec = Arc::new(Exec {
             stdout: OutputBuffer::default(),
             stderr: OutputBuffer::default(),
             stdin: StdinSink::new(child.stdin.take()),
             status: watch::channel(None).0,
+            terminal: control,
         });
         execs.by_id.insert(exec_id.to_string(), exec.clone());
         execs.order.push_back(exec_id.to_string());

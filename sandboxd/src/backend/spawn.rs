@@ -5,10 +5,11 @@
 
 use super::cgroup::Cgroup;
 use super::rootfs::HELPERS_DIR;
+use super::terminal::TerminalSize;
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::{FromRawFd, OwnedFd};
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -142,7 +143,6 @@ fn bwrap_args(spec: &EntrypointSpec<'_>) -> Vec<std::ffi::OsString> {
 /// bwrap running the entrypoint, its info fd on 3 and its options fd on 4, joining the
 /// sandbox's cgroups and becoming the sandbox's host uid before it execs.
 fn bwrap_command(spec: &EntrypointSpec<'_>, info_w: &OwnedFd, args_r: &OwnedFd) -> Command {
-    use std::os::unix::io::AsRawFd;
     let mut cmd = Command::new("bwrap");
     cmd.args(["--args", "4", "--"]).args(spec.argv);
     cmd.stdin(Stdio::piped())
@@ -227,6 +227,47 @@ pub struct ExecSpec<'a> {
     pub cgroup: Option<&'a Cgroup>,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// Run on a pseudo-terminal of this size, resized through this pipe's read end.
+    pub terminal: Option<(TerminalSize, OwnedFd)>,
+}
+
+/// Where the launcher finds the resize pipe of a command on a terminal.
+const CONTROL_FD: i32 = 3;
+
+/// The launcher's command line for a command in a running sandbox.
+fn launcher_args(spec: &ExecSpec<'_>) -> Vec<String> {
+    let mut args = vec![
+        format!("{HELPERS_DIR}/{INIT}"),
+        "exec".into(),
+        "--cwd".into(),
+        spec.workdir.into(),
+    ];
+    if let Some((size, _)) = &spec.terminal {
+        args.extend([
+            "--pty".into(),
+            size.rows.to_string(),
+            size.cols.to_string(),
+            "--control-fd".into(),
+            CONTROL_FD.to_string(),
+        ]);
+    }
+    args.push("--".into());
+    args.extend(spec.argv.iter().cloned());
+    args
+}
+
+/// A sandbox's entrypoint run on a pseudo-terminal: the launcher's `terminal` mode in
+/// front of `argv`.
+pub fn on_terminal(size: TerminalSize, argv: Vec<String>) -> Vec<String> {
+    let mut v = vec![
+        format!("{HELPERS_DIR}/{INIT}"),
+        "terminal".into(),
+        size.rows.to_string(),
+        size.cols.to_string(),
+        "--".into(),
+    ];
+    v.extend(argv);
+    v
 }
 
 /// Start a command inside a running sandbox.
@@ -235,9 +276,7 @@ pub fn start_exec(spec: ExecSpec<'_>) -> Result<Child> {
     cmd.arg("-t")
         .arg(spec.inner_pid.to_string())
         .args(["-U", "-m", "-p", "-n", "-i", "-u", "-r", "-w", "--"])
-        .arg(format!("{HELPERS_DIR}/{INIT}"))
-        .args(["exec", "--cwd", spec.workdir, "--"])
-        .args(spec.argv)
+        .args(launcher_args(&spec))
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
@@ -245,11 +284,22 @@ pub fn start_exec(spec: ExecSpec<'_>) -> Result<Child> {
         .stderr(spec.stderr)
         .kill_on_drop(true);
     let procs = procs_paths(spec.cgroup);
+    // nsenter and the launcher inherit the control pipe on CONTROL_FD
+    let control = spec.terminal.as_ref().map(|(_, fd)| fd.as_raw_fd());
     unsafe {
         cmd.pre_exec(move || {
             join_cgroups(&procs)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             libc::setsid();
+            let placed = match control {
+                // already in place: only close-on-exec to clear
+                Some(CONTROL_FD) => libc::fcntl(CONTROL_FD, libc::F_SETFD, 0),
+                Some(fd) => libc::dup2(fd, CONTROL_FD),
+                None => 0,
+            };
+            if placed < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }

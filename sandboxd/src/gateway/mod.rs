@@ -12,7 +12,8 @@
 //! - `seal`: sealed object ids and router tickets (stateless proofs);
 //! - `upstream`: channels, credential, router access and caches;
 //! - `limits`: per-subject rate and stream limits, idle timeouts;
-//! - `cp`, `tcr`: the two services, method by method.
+//! - `cp`, `tcr`: the two services, method by method; `terminal`: the project's own
+//!   router extension (resize).
 
 mod cp;
 mod limits;
@@ -20,6 +21,7 @@ pub mod policy;
 pub mod revocations;
 mod seal;
 mod tcr;
+mod terminal;
 mod upstream;
 
 use crate::grpc_errors::TypedErrors;
@@ -29,6 +31,7 @@ use futures::StreamExt;
 use limits::SubjectLimits;
 use modal_proto::client::modal_client_server::ModalClientServer;
 use modal_proto::task_command_router::task_command_router_server::TaskCommandRouterServer;
+use modal_proto::terminal::terminal_server::TerminalServer;
 use revocations::Revocations;
 use seal::{Seals, Ticket};
 use std::net::SocketAddr;
@@ -313,11 +316,22 @@ impl Gateway {
     }
 }
 
+/// The path prefix of the project's own router extension.
+const EXTENSION_PREFIX: &str = "/modal_wasm.terminal.v1.Terminal/";
+
 /// tonic answers UNIMPLEMENTED for a method its service does not have: every method of
-/// the gateway's services is implemented, so that means "not in the Sandbox API", which the
-/// gateway refuses as PERMISSION_DENIED like every other method it does not serve.
-async fn unimplemented_is_refused(mut resp: axum::response::Response) -> axum::response::Response {
-    if resp.headers().get("grpc-status").map(|v| v.as_bytes()) == Some(b"12") {
+/// Modal's services the gateway serves is implemented, so that means "not in the Sandbox
+/// API", which the gateway refuses as PERMISSION_DENIED like every other method it does
+/// not serve. The project's own extension is the exception: there UNIMPLEMENTED is the
+/// upstream's (Modal's routers lack the service) and means "not supported here", which
+/// clients must be able to tell from a refusal.
+async fn unimplemented_is_refused(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let extension = req.uri().path().starts_with(EXTENSION_PREFIX);
+    let mut resp = next.run(req).await;
+    if !extension && resp.headers().get("grpc-status").map(|v| v.as_bytes()) == Some(b"12") {
         let h = resp.headers_mut();
         h.insert("grpc-status", http::HeaderValue::from_static("7"));
         h.insert(
@@ -500,6 +514,10 @@ pub fn dispatch(
         )
         .route_service(
             "/modal.task_command_router.TaskCommandRouter/{*method}",
+            tower::service_fn(route.clone()),
+        )
+        .route_service(
+            &format!("{EXTENSION_PREFIX}{{*method}}"),
             tower::service_fn(route),
         )
 }
@@ -511,15 +529,17 @@ pub fn grpc_router(gw: Arc<Gateway>) -> axum::Router {
     let cp = ModalClientServer::from_arc(Arc::new(cp::GatewayCp { gw: gw.clone() }))
         .max_decoding_message_size(upstream::MAX_MESSAGE)
         .max_encoding_message_size(upstream::MAX_MESSAGE);
-    let tcr = TaskCommandRouterServer::from_arc(Arc::new(tcr::GatewayTcr { gw }))
+    let tcr = TaskCommandRouterServer::from_arc(Arc::new(tcr::GatewayTcr { gw: gw.clone() }))
         .max_decoding_message_size(upstream::MAX_MESSAGE)
         .max_encoding_message_size(upstream::MAX_MESSAGE);
+    let terminal = TerminalServer::from_arc(Arc::new(terminal::GatewayTerminal { gw }));
     // the same typed statuses as sandboxd's own services (grpc_errors.rs)
     tonic::service::Routes::new(web.layer(TypedErrors::layer(cp)))
         .add_service(web.layer(TypedErrors::layer(tcr)))
+        .add_service(web.layer(TypedErrors::layer(terminal)))
         .into_axum_router()
         .fallback(refuse_unknown)
-        .layer(axum::middleware::map_response(unimplemented_is_refused))
+        .layer(axum::middleware::from_fn(unimplemented_is_refused))
 }
 
 pub async fn run(args: GatewayArgs) -> Result<()> {

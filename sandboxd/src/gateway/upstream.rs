@@ -10,6 +10,7 @@ use crate::sync::lock;
 use modal_proto::client as pb;
 use modal_proto::client::modal_client_client::ModalClientClient;
 use modal_proto::task_command_router::task_command_router_client::TaskCommandRouterClient;
+use modal_proto::terminal::terminal_client::TerminalClient;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
@@ -88,11 +89,32 @@ struct Cached<T> {
     until: Instant,
 }
 
-/// Command-router access for one sandbox.
+/// Command-router access for one sandbox: where its router is, and its JWT.
 #[derive(Clone)]
 struct Access {
-    client: Tcr,
+    svc: Svc,
+    origin: http::Uri,
     jwt: String,
+}
+
+/// The clients of one command router: Modal's service, and the project's own extension
+/// beside it (`modal_wasm.terminal.v1.Terminal`).
+pub trait RouterClient {
+    fn at(svc: Svc, origin: http::Uri) -> Self;
+}
+
+impl RouterClient for Tcr {
+    fn at(svc: Svc, origin: http::Uri) -> Self {
+        TaskCommandRouterClient::with_origin(svc, origin)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+}
+
+impl RouterClient for TerminalClient<Svc> {
+    fn at(svc: Svc, origin: http::Uri) -> Self {
+        TerminalClient::with_origin(svc, origin)
+    }
 }
 
 pub struct Upstream {
@@ -349,13 +371,13 @@ impl Upstream {
         }
     }
 
-    fn router_client(&self, url: &str, ipv4: &str) -> Result<Tcr, Status> {
+    fn router_channel(&self, url: &str, ipv4: &str) -> Result<(Svc, http::Uri), Status> {
         let (cp_url, ca_pem) = match &self.cfg.dial {
             Dial::Local(svc) => {
                 let uri = url
                     .parse()
                     .unwrap_or_else(|_| http::Uri::from_static("http://127.0.0.1"));
-                return Ok(Self::tcr(svc.clone(), uri));
+                return Ok((svc.clone(), uri));
             }
             Dial::Remote { url, ca_pem } => (url, ca_pem),
         };
@@ -392,13 +414,7 @@ impl Upstream {
                 }
             }
         };
-        Ok(Self::tcr(svc, uri))
-    }
-
-    fn tcr(svc: Svc, origin: http::Uri) -> Tcr {
-        TaskCommandRouterClient::with_origin(svc, origin)
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE)
+        Ok((svc, uri))
     }
 
     async fn access(&self, sandbox_id: &str, fresh: bool) -> Result<Access, Status> {
@@ -422,8 +438,10 @@ impl Upstream {
                 c.sandbox_get_command_router_access(r).await
             })
             .await?;
+        let (svc, origin) = self.router_channel(&resp.url, &resp.worker_ipv4_address)?;
         let access = Access {
-            client: self.router_client(&resp.url, &resp.worker_ipv4_address)?,
+            svc,
+            origin,
             jwt: resp.jwt,
         };
         let mut all = lock(&self.access);
@@ -449,6 +467,22 @@ impl Upstream {
         F: Fn(Tcr, Request<T>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
+        self.router_with(sandbox_id, msg, call).await
+    }
+
+    /// As `router`, with any client of the sandbox's router (`RouterClient`).
+    pub async fn router_with<C, T, R, F, Fut>(
+        &self,
+        sandbox_id: &str,
+        msg: T,
+        call: F,
+    ) -> Result<R, Status>
+    where
+        C: RouterClient,
+        T: Clone,
+        F: Fn(C, Request<T>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
         let mut fresh = false;
         loop {
             let access = self.access(sandbox_id, fresh).await?;
@@ -458,7 +492,7 @@ impl Upstream {
                 MetadataValue::try_from(format!("Bearer {}", access.jwt))
                     .map_err(|_| Status::internal("bad upstream router jwt"))?,
             );
-            match call(access.client, req).await {
+            match call(C::at(access.svc, access.origin), req).await {
                 Ok(r) => return Ok(r.into_inner()),
                 Err(st) if st.code() == Code::Unauthenticated && !fresh => fresh = true,
                 Err(st) => return Err(clean(st)),

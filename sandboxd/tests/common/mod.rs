@@ -3,6 +3,7 @@
 //! native gRPC (h2c) or gRPC-web (HTTP/1.1).
 #![allow(dead_code)]
 
+pub mod terminal;
 pub mod wire;
 
 use futures::future::BoxFuture;
