@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-153600}   # 150 KB: hard limit
 TARGET_GZIP=102400                               # 100 KB: the goal
 
+# Source paths in the wasm (panic locations) relative to the workspace and the registry, so
+# the package is the same bytes from any checkout (and the size gate the same number).
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$PWD/= --remap-path-prefix=${CARGO_TARGET_DIR:-$PWD/target}/= --remap-path-prefix=$cargo_home/registry/src/="
 wasm-pack build --profile wasm-release --target web --out-dir pkg --out-name modal_wasm --no-pack . >/dev/null 2>pkg-build.log \
   || { cat pkg-build.log >&2; rm -f pkg-build.log; exit 1; }
 rm -f pkg-build.log pkg/.gitignore pkg/package.json pkg/README.md
