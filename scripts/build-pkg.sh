@@ -5,9 +5,9 @@
 # sizes of the wasm and the JS glue (raw, gzip, brotli) and fails above the budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The limit is issue 3's 150 KB (153600 bytes) of wasm + JS glue, gzip. Lower it as the
-# package shrinks; never raise it. (MODAL_WASM_BUDGET_GZIP overrides it for experiments.)
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-153600}   # 150 KB: hard limit
+# The limit on wasm + JS glue, gzip: from issue 3's 150 KB (153600 bytes), moved down to
+# just above the measured size with every cut; never raise it. (MODAL_WASM_BUDGET_GZIP overrides it for experiments.)
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-151300}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so
