@@ -23,6 +23,7 @@ use crate::options::{
 use crate::rpc::{Conn, Router};
 use crate::sandbox::Sandbox;
 use crate::transport::{FetchTransport, Transport};
+use crate::wire;
 
 /// A connection to a Modal-compatible server: a sandboxd, or a gateway to Modal. Cheap to
 /// clone (clones share the connection, its cached tokens and images).
@@ -300,7 +301,7 @@ impl Sandboxes<'_> {
                 d.image_id = image_id;
             }
         }
-        let resp = conn.cp(cp::SANDBOX_CREATE_V2, &req).await?;
+        let resp = conn.cp(wire::SANDBOX_CREATE_V2, &req).await?;
         Ok(Sandbox::new(Router::new(
             conn.clone(),
             resp.sandbox_id,
