@@ -181,7 +181,7 @@ impl Apps<'_> {
             environment_name: conn.env(&params.environment),
             object_creation_type: creation_type(params.create_if_missing),
         };
-        let resp = conn.cp(cp::APP_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::APP_GET_OR_CREATE, &req).await?;
         Ok(App {
             app_id: resp.app_id,
             name: req.app_name,
@@ -207,7 +207,7 @@ impl Images<'_> {
         let req = pb::ImageFromIdRequest {
             image_id: nonempty(image_id, "imageId")?.to_string(),
         };
-        let resp = self.0.conn.cp(cp::IMAGE_FROM_ID, &req).await?;
+        let resp = self.0.conn.cp(wire::IMAGE_FROM_ID, &req).await?;
         Ok(Image::built(resp.image_id))
     }
 }
@@ -226,7 +226,7 @@ impl Secrets<'_> {
             required_keys: params.required_keys.clone(),
             ..Default::default()
         };
-        let resp = conn.cp(cp::SECRET_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::SECRET_GET_OR_CREATE, &req).await?;
         Ok(Secret {
             secret_id: resp.secret_id,
             name: Some(req.deployment_name),
@@ -246,7 +246,7 @@ impl Secrets<'_> {
             env_dict: entries.into_iter().collect(),
             ..Default::default()
         };
-        let resp = conn.cp(cp::SECRET_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::SECRET_GET_OR_CREATE, &req).await?;
         Ok(Secret {
             secret_id: resp.secret_id,
             name: None,
@@ -267,7 +267,7 @@ impl Volumes<'_> {
             object_creation_type: creation_type(params.create_if_missing),
             ..Default::default()
         };
-        let resp = conn.cp(cp::VOLUME_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::VOLUME_GET_OR_CREATE, &req).await?;
         Ok(Volume {
             volume_id: resp.volume_id,
             name: Some(req.deployment_name),
@@ -436,16 +436,14 @@ async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<St
         return Ok(id.clone());
     }
     let builder_version = conn.builder_version().await?;
-    let req = pb::ImageGetOrCreateRequest {
-        image: Some(pb::Image {
+    let req = wire::ImageGetOrCreateRequest {
+        image: Some(wire::Image {
             dockerfile_commands: vec![format!("FROM {tag}")],
-            ..Default::default()
         }),
         app_id: app_id.to_string(),
         builder_version,
-        ..Default::default()
     };
-    let resp = conn.cp(cp::IMAGE_GET_OR_CREATE, &req).await?;
+    let resp = conn.cp(wire::IMAGE_GET_OR_CREATE, &req).await?;
     let image_id = resp.image_id;
     let mut result = resp.result.filter(|r| r.status != 0);
     let mut last_entry_id = String::new();
@@ -456,7 +454,7 @@ async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<St
             last_entry_id: last_entry_id.clone(),
             include_logs_for_finished: false,
         };
-        let mut stream = conn.cp_stream(cp::IMAGE_JOIN_STREAMING, &req).await?;
+        let mut stream = conn.cp_stream(wire::IMAGE_JOIN_STREAMING, &req).await?;
         loop {
             match stream.next().await.transpose() {
                 Ok(Some(m)) => {

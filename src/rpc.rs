@@ -330,10 +330,7 @@ impl Conn {
             object_creation_type: pb::ObjectCreationType::Unspecified as i32,
         };
         let resp = self
-            .cp(
-                modal_proto::rpcs::modal_client::ENVIRONMENT_GET_OR_CREATE,
-                &req,
-            )
+            .cp(crate::wire::ENVIRONMENT_GET_OR_CREATE, &req)
             .await?;
         let v = resp
             .metadata

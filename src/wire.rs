@@ -1,16 +1,48 @@
-//! Request messages trimmed to the fields the SDK sets. prost encodes every field a message
-//! declares (a length and a branch each, in `encoded_len` and `encode_raw`), and Modal's
-//! `Sandbox` definition declares thirty the SDK never sets: the full generated types stay
-//! for sandboxd, the SDK sends these. Same tags and types as `modal_proto` (a test decodes
-//! each as the full message), so the bytes on the wire are those the full type would send.
+//! Messages trimmed to the fields the SDK sets or reads. prost emits code for every field a
+//! message declares (a length and a branch each to encode; a decoder, a default and a drop
+//! to decode), and Modal's messages declare many the SDK never touches (the `Sandbox`
+//! definition 45 fields, of which create() sets 13; replies carry metadata the SDK drops).
+//! The full generated types stay for sandboxd; the SDK sends and reads these. Same tags and
+//! types as `modal_proto`, checked by tests against the full messages: a request decodes
+//! as the full message with every value in place, a full reply decodes into the trimmed
+//! one with every kept value in place (the other fields are skipped, as unknown fields are).
 
 use modal_proto::client as pb;
-use modal_proto::rpc::Unary;
+use modal_proto::rpc::{ServerStreaming, Unary};
 use modal_proto::rpcs::modal_client as cp;
 
 /// `SandboxCreateV2` with the trimmed request.
 pub(crate) const SANDBOX_CREATE_V2: Unary<SandboxCreateV2Request, pb::SandboxCreateV2Response> =
     Unary::new(cp::SANDBOX_CREATE_V2.path);
+/// `AppGetOrCreate` with the trimmed reply.
+pub(crate) const APP_GET_OR_CREATE: Unary<pb::AppGetOrCreateRequest, AppGetOrCreateResponse> =
+    Unary::new(cp::APP_GET_OR_CREATE.path);
+/// `SecretGetOrCreate` with the trimmed reply.
+pub(crate) const SECRET_GET_OR_CREATE: Unary<
+    pb::SecretGetOrCreateRequest,
+    SecretGetOrCreateResponse,
+> = Unary::new(cp::SECRET_GET_OR_CREATE.path);
+/// `VolumeGetOrCreate` with the trimmed reply.
+pub(crate) const VOLUME_GET_OR_CREATE: Unary<
+    pb::VolumeGetOrCreateRequest,
+    VolumeGetOrCreateResponse,
+> = Unary::new(cp::VOLUME_GET_OR_CREATE.path);
+/// `EnvironmentGetOrCreate` with the trimmed reply.
+pub(crate) const ENVIRONMENT_GET_OR_CREATE: Unary<
+    pb::EnvironmentGetOrCreateRequest,
+    EnvironmentGetOrCreateResponse,
+> = Unary::new(cp::ENVIRONMENT_GET_OR_CREATE.path);
+/// `ImageFromId` with the trimmed reply.
+pub(crate) const IMAGE_FROM_ID: Unary<pb::ImageFromIdRequest, ImageFromIdResponse> =
+    Unary::new(cp::IMAGE_FROM_ID.path);
+/// `ImageGetOrCreate`, both trimmed.
+pub(crate) const IMAGE_GET_OR_CREATE: Unary<ImageGetOrCreateRequest, ImageGetOrCreateResponse> =
+    Unary::new(cp::IMAGE_GET_OR_CREATE.path);
+/// `ImageJoinStreaming` with the trimmed replies.
+pub(crate) const IMAGE_JOIN_STREAMING: ServerStreaming<
+    pb::ImageJoinStreamingRequest,
+    ImageJoinStreamingResponse,
+> = ServerStreaming::new(cp::IMAGE_JOIN_STREAMING.path);
 
 /// `modal.client.SandboxCreateV2Request` without `ephemeral_secrets` (3) and
 /// `cloud_bucket_mount_credentials` (5).
@@ -56,6 +88,102 @@ pub(crate) struct Sandbox {
     pub idle_timeout_secs: Option<u32>,
     #[prost(message, optional, tag = "38")]
     pub readiness_probe: Option<pb::Probe>,
+}
+
+/// `modal.client.AppGetOrCreateResponse` without `handle_metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct AppGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub app_id: String,
+}
+
+/// `modal.client.SecretGetOrCreateResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SecretGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub secret_id: String,
+}
+
+/// `modal.client.VolumeGetOrCreateResponse` without `version` (2) and `metadata` (3).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct VolumeGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub volume_id: String,
+}
+
+/// `modal.client.EnvironmentGetOrCreateResponse`: only `metadata.settings`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct EnvironmentGetOrCreateResponse {
+    #[prost(message, optional, tag = "2")]
+    pub metadata: Option<EnvironmentMetadata>,
+}
+
+/// `modal.client.EnvironmentMetadata`: only `settings`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct EnvironmentMetadata {
+    #[prost(message, optional, tag = "2")]
+    pub settings: Option<EnvironmentSettings>,
+}
+
+/// `modal.client.EnvironmentSettings`: only `image_builder_version`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct EnvironmentSettings {
+    #[prost(string, tag = "1")]
+    pub image_builder_version: String,
+}
+
+/// `modal.client.ImageFromIdResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageFromIdResponse {
+    #[prost(string, tag = "1")]
+    pub image_id: String,
+}
+
+/// `modal.client.ImageGetOrCreateRequest`: the image, app and builder version.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageGetOrCreateRequest {
+    #[prost(message, optional, tag = "2")]
+    pub image: Option<Image>,
+    #[prost(string, tag = "4")]
+    pub app_id: String,
+    #[prost(string, tag = "9")]
+    pub builder_version: String,
+}
+
+/// `modal.client.Image`: only `dockerfile_commands` (a registry image is `FROM tag`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Image {
+    #[prost(string, repeated, tag = "6")]
+    pub dockerfile_commands: Vec<String>,
+}
+
+/// `modal.client.ImageGetOrCreateResponse` without `metadata` (3).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub image_id: String,
+    #[prost(message, optional, tag = "2")]
+    pub result: Option<GenericResult>,
+}
+
+/// `modal.client.ImageJoinStreamingResponse` without `task_logs` (2) and `metadata` (5).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageJoinStreamingResponse {
+    #[prost(message, optional, tag = "1")]
+    pub result: Option<GenericResult>,
+    #[prost(string, tag = "3")]
+    pub entry_id: String,
+    #[prost(bool, tag = "4")]
+    pub eof: bool,
+}
+
+/// `modal.client.GenericResult`: `status` and `exception`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct GenericResult {
+    #[prost(int32, tag = "1")]
+    pub status: i32,
+    #[prost(string, tag = "2")]
+    pub exception: String,
 }
 
 #[cfg(test)]
@@ -140,6 +268,120 @@ mod tests {
             }
             .encoded_len(),
             req.encoded_len()
+        );
+    }
+    /// A full reply, every field set, decodes into the trimmed one with the kept values.
+    #[test]
+    fn full_replies_decode_into_the_trimmed_ones() {
+        fn via<T: Message + Default>(m: &impl Message) -> T {
+            T::decode(m.encode_to_vec().as_slice()).unwrap()
+        }
+        let result = pb::GenericResult {
+            status: 2,
+            exception: "boom".into(),
+            exitcode: 1,
+            traceback: "tb".into(),
+            data_oneof: Some(pb::generic_result::DataOneof::Data(vec![1, 2])),
+            ..Default::default()
+        };
+        let image_meta = pb::ImageMetadata {
+            python_version_info: Some("3.12".into()),
+            ..Default::default()
+        };
+        let r: AppGetOrCreateResponse = via(&pb::AppGetOrCreateResponse {
+            app_id: "ap-1".into(),
+            handle_metadata: Some(pb::AppHandleMetadata {
+                app_id: "ap-1".into(),
+                ..Default::default()
+            }),
+        });
+        assert_eq!(r.app_id, "ap-1");
+        let r: SecretGetOrCreateResponse = via(&pb::SecretGetOrCreateResponse {
+            secret_id: "st-1".into(),
+            metadata: Some(pb::SecretMetadata {
+                name: "s".into(),
+                ..Default::default()
+            }),
+        });
+        assert_eq!(r.secret_id, "st-1");
+        let r: VolumeGetOrCreateResponse = via(&pb::VolumeGetOrCreateResponse {
+            volume_id: "vo-1".into(),
+            version: 2,
+            metadata: Some(pb::VolumeMetadata {
+                name: "v".into(),
+                ..Default::default()
+            }),
+        });
+        assert_eq!(r.volume_id, "vo-1");
+        let r: EnvironmentGetOrCreateResponse = via(&pb::EnvironmentGetOrCreateResponse {
+            environment_id: "en-1".into(),
+            metadata: Some(pb::EnvironmentMetadata {
+                name: "main".into(),
+                settings: Some(pb::EnvironmentSettings {
+                    image_builder_version: "2025.06".into(),
+                    webhook_suffix: "w".into(),
+                    max_concurrent_gpus: Some(1),
+                    ..Default::default()
+                }),
+                environment_type: 1,
+            }),
+        });
+        assert_eq!(
+            r.metadata
+                .and_then(|m| m.settings)
+                .unwrap()
+                .image_builder_version,
+            "2025.06"
+        );
+        let r: ImageFromIdResponse = via(&pb::ImageFromIdResponse {
+            image_id: "im-1".into(),
+            metadata: Some(image_meta.clone()),
+        });
+        assert_eq!(r.image_id, "im-1");
+        let r: ImageGetOrCreateResponse = via(&pb::ImageGetOrCreateResponse {
+            image_id: "im-2".into(),
+            result: Some(result.clone()),
+            metadata: Some(image_meta.clone()),
+        });
+        assert_eq!(r.image_id, "im-2");
+        assert_eq!(
+            r.result,
+            Some(GenericResult {
+                status: 2,
+                exception: "boom".into()
+            })
+        );
+        let r: ImageJoinStreamingResponse = via(&pb::ImageJoinStreamingResponse {
+            result: Some(result),
+            task_logs: vec![pb::TaskLogs {
+                data: "log".into(),
+                ..Default::default()
+            }],
+            entry_id: "e-1".into(),
+            eof: true,
+            metadata: Some(image_meta),
+        });
+        assert_eq!(r.result.unwrap().exception, "boom");
+        assert_eq!((r.entry_id.as_str(), r.eof), ("e-1", true));
+    }
+
+    #[test]
+    fn image_request_decodes_as_the_full_message() {
+        let req = ImageGetOrCreateRequest {
+            image: Some(Image {
+                dockerfile_commands: vec!["FROM alpine:3.21".into()],
+            }),
+            app_id: "ap-1".into(),
+            builder_version: "2025.06".into(),
+        };
+        let full = pb::ImageGetOrCreateRequest::decode(req.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(
+            full.image.unwrap().dockerfile_commands,
+            ["FROM alpine:3.21"]
+        );
+        assert_eq!(
+            (full.app_id.as_str(), full.builder_version.as_str()),
+            ("ap-1", "2025.06")
         );
     }
 }
