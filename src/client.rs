@@ -371,13 +371,13 @@ impl Sandboxes<'_> {
     }
 }
 
-type Page = LocalBoxFuture<'static, Result<pb::SandboxListResponse>>;
+type Page = LocalBoxFuture<'static, Result<wire::SandboxListResponse>>;
 
 /// The sandboxes of [`Sandboxes::list`], a `Stream`; it ends after an error.
 pub struct SandboxList {
     conn: Rc<Conn>,
     req: pb::SandboxListRequest,
-    buf: VecDeque<pb::SandboxInfo>,
+    buf: VecDeque<wire::SandboxInfo>,
     done: bool,
     /// The page being fetched.
     page: Option<Page>,
@@ -408,7 +408,7 @@ impl futures_util::Stream for SandboxList {
             }
             let page = me.page.get_or_insert_with(|| {
                 let (conn, req) = (me.conn.clone(), me.req.clone());
-                Box::pin(async move { conn.cp(cp::SANDBOX_LIST_V2, &req).await })
+                Box::pin(async move { conn.cp(wire::SANDBOX_LIST_V2, &req).await })
             });
             let resp = ready!(page.as_mut().poll(cx));
             me.page = None;

@@ -38,6 +38,22 @@ pub(crate) const IMAGE_FROM_ID: Unary<pb::ImageFromIdRequest, ImageFromIdRespons
 /// `ImageGetOrCreate`, both trimmed.
 pub(crate) const IMAGE_GET_OR_CREATE: Unary<ImageGetOrCreateRequest, ImageGetOrCreateResponse> =
     Unary::new(cp::IMAGE_GET_OR_CREATE.path);
+/// `SandboxWaitV2` with the trimmed reply.
+pub(crate) const SANDBOX_WAIT_V2: Unary<pb::SandboxWaitRequest, SandboxWaitResponse> =
+    Unary::new(cp::SANDBOX_WAIT_V2.path);
+/// `SandboxTerminateV2` with the trimmed reply.
+pub(crate) const SANDBOX_TERMINATE_V2: Unary<
+    pb::SandboxTerminateRequest,
+    SandboxTerminateResponse,
+> = Unary::new(cp::SANDBOX_TERMINATE_V2.path);
+/// `SandboxGetTunnelsV2` with the trimmed reply.
+pub(crate) const SANDBOX_GET_TUNNELS_V2: Unary<
+    pb::SandboxGetTunnelsRequest,
+    SandboxGetTunnelsResponse,
+> = Unary::new(cp::SANDBOX_GET_TUNNELS_V2.path);
+/// `SandboxListV2` with the trimmed reply.
+pub(crate) const SANDBOX_LIST_V2: Unary<pb::SandboxListRequest, SandboxListResponse> =
+    Unary::new(cp::SANDBOX_LIST_V2.path);
 /// `ImageJoinStreaming` with the trimmed replies.
 pub(crate) const IMAGE_JOIN_STREAMING: ServerStreaming<
     pb::ImageJoinStreamingRequest,
@@ -177,13 +193,64 @@ pub(crate) struct ImageJoinStreamingResponse {
     pub eof: bool,
 }
 
-/// `modal.client.GenericResult`: `status` and `exception`.
+/// `modal.client.GenericResult`: `status`, `exception` and `exitcode`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct GenericResult {
     #[prost(int32, tag = "1")]
     pub status: i32,
     #[prost(string, tag = "2")]
     pub exception: String,
+    #[prost(int32, tag = "3")]
+    pub exitcode: i32,
+}
+
+/// `modal.client.SandboxWaitResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxWaitResponse {
+    #[prost(message, optional, tag = "1")]
+    pub result: Option<GenericResult>,
+}
+
+/// `modal.client.SandboxTerminateResponse` (its result trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxTerminateResponse {
+    #[prost(message, optional, tag = "1")]
+    pub existing_result: Option<GenericResult>,
+}
+
+/// `modal.client.SandboxGetTunnelsResponse` (its result trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxGetTunnelsResponse {
+    #[prost(message, optional, tag = "1")]
+    pub result: Option<GenericResult>,
+    #[prost(message, repeated, tag = "2")]
+    pub tunnels: Vec<pb::TunnelData>,
+}
+
+/// `modal.client.SandboxListResponse` (its sandboxes trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxListResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub sandboxes: Vec<SandboxInfo>,
+}
+
+/// `modal.client.SandboxInfo`: the id, the creation time (the next page's cursor) and the
+/// task id.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxInfo {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(double, tag = "3")]
+    pub created_at: f64,
+    #[prost(message, optional, tag = "4")]
+    pub task_info: Option<TaskInfo>,
+}
+
+/// `modal.client.TaskInfo`: only the id.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TaskInfo {
+    #[prost(string, tag = "1")]
+    pub id: String,
 }
 
 #[cfg(test)]
@@ -344,13 +411,60 @@ mod tests {
             metadata: Some(image_meta.clone()),
         });
         assert_eq!(r.image_id, "im-2");
-        assert_eq!(
-            r.result,
-            Some(GenericResult {
-                status: 2,
-                exception: "boom".into()
-            })
-        );
+        let want = GenericResult {
+            status: 2,
+            exception: "boom".into(),
+            exitcode: 1,
+        };
+        assert_eq!(r.result, Some(want.clone()));
+        let r: SandboxWaitResponse = via(&pb::SandboxWaitResponse {
+            result: Some(result.clone()),
+            metadata: Some(pb::SandboxHandleMetadata::default()),
+        });
+        assert_eq!(r.result, Some(want.clone()));
+        let r: SandboxTerminateResponse = via(&pb::SandboxTerminateResponse {
+            existing_result: Some(result.clone()),
+        });
+        assert_eq!(r.existing_result, Some(want.clone()));
+        let tunnel = pb::TunnelData {
+            host: "h".into(),
+            port: 443,
+            unencrypted_host: Some("u".into()),
+            unencrypted_port: Some(80),
+            container_port: 8080,
+        };
+        let r: SandboxGetTunnelsResponse = via(&pb::SandboxGetTunnelsResponse {
+            result: Some(result.clone()),
+            tunnels: vec![tunnel.clone()],
+        });
+        assert_eq!((r.result, r.tunnels), (Some(want), vec![tunnel.clone()]));
+        let r: SandboxListResponse = via(&pb::SandboxListResponse {
+            sandboxes: vec![pb::SandboxInfo {
+                id: "sb-1".into(),
+                created_at: 1.5,
+                task_info: Some(pb::TaskInfo {
+                    id: "ta-1".into(),
+                    result: Some(result.clone()),
+                    started_at: 1.0,
+                    ..Default::default()
+                }),
+                app_id: "ap-1".into(),
+                tags: vec![pb::SandboxTag {
+                    tag_name: "k".into(),
+                    tag_value: "v".into(),
+                }],
+                name: "n".into(),
+                readiness_probe: Some(pb::Probe {
+                    interval_ms: Some(1),
+                    ..Default::default()
+                }),
+                tunnels: vec![tunnel],
+                ..Default::default()
+            }],
+        });
+        let s = &r.sandboxes[0];
+        assert_eq!((s.id.as_str(), s.created_at), ("sb-1", 1.5));
+        assert_eq!(s.task_info.as_ref().unwrap().id, "ta-1");
         let r: ImageJoinStreamingResponse = via(&pb::ImageJoinStreamingResponse {
             result: Some(result),
             task_logs: vec![pb::TaskLogs {
