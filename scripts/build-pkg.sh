@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # The limit on wasm + JS glue, gzip: from issue 3's 150 KB (153600 bytes), moved down to
 # just above the measured size with every cut; never raise it (MODAL_WASM_BUDGET_GZIP
 # overrides it for experiments).
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-135650}   # just above the last measured size
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-134500}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so

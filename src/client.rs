@@ -10,7 +10,6 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use modal_proto::client as pb;
 use modal_proto::client::generic_result::GenericStatus;
-use modal_proto::rpcs::modal_client as cp;
 
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorKind, Result};
@@ -336,9 +335,9 @@ impl Sandboxes<'_> {
             app_name: nonempty(app_name, "appName")?.to_string(),
             include_terminated: params.include_terminated,
         };
-        let resp = match conn.cp(cp::SANDBOX_GET_FROM_NAME_V2, &req).await {
+        let resp = match conn.cp(wire::SANDBOX_GET_FROM_NAME_V2, &req).await {
             Err(e) if e.kind == ErrorKind::NotFound => {
-                conn.cp(cp::SANDBOX_GET_FROM_NAME, &req).await?
+                conn.cp(wire::SANDBOX_GET_FROM_NAME, &req).await?
             }
             r => r?,
         };

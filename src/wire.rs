@@ -11,9 +11,22 @@ use modal_proto::client as pb;
 use modal_proto::rpc::{ServerStreaming, Unary};
 use modal_proto::rpcs::modal_client as cp;
 
-/// `SandboxCreateV2` with the trimmed request.
-pub(crate) const SANDBOX_CREATE_V2: Unary<SandboxCreateV2Request, pb::SandboxCreateV2Response> =
+/// `SandboxCreateV2`, both trimmed.
+pub(crate) const SANDBOX_CREATE_V2: Unary<SandboxCreateV2Request, SandboxCreateV2Response> =
     Unary::new(cp::SANDBOX_CREATE_V2.path);
+/// `SandboxGetTaskId` with the trimmed reply.
+pub(crate) const SANDBOX_GET_TASK_ID: Unary<pb::SandboxGetTaskIdRequest, SandboxGetTaskIdResponse> =
+    Unary::new(cp::SANDBOX_GET_TASK_ID.path);
+/// `SandboxGetFromNameV2` with the trimmed reply.
+pub(crate) const SANDBOX_GET_FROM_NAME_V2: Unary<
+    pb::SandboxGetFromNameRequest,
+    SandboxGetFromNameResponse,
+> = Unary::new(cp::SANDBOX_GET_FROM_NAME_V2.path);
+/// `SandboxGetFromName` (V1) with the trimmed reply.
+pub(crate) const SANDBOX_GET_FROM_NAME: Unary<
+    pb::SandboxGetFromNameRequest,
+    SandboxGetFromNameResponse,
+> = Unary::new(cp::SANDBOX_GET_FROM_NAME.path);
 /// `AppGetOrCreate` with the trimmed reply.
 pub(crate) const APP_GET_OR_CREATE: Unary<pb::AppGetOrCreateRequest, AppGetOrCreateResponse> =
     Unary::new(cp::APP_GET_OR_CREATE.path);
@@ -104,6 +117,33 @@ pub(crate) struct Sandbox {
     pub idle_timeout_secs: Option<u32>,
     #[prost(message, optional, tag = "38")]
     pub readiness_probe: Option<pb::Probe>,
+}
+
+/// `modal.client.SandboxCreateV2Response`: the ids and the command router's access.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxCreateV2Response {
+    #[prost(string, tag = "1")]
+    pub sandbox_id: String,
+    #[prost(string, tag = "3")]
+    pub task_id: String,
+    #[prost(message, optional, tag = "5")]
+    pub command_router_access: Option<pb::CommandRouterAccess>,
+}
+
+/// `modal.client.SandboxGetTaskIdResponse` (its result trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxGetTaskIdResponse {
+    #[prost(string, optional, tag = "1")]
+    pub task_id: Option<String>,
+    #[prost(message, optional, tag = "2")]
+    pub task_result: Option<GenericResult>,
+}
+
+/// `modal.client.SandboxGetFromNameResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxGetFromNameResponse {
+    #[prost(string, tag = "1")]
+    pub sandbox_id: String,
 }
 
 /// `modal.client.AppGetOrCreateResponse` without `handle_metadata` (2).
@@ -422,6 +462,36 @@ mod tests {
             metadata: Some(pb::SandboxHandleMetadata::default()),
         });
         assert_eq!(r.result, Some(want.clone()));
+        let access = pb::CommandRouterAccess {
+            jwt: "j".into(),
+            url: "https://r".into(),
+        };
+        let r: SandboxCreateV2Response = via(&pb::SandboxCreateV2Response {
+            sandbox_id: "sb-1".into(),
+            tunnels: vec![pb::TunnelData::default()],
+            task_id: "ta-1".into(),
+            metadata: Some(pb::SandboxHandleMetadata::default()),
+            command_router_access: Some(access.clone()),
+            sandbox_token: "t".into(),
+        });
+        assert_eq!(
+            (r.sandbox_id.as_str(), r.task_id.as_str()),
+            ("sb-1", "ta-1")
+        );
+        assert_eq!(r.command_router_access, Some(access));
+        let r: SandboxGetTaskIdResponse = via(&pb::SandboxGetTaskIdResponse {
+            task_id: Some("ta-1".into()),
+            task_result: Some(result.clone()),
+        });
+        assert_eq!(
+            (r.task_id.as_deref(), r.task_result),
+            (Some("ta-1"), Some(want.clone()))
+        );
+        let r: SandboxGetFromNameResponse = via(&pb::SandboxGetFromNameResponse {
+            sandbox_id: "sb-2".into(),
+            metadata: Some(pb::SandboxHandleMetadata::default()),
+        });
+        assert_eq!(r.sandbox_id, "sb-2");
         let r: SandboxTerminateResponse = via(&pb::SandboxTerminateResponse {
             existing_result: Some(result.clone()),
         });
