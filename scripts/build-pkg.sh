@@ -5,11 +5,16 @@
 # sizes of the wasm and the JS glue (raw, gzip, brotli) and fails above the budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The limit is issue 3's 150 KB (153600 bytes) of wasm + JS glue, gzip. Lower it as the
-# package shrinks; never raise it. (MODAL_WASM_BUDGET_GZIP overrides it for experiments.)
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-153600}   # 150 KB: hard limit
+# The limit on wasm + JS glue, gzip: from issue 3's 150 KB (153600 bytes), moved down to
+# just above the measured size with every cut; never raise it (MODAL_WASM_BUDGET_GZIP
+# overrides it for experiments).
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-134500}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
+# Source paths in the wasm (panic locations) relative to the workspace and the registry, so
+# the package is the same bytes from any checkout (and the size gate the same number).
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$PWD/= --remap-path-prefix=${CARGO_TARGET_DIR:-$PWD/target}/= --remap-path-prefix=$cargo_home/registry/src/="
 wasm-pack build --profile wasm-release --target web --out-dir pkg --out-name modal_wasm --no-pack . >/dev/null 2>pkg-build.log \
   || { cat pkg-build.log >&2; rm -f pkg-build.log; exit 1; }
 rm -f pkg-build.log pkg/.gitignore pkg/package.json pkg/README.md
@@ -45,16 +50,13 @@ errors=$(sed -n 's/^export \(class\|const\) \([A-Za-z]*Error\)\b.*/\2/p' "pkg/$g
 [ -n "$errors" ] || { echo "build-pkg: no error classes found in $glue" >&2; exit 1; }
 echo "export { $errors } from \"./$glue\";" > pkg/errors.js
 
-# Drop the JSDoc blocks and whole-line // comments from the package's JS (~5.5 KB gzip): the
-# same docs ship in the .d.ts files, which is what editors and tsc read.
-python3 - <<'PY'
-import pathlib, re
-for path in pathlib.Path("pkg").rglob("*.js"):
-    text = path.read_text()
-    text = re.sub(r"^[ \t]*/\*\*(?:(?!\*/).)*?\*/[ \t]*\n", "", text, flags=re.M | re.S)
-    text = re.sub(r"^[ \t]*//.*\n", "", text, flags=re.M)
-    path.write_text(text)
-PY
+# Minify the package's JS with esbuild (whitespace, syntax, local names; exported and other
+# top-level names stay, as esbuild keeps them outside a bundle): 15.6 -> 12.6 KB gzip. The
+# docs ship in the .d.ts files, which is what editors and tsc read. esbuild is a dev
+# dependency of tests/js (installed by scripts/setup.sh, or here when missing).
+esbuild=tests/js/node_modules/.bin/esbuild
+[ -x "$esbuild" ] || (cd tests/js && npm install --no-save --no-audit --no-fund --loglevel=error >&2)
+find pkg -name '*.js' -print0 | xargs -0 -I{} "$esbuild" {} --minify --log-level=error --outfile={} --allow-overwrite
 
 python3 - <<'PY'
 import json, tomllib, pathlib

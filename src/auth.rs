@@ -12,15 +12,19 @@ pub fn jwt_exp(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64url_decode(payload.trim_end_matches('='))?;
     let text = std::str::from_utf8(&bytes).ok()?;
-    // A tiny scan for `"exp": <number>` keeps a JSON parser out of the wasm.
-    let at = text.find("\"exp\"")?;
-    let rest = text[at + 5..].trim_start().strip_prefix(':')?.trim_start();
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
+    // A tiny scan for `"exp": <number>` keeps a JSON parser out of the wasm. Bytes and
+    // `get`, not `str::find(&str)` and indexing: those bring core's substring searcher and
+    // its slicing panics (~4 KB of wasm) for this one use.
+    let at = text.as_bytes().windows(5).position(|w| w == b"\"exp\"")?;
+    let rest = text
+        .get(at + 5..)?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
     // Whole seconds (`exp` is a NumericDate; a fraction changes nothing here): an integer
     // parse keeps Rust's float parser out of the wasm.
-    let secs = rest[..end].split('.').next()?;
+    // (the digits before any '.' or other character)
+    let secs = rest.split(|c: char| !c.is_ascii_digit()).next()?;
     secs.parse::<u64>().ok().map(|s| s as f64)
 }
 
@@ -107,6 +111,8 @@ mod tests {
             jwt_exp(&jwt(r#"{"sub":"x","exp": 1700000000,"iat":1}"#)),
             Some(1.7e9)
         );
+        assert_eq!(jwt_exp(&jwt(r#"{"exp":1700000000.75}"#)), Some(1.7e9));
+        assert_eq!(jwt_exp(&jwt(r#"{"exp" :"soon"}"#)), None);
         assert_eq!(jwt_exp(&jwt(r#"{"sub":"x"}"#)), None);
         assert_eq!(jwt_exp("not a jwt"), None);
     }

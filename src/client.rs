@@ -10,7 +10,6 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use modal_proto::client as pb;
 use modal_proto::client::generic_result::GenericStatus;
-use modal_proto::rpcs::modal_client as cp;
 
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +22,7 @@ use crate::options::{
 use crate::rpc::{Conn, Router};
 use crate::sandbox::Sandbox;
 use crate::transport::{FetchTransport, Transport};
+use crate::wire;
 
 /// A connection to a Modal-compatible server: a sandboxd, or a gateway to Modal. Cheap to
 /// clone (clones share the connection, its cached tokens and images).
@@ -180,7 +180,7 @@ impl Apps<'_> {
             environment_name: conn.env(&params.environment),
             object_creation_type: creation_type(params.create_if_missing),
         };
-        let resp = conn.cp(cp::APP_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::APP_GET_OR_CREATE, &req).await?;
         Ok(App {
             app_id: resp.app_id,
             name: req.app_name,
@@ -206,7 +206,7 @@ impl Images<'_> {
         let req = pb::ImageFromIdRequest {
             image_id: nonempty(image_id, "imageId")?.to_string(),
         };
-        let resp = self.0.conn.cp(cp::IMAGE_FROM_ID, &req).await?;
+        let resp = self.0.conn.cp(wire::IMAGE_FROM_ID, &req).await?;
         Ok(Image::built(resp.image_id))
     }
 }
@@ -225,7 +225,7 @@ impl Secrets<'_> {
             required_keys: params.required_keys.clone(),
             ..Default::default()
         };
-        let resp = conn.cp(cp::SECRET_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::SECRET_GET_OR_CREATE, &req).await?;
         Ok(Secret {
             secret_id: resp.secret_id,
             name: Some(req.deployment_name),
@@ -245,7 +245,7 @@ impl Secrets<'_> {
             env_dict: entries.into_iter().collect(),
             ..Default::default()
         };
-        let resp = conn.cp(cp::SECRET_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::SECRET_GET_OR_CREATE, &req).await?;
         Ok(Secret {
             secret_id: resp.secret_id,
             name: None,
@@ -266,7 +266,7 @@ impl Volumes<'_> {
             object_creation_type: creation_type(params.create_if_missing),
             ..Default::default()
         };
-        let resp = conn.cp(cp::VOLUME_GET_OR_CREATE, &req).await?;
+        let resp = conn.cp(wire::VOLUME_GET_OR_CREATE, &req).await?;
         Ok(Volume {
             volume_id: resp.volume_id,
             name: Some(req.deployment_name),
@@ -300,7 +300,7 @@ impl Sandboxes<'_> {
                 d.image_id = image_id;
             }
         }
-        let resp = conn.cp(cp::SANDBOX_CREATE_V2, &req).await?;
+        let resp = conn.cp(wire::SANDBOX_CREATE_V2, &req).await?;
         Ok(Sandbox::new(Router::new(
             conn.clone(),
             resp.sandbox_id,
@@ -335,9 +335,9 @@ impl Sandboxes<'_> {
             app_name: nonempty(app_name, "appName")?.to_string(),
             include_terminated: params.include_terminated,
         };
-        let resp = match conn.cp(cp::SANDBOX_GET_FROM_NAME_V2, &req).await {
+        let resp = match conn.cp(wire::SANDBOX_GET_FROM_NAME_V2, &req).await {
             Err(e) if e.kind == ErrorKind::NotFound => {
-                conn.cp(cp::SANDBOX_GET_FROM_NAME, &req).await?
+                conn.cp(wire::SANDBOX_GET_FROM_NAME, &req).await?
             }
             r => r?,
         };
@@ -370,13 +370,13 @@ impl Sandboxes<'_> {
     }
 }
 
-type Page = LocalBoxFuture<'static, Result<pb::SandboxListResponse>>;
+type Page = LocalBoxFuture<'static, Result<wire::SandboxListResponse>>;
 
 /// The sandboxes of [`Sandboxes::list`], a `Stream`; it ends after an error.
 pub struct SandboxList {
     conn: Rc<Conn>,
     req: pb::SandboxListRequest,
-    buf: VecDeque<pb::SandboxInfo>,
+    buf: VecDeque<wire::SandboxInfo>,
     done: bool,
     /// The page being fetched.
     page: Option<Page>,
@@ -407,7 +407,7 @@ impl futures_util::Stream for SandboxList {
             }
             let page = me.page.get_or_insert_with(|| {
                 let (conn, req) = (me.conn.clone(), me.req.clone());
-                Box::pin(async move { conn.cp(cp::SANDBOX_LIST_V2, &req).await })
+                Box::pin(async move { conn.cp(wire::SANDBOX_LIST_V2, &req).await })
             });
             let resp = ready!(page.as_mut().poll(cx));
             me.page = None;
@@ -435,16 +435,14 @@ async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<St
         return Ok(id.clone());
     }
     let builder_version = conn.builder_version().await?;
-    let req = pb::ImageGetOrCreateRequest {
-        image: Some(pb::Image {
+    let req = wire::ImageGetOrCreateRequest {
+        image: Some(wire::Image {
             dockerfile_commands: vec![format!("FROM {tag}")],
-            ..Default::default()
         }),
         app_id: app_id.to_string(),
         builder_version,
-        ..Default::default()
     };
-    let resp = conn.cp(cp::IMAGE_GET_OR_CREATE, &req).await?;
+    let resp = conn.cp(wire::IMAGE_GET_OR_CREATE, &req).await?;
     let image_id = resp.image_id;
     let mut result = resp.result.filter(|r| r.status != 0);
     let mut last_entry_id = String::new();
@@ -455,7 +453,7 @@ async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<St
             last_entry_id: last_entry_id.clone(),
             include_logs_for_finished: false,
         };
-        let mut stream = conn.cp_stream(cp::IMAGE_JOIN_STREAMING, &req).await?;
+        let mut stream = conn.cp_stream(wire::IMAGE_JOIN_STREAMING, &req).await?;
         loop {
             match stream.next().await.transpose() {
                 Ok(Some(m)) => {

@@ -16,7 +16,12 @@ pub fn normalize(endpoint: &str) -> Result<String, String> {
 
 /// The host (without port or brackets) of an absolute URL.
 pub fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    // `split_once(':')`, not `split_once("://")`: a one-char pattern keeps core's substring
+    // searcher out of the wasm (a scheme has no ':').
+    let rest = url
+        .split_once(':')
+        .and_then(|(_, r)| r.strip_prefix("//"))
+        .unwrap_or(url);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority
         .rsplit_once('@')
@@ -73,6 +78,7 @@ mod tests {
         assert_eq!(host_of("https://a.b:443/x"), "a.b");
         assert_eq!(host_of("http://[::1]:80"), "::1");
         assert_eq!(host_of("http://u:p@h:1"), "h");
+        assert_eq!(host_of("h.example:8443/p"), "h.example");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Exit codes: of a sandbox (from its `GenericResult`) and of an exec (code or signal).
 
 use modal_proto::client::generic_result::GenericStatus;
-use modal_proto::client::GenericResult;
+
+use crate::wire::GenericResult;
 
 /// The sandbox's return code once it has finished, or `None` while it runs:
 /// 124 on TIMEOUT, 137 on TERMINATED, else the exit code (docs/PROTOCOL.md).

@@ -48,8 +48,9 @@
 //! `options`, `credentials`, `transport`); plain logic tested natively (`error`, `duration`,
 //! `retry`, `ids`, `auth`, `endpoint`, `cursor`, `exit`, `utf8`, `fs`, `stdio`); the wire
 //! (`grpc`: the small gRPC-web client over `fetch`; `rpc`: metadata, credentials, retries,
-//! the command router); the JS facade (`api`, `js`). Only the APIs are public; everything
-//! else is crate-private, so the compiler reports what nothing uses.
+//! the command router; `wire`: request messages trimmed to the fields the SDK sets); the JS
+//! facade (`api`, `js`). Only the APIs are public; everything else is crate-private, so the
+//! compiler reports what nothing uses.
 
 #![warn(missing_docs)]
 
@@ -76,6 +77,7 @@ mod sandbox;
 mod stdio;
 pub mod transport;
 mod utf8;
+mod wire;
 
 pub use client::{Apps, Client, ClientBuilder, Images, SandboxList, Sandboxes, Secrets, Volumes};
 pub use credentials::{Credentials, TokenSource};

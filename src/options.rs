@@ -10,6 +10,7 @@ use modal_proto::task_command_router as tcr;
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::objects::{Probe, ProbeCheck, Secret, Volume};
+use crate::wire;
 
 /// Options of [`Apps::from_name`](crate::Apps::from_name).
 #[derive(Debug, Clone, Default)]
@@ -357,7 +358,7 @@ pub(crate) fn sandbox_create_request(
     app_id: &str,
     image_id: &str,
     p: &SandboxCreateParams,
-) -> Result<pb::SandboxCreateV2Request> {
+) -> Result<wire::SandboxCreateV2Request> {
     let timeout_secs = match p.timeout {
         Some(d) => duration::whole_seconds(d, "timeoutMs")?,
         None => 300,
@@ -397,7 +398,7 @@ pub(crate) fn sandbox_create_request(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let definition = pb::Sandbox {
+    let definition = wire::Sandbox {
         entrypoint_args: p.command.clone(),
         image_id: image_id.to_string(),
         timeout_secs,
@@ -407,21 +408,17 @@ pub(crate) fn sandbox_create_request(
         network_access: Some(network_access),
         resources: Some(resources(p)?),
         volume_mounts,
-        open_ports_oneof: Some(pb::sandbox::OpenPortsOneof::OpenPorts(pb::PortSpecs {
-            ports: ports(p),
-        })),
+        open_ports: Some(pb::PortSpecs { ports: ports(p) }),
         verbose: p.verbose,
         readiness_probe,
         name: p.name.clone(),
         pty_info: p.pty.as_ref().map(|t| pty_info(t, true)).transpose()?,
-        ..Default::default()
     };
-    Ok(pb::SandboxCreateV2Request {
+    Ok(wire::SandboxCreateV2Request {
         app_id: app_id.to_string(),
         definition: Some(definition),
         tags: tags_to_proto(&p.tags),
         secret_sources: secret_sources(&p.secrets, &p.env)?,
-        ..Default::default()
     })
 }
 
@@ -534,7 +531,7 @@ mod tests {
         assert_eq!(r.tags.len(), 1);
         assert_eq!(r.secret_sources.len(), 2);
         assert_eq!(d.readiness_probe.unwrap().interval_ms, Some(250));
-        let Some(pb::sandbox::OpenPortsOneof::OpenPorts(ports)) = d.open_ports_oneof else {
+        let Some(ports) = d.open_ports else {
             panic!("no ports");
         };
         assert_eq!(ports.ports.len(), 2);

@@ -330,10 +330,7 @@ impl Conn {
             object_creation_type: pb::ObjectCreationType::Unspecified as i32,
         };
         let resp = self
-            .cp(
-                modal_proto::rpcs::modal_client::ENVIRONMENT_GET_OR_CREATE,
-                &req,
-            )
+            .cp(crate::wire::ENVIRONMENT_GET_OR_CREATE, &req)
             .await?;
         let v = resp
             .metadata
@@ -429,10 +426,7 @@ impl Router {
                 timeout: None,
                 wait_until_ready: false,
             };
-            let resp = self
-                .conn
-                .cp(modal_proto::rpcs::modal_client::SANDBOX_GET_TASK_ID, &req)
-                .await?;
+            let resp = self.conn.cp(crate::wire::SANDBOX_GET_TASK_ID, &req).await?;
             if let Some(t) = resp.task_id.filter(|t| !t.is_empty()) {
                 *self.task_id.borrow_mut() = Some(t.clone());
                 return Ok(t);

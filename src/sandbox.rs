@@ -26,6 +26,7 @@ use crate::process::{refresher, sleeper, ContainerProcess, Exec};
 use crate::retry::Backoff;
 use crate::rpc::Router;
 use crate::stdio::{self, Chunk, Opener, OutputStream, Stdin, Writer};
+use crate::wire;
 
 /// A sandbox: a secure, isolated container. From [`Sandboxes`](crate::Sandboxes)
 /// (`create`, `from_id`, `from_name`, `list`). Cheap to clone (clones are one handle).
@@ -167,7 +168,7 @@ impl Sandbox {
         self.router().conn.check_open()
     }
 
-    fn record(&self, result: Option<&pb::GenericResult>) -> Option<i32> {
+    fn record(&self, result: Option<&wire::GenericResult>) -> Option<i32> {
         let code = sandbox_returncode(result);
         if code.is_some() {
             self.inner.returncode.set(code);
@@ -181,7 +182,7 @@ impl Sandbox {
             sandbox_id: self.id().to_string(),
             timeout,
         };
-        let resp = self.router().conn.cp(cp::SANDBOX_WAIT_V2, &req).await?;
+        let resp = self.router().conn.cp(wire::SANDBOX_WAIT_V2, &req).await?;
         Ok(self.record(resp.result.as_ref()))
     }
 
@@ -328,7 +329,7 @@ impl Sandbox {
         let resp = self
             .router()
             .conn
-            .cp(cp::SANDBOX_TERMINATE_V2, &req)
+            .cp(wire::SANDBOX_TERMINATE_V2, &req)
             .await?;
         self.record(resp.existing_result.as_ref());
         Ok(())
@@ -425,7 +426,7 @@ impl Sandbox {
         let resp = self
             .router()
             .conn
-            .cp(cp::SANDBOX_GET_TUNNELS_V2, &req)
+            .cp(wire::SANDBOX_GET_TUNNELS_V2, &req)
             .await?;
         if resp.result.as_ref().map(|r| r.status) == Some(GenericStatus::Timeout as i32) {
             return Err(Error::new(

@@ -2,7 +2,9 @@
 # Unit tests of the package's hand-written files.js (Node), and packaging tests of the
 # built npm package (pkg/): smoke flows in Node, Deno and workerd
 # against a live sandboxd, a Vite production build of the README's page example, and
-# `tsc --strict` over the public types, and the gateway end to end (gateway-e2e.mjs). Needs
+# `tsc --strict` over the public types, and the gateway end to end (gateway-e2e.mjs). Also
+# the crate's plain `wasm-pack build --release` for each target, instantiated in Node and
+# Deno (wasm-pack-targets.sh). Needs
 # pkg/ built and SANDBOXD_URL, SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET
 # (scripts/sandboxd-start.sh sets them); the gateway test also SANDBOXD_HELPERS and
 # MODAL_WASM_PY (test.sh sets them).
@@ -22,6 +24,7 @@ run() { # name command...
 }
 
 run files.js node --test --test-reporter=dot files-unit.mjs
+run "wasm-pack targets" bash wasm-pack-targets.sh
 run mintToken node mint-token-fuzz.mjs
 run node node node-smoke.mjs
 run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-env deno-smoke.mjs

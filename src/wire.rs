@@ -1,0 +1,579 @@
+//! Messages trimmed to the fields the SDK sets or reads. prost emits code for every field a
+//! message declares (a length and a branch each to encode; a decoder, a default and a drop
+//! to decode), and Modal's messages declare many the SDK never touches (the `Sandbox`
+//! definition 45 fields, of which create() sets 14; replies carry metadata the SDK drops).
+//! The full generated types stay for sandboxd; the SDK sends and reads these. Same tags and
+//! types as `modal_proto`, checked by tests against the full messages: a request decodes
+//! as the full message with every value in place, a full reply decodes into the trimmed
+//! one with every kept value in place (the other fields are skipped, as unknown fields are).
+
+use modal_proto::client as pb;
+use modal_proto::rpc::{ServerStreaming, Unary};
+use modal_proto::rpcs::modal_client as cp;
+
+/// `SandboxCreateV2`, both trimmed.
+pub(crate) const SANDBOX_CREATE_V2: Unary<SandboxCreateV2Request, SandboxCreateV2Response> =
+    Unary::new(cp::SANDBOX_CREATE_V2.path);
+/// `SandboxGetTaskId` with the trimmed reply.
+pub(crate) const SANDBOX_GET_TASK_ID: Unary<pb::SandboxGetTaskIdRequest, SandboxGetTaskIdResponse> =
+    Unary::new(cp::SANDBOX_GET_TASK_ID.path);
+/// `SandboxGetFromNameV2` with the trimmed reply.
+pub(crate) const SANDBOX_GET_FROM_NAME_V2: Unary<
+    pb::SandboxGetFromNameRequest,
+    SandboxGetFromNameResponse,
+> = Unary::new(cp::SANDBOX_GET_FROM_NAME_V2.path);
+/// `SandboxGetFromName` (V1) with the trimmed reply.
+pub(crate) const SANDBOX_GET_FROM_NAME: Unary<
+    pb::SandboxGetFromNameRequest,
+    SandboxGetFromNameResponse,
+> = Unary::new(cp::SANDBOX_GET_FROM_NAME.path);
+/// `AppGetOrCreate` with the trimmed reply.
+pub(crate) const APP_GET_OR_CREATE: Unary<pb::AppGetOrCreateRequest, AppGetOrCreateResponse> =
+    Unary::new(cp::APP_GET_OR_CREATE.path);
+/// `SecretGetOrCreate` with the trimmed reply.
+pub(crate) const SECRET_GET_OR_CREATE: Unary<
+    pb::SecretGetOrCreateRequest,
+    SecretGetOrCreateResponse,
+> = Unary::new(cp::SECRET_GET_OR_CREATE.path);
+/// `VolumeGetOrCreate` with the trimmed reply.
+pub(crate) const VOLUME_GET_OR_CREATE: Unary<
+    pb::VolumeGetOrCreateRequest,
+    VolumeGetOrCreateResponse,
+> = Unary::new(cp::VOLUME_GET_OR_CREATE.path);
+/// `EnvironmentGetOrCreate` with the trimmed reply.
+pub(crate) const ENVIRONMENT_GET_OR_CREATE: Unary<
+    pb::EnvironmentGetOrCreateRequest,
+    EnvironmentGetOrCreateResponse,
+> = Unary::new(cp::ENVIRONMENT_GET_OR_CREATE.path);
+/// `ImageFromId` with the trimmed reply.
+pub(crate) const IMAGE_FROM_ID: Unary<pb::ImageFromIdRequest, ImageFromIdResponse> =
+    Unary::new(cp::IMAGE_FROM_ID.path);
+/// `ImageGetOrCreate`, both trimmed.
+pub(crate) const IMAGE_GET_OR_CREATE: Unary<ImageGetOrCreateRequest, ImageGetOrCreateResponse> =
+    Unary::new(cp::IMAGE_GET_OR_CREATE.path);
+/// `SandboxWaitV2` with the trimmed reply.
+pub(crate) const SANDBOX_WAIT_V2: Unary<pb::SandboxWaitRequest, SandboxWaitResponse> =
+    Unary::new(cp::SANDBOX_WAIT_V2.path);
+/// `SandboxTerminateV2` with the trimmed reply.
+pub(crate) const SANDBOX_TERMINATE_V2: Unary<
+    pb::SandboxTerminateRequest,
+    SandboxTerminateResponse,
+> = Unary::new(cp::SANDBOX_TERMINATE_V2.path);
+/// `SandboxGetTunnelsV2` with the trimmed reply.
+pub(crate) const SANDBOX_GET_TUNNELS_V2: Unary<
+    pb::SandboxGetTunnelsRequest,
+    SandboxGetTunnelsResponse,
+> = Unary::new(cp::SANDBOX_GET_TUNNELS_V2.path);
+/// `SandboxListV2` with the trimmed reply.
+pub(crate) const SANDBOX_LIST_V2: Unary<pb::SandboxListRequest, SandboxListResponse> =
+    Unary::new(cp::SANDBOX_LIST_V2.path);
+/// `ImageJoinStreaming` with the trimmed replies.
+pub(crate) const IMAGE_JOIN_STREAMING: ServerStreaming<
+    pb::ImageJoinStreamingRequest,
+    ImageJoinStreamingResponse,
+> = ServerStreaming::new(cp::IMAGE_JOIN_STREAMING.path);
+
+/// `modal.client.SandboxCreateV2Request` without `ephemeral_secrets` (3) and
+/// `cloud_bucket_mount_credentials` (5).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxCreateV2Request {
+    #[prost(string, tag = "1")]
+    pub app_id: String,
+    #[prost(message, optional, tag = "2")]
+    pub definition: Option<Sandbox>,
+    #[prost(message, repeated, tag = "4")]
+    pub tags: Vec<pb::SandboxTag>,
+    #[prost(message, repeated, tag = "6")]
+    pub secret_sources: Vec<pb::SecretSource>,
+}
+
+/// `modal.client.Sandbox`, the fields `sandboxes.create()` sets (`open_ports` is the
+/// one member of the `open_ports_oneof` oneof, so it encodes as the oneof does).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Sandbox {
+    #[prost(string, repeated, tag = "1")]
+    pub entrypoint_args: Vec<String>,
+    #[prost(string, tag = "3")]
+    pub image_id: String,
+    #[prost(message, optional, tag = "5")]
+    pub resources: Option<pb::Resources>,
+    #[prost(uint32, tag = "7")]
+    pub timeout_secs: u32,
+    #[prost(string, optional, tag = "8")]
+    pub workdir: Option<String>,
+    #[prost(bool, tag = "11")]
+    pub block_network: bool,
+    #[prost(message, repeated, tag = "13")]
+    pub volume_mounts: Vec<pb::VolumeMount>,
+    #[prost(message, optional, tag = "15")]
+    pub pty_info: Option<pb::PtyInfo>,
+    #[prost(message, optional, tag = "20")]
+    pub open_ports: Option<pb::PortSpecs>,
+    #[prost(message, optional, tag = "22")]
+    pub network_access: Option<pb::NetworkAccess>,
+    #[prost(bool, tag = "29")]
+    pub verbose: bool,
+    #[prost(string, optional, tag = "30")]
+    pub name: Option<String>,
+    #[prost(uint32, optional, tag = "33")]
+    pub idle_timeout_secs: Option<u32>,
+    #[prost(message, optional, tag = "38")]
+    pub readiness_probe: Option<pb::Probe>,
+}
+
+/// `modal.client.SandboxCreateV2Response`: the ids and the command router's access.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxCreateV2Response {
+    #[prost(string, tag = "1")]
+    pub sandbox_id: String,
+    #[prost(string, tag = "3")]
+    pub task_id: String,
+    #[prost(message, optional, tag = "5")]
+    pub command_router_access: Option<pb::CommandRouterAccess>,
+}
+
+/// `modal.client.SandboxGetTaskIdResponse` (its result trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxGetTaskIdResponse {
+    #[prost(string, optional, tag = "1")]
+    pub task_id: Option<String>,
+    #[prost(message, optional, tag = "2")]
+    pub task_result: Option<GenericResult>,
+}
+
+/// `modal.client.SandboxGetFromNameResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxGetFromNameResponse {
+    #[prost(string, tag = "1")]
+    pub sandbox_id: String,
+}
+
+/// `modal.client.AppGetOrCreateResponse` without `handle_metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct AppGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub app_id: String,
+}
+
+/// `modal.client.SecretGetOrCreateResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SecretGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub secret_id: String,
+}
+
+/// `modal.client.VolumeGetOrCreateResponse` without `version` (2) and `metadata` (3).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct VolumeGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub volume_id: String,
+}
+
+/// `modal.client.EnvironmentGetOrCreateResponse`: only `metadata.settings`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct EnvironmentGetOrCreateResponse {
+    #[prost(message, optional, tag = "2")]
+    pub metadata: Option<EnvironmentMetadata>,
+}
+
+/// `modal.client.EnvironmentMetadata`: only `settings`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct EnvironmentMetadata {
+    #[prost(message, optional, tag = "2")]
+    pub settings: Option<EnvironmentSettings>,
+}
+
+/// `modal.client.EnvironmentSettings`: only `image_builder_version`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct EnvironmentSettings {
+    #[prost(string, tag = "1")]
+    pub image_builder_version: String,
+}
+
+/// `modal.client.ImageFromIdResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageFromIdResponse {
+    #[prost(string, tag = "1")]
+    pub image_id: String,
+}
+
+/// `modal.client.ImageGetOrCreateRequest`: the image, app and builder version.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageGetOrCreateRequest {
+    #[prost(message, optional, tag = "2")]
+    pub image: Option<Image>,
+    #[prost(string, tag = "4")]
+    pub app_id: String,
+    #[prost(string, tag = "9")]
+    pub builder_version: String,
+}
+
+/// `modal.client.Image`: only `dockerfile_commands` (a registry image is `FROM tag`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Image {
+    #[prost(string, repeated, tag = "6")]
+    pub dockerfile_commands: Vec<String>,
+}
+
+/// `modal.client.ImageGetOrCreateResponse` without `metadata` (3).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageGetOrCreateResponse {
+    #[prost(string, tag = "1")]
+    pub image_id: String,
+    #[prost(message, optional, tag = "2")]
+    pub result: Option<GenericResult>,
+}
+
+/// `modal.client.ImageJoinStreamingResponse` without `task_logs` (2) and `metadata` (5).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ImageJoinStreamingResponse {
+    #[prost(message, optional, tag = "1")]
+    pub result: Option<GenericResult>,
+    #[prost(string, tag = "3")]
+    pub entry_id: String,
+    #[prost(bool, tag = "4")]
+    pub eof: bool,
+}
+
+/// `modal.client.GenericResult`: `status`, `exception` and `exitcode`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct GenericResult {
+    #[prost(int32, tag = "1")]
+    pub status: i32,
+    #[prost(string, tag = "2")]
+    pub exception: String,
+    #[prost(int32, tag = "3")]
+    pub exitcode: i32,
+}
+
+/// `modal.client.SandboxWaitResponse` without `metadata` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxWaitResponse {
+    #[prost(message, optional, tag = "1")]
+    pub result: Option<GenericResult>,
+}
+
+/// `modal.client.SandboxTerminateResponse` (its result trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxTerminateResponse {
+    #[prost(message, optional, tag = "1")]
+    pub existing_result: Option<GenericResult>,
+}
+
+/// `modal.client.SandboxGetTunnelsResponse` (its result trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxGetTunnelsResponse {
+    #[prost(message, optional, tag = "1")]
+    pub result: Option<GenericResult>,
+    #[prost(message, repeated, tag = "2")]
+    pub tunnels: Vec<pb::TunnelData>,
+}
+
+/// `modal.client.SandboxListResponse` (its sandboxes trimmed).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxListResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub sandboxes: Vec<SandboxInfo>,
+}
+
+/// `modal.client.SandboxInfo`: the id, the creation time (the next page's cursor) and the
+/// task id.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxInfo {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(double, tag = "3")]
+    pub created_at: f64,
+    #[prost(message, optional, tag = "4")]
+    pub task_info: Option<TaskInfo>,
+}
+
+/// `modal.client.TaskInfo`: only the id.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TaskInfo {
+    #[prost(string, tag = "1")]
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    /// Every field set, encoded, and read back as the full generated message: each value
+    /// arrives in the field of the same name (a wrong tag or type would lose or garble it).
+    #[test]
+    fn decodes_as_the_full_messages() {
+        let def = Sandbox {
+            entrypoint_args: vec!["sleep".into(), "1".into()],
+            image_id: "im-1".into(),
+            resources: Some(pb::Resources {
+                milli_cpu: 250,
+                memory_mb: 512,
+                ..Default::default()
+            }),
+            timeout_secs: 60,
+            workdir: Some("/w".into()),
+            block_network: true,
+            volume_mounts: vec![pb::VolumeMount {
+                volume_id: "vo-1".into(),
+                mount_path: "/v".into(),
+                ..Default::default()
+            }],
+            pty_info: Some(pb::PtyInfo {
+                enabled: true,
+                winsz_rows: 24,
+                ..Default::default()
+            }),
+            open_ports: Some(pb::PortSpecs {
+                ports: vec![pb::PortSpec {
+                    port: 8080,
+                    ..Default::default()
+                }],
+            }),
+            network_access: Some(pb::NetworkAccess {
+                network_access_type: 2,
+                ..Default::default()
+            }),
+            verbose: true,
+            name: Some("n".into()),
+            idle_timeout_secs: Some(5),
+            readiness_probe: Some(pb::Probe {
+                interval_ms: Some(100),
+                ..Default::default()
+            }),
+        };
+        let req = SandboxCreateV2Request {
+            app_id: "ap-1".into(),
+            definition: Some(def.clone()),
+            tags: vec![pb::SandboxTag {
+                tag_name: "k".into(),
+                tag_value: "v".into(),
+            }],
+            secret_sources: vec![pb::SecretSource::default()],
+        };
+        let full = pb::SandboxCreateV2Request::decode(req.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(full.app_id, req.app_id);
+        assert_eq!(full.tags, req.tags);
+        assert_eq!(full.secret_sources, req.secret_sources);
+        let d = full.definition.unwrap();
+        assert_eq!(d.entrypoint_args, def.entrypoint_args);
+        assert_eq!(d.image_id, def.image_id);
+        assert_eq!(d.resources, def.resources);
+        assert_eq!(d.timeout_secs, def.timeout_secs);
+        assert_eq!(d.workdir, def.workdir);
+        assert_eq!(d.pty_info, def.pty_info);
+        assert_eq!(d.block_network, def.block_network);
+        assert_eq!(d.volume_mounts, def.volume_mounts);
+        assert_eq!(
+            d.open_ports_oneof,
+            def.open_ports.map(pb::sandbox::OpenPortsOneof::OpenPorts)
+        );
+        assert_eq!(d.network_access, def.network_access);
+        assert_eq!(d.verbose, def.verbose);
+        assert_eq!(d.name, def.name);
+        assert_eq!(d.idle_timeout_secs, def.idle_timeout_secs);
+        assert_eq!(d.readiness_probe, def.readiness_probe);
+        // and nothing else: the full message re-encodes to the same length
+        assert_eq!(
+            pb::SandboxCreateV2Request {
+                definition: Some(d),
+                ..full
+            }
+            .encoded_len(),
+            req.encoded_len()
+        );
+    }
+    /// A full reply, every field set, decodes into the trimmed one with the kept values.
+    #[test]
+    fn full_replies_decode_into_the_trimmed_ones() {
+        fn via<T: Message + Default>(m: &impl Message) -> T {
+            T::decode(m.encode_to_vec().as_slice()).unwrap()
+        }
+        let result = pb::GenericResult {
+            status: 2,
+            exception: "boom".into(),
+            exitcode: 1,
+            traceback: "tb".into(),
+            data_oneof: Some(pb::generic_result::DataOneof::Data(vec![1, 2])),
+            ..Default::default()
+        };
+        let image_meta = pb::ImageMetadata {
+            python_version_info: Some("3.12".into()),
+            ..Default::default()
+        };
+        let r: AppGetOrCreateResponse = via(&pb::AppGetOrCreateResponse {
+            app_id: "ap-1".into(),
+            handle_metadata: Some(pb::AppHandleMetadata {
+                app_id: "ap-1".into(),
+                ..Default::default()
+            }),
+        });
+        assert_eq!(r.app_id, "ap-1");
+        let r: SecretGetOrCreateResponse = via(&pb::SecretGetOrCreateResponse {
+            secret_id: "st-1".into(),
+            metadata: Some(pb::SecretMetadata {
+                name: "s".into(),
+                ..Default::default()
+            }),
+        });
+        assert_eq!(r.secret_id, "st-1");
+        let r: VolumeGetOrCreateResponse = via(&pb::VolumeGetOrCreateResponse {
+            volume_id: "vo-1".into(),
+            version: 2,
+            metadata: Some(pb::VolumeMetadata {
+                name: "v".into(),
+                ..Default::default()
+            }),
+        });
+        assert_eq!(r.volume_id, "vo-1");
+        let r: EnvironmentGetOrCreateResponse = via(&pb::EnvironmentGetOrCreateResponse {
+            environment_id: "en-1".into(),
+            metadata: Some(pb::EnvironmentMetadata {
+                name: "main".into(),
+                settings: Some(pb::EnvironmentSettings {
+                    image_builder_version: "2025.06".into(),
+                    webhook_suffix: "w".into(),
+                    max_concurrent_gpus: Some(1),
+                    ..Default::default()
+                }),
+                environment_type: 1,
+            }),
+        });
+        assert_eq!(
+            r.metadata
+                .and_then(|m| m.settings)
+                .unwrap()
+                .image_builder_version,
+            "2025.06"
+        );
+        let r: ImageFromIdResponse = via(&pb::ImageFromIdResponse {
+            image_id: "im-1".into(),
+            metadata: Some(image_meta.clone()),
+        });
+        assert_eq!(r.image_id, "im-1");
+        let r: ImageGetOrCreateResponse = via(&pb::ImageGetOrCreateResponse {
+            image_id: "im-2".into(),
+            result: Some(result.clone()),
+            metadata: Some(image_meta.clone()),
+        });
+        assert_eq!(r.image_id, "im-2");
+        let want = GenericResult {
+            status: 2,
+            exception: "boom".into(),
+            exitcode: 1,
+        };
+        assert_eq!(r.result, Some(want.clone()));
+        let r: SandboxWaitResponse = via(&pb::SandboxWaitResponse {
+            result: Some(result.clone()),
+            metadata: Some(pb::SandboxHandleMetadata::default()),
+        });
+        assert_eq!(r.result, Some(want.clone()));
+        let access = pb::CommandRouterAccess {
+            jwt: "j".into(),
+            url: "https://r".into(),
+        };
+        let r: SandboxCreateV2Response = via(&pb::SandboxCreateV2Response {
+            sandbox_id: "sb-1".into(),
+            tunnels: vec![pb::TunnelData::default()],
+            task_id: "ta-1".into(),
+            metadata: Some(pb::SandboxHandleMetadata::default()),
+            command_router_access: Some(access.clone()),
+            sandbox_token: "t".into(),
+        });
+        assert_eq!(
+            (r.sandbox_id.as_str(), r.task_id.as_str()),
+            ("sb-1", "ta-1")
+        );
+        assert_eq!(r.command_router_access, Some(access));
+        let r: SandboxGetTaskIdResponse = via(&pb::SandboxGetTaskIdResponse {
+            task_id: Some("ta-1".into()),
+            task_result: Some(result.clone()),
+        });
+        assert_eq!(
+            (r.task_id.as_deref(), r.task_result),
+            (Some("ta-1"), Some(want.clone()))
+        );
+        let r: SandboxGetFromNameResponse = via(&pb::SandboxGetFromNameResponse {
+            sandbox_id: "sb-2".into(),
+            metadata: Some(pb::SandboxHandleMetadata::default()),
+        });
+        assert_eq!(r.sandbox_id, "sb-2");
+        let r: SandboxTerminateResponse = via(&pb::SandboxTerminateResponse {
+            existing_result: Some(result.clone()),
+        });
+        assert_eq!(r.existing_result, Some(want.clone()));
+        let tunnel = pb::TunnelData {
+            host: "h".into(),
+            port: 443,
+            unencrypted_host: Some("u".into()),
+            unencrypted_port: Some(80),
+            container_port: 8080,
+        };
+        let r: SandboxGetTunnelsResponse = via(&pb::SandboxGetTunnelsResponse {
+            result: Some(result.clone()),
+            tunnels: vec![tunnel.clone()],
+        });
+        assert_eq!((r.result, r.tunnels), (Some(want), vec![tunnel.clone()]));
+        let r: SandboxListResponse = via(&pb::SandboxListResponse {
+            sandboxes: vec![pb::SandboxInfo {
+                id: "sb-1".into(),
+                created_at: 1.5,
+                task_info: Some(pb::TaskInfo {
+                    id: "ta-1".into(),
+                    result: Some(result.clone()),
+                    started_at: 1.0,
+                    ..Default::default()
+                }),
+                app_id: "ap-1".into(),
+                tags: vec![pb::SandboxTag {
+                    tag_name: "k".into(),
+                    tag_value: "v".into(),
+                }],
+                name: "n".into(),
+                readiness_probe: Some(pb::Probe {
+                    interval_ms: Some(1),
+                    ..Default::default()
+                }),
+                tunnels: vec![tunnel],
+                ..Default::default()
+            }],
+        });
+        let s = &r.sandboxes[0];
+        assert_eq!((s.id.as_str(), s.created_at), ("sb-1", 1.5));
+        assert_eq!(s.task_info.as_ref().unwrap().id, "ta-1");
+        let r: ImageJoinStreamingResponse = via(&pb::ImageJoinStreamingResponse {
+            result: Some(result),
+            task_logs: vec![pb::TaskLogs {
+                data: "log".into(),
+                ..Default::default()
+            }],
+            entry_id: "e-1".into(),
+            eof: true,
+            metadata: Some(image_meta),
+        });
+        assert_eq!(r.result.unwrap().exception, "boom");
+        assert_eq!((r.entry_id.as_str(), r.eof), ("e-1", true));
+    }
+
+    #[test]
+    fn image_request_decodes_as_the_full_message() {
+        let req = ImageGetOrCreateRequest {
+            image: Some(Image {
+                dockerfile_commands: vec!["FROM alpine:3.21".into()],
+            }),
+            app_id: "ap-1".into(),
+            builder_version: "2025.06".into(),
+        };
+        let full = pb::ImageGetOrCreateRequest::decode(req.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(
+            full.image.unwrap().dockerfile_commands,
+            ["FROM alpine:3.21"]
+        );
+        assert_eq!(
+            (full.app_id.as_str(), full.builder_version.as_str()),
+            ("ap-1", "2025.06")
+        );
+    }
+}
