@@ -149,9 +149,17 @@ impl ContainerProcess {
     /// fit.fit(); await p.resize(term.cols, term.rows);
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn resize(&self, cols: u32, rows: u32) -> Promise {
+    pub fn resize(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] cols: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] rows: JsValue,
+    ) -> Promise {
         let process = self.inner.process.clone();
         promise(Ok(None), async move {
+            let (cols, rows) = (
+                convert::u32_arg(&cols, "cols")?,
+                convert::u32_arg(&rows, "rows")?,
+            );
             if !process.resize(cols, rows).await? && !WARNED_NO_RESIZE.swap(true, Ordering::Relaxed)
             {
                 warn("modal-wasm: this server cannot resize terminals; the size stays");

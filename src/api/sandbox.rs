@@ -151,9 +151,14 @@ impl Sandbox {
     /// const shell = await sb.attach(savedExecId, { pty: true, stdoutOffset: shown });
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<ContainerProcess>")]
-    pub fn attach(&self, exec_id: String, params: Option<Ts<ts::SandboxAttachParams>>) -> Promise {
+    pub fn attach(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] exec_id: JsValue,
+        params: Option<Ts<ts::SandboxAttachParams>>,
+    ) -> Promise {
         let sb = self.sb();
         promise(convert::signal_of_ts(&params), async move {
+            let exec_id = convert::string(&exec_id, "execId")?;
             let (pty, mode, from) = convert::options(params, "params")?;
             let process = sb.attach(&exec_id, pty).await?;
             Ok(ContainerProcess::new(process, mode, from).into())

@@ -431,6 +431,11 @@ pub fn string(v: &JsValue, what: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{what} must be a string")))
 }
 
+/// A required whole-number argument in 0..=2^32-1.
+pub fn u32_arg(v: &JsValue, what: &str) -> Result<u32> {
+    as_u32(v).ok_or_else(|| Error::invalid(format!("{what} must be a non-negative integer")))
+}
+
 /// A required `string[]` argument.
 pub fn string_array(v: &JsValue, what: &str) -> Result<Vec<String>> {
     let Some(items) = elements(v, what)? else {
