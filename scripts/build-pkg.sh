@@ -8,13 +8,18 @@ cd "$(dirname "$0")/.."
 # The limit on wasm + JS glue, gzip: from issue 3's 150 KB (153600 bytes), moved down to
 # just above the measured size with every cut; never raise it (MODAL_WASM_BUDGET_GZIP
 # overrides it for experiments).
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-134500}   # just above the last measured size
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-134000}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so
 # the package is the same bytes from any checkout (and the size gate the same number).
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$PWD/= --remap-path-prefix=${CARGO_TARGET_DIR:-$PWD/target}/= --remap-path-prefix=$cargo_home/registry/src/="
+remap="--remap-path-prefix=$PWD/= --remap-path-prefix=${CARGO_TARGET_DIR:-$PWD/target}/="
+remap+=" --remap-path-prefix=$cargo_home/registry/src/="
+# LLVM's inline threshold at 10 for every crate: measured (gzip of the package) 0: +1,335 B,
+# 5: -64, 10: -460, 15: -304, 25: +1,780, 50: +5,527 against the opt-levels' own default.
+inline="-C llvm-args=-inline-threshold=10"
+export RUSTFLAGS="${RUSTFLAGS:-} $inline $remap"
 wasm-pack build --profile wasm-release --target web --out-dir pkg --out-name modal_wasm --no-pack . >/dev/null 2>pkg-build.log \
   || { cat pkg-build.log >&2; rm -f pkg-build.log; exit 1; }
 rm -f pkg-build.log pkg/.gitignore pkg/package.json pkg/README.md
