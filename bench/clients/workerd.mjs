@@ -2,7 +2,7 @@
 // local port, bundled with esbuild against the package in BENCH_PKG (its workerd entry).
 // Returns { url, stop }.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,7 +47,7 @@ const worker :Workerd.Worker = (
   const url = `http://127.0.0.1:${port}/`;
   for (let i = 0; i < 150; i++) {
     if (proc.exitCode !== null) break;
-    try { await fetch(url, { method: "POST", body: '{"op":"ping"}' }); return { url, dir, stop: () => proc.kill(), log: () => log }; } catch {}
+    try { await fetch(url, { method: "POST", body: '{"op":"ping"}' }); return { url, dir, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }); }, log: () => log }; } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
   proc.kill();

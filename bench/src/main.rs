@@ -370,7 +370,8 @@ async fn stdin(b: &mut Bench, bytes: u64) -> Result<Value> {
         let exec_id = sb.exec(&["wc", "-c"]).await?;
         sb.write_stdin(&exec_id, bytes).await?;
         let mut out = Vec::new();
-        sb.read_stdout(&exec_id, |d| out.extend_from_slice(d)).await?;
+        sb.read_stdout(&exec_id, |d| out.extend_from_slice(d))
+            .await?;
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         let code = sb.wait(&exec_id).await?;
         let text = String::from_utf8_lossy(&out).trim().to_string();
