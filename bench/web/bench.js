@@ -30,8 +30,7 @@ const inWorker = (op) => (args) =>
   });
 window.benchWorker = Object.fromEntries(Object.keys(window.bench).map((op) => [op, inWorker(op)]));
 
-// The protocol the page was loaded over (h2 or http/1.1), for the h2 burst's check.
-window.benchProtocols = () => [...new Set(performance.getEntriesByType("resource").concat(performance.getEntriesByType("navigation")).map((e) => e.nextHopProtocol))];
+// every call's timing entry kept: the h2 burst reads the protocols its calls used
 performance.setResourceTimingBufferSize(100000);
 window.benchReady = true;
 log("bench page ready");
