@@ -5,9 +5,10 @@
 import * as modal from "modal-wasm";
 import { sdkBench } from "../web/sdk-bench.mjs";
 
+// One client for the isolate's life, made by the setup request and used by the later ones,
+// as a Worker keeps a module-level client (a client per request would also pay the lazy
+// image lookup in every first create).
 const ops = sdkBench(async () => modal);
-let setupArgs = null;
-let setupDone = false;
 
 export default {
   async fetch(request) {
@@ -16,12 +17,7 @@ export default {
       const cmd = await request.json();
       const fn = ops[cmd.op];
       if (!fn) throw new Error(`unknown op ${cmd.op}`);
-      if (cmd.op === "setup") setupArgs = cmd;
-      // workerd ties I/O objects to the request that made them: every request builds its own
-      // client (untimed; the app lookup is one call) rather than reuse one across requests
-      else if (setupArgs && setupDone) await ops.setup(setupArgs);
       reply = { ok: true, ...(await fn(cmd)) };
-      if (cmd.op === "setup") setupDone = true;
     } catch (e) {
       reply = { ok: false, error: String(e && e.stack ? e.stack : e) };
     }

@@ -81,8 +81,8 @@ export function sdkBench(importPackage) {
   }
 
   // Exec round trip in one warm sandbox: exec `true` + its exit code, `warmup` untimed then
-  // `count` timed. One call answers all samples (a request-driven runtime keeps no sandbox
-  // between requests).
+  // `count` timed. One call answers all samples, so in workerd the sandbox lives within one
+  // request.
   async function execRtt({ count, warmup = 2 }) {
     const sb = await client.sandboxes.create(app, image);
     try {
