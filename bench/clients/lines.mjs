@@ -1,6 +1,7 @@
-// Shared by the Node-side clients: answer one JSON command a line on stdin with one JSON
+// Shared by the Node- and Deno-side clients: answer one JSON command a line on stdin with one JSON
 // reply a line on stdout (see bench/run.mjs). `ops` maps op names to async functions.
 import { createInterface } from "node:readline";
+import process from "node:process";
 
 // Replies own stdout; whatever a library logs goes to stderr.
 const reply_out = process.stdout;

@@ -57,5 +57,53 @@ await serve({
       await sb.terminate();
     }
   },
+  // exec `true` + exit code in one warm sandbox; warmup untimed, then count samples
+  async execRtt({ count, warmup = 2 }) {
+    await setup();
+    const sb = await modal.sandboxes.create(app, image);
+    try {
+      const samples = [];
+      for (let i = 0; i < warmup + count; i++) {
+        const t0 = performance.now();
+        const p = await sb.exec(["true"]);
+        const code = await p.wait();
+        const ms = performance.now() - t0;
+        if (code !== 0) throw new Error(`true: exit ${code}`);
+        if (i >= warmup) samples.push(ms);
+      }
+      return { samples };
+    } finally {
+      await sb.terminate();
+    }
+  },
+  // `bytes` into `wc -c` through p.stdin in 1 MiB writes, then EOF; until the count is read
+  async stdin({ bytes }) {
+    await setup();
+    const sb = await modal.sandboxes.create(app, image);
+    try {
+      const chunk = new Uint8Array(1 << 20).fill(120);
+      const t0 = performance.now();
+      const p = await sb.exec(["wc", "-c"], { mode: "binary" });
+      const out = (async () => {
+        const reader = p.stdout.getReader();
+        const parts = [];
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          parts.push(value);
+        }
+        return Buffer.concat(parts).toString();
+      })();
+      for (let left = bytes; left > 0; left -= chunk.length) await p.stdin.writeBytes(left >= chunk.length ? chunk : chunk.subarray(0, left));
+      await p.stdin.close();
+      const text = await out;
+      const ms = performance.now() - t0;
+      const code = await p.wait();
+      if (text.trim() !== String(bytes) || code !== 0) throw new Error(`wc -c counted ${JSON.stringify(text)} of ${bytes} bytes, exit ${code}`);
+      return { bytes, ms };
+    } finally {
+      await sb.terminate();
+    }
+  },
   close() { modal.close(); },
 });

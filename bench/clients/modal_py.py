@@ -61,7 +61,27 @@ def throughput(cmd):
         sb.terminate()
 
 
-OPS = {"setup": setup, "latency": latency, "throughput": throughput}
+def exec_rtt(cmd):
+    """exec `true` + its exit code in one warm sandbox; warmup untimed, then count samples."""
+    setup(None)
+    count, warmup = int(cmd.get("count", 20)), int(cmd.get("warmup", 2))
+    sb = modal.Sandbox.create(app=state["app"], image=state["image"])
+    try:
+        samples = []
+        for i in range(warmup + count):
+            t0 = time.perf_counter()
+            code = sb.exec("true").wait()
+            ms = (time.perf_counter() - t0) * 1e3
+            if code != 0:
+                raise RuntimeError(f"true: exit {code}")
+            if i >= warmup:
+                samples.append(ms)
+        return {"samples": samples}
+    finally:
+        sb.terminate()
+
+
+OPS = {"setup": setup, "latency": latency, "throughput": throughput, "execRtt": exec_rtt}
 
 for line in sys.stdin:
     if not line.strip():

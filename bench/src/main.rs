@@ -7,7 +7,9 @@
 //!
 //! Driven by the orchestrator (`bench/run.mjs`) over stdin/stdout, one JSON object a line:
 //! `{"op":"latency"}` → `{"ok":true,"ms":..}`; `{"op":"throughput","bytes":N}` →
-//! `{"ok":true,"bytes":..,"ms":..}`; `{"op":"quit"}`. Errors answer `{"ok":false,"error":..}`.
+//! `{"ok":true,"bytes":..,"ms":..}`; `{"op":"execRtt","count":N,"warmup":W}` →
+//! `{"ok":true,"samples":[ms..]}`; `{"op":"stdin","bytes":N}` → `{"ok":true,"bytes":..,"ms":..}`;
+//! `{"op":"quit"}`. Errors answer `{"ok":false,"error":..}`.
 //! Configuration comes from MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET,
 //! BENCH_APP and BENCH_IMAGE.
 
@@ -234,6 +236,37 @@ impl Sandbox {
         Ok(n)
     }
 
+    /// Writes `bytes` to the exec's stdin in 1 MiB requests at a running offset, then EOF
+    /// (as the SDKs do).
+    async fn write_stdin(&mut self, exec_id: &str, bytes: u64) -> Result<()> {
+        const CHUNK: u64 = 1 << 20;
+        let chunk = vec![b'x'; CHUNK as usize];
+        let mut offset = 0;
+        while offset < bytes {
+            let n = CHUNK.min(bytes - offset);
+            self.router
+                .task_exec_stdin_write(tcr::TaskExecStdinWriteRequest {
+                    task_id: self.task_id.clone(),
+                    exec_id: exec_id.to_string(),
+                    offset,
+                    data: chunk[..n as usize].to_vec().into(),
+                    eof: false,
+                })
+                .await?;
+            offset += n;
+        }
+        self.router
+            .task_exec_stdin_write(tcr::TaskExecStdinWriteRequest {
+                task_id: self.task_id.clone(),
+                exec_id: exec_id.to_string(),
+                offset,
+                data: Vec::new().into(),
+                eof: true,
+            })
+            .await?;
+        Ok(())
+    }
+
     async fn wait(&mut self, exec_id: &str) -> Result<i32> {
         let r = self
             .router
@@ -297,6 +330,61 @@ async fn throughput(b: &mut Bench, bytes: u64) -> Result<Value> {
     Ok(json!({"ok": true, "bytes": n, "ms": ms}))
 }
 
+/// Exec round trip in one warm sandbox: exec `true` + its exit code; `warmup` untimed,
+/// then `count` samples.
+async fn exec_rtt(b: &mut Bench, count: u64, warmup: u64) -> Result<Value> {
+    let mut sb = b.create().await?;
+    let mut samples = Vec::new();
+    let mut result = Ok(());
+    for i in 0..warmup + count {
+        let t0 = Instant::now();
+        let r = async {
+            let exec_id = sb.exec(&["true"]).await?;
+            sb.wait(&exec_id).await
+        }
+        .await;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        match r {
+            Ok(0) => {}
+            Ok(code) => result = Err(format!("true: exit {code}").into()),
+            Err(e) => result = Err(e),
+        }
+        if result.is_err() {
+            break;
+        }
+        if i >= warmup {
+            samples.push(ms);
+        }
+    }
+    b.terminate(&sb).await?;
+    result?;
+    Ok(json!({"ok": true, "samples": samples}))
+}
+
+/// Stdin throughput: `bytes` written to `wc -c`, timed from exec start until its stdout
+/// (the count, checked) is read.
+async fn stdin(b: &mut Bench, bytes: u64) -> Result<Value> {
+    let mut sb = b.create().await?;
+    let t0 = Instant::now();
+    let r = async {
+        let exec_id = sb.exec(&["wc", "-c"]).await?;
+        sb.write_stdin(&exec_id, bytes).await?;
+        let mut out = Vec::new();
+        sb.read_stdout(&exec_id, |d| out.extend_from_slice(d))
+            .await?;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        let code = sb.wait(&exec_id).await?;
+        let text = String::from_utf8_lossy(&out).trim().to_string();
+        if text != bytes.to_string() || code != 0 {
+            return Err(format!("wc -c counted {text:?} of {bytes} bytes, exit {code}").into());
+        }
+        Ok::<_, Error>(ms)
+    }
+    .await;
+    b.terminate(&sb).await?;
+    Ok(json!({"ok": true, "bytes": bytes, "ms": r?}))
+}
+
 async fn handle(b: &mut Option<Bench>, line: &str) -> Result<Option<Value>> {
     let cmd: Value = serde_json::from_str(line)?;
     let op = cmd["op"].as_str().unwrap_or_default();
@@ -312,6 +400,15 @@ async fn handle(b: &mut Option<Bench>, line: &str) -> Result<Option<Value>> {
         "setup" => json!({"ok": true, "appId": b.app_id, "imageId": b.image_id}),
         "latency" => latency(b).await?,
         "throughput" => throughput(b, cmd["bytes"].as_u64().unwrap_or(100_000_000)).await?,
+        "execRtt" => {
+            exec_rtt(
+                b,
+                cmd["count"].as_u64().unwrap_or(20),
+                cmd["warmup"].as_u64().unwrap_or(2),
+            )
+            .await?
+        }
+        "stdin" => stdin(b, cmd["bytes"].as_u64().unwrap_or(20_000_000)).await?,
         _ => return Err(format!("unknown op {op:?}").into()),
     }))
 }

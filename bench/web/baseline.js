@@ -181,4 +181,23 @@ async function throughput({ bytes }) {
   }
 }
 
-window.baseline = { setup, latency, throughput };
+// exec `true` + TaskExecWait in one warm sandbox; warmup untimed, then count samples
+async function execRtt({ count, warmup = 2 }) {
+  const sb = await create();
+  try {
+    const samples = [];
+    for (let i = 0; i < warmup + count; i++) {
+      const t0 = performance.now();
+      const execId = await exec(sb, ["true"]);
+      const code = await wait(sb, execId);
+      const ms = performance.now() - t0;
+      if (code !== 0) throw new Error(`true: exit ${code}`);
+      if (i >= warmup) samples.push(ms);
+    }
+    return { samples };
+  } finally {
+    await terminate(sb);
+  }
+}
+
+window.baseline = { setup, latency, throughput, execRtt };
