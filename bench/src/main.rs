@@ -249,7 +249,7 @@ impl Sandbox {
                     task_id: self.task_id.clone(),
                     exec_id: exec_id.to_string(),
                     offset,
-                    data: chunk[..n as usize].to_vec().into(),
+                    data: chunk[..n as usize].to_vec(),
                     eof: false,
                 })
                 .await?;
@@ -260,7 +260,7 @@ impl Sandbox {
                 task_id: self.task_id.clone(),
                 exec_id: exec_id.to_string(),
                 offset,
-                data: Vec::new().into(),
+                data: Vec::new(),
                 eof: true,
             })
             .await?;
