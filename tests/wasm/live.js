@@ -222,10 +222,16 @@ export async function authErrors(badClient) {
 }
 
 // Reads `reader` (bytes) into `seen.text` until it contains `want`.
-async function readUntil(reader, seen, want) {
+async function readUntil(reader, seen, want, from = 0) {
   const dec = new TextDecoder();
-  while (!seen.text.includes(want)) {
-    const { value, done } = await reader.read();
+  const deadline = Date.now() + 10_000;
+  while (!seen.text.includes(want, from)) {
+    // a deadline that says what was seen, rather than the runner's silent timeout
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(want)} in 10 s: ${JSON.stringify(seen.text)}`)), deadline - Date.now());
+    });
+    const { value, done } = await Promise.race([reader.read(), late]).finally(() => clearTimeout(timer));
     if (done) throw new Error(`output ended before ${JSON.stringify(want)}: ${JSON.stringify(seen.text)}`);
     assert(value instanceof Uint8Array, "a terminal's chunks are bytes by default");
     seen.bytes += value.length;
@@ -248,13 +254,20 @@ export async function terminalFromJs(c) {
     const plain = await sb.exec(["true"]);
     await rejects(plain.resize(80, 24), "INVALID", "resize without a terminal");
 
-    // an interactive shell: Ctrl-C, a resize seen by tput, then attach from an offset
+    // an interactive shell: Ctrl-C, a resize seen by tput, then attach from an offset. The
+    // markers are quoted apart in what is typed (g""o prints go), so the terminal's echo of
+    // the input never matches, whether it comes before or after the shell's prompt.
     const sh = await sb.exec(["sh", "-i"], { pty: { rows: 24, cols: 80 } });
     const r = sh.stdout.getReader();
     const seen = { text: "", bytes: 0 };
-    await sh.stdin.writeText("echo go; sleep 100\r");
-    await readUntil(r, seen, "\ngo\r\n");
-    await sh.stdin.writeText("\x03echo status=$?\r");
+    await sh.stdin.writeText('echo g""o; sleep 100\r');
+    await readUntil(r, seen, "go\r\n");
+    // Ctrl-C alone, then the next line once the shell has prompted again: typed at once,
+    // the shell may drop the rest of the line with the interrupted one
+    const beforeCtrlC = seen.text.length;
+    await sh.stdin.writeText("\x03");
+    await readUntil(r, seen, "# ", beforeCtrlC);
+    await sh.stdin.writeText("echo status=$?\r");
     await readUntil(r, seen, "status=130");
     await sh.resize(133, 41);
     await sh.stdin.writeText("echo cols=$(tput cols) lines=$(tput lines)\r");
@@ -262,15 +275,15 @@ export async function terminalFromJs(c) {
     await rejects(sh.resize(0, 10), "INVALID", "zero columns");
 
     // what a reloaded page does: the same shell by its exec id, stdout from where it was
-    await sh.stdin.writeText("echo one\r");
-    await readUntil(r, seen, "\none\r\n");
+    await sh.stdin.writeText('echo o""ne\r');
+    await readUntil(r, seen, "one\r\n");
     r.releaseLock();
     const again = await sb.attach(sh.execId, { pty: true, stdoutOffset: seen.bytes });
     eq(again.execId, sh.execId, "attached execId");
     const r2 = again.stdout.getReader();
     const seen2 = { text: "", bytes: 0 };
-    await again.stdin.writeText("echo two\r");
-    await readUntil(r2, seen2, "\ntwo\r\n");
+    await again.stdin.writeText('echo t""wo\r');
+    await readUntil(r2, seen2, "two\r\n");
     assert(!seen2.text.includes("one"), `output before the offset came again: ${JSON.stringify(seen2.text)}`);
     await again.resize(90, 20);
     await again.stdin.writeText("exit\r");
