@@ -187,11 +187,44 @@ async fn bad_input_is_refused_before_any_call() {
 }
 
 /// The output of `p` until it contains `want` (a terminal's output arrives in pieces).
-async fn read_until(out: &mut modal_wasm::OutputStream, seen: &mut String, want: &str) {
-    while !seen.contains(want) {
-        let chunk = out.next().await.expect("output ended").expect("output");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
+/// Resolves after `ms` milliseconds (the page's setTimeout).
+async fn sleep(ms: i32) {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let set_timeout: js_sys::Function = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .expect("setTimeout")
+            .into();
+        set_timeout
+            .call2(&global, &resolve, &ms.into())
+            .expect("setTimeout");
+    });
+    wasm_bindgen_futures::JsFuture::from(timer)
+        .await
+        .expect("timer");
+}
+
+/// Reads until `want` appears in `seen` at or after byte `from`; fails in 20 s saying what
+/// was seen (rather than the runner's silent timeout).
+async fn read_until_from(
+    out: &mut modal_wasm::OutputStream,
+    seen: &mut String,
+    from: usize,
+    want: &str,
+) {
+    let mut deadline = Box::pin(sleep(20_000));
+    while !seen.get(from..).is_some_and(|s| s.contains(want)) {
+        match futures_util::future::select(out.next(), &mut deadline).await {
+            futures_util::future::Either::Left((chunk, _)) => {
+                let chunk = chunk.expect("output ended").expect("output");
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            futures_util::future::Either::Right(_) => panic!("no {want:?} in 20 s: {seen:?}"),
+        }
     }
+}
+
+async fn read_until(out: &mut modal_wasm::OutputStream, seen: &mut String, want: &str) {
+    read_until_from(out, seen, 0, want).await
 }
 
 #[wasm_bindgen_test]
@@ -241,15 +274,19 @@ async fn a_shell_on_a_terminal_ctrl_c_resize_bytes_and_attach() {
     let sh = sb.exec(["sh", "-i"], &pty(24, 80)).await.unwrap();
     let mut out = sh.stdout();
     let mut seen = String::new();
+    // The markers are quoted apart in what is typed (g""o prints go), so the terminal's echo
+    // of the input never matches, whether it comes before or after the shell's prompt.
     sh.stdin()
-        .write(&b"echo go; sleep 100; echo slept=$?\r"[..])
+        .write(&b"echo g\"\"o; sleep 100; echo slept=$?\r"[..])
         .await
         .unwrap();
-    // "go" on a line of its own: printed (not the echo of the typed line), sleep next
-    read_until(&mut out, &mut seen, "\ngo\r\n").await;
-    // Ctrl-C ends sleep and, as in any interactive shell, the rest of the typed line
+    read_until(&mut out, &mut seen, "go\r\n").await;
+    // Ctrl-C ends sleep and, as in any interactive shell, the rest of the typed line; the
+    // next line is typed once the shell has prompted again (before, it may be dropped too)
+    let before_ctrl_c = seen.len();
     sh.stdin().write(&b"\x03"[..]).await.unwrap();
-    read_until(&mut out, &mut seen, "^C").await;
+    read_until_from(&mut out, &mut seen, before_ctrl_c, "^C").await;
+    read_until_from(&mut out, &mut seen, before_ctrl_c, "# ").await;
     sh.stdin().write(&b"echo status=$?\r"[..]).await.unwrap();
     read_until(&mut out, &mut seen, "status=130").await;
     assert!(!seen.contains("\nslept="), "{seen:?}");
