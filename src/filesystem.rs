@@ -8,7 +8,6 @@ use std::rc::Rc;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use futures_util::{SinkExt, Stream};
-use modal_proto::rpcs::task_command_router as tcr_rpc;
 use modal_proto::task_command_router as tcr;
 
 use crate::error::{Error, Result};
@@ -19,6 +18,7 @@ use crate::process::Exec;
 use crate::retry::Backoff;
 use crate::rpc::Router;
 use crate::stdio::{OutputStream, MAX_WRITE};
+use crate::wire;
 
 /// Progress of an upload or download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Helper {
             &SandboxExecParams::default(),
         )?;
         router
-            .call(tcr_rpc::TASK_EXEC_START, &req, Backoff::UNARY)
+            .call(wire::TASK_EXEC_START, &req, Backoff::UNARY)
             .await?;
         Ok(Helper(Exec {
             router: router.clone(),

@@ -120,9 +120,9 @@ pub(crate) fn terminal_side(what: &str, n: u32) -> Result<u32> {
 /// Modal's `PTYInfo` for `p`, as Modal's clients fill it for a shell (`COLORTERM` says
 /// 24-bit colour, which xterm.js renders). A sandbox's terminal is not ended by idle
 /// stdin, as in Modal's Python client.
-fn pty_info(p: &PtyParams, sandbox: bool) -> Result<pb::PtyInfo> {
+fn pty_info(p: &PtyParams, sandbox: bool) -> Result<wire::PtyInfo> {
     let side = |what, n: Option<u32>| n.map_or(Ok(0), |n| terminal_side(what, n));
-    Ok(pb::PtyInfo {
+    Ok(wire::PtyInfo {
         enabled: true,
         winsz_rows: side("pty.rows", p.rows)?,
         winsz_cols: side("pty.cols", p.cols)?,
@@ -130,7 +130,6 @@ fn pty_info(p: &PtyParams, sandbox: bool) -> Result<pb::PtyInfo> {
         env_colorterm: "truecolor".into(),
         pty_type: pb::pty_info::PtyType::Shell as i32,
         no_terminate_on_idle_stdin: sandbox,
-        ..Default::default()
     })
 }
 
@@ -445,7 +444,7 @@ pub(crate) fn exec_start_request(
     exec_id: &str,
     command: Vec<String>,
     p: &SandboxExecParams,
-) -> Result<tcr::TaskExecStartRequest> {
+) -> Result<wire::TaskExecStartRequest> {
     if command.is_empty() {
         return Err(Error::invalid("command must not be empty"));
     }
@@ -462,7 +461,7 @@ pub(crate) fn exec_start_request(
         StdioBehavior::Pipe => tcr::TaskExecStderrConfig::Pipe,
         StdioBehavior::Ignore => tcr::TaskExecStderrConfig::Devnull,
     };
-    Ok(tcr::TaskExecStartRequest {
+    Ok(wire::TaskExecStartRequest {
         task_id: task_id.to_string(),
         exec_id: exec_id.to_string(),
         command_args: command,
@@ -472,7 +471,6 @@ pub(crate) fn exec_start_request(
         workdir: p.workdir.clone(),
         secret_sources: secret_sources(&p.secrets, &p.env)?,
         pty_info: p.pty.as_ref().map(|t| pty_info(t, false)).transpose()?,
-        ..Default::default()
     })
 }
 

@@ -225,7 +225,7 @@ impl Sandbox {
         let task_id = self.task_id().await?;
         let req = exec_start_request(&task_id, &exec_id, command, params)?;
         self.router()
-            .call(tcr_rpc::TASK_EXEC_START, &req, Backoff::UNARY)
+            .call(wire::TASK_EXEC_START, &req, Backoff::UNARY)
             .await?;
         let exec = Exec {
             router: self.router().clone(),

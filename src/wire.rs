@@ -10,6 +10,8 @@
 use modal_proto::client as pb;
 use modal_proto::rpc::{ServerStreaming, Unary};
 use modal_proto::rpcs::modal_client as cp;
+use modal_proto::rpcs::task_command_router as tcr_rpc;
+use modal_proto::task_command_router as tcr;
 
 /// `SandboxCreateV2`, both trimmed.
 pub(crate) const SANDBOX_CREATE_V2: Unary<SandboxCreateV2Request, SandboxCreateV2Response> =
@@ -73,6 +75,54 @@ pub(crate) const IMAGE_JOIN_STREAMING: ServerStreaming<
     ImageJoinStreamingResponse,
 > = ServerStreaming::new(cp::IMAGE_JOIN_STREAMING.path);
 
+/// `TaskExecStart` with the trimmed request.
+pub(crate) const TASK_EXEC_START: Unary<TaskExecStartRequest, tcr::TaskExecStartResponse> =
+    Unary::new(tcr_rpc::TASK_EXEC_START.path);
+
+/// `modal.task_command_router.TaskExecStartRequest` without `secret_ids` (8),
+/// `runtime_debug` (10), `container_id` (11) and `env` (12): the SDK sends environment
+/// variables and secrets as `secret_sources`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TaskExecStartRequest {
+    #[prost(string, tag = "1")]
+    pub task_id: String,
+    #[prost(string, tag = "2")]
+    pub exec_id: String,
+    #[prost(string, repeated, tag = "3")]
+    pub command_args: Vec<String>,
+    #[prost(enumeration = "tcr::TaskExecStdoutConfig", tag = "4")]
+    pub stdout_config: i32,
+    #[prost(enumeration = "tcr::TaskExecStderrConfig", tag = "5")]
+    pub stderr_config: i32,
+    #[prost(uint32, optional, tag = "6")]
+    pub timeout_secs: Option<u32>,
+    #[prost(string, optional, tag = "7")]
+    pub workdir: Option<String>,
+    #[prost(message, optional, tag = "9")]
+    pub pty_info: Option<PtyInfo>,
+    #[prost(message, repeated, tag = "13")]
+    pub secret_sources: Vec<pb::SecretSource>,
+}
+
+/// `modal.client.PTYInfo` without `env_term_program` (6).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct PtyInfo {
+    #[prost(bool, tag = "1")]
+    pub enabled: bool,
+    #[prost(uint32, tag = "2")]
+    pub winsz_rows: u32,
+    #[prost(uint32, tag = "3")]
+    pub winsz_cols: u32,
+    #[prost(string, tag = "4")]
+    pub env_term: String,
+    #[prost(string, tag = "5")]
+    pub env_colorterm: String,
+    #[prost(enumeration = "pb::pty_info::PtyType", tag = "7")]
+    pub pty_type: i32,
+    #[prost(bool, tag = "8")]
+    pub no_terminate_on_idle_stdin: bool,
+}
+
 /// `modal.client.SandboxCreateV2Request` without `ephemeral_secrets` (3) and
 /// `cloud_bucket_mount_credentials` (5).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -106,7 +156,7 @@ pub(crate) struct Sandbox {
     #[prost(message, repeated, tag = "13")]
     pub volume_mounts: Vec<pb::VolumeMount>,
     #[prost(message, optional, tag = "15")]
-    pub pty_info: Option<pb::PtyInfo>,
+    pub pty_info: Option<PtyInfo>,
     #[prost(message, optional, tag = "20")]
     pub open_ports: Option<pb::PortSpecs>,
     #[prost(message, optional, tag = "22")]
@@ -321,7 +371,7 @@ mod tests {
                 mount_path: "/v".into(),
                 ..Default::default()
             }],
-            pty_info: Some(pb::PtyInfo {
+            pty_info: Some(PtyInfo {
                 enabled: true,
                 winsz_rows: 24,
                 ..Default::default()
@@ -363,7 +413,8 @@ mod tests {
         assert_eq!(d.resources, def.resources);
         assert_eq!(d.timeout_secs, def.timeout_secs);
         assert_eq!(d.workdir, def.workdir);
-        assert_eq!(d.pty_info, def.pty_info);
+        let pty = d.pty_info.clone().unwrap();
+        assert_eq!((pty.enabled, pty.winsz_rows), (true, 24));
         assert_eq!(d.block_network, def.block_network);
         assert_eq!(d.volume_mounts, def.volume_mounts);
         assert_eq!(
@@ -385,6 +436,49 @@ mod tests {
             req.encoded_len()
         );
     }
+    /// The exec request, every field set, read back as the full generated message.
+    #[test]
+    fn exec_start_decodes_as_the_full_message() {
+        let req = TaskExecStartRequest {
+            task_id: "ta-1".into(),
+            exec_id: "ex-1".into(),
+            command_args: vec!["sh".into(), "-c".into()],
+            stdout_config: tcr::TaskExecStdoutConfig::Devnull as i32,
+            stderr_config: tcr::TaskExecStderrConfig::Devnull as i32,
+            timeout_secs: Some(9),
+            workdir: Some("/w".into()),
+            pty_info: Some(PtyInfo {
+                enabled: true,
+                winsz_rows: 24,
+                winsz_cols: 80,
+                env_term: "xterm".into(),
+                env_colorterm: "truecolor".into(),
+                pty_type: pb::pty_info::PtyType::Shell as i32,
+                no_terminate_on_idle_stdin: true,
+            }),
+            secret_sources: vec![pb::SecretSource::default()],
+        };
+        let full = tcr::TaskExecStartRequest::decode(req.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(full.task_id, req.task_id);
+        assert_eq!(full.exec_id, req.exec_id);
+        assert_eq!(full.command_args, req.command_args);
+        assert_eq!(full.stdout_config, req.stdout_config);
+        assert_eq!(full.stderr_config, req.stderr_config);
+        assert_eq!(full.timeout_secs, req.timeout_secs);
+        assert_eq!(full.workdir, req.workdir);
+        assert_eq!(full.secret_sources, req.secret_sources);
+        let pty = full.pty_info.clone().unwrap();
+        assert!(pty.enabled);
+        assert_eq!((pty.winsz_rows, pty.winsz_cols), (24, 80));
+        assert_eq!(pty.env_term, "xterm");
+        assert_eq!(pty.env_colorterm, "truecolor");
+        assert_eq!(pty.pty_type, pb::pty_info::PtyType::Shell as i32);
+        assert!(pty.no_terminate_on_idle_stdin);
+        assert_eq!(pty.env_term_program, "");
+        // and nothing else: the full message re-encodes to the same length
+        assert_eq!(full.encoded_len(), req.encoded_len());
+    }
+
     /// A full reply, every field set, decodes into the trimmed one with the kept values.
     #[test]
     fn full_replies_decode_into_the_trimmed_ones() {
