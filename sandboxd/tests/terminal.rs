@@ -78,7 +78,19 @@ async fn ctrl_c_is_sigint_to_the_foreground_group_and_stdin_eof_is_ctrl_d() {
         .unwrap();
     let mut screen = Screen::new(id.clone());
     screen.until(&mut sb, "ready", 20).await;
-    screen.type_(&mut sb, b"\x03").await;
+    // a Ctrl-C that lands before `sleep` has started only runs the trap: type it again
+    // until sleep has had one too (then the shell goes on to `after`)
+    let from = screen.text.len();
+    let mut typed = 0;
+    while !screen.shows_within(&mut sb, from, "after", 1000).await {
+        assert!(
+            typed < 20,
+            "no `after` after {typed} Ctrl-C: {:?}",
+            screen.as_str()
+        );
+        screen.type_(&mut sb, b"\x03").await;
+        typed += 1;
+    }
     let out = screen.read_to_end(&mut sb, 20).await;
     assert!(out.contains("caught\r\nafter\r\n"), "{out:?}");
     assert_eq!(sb.wait(&id).await, Exit::Code(0));

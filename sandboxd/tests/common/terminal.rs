@@ -94,6 +94,17 @@ impl Screen {
         String::from_utf8_lossy(&self.text[from..]).into_owned()
     }
 
+    /// Whether the screen (from byte `from`) shows `needle` within `ms`; never fails.
+    pub async fn shows_within(&mut self, sb: &mut Sb, from: usize, needle: &str, ms: u64) -> bool {
+        let seen = |t: &[u8]| String::from_utf8_lossy(&t[from.min(t.len())..]).contains(needle);
+        // a cancelled read loses nothing: the stream keeps what it had decoded
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(ms), async {
+            while !seen(&self.text) && self.read_some(sb).await {}
+        })
+        .await;
+        seen(&self.text)
+    }
+
     /// Read to the end of the output.
     pub async fn read_to_end(&mut self, sb: &mut Sb, secs: u64) -> String {
         within(secs, "the terminal's output to end", async {
