@@ -27,7 +27,7 @@ impl Arena {
     }
 
     async fn on(sd: Sandboxd) -> Self {
-        let mut env = Env::on(sd, Transport::Grpc).await;
+        let env = Env::on(sd, Transport::Grpc).await;
         let mut bystander = env.idle_sandbox().await;
         assert_eq!(bystander.sh("echo up").await, "up\n");
         Self { env, bystander }
@@ -719,7 +719,7 @@ async fn attack_fork_bomb() {
 /// A memory bomb: the kernel kills it at the sandbox's memory limit (exit 137).
 #[tokio::test]
 async fn attack_memory_bomb() {
-    let mut arena = Arena::new().await;
+    let arena = Arena::new().await;
     let mut def = arena.env.def(&[]);
     def.resources = Some(pb::Resources {
         memory_mb_max: 128,
@@ -850,7 +850,7 @@ async fn fill(sb: &mut Sb, cap_mib: u64, sd: &Sandboxd) -> String {
 /// Fill the disk with the cap the sandbox asked for (ephemeral_disk_mb).
 #[tokio::test]
 async fn attack_fill_disk() {
-    let mut arena = Arena::new().await;
+    let arena = Arena::new().await;
     let mut def = arena.env.def(&[]);
     def.resources = Some(pb::Resources {
         ephemeral_disk_mb: 192,

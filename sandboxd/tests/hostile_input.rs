@@ -1865,7 +1865,7 @@ async fn every_client_controlled_size_is_bounded() {
 /// Ended commands are kept for reading up to a bound; the oldest go first.
 #[tokio::test]
 async fn ended_commands_are_kept_up_to_a_bound() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let first = sb.exec(&["echo", "first"]).await;
     sb.wait(&first).await;
@@ -1898,7 +1898,7 @@ async fn ended_commands_are_kept_up_to_a_bound() {
 #[tokio::test]
 async fn running_sandboxes_are_bounded() {
     let sd = Sandboxd::start_with(&["--max-sandboxes".into(), "2".into()]).await;
-    let mut env = Env::on(sd, Transport::Grpc).await;
+    let env = Env::on(sd, Transport::Grpc).await;
     let a = env.idle_sandbox().await;
     let _b = env.idle_sandbox().await;
     assert_code(

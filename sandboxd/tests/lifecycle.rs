@@ -26,7 +26,7 @@ async fn busy_instance(dir: Option<tempfile::TempDir>) -> Busy {
         Some(d) => Sandboxd::start_in(d).await,
         None => Sandboxd::start().await,
     };
-    let mut env = Env::on(sd, Transport::Grpc).await;
+    let env = Env::on(sd, Transport::Grpc).await;
     let marker = format!("{}.{}", 1000 + rand_u16(), rand_u16());
     let with_net = env.def(&["sleep", &marker]);
     let mut blocked = env.def(&[]);
@@ -150,7 +150,7 @@ struct Bystander {
 }
 
 async fn bystander() -> Bystander {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let exec = sb.exec(&["sleep", "3600"]).await;
     // what stays: processes that were there a moment apart (not one just starting)
@@ -199,7 +199,7 @@ impl Bystander {
         assert_eq!(self.sb.sh("echo alive").await, "alive\n");
     }
 
-    async fn finish(mut self) {
+    async fn finish(self) {
         self.env.terminate(&self.sb.id).await;
     }
 }
@@ -414,7 +414,7 @@ async fn kill9_leftovers_are_reaped_by_the_next_start() {
 /// include_finished.
 #[tokio::test]
 async fn records_of_a_clean_stop_are_listed_finished() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let sb = env.idle_sandbox().await;
     let app_id = env.app_id.clone();
     let Env { sd, .. } = env;

@@ -20,7 +20,7 @@ fn seq_bytes(n: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn two_hundred_commands_across_twenty_sandboxes_at_once() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let started = Instant::now();
     let mut creates = Vec::new();
     for _ in 0..20 {
@@ -92,6 +92,47 @@ async fn two_hundred_commands_across_twenty_sandboxes_at_once() {
     for sb in &sandboxes {
         env.terminate(&sb.id).await;
     }
+}
+
+/// Sandboxes created all at once, each running a command the moment its create returns:
+/// a start slowed by the crowd must still give commands the sandbox's root (entering
+/// bwrap's pid 1 before it had pivoted into the root made every such command exit 127
+/// with "modal-sandbox-init: No such file or directory").
+#[tokio::test]
+async fn a_burst_of_sandboxes_each_running_a_command_as_soon_as_created() {
+    const BURST: usize = 120;
+    let env = Env::new().await;
+    let started = Instant::now();
+    let one = |i: usize| {
+        let env = &env;
+        async move {
+            let def = modal_proto::client::Sandbox {
+                block_network: true,
+                ..env.def(&[])
+            };
+            let mut sb = env.create(def).await.expect("create");
+            let got = sb.run(&["echo", &format!("burst-{i}")]).await;
+            env.terminate(&sb.id).await;
+            got
+        }
+    };
+    let results = within(
+        240,
+        "the burst",
+        futures::future::join_all((0..BURST).map(one)),
+    )
+    .await;
+    for (i, (out, err, exit)) in results.into_iter().enumerate() {
+        assert_eq!(
+            (out.as_str(), err.as_str(), exit),
+            (format!("burst-{i}\n").as_str(), "", Exit::Code(0)),
+            "sandbox {i} of the burst"
+        );
+    }
+    eprintln!(
+        "load: {BURST} sandboxes at once, each with a command, in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// What sandboxd holds on the machine, counted from outside.
@@ -201,7 +242,7 @@ async fn create_terminate_cycles_leave_nothing_behind() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     // warm up (the first create makes the base image, the first disks), then measure
     for _ in 0..3 {
         let sb = env.idle_sandbox().await;

@@ -390,7 +390,7 @@ fn seq_bytes(n: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn stdio_offset_replay_after_reconnect() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let expected = seq_bytes(200_000); // ~1.3 MB
     assert!(expected.len() > 1_000_000);
@@ -444,7 +444,7 @@ async fn stdio_offset_replay_after_reconnect() {
 
 #[tokio::test]
 async fn stdin_offsets() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let exec = sb.exec(&["cat"]).await;
     let task = sb.task_id.clone();
@@ -505,7 +505,7 @@ async fn stdin_offsets() {
 
 #[tokio::test]
 async fn exec_timeout() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let started = std::time::Instant::now();
     let exec = sb
@@ -802,7 +802,7 @@ async fn tags_and_list_filters() {
 
 #[tokio::test]
 async fn isolation_host_filesystem() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let marker = format!("sandboxd-itest-{}", uuid::Uuid::new_v4().simple());
     // writes inside land in the sandbox's own layer, never on the host
@@ -869,7 +869,7 @@ fn walk_find(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
 
 #[tokio::test]
 async fn isolation_between_sandboxes() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let def = env.def(&["sleep", "1717"]);
     let mut a = env.create(def).await.unwrap();
     let mut b = env.idle_sandbox().await;
@@ -940,7 +940,7 @@ async fn connect_probe(sb: &mut Sb, targets: &[String]) -> Vec<(String, bool)> {
 
 #[tokio::test]
 async fn isolation_block_network() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut def = env.def(&[]);
     def.block_network = true;
     let mut sb = env.create(def).await.unwrap();
@@ -968,7 +968,7 @@ async fn isolation_block_network() {
 
 #[tokio::test]
 async fn isolation_network_cannot_reach_host_loopback() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let port = env.sd.port;
     if std::path::Path::new("/usr/bin/slirp4netns").exists() {
@@ -1284,7 +1284,7 @@ async fn v1_logs_after_exit() {
 /// (TaskExecStdioRead / TaskExecWait opened after the end).
 #[tokio::test]
 async fn exec_results_after_terminate() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let exec = sb.exec(&["echo", "kept"]).await;
     assert_eq!(sb.wait(&exec).await, Exit::Code(0));
@@ -1298,7 +1298,7 @@ async fn exec_results_after_terminate() {
 /// that reconnects at its offset.
 #[tokio::test]
 async fn v2_entrypoint_stdio() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let def = env.def(&["sh", "-c", "echo ready; cat; echo bye; exec sleep 600"]);
     let mut sb = env.create(def).await.unwrap();
     let task = sb.task_id.clone();
@@ -1393,7 +1393,7 @@ async fn cors_preflight_is_cacheable() {
 /// bytes older than that: TaskExecStdioRead replies carry no `starting_offset`.
 #[tokio::test]
 async fn exec_output_replays_a_window_and_reports_older_bytes_lost() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let total: u64 = 40 << 20;
     let exec = sb

@@ -18,7 +18,7 @@ async fn terminal_client_for(env: &Env, sb: &Sb) -> Term {
 
 #[tokio::test]
 async fn a_command_runs_on_a_real_terminal_of_the_size_asked() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let script = "tty; stty size; test -t 0 && test -t 1 && echo on-a-tty; echo TERM=$TERM COLORTERM=$COLORTERM; ps -o stat= -p $$";
     let id = exec_pty(&mut sb, &["sh", "-c", script], 33, 111)
@@ -58,7 +58,7 @@ async fn a_command_runs_on_a_real_terminal_of_the_size_asked() {
 
 #[tokio::test]
 async fn ctrl_c_is_sigint_to_the_foreground_group_and_stdin_eof_is_ctrl_d() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     // the program alone in the foreground: Ctrl-C ends it with SIGINT
     let id = exec_pty(&mut sb, &["sh", "-c", "echo ready; exec sleep 100"], 24, 80)
@@ -105,7 +105,7 @@ async fn ctrl_c_is_sigint_to_the_foreground_group_and_stdin_eof_is_ctrl_d() {
 
 #[tokio::test]
 async fn a_resize_reaches_the_program() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let mut term = terminal_client_for(&env, &sb).await;
     // asked between two reads: tput and stty see the new size
@@ -145,7 +145,7 @@ async fn a_resize_reaches_the_program() {
 
 #[tokio::test]
 async fn resize_is_checked_like_every_router_call() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let other = env.idle_sandbox().await;
     let mut term = terminal_client_for(&env, &sb).await;
@@ -211,7 +211,7 @@ async fn resize_is_checked_like_every_router_call() {
 /// sides.
 #[tokio::test]
 async fn twenty_megabytes_through_the_terminal_byte_exact_across_reconnects() {
-    let mut env = Env::new().await;
+    let env = Env::new().await;
     let mut sb = env.idle_sandbox().await;
     let script = "stty -opost -echo; head -c 20000000 /dev/urandom | base64 | tee /tmp/sent";
     let id = exec_pty(&mut sb, &["sh", "-c", script], 24, 80)

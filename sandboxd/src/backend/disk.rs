@@ -296,53 +296,79 @@ fn copy_sparse(src: &Path, dst: &Path) -> Result<()> {
 
 /// Bind `image` to a free loop device (auto-cleared once unmounted) and mount it.
 fn attach_and_mount(image: &Path, target: &Path) -> Result<()> {
+    let (loop_dev, dev) = attach(image)?;
+    let (src, tgt, fstype) = (
+        CString::new(dev.as_bytes())?,
+        CString::new(target.as_os_str().as_bytes())?,
+        CString::new("ext4")?,
+    );
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            tgt.as_ptr(),
+            fstype.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOATIME,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        // closing our handle detaches the device (auto-clear)
+        bail!(
+            "mounting {dev} on {}: {}",
+            target.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    // the mount holds the device now; dropping `loop_dev` leaves it to the mount
+    drop(loop_dev);
+    Ok(())
+}
+
+/// Bind `image` to a free loop device: the device, open, and its path.
+///
+/// The kernel offers every asker the same free device until one binds it, so sandboxd's
+/// own disks take turns (a burst of starts otherwise spun through its tries in lockstep);
+/// another process taking the device first is waited out with a growing pause.
+fn attach(image: &Path) -> Result<(File, String)> {
+    static TURN: Mutex<()> = Mutex::new(());
     let backing = OpenOptions::new().read(true).write(true).open(image)?;
     let ctl = File::open("/dev/loop-control").context("opening /dev/loop-control")?;
-    // another process may take the device we were offered before we bind it: ask again
+    let _turn = lock(&TURN);
+    let mut pause = std::time::Duration::from_millis(1);
     for _ in 0..64 {
         let n = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_GET_FREE) };
         if n < 0 {
             bail!("no free loop device: {}", std::io::Error::last_os_error());
         }
         let dev = format!("/dev/loop{n}");
-        let Ok(loop_dev) = OpenOptions::new().read(true).write(true).open(&dev) else {
-            continue;
-        };
         let mut cfg: LoopConfig = unsafe { std::mem::zeroed() };
         cfg.fd = backing.as_raw_fd() as u32;
         cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
-        let rc = unsafe { libc::ioctl(loop_dev.as_raw_fd(), LOOP_CONFIGURE, &cfg) };
-        if rc != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EBUSY) {
-                continue;
+        let bound = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&dev)
+            .map_err(|e| e.raw_os_error())
+            .and_then(|loop_dev| {
+                let rc = unsafe { libc::ioctl(loop_dev.as_raw_fd(), LOOP_CONFIGURE, &cfg) };
+                match rc {
+                    0 => Ok(loop_dev),
+                    _ => Err(std::io::Error::last_os_error().raw_os_error()),
+                }
+            });
+        match bound {
+            Ok(loop_dev) => return Ok((loop_dev, dev)),
+            // taken by another process between the offer and the bind, or its device node
+            // not made yet: ask again after a pause
+            Err(Some(libc::EBUSY | libc::ENOENT)) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
             }
-            bail!("configuring {dev}: {e}");
+            Err(e) => bail!(
+                "configuring {dev}: {}",
+                std::io::Error::from_raw_os_error(e.unwrap_or(libc::EIO))
+            ),
         }
-        let (src, tgt, fstype) = (
-            CString::new(dev.as_bytes())?,
-            CString::new(target.as_os_str().as_bytes())?,
-            CString::new("ext4")?,
-        );
-        let rc = unsafe {
-            libc::mount(
-                src.as_ptr(),
-                tgt.as_ptr(),
-                fstype.as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOATIME,
-                std::ptr::null(),
-            )
-        };
-        if rc != 0 {
-            // closing our handle detaches the device (auto-clear)
-            bail!(
-                "mounting {dev} on {}: {}",
-                target.display(),
-                std::io::Error::last_os_error()
-            );
-        }
-        // the mount holds the device now; dropping `loop_dev` leaves it to the mount
-        return Ok(());
     }
     bail!("no free loop device after 64 tries")
 }

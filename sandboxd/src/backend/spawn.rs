@@ -82,8 +82,7 @@ pub async fn start_entrypoint(spec: EntrypointSpec<'_>) -> Result<SandboxProcess
     drop(args_r);
     write_args(args_w, bwrap_args(&spec));
     let child_pid = read_child_pid(info_r).await?;
-    // bwrap's pid 1 reaps; the entrypoint is its child, and it has the sandbox's root
-    let inner_pid = find_child(child_pid).await.unwrap_or(child_pid);
+    let inner_pid = find_child(child_pid).await?;
     Ok(SandboxProcess { child, inner_pid })
 }
 
@@ -204,19 +203,29 @@ async fn read_child_pid(info_r: OwnedFd) -> Result<i32> {
         .with_context(|| format!("bwrap did not report its child pid: {info:?}"))? as i32)
 }
 
-async fn find_child(pid: i32) -> Option<i32> {
+/// The sandbox's first process (bwrap's pid 1's child): the one whose root and mounts are
+/// the sandbox's, so the one commands enter. bwrap reports its pid 1 before it has set up
+/// the mounts and pivoted into the root; entering that one finds the host's root, not
+/// the sandbox's (every exec then fails with 127). So wait for the child as long as it
+/// takes under load; only a bwrap already gone (the entrypoint came and went) falls back.
+async fn find_child(pid: i32) -> Result<i32> {
+    const PATIENCE: Duration = Duration::from_secs(60);
     let path = PathBuf::from(format!("/proc/{pid}/task/{pid}/children"));
-    for _ in 0..200 {
-        if let Ok(s) = tokio::fs::read_to_string(&path).await {
-            if let Some(c) = s.split_whitespace().next().and_then(|c| c.parse().ok()) {
-                return Some(c);
-            }
-        } else {
-            return None;
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let Ok(s) = tokio::fs::read_to_string(&path).await else {
+            return Ok(pid);
+        };
+        if let Some(c) = s.split_whitespace().next().and_then(|c| c.parse().ok()) {
+            return Ok(c);
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        if started.elapsed() > PATIENCE {
+            bail!("the sandbox's first process did not start within {PATIENCE:?}");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
-    None
 }
 
 pub struct ExecSpec<'a> {

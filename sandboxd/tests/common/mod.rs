@@ -595,12 +595,12 @@ impl Env {
         }
     }
 
-    pub async fn create(&mut self, def: pb::Sandbox) -> Result<Sb, Status> {
+    pub async fn create(&self, def: pb::Sandbox) -> Result<Sb, Status> {
         self.create_tagged(def, &[]).await
     }
 
     pub async fn create_tagged(
-        &mut self,
+        &self,
         def: pb::Sandbox,
         tags: &[(&str, &str)],
     ) -> Result<Sb, Status> {
@@ -615,19 +615,21 @@ impl Env {
     }
 
     pub async fn create_tagged_pb(
-        &mut self,
+        &self,
         def: pb::Sandbox,
         tags: Vec<pb::SandboxTag>,
     ) -> Result<Sb, Status> {
         let r = within(
             60,
             "SandboxCreateV2",
-            self.cp.sandbox_create_v2(pb::SandboxCreateV2Request {
-                app_id: self.app_id.clone(),
-                definition: Some(def),
-                tags,
-                ..Default::default()
-            }),
+            self.cp
+                .clone()
+                .sandbox_create_v2(pb::SandboxCreateV2Request {
+                    app_id: self.app_id.clone(),
+                    definition: Some(def),
+                    tags,
+                    ..Default::default()
+                }),
         )
         .await?
         .into_inner();
@@ -650,7 +652,7 @@ impl Env {
     }
 
     /// A sandbox that just idles (the default entrypoint).
-    pub async fn idle_sandbox(&mut self) -> Sb {
+    pub async fn idle_sandbox(&self) -> Sb {
         let def = self.def(&[]);
         self.create(def).await.expect("create")
     }
@@ -694,13 +696,15 @@ impl Env {
         Ok(r.result.filter(|r| r.status != 0))
     }
 
-    pub async fn terminate(&mut self, sandbox_id: &str) -> pb::SandboxTerminateResponse {
+    pub async fn terminate(&self, sandbox_id: &str) -> pb::SandboxTerminateResponse {
         within(
             30,
             "SandboxTerminateV2",
-            self.cp.sandbox_terminate_v2(pb::SandboxTerminateRequest {
-                sandbox_id: sandbox_id.to_string(),
-            }),
+            self.cp
+                .clone()
+                .sandbox_terminate_v2(pb::SandboxTerminateRequest {
+                    sandbox_id: sandbox_id.to_string(),
+                }),
         )
         .await
         .expect("SandboxTerminateV2")
