@@ -6,7 +6,8 @@
 //
 // sandboxd must serve the built playground (`--www www/dist --pkg pkg`) and hand out its
 // credential at /__sandboxd/config.json (the default). TEST_OUTPUT: where screenshots go
-// (default ../../test-output). PLAYGROUND_QUERY: extra query for the main test (worker=1).
+// (default ../../test-output). PLAYGROUND_QUERY: extra query for the main test (worker=0:
+// the SDK on the page's main thread instead of the default worker).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -107,13 +108,13 @@ async function waitRunEnded(page, timeout = T.run) {
   return runStatus(page);
 }
 
-for (const mode of [{ name: "main thread", query: process.env.PLAYGROUND_QUERY || "" }, { name: "worker", query: "worker=1" }]) {
-  const full = mode.name === "main thread";
+for (const mode of [{ name: "worker, the default", query: process.env.PLAYGROUND_QUERY || "" }, { name: "main thread", query: "worker=0" }]) {
+  const full = mode.name === "worker, the default";
   test(`playground (${mode.name}): stdin round trip${full ? ", stop, save and re-open, screenshots" : ""}`, async (t) => {
     const page = await openPlayground(mode.query);
     t.after(() => page.context().close());
     await waitReady(page);
-    assert.match(await page.locator("#mode").textContent(), mode.query.includes("worker=1") ? /worker/ : /main thread/);
+    assert.match(await page.locator("#mode").textContent(), mode.query.includes("worker=0") ? /main thread/ : /worker/);
 
     await t.test("a Python program reads a line from stdin and prints it; exit code 0", async () => {
       await page.locator("#lang").selectOption("python");
@@ -246,7 +247,7 @@ test("playground: closing the page terminates its sandbox", async (t) => {
   const creds = await (await fetch(new URL("/__sandboxd/config.json", BASE))).json();
   const client = new ModalClient({ endpoint: BASE, ...creds });
   t.after(() => client.close());
-  for (const query of ["", "worker=1"]) {
+  for (const query of ["", "worker=0"]) {
     const page = await openPlayground(query);
     await waitReady(page);
     const id = (await page.locator("#sandbox-id").textContent()).replace(/^sandbox /, "");

@@ -1,6 +1,7 @@
 // The playground page: a CodeMirror editor, an xterm.js terminal and a file panel over
-// one sandbox. The sandbox is driven by modal-wasm through a Session (session.js), on
-// this thread or, with `?worker=1`, in a dedicated worker (remote.js, worker.js).
+// one sandbox. The sandbox is driven by modal-wasm through a Session (session.js), in a
+// dedicated worker or, with `?worker=0`, on this thread (remote.js, worker.js); boot.js
+// opened it, and started the sandbox, before this module loaded.
 
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
@@ -16,10 +17,11 @@ import { oneDark } from "@codemirror/theme-one-dark";
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { INTERPRETERS, LANGUAGES, languageOf } from "./examples.js";
-import { openSession } from "./remote.js";
+import { pageConfig, fetchCredentials, SHELL_KEY, savedShell } from "./config.js";
 
 const WORKDIR = "/workspace";
-const params = new URLSearchParams(location.search);
+const config = pageConfig(location);
+const params = config.params;
 const $ = (id) => document.getElementById(id);
 const ui = {
   lang: $("lang"),
@@ -184,14 +186,6 @@ new ResizeObserver(() => {
   }
 }).observe($("shell"));
 
-const SHELL_KEY = "playground.shell"; // { sandboxId, execId } of the open shell, for a reload
-const savedShell = () => {
-  try {
-    return JSON.parse(sessionStorage.getItem(SHELL_KEY) || "null");
-  } catch {
-    return null;
-  }
-};
 
 function setShellStatus(text) {
   ui.shellStatus.textContent = text;
@@ -395,36 +389,10 @@ function markDown(text, action) {
 
 // ---------------------------------------------------------------- sandbox lifecycle
 
-const endpoint = () => params.get("endpoint") || location.origin;
-// `?timeout=SECONDS`: the sandbox's lifetime (default 30 minutes)
-const timeoutMs = Number(params.get("timeout")) > 0 ? Number(params.get("timeout")) * 1000 : undefined;
-
-/**
- * The page's credential from the server that serves it: a scoped token for this visitor
- * (multi-user mode: renewed from the same URL) or the workspace pair (single user).
- */
-async function credentials() {
-  if (params.get("tokenId") && params.get("tokenSecret"))
-    return { tokenId: params.get("tokenId"), tokenSecret: params.get("tokenSecret") };
-  const url = new URL("/__sandboxd/config.json", endpoint()).href;
-  let resp;
-  try {
-    resp = await fetch(url, { cache: "no-store" });
-  } catch (e) {
-    const err = new Error(`cannot fetch the credential (${errText(e)})`);
-    err.code = "NETWORK";
-    throw err;
-  }
-  if (!resp.ok) {
-    const err = new Error(
-      `${endpoint()} did not hand out a credential (HTTP ${resp.status}); open the playground from sandboxd's own URL, or pass ?tokenId=&tokenSecret=`,
-    );
-    err.code = resp.status >= 500 ? "NETWORK" : "AUTH";
-    throw err;
-  }
-  const cfg = await resp.json();
-  return cfg.token ? { token: cfg.token, tokenUrl: url, app: cfg.app } : cfg;
-}
+const endpoint = () => config.endpoint;
+const timeoutMs = config.timeoutMs;
+/** The page's credential: given in the URL, or from the server that serves the page. */
+const credentials = async () => config.credentials || fetchCredentials(endpoint());
 
 function onSessionEvent(ev) {
   const run = state.run;
@@ -473,10 +441,19 @@ function onSessionEvent(ev) {
 
 async function ensureSession() {
   if (state.session) return state.session;
-  const worker = params.get("worker") === "1";
-  state.session = await openSession({ worker, onEvent: onSessionEvent });
+  // opened by boot.js before this module was even evaluated
+  window.playgroundBoot.listen(onSessionEvent);
+  state.session = await window.playgroundBoot.session;
   ui.mode.textContent = `SDK on the ${state.session.mode}`;
   return state.session;
+}
+
+let bootResult = () => window.playgroundBoot.booted;
+/** boot.js's result, once (a retry after a failed boot starts afresh). */
+async function takeBoot() {
+  const take = bootResult;
+  bootResult = () => null;
+  return take();
 }
 
 /** Connect (if needed) and create the page's sandbox. */
@@ -488,7 +465,13 @@ async function startSandbox({ reconnect = false } = {}) {
   setSandboxStatus(reconnect || !state.sandboxId ? "connecting" : "starting", "starting sandbox…");
   try {
     const session = await ensureSession();
-    if (reconnect || !state.connected) {
+    // the first time, what boot.js started: connected, and the sandbox (unless a shell
+    // is to be resumed) created or on its way
+    const booted = await takeBoot();
+    if (booted) {
+      state.creds = booted.creds;
+      state.connected = true;
+    } else if (reconnect || !state.connected) {
       const creds = await credentials();
       state.creds = creds;
       await session.connect({ endpoint: endpoint(), ...creds });
@@ -499,7 +482,7 @@ async function startSandbox({ reconnect = false } = {}) {
     const saved = reconnect ? savedShell() : null;
     const resumed = saved && (await session.resume(saved.sandboxId));
     if (saved && !resumed) sessionStorage.removeItem(SHELL_KEY);
-    const { sandboxId } = resumed || (await session.start(timeoutMs ? { timeoutMs } : {}));
+    const { sandboxId } = resumed || booted?.started || (await session.start(timeoutMs ? { timeoutMs } : {}));
     state.sandboxId = sandboxId;
     state.sandboxStarted = performance.now();
     state.ready = true;

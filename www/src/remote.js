@@ -19,9 +19,11 @@ export async function openSession({ worker, onEvent }) {
   const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "modal-wasm" });
   const pending = new Map();
   let next = 1;
-  const ready = new Promise((resolve, reject) => {
-    w.addEventListener("error", (e) => reject(new Error(`the SDK worker failed to start: ${e.message || "error"}`)), { once: true });
-    w.addEventListener("message", ({ data }) => data && data.ready && resolve(), { once: false });
+  let failed = null; // the worker could not start: every call, pending or later, fails with it
+  w.addEventListener("error", (e) => {
+    failed = new Error(`the SDK worker failed to start: ${e.message || "error"}`);
+    for (const p of pending.values()) p.reject(failed);
+    pending.clear();
   });
   w.onmessage = ({ data }) => {
     if (data.event) return onEvent(data.event);
@@ -31,9 +33,12 @@ export async function openSession({ worker, onEvent }) {
     if (data.error) p.reject(reviveError(data.error));
     else p.resolve(data.result);
   };
-  await ready;
+  // Calls are posted at once, not after the worker says it is up: a worker queues the
+  // messages that come before its script has run, and the page's start need not wait
+  // for this thread to hear back.
   const call = (method, ...args) =>
     new Promise((resolve, reject) => {
+      if (failed) return reject(failed);
       const id = next++;
       pending.set(id, { resolve, reject });
       w.postMessage({ id, method, args });

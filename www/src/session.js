@@ -8,12 +8,19 @@
 
 import { ModalClient } from "modal-wasm";
 import { INTERPRETERS } from "./examples.js";
+import { fetchCredentials } from "./config.js";
 
 export const WORKDIR = "/workspace";
 const APP_NAME = "modal-wasm-playground";
 const IMAGE = "debian:bookworm-slim";
 const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 const PIDFILE = (runId) => `/tmp/.playground-run-${runId}.pid`;
+// A run's code passed as an argument: Linux takes up to 128 KiB in one (bytes; a UTF-16
+// length of 32 Ki is at most 96 KiB of UTF-8).
+const MAX_INLINE_CODE = 32 * 1024;
+// sh -c WRITE_AND_RUN PIDFILE PATH CODE ARGV...: write CODE to PATH, record the pid, run ARGV
+const WRITE_AND_RUN =
+  'mkdir -p -- "$(dirname -- "$1")" && printf %s "$2" > "$1" || exit 126; echo $$ > "$0"; shift 2; exec "$@"';
 
 /** A plain, cloneable description of an error (it crosses postMessage in worker mode). */
 export function describeError(e) {
@@ -65,6 +72,17 @@ export class Session {
     return { appId: this.app.appId };
   }
 
+  /**
+   * The page's start in one call (one message in worker mode): the credential (given, or
+   * fetched from the server at `endpoint`), the connection, and, if `start`, the sandbox.
+   */
+  async boot({ endpoint, credentials, start, timeoutMs }) {
+    const creds = credentials || (await fetchCredentials(endpoint));
+    await this.connect({ endpoint, ...creds });
+    const started = start ? await this.start(timeoutMs ? { timeoutMs } : {}) : null;
+    return { creds, started };
+  }
+
   /** Create the page's sandbox (terminating a previous one, best effort). */
   async start({ timeoutMs = this.timeoutMs || DEFAULT_TIMEOUT_MS } = {}) {
     this.timeoutMs = timeoutMs;
@@ -104,10 +122,15 @@ export class Session {
     const sb = this.requireSandbox();
     const interp = INTERPRETERS[lang];
     if (!interp) throw new Error(`unknown language ${lang}`);
-    await this.writeFile(path, new TextEncoder().encode(code));
     // The wrapper starts a new session (its own process group, so Stop can kill the
     // program and everything it spawned), records its pid, then becomes the interpreter.
-    const argv = ["setsid", "sh", "-c", 'echo $$ > "$0"; exec "$@"', PIDFILE(runId), ...interp, path];
+    // Code that fits in one argument is written by the wrapper itself: one exec, not two,
+    // before the first output.
+    const inline = code.length <= MAX_INLINE_CODE && !code.includes("\0");
+    if (!inline) await this.writeFile(path, new TextEncoder().encode(code));
+    const argv = inline
+      ? ["setsid", "sh", "-c", WRITE_AND_RUN, PIDFILE(runId), path, code, ...interp, path]
+      : ["setsid", "sh", "-c", 'echo $$ > "$0"; exec "$@"', PIDFILE(runId), ...interp, path];
     const started = performance.now();
     const proc = await sb.exec(argv, { workdir: WORKDIR });
     const run = { proc, stdin: proc.stdin.getWriter(), stopped: false };

@@ -1,18 +1,26 @@
-// Dedicated worker that hosts the SDK off the main thread (`?worker=1`). It owns a
-// Session and answers the page's calls: {id, method, args} -> {id, result | error};
-// run output and lifecycle events are posted as {event}.
-import { Session, describeError } from "./session.js";
-
-const session = new Session((event) => self.postMessage({ event }));
+// Dedicated worker that hosts the SDK off the main thread (the default; `?worker=0` keeps
+// it on the page). It owns a Session and answers the page's calls: {id, method, args} ->
+// {id, result | error}; run output and lifecycle events are posted as {event}.
+//
+// The handler is in place before the SDK has loaded (a dynamic import, not a static one):
+// the page posts its first call right away, and a module worker still awaiting its imports
+// would let that message go by unheard.
+const loaded = import("./session.js").then(({ Session, describeError }) => ({
+  session: new Session((event) => self.postMessage({ event })),
+  describeError,
+}));
 
 self.onmessage = async ({ data: { id, method, args } }) => {
+  let sdk;
   try {
+    sdk = await loaded;
+    const { session } = sdk;
     if (typeof session[method] !== "function" || method.startsWith("_")) throw new Error(`no method ${method}`);
     const result = await session[method](...args);
     const transfer = result instanceof Uint8Array ? [result.buffer] : [];
     self.postMessage({ id, result }, transfer);
   } catch (e) {
-    self.postMessage({ id, error: describeError(e) });
+    const error = sdk ? sdk.describeError(e) : { name: "Error", code: "ERROR", message: `the SDK did not load: ${e && e.message}` };
+    self.postMessage({ id, error });
   }
 };
-self.postMessage({ ready: true });
