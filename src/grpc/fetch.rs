@@ -29,9 +29,12 @@ extern "C" {
 
 impl Chunk for Uint8Array {
     fn push_into(&self, buf: &mut BytesMut) {
-        let at = buf.len();
-        buf.resize(at + self.length() as usize, 0);
-        self.copy_to(&mut buf[at..]);
+        // straight into the spare capacity: no zero-filling first
+        let n = self.length() as usize;
+        buf.reserve(n);
+        let copied = self.copy_to_uninit(&mut buf.spare_capacity_mut()[..n]).len();
+        // SAFETY: the `copied` (= n) bytes after the old length were just written
+        unsafe { buf.set_len(buf.len() + copied) };
     }
 }
 
