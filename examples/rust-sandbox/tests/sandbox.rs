@@ -58,6 +58,31 @@ fn client() -> (Client, Rc<Cell<usize>>) {
     (client, calls)
 }
 
+/// The example's app, and a sandbox of it on `IMAGE` created with `params`.
+async fn sandbox(
+    client: &Client,
+    params: modal_wasm::SandboxCreateParams,
+) -> (modal_wasm::App, modal_wasm::Sandbox) {
+    let app = client
+        .apps()
+        .from_name(
+            "rust-example",
+            &modal_wasm::AppFromNameParams {
+                create_if_missing: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("app");
+    let image = client.images().from_registry(IMAGE).expect("image");
+    let sb = client
+        .sandboxes()
+        .create(&app, &image, &params)
+        .await
+        .expect("create");
+    (app, sb)
+}
+
 #[wasm_bindgen_test]
 async fn a_command_runs_in_a_sandbox() {
     let (client, calls) = client();
@@ -93,27 +118,14 @@ async fn a_command_runs_in_a_sandbox() {
 #[wasm_bindgen_test]
 async fn stdio_as_async_read_and_write_and_tags_and_list() {
     let (client, _) = client();
-    let app = client
-        .apps()
-        .from_name(
-            "rust-example",
-            &modal_wasm::AppFromNameParams {
-                create_if_missing: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let image = client.images().from_registry(IMAGE).unwrap();
-    let params = modal_wasm::SandboxCreateParams {
-        tags: vec![("example".into(), "rust".into())],
-        ..Default::default()
-    };
-    let sb = client
-        .sandboxes()
-        .create(&app, &image, &params)
-        .await
-        .unwrap();
+    let (app, sb) = sandbox(
+        &client,
+        modal_wasm::SandboxCreateParams {
+            tags: vec![("example".into(), "rust".into())],
+            ..Default::default()
+        },
+    )
+    .await;
 
     // stdin as AsyncWrite, stdout as AsyncRead, 200 KB each way
     let cat = sb
@@ -230,23 +242,7 @@ async fn read_until(out: &mut modal_wasm::OutputStream, seen: &mut String, want:
 #[wasm_bindgen_test]
 async fn a_shell_on_a_terminal_ctrl_c_resize_bytes_and_attach() {
     let (client, _) = client();
-    let app = client
-        .apps()
-        .from_name(
-            "rust-example",
-            &modal_wasm::AppFromNameParams {
-                create_if_missing: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let image = client.images().from_registry(IMAGE).unwrap();
-    let sb = client
-        .sandboxes()
-        .create(&app, &image, &Default::default())
-        .await
-        .unwrap();
+    let (_, sb) = sandbox(&client, Default::default()).await;
     let pty = |rows, cols| SandboxExecParams {
         pty: Some(modal_wasm::PtyParams {
             rows: Some(rows),
