@@ -264,6 +264,11 @@ impl Volumes<'_> {
             deployment_name: nonempty(name, "name")?.to_string(),
             environment_name: conn.env(&params.environment),
             object_creation_type: creation_type(params.create_if_missing),
+            version: match params.version {
+                None => 0,
+                Some(v @ (1 | 2)) => v as i32,
+                Some(_) => return Err(Error::invalid("VolumeFS version must be either 1 or 2")),
+            },
             ..Default::default()
         };
         let resp = conn.cp(wire::VOLUME_GET_OR_CREATE, &req).await?;

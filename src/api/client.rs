@@ -141,11 +141,19 @@ pub struct ImageService(client::Client);
 #[wasm_bindgen]
 impl ImageService {
     /// An image from a registry tag, e.g. `"alpine:3.21"`. Lazy: built on first use.
+    /// A registry credentials secret (Modal's second argument) is refused.
     #[wasm_bindgen(js_name = fromRegistry)]
     pub fn from_registry(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "never | undefined")] secret: JsValue,
     ) -> Result<Image, JsValue> {
+        if !secret.is_undefined() {
+            return Err(Error::invalid(
+                "images.fromRegistry(tag, secret): registry credentials are not supported by modal-wasm",
+            )
+            .into());
+        }
         let tag = convert::string(&tag, "tag")?;
         Ok(Image(self.0.images().from_registry(&tag)?))
     }
