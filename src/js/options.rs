@@ -86,6 +86,13 @@ pub struct ModalClientParams {
     /// Default environment name for lookups.
     #[tsify(optional)]
     environment: String,
+    /// Deadline of each attempt of a unary call, in milliseconds (default: none); an
+    /// attempt past it is retried, then the call fails with `TimeoutError`.
+    #[tsify(optional)]
+    timeout_ms: f64,
+    /// Retries of a unary call on transient errors (default 8).
+    #[tsify(optional)]
+    max_retries: u32,
 }
 
 /// The client options as read from JS.
@@ -97,6 +104,35 @@ pub(crate) struct ClientParams {
     pub(crate) token: Option<String>,
     pub(crate) get_token: Option<js_sys::Function>,
     pub(crate) environment: Option<String>,
+    pub(crate) limits: crate::rpc::CallLimits,
+}
+
+impl ClientParams {
+    /// What the options leave unset, from `MODAL_SERVER_URL`, `MODAL_TOKEN_ID`,
+    /// `MODAL_TOKEN_SECRET`, `MODAL_ENVIRONMENT` (in that order; `env` is `None` where there
+    /// is no process environment: browsers, workers), as Modal's JS client reads them. The
+    /// tokens only when no credentials are given.
+    pub(crate) fn with_env(mut self, env: Option<Vec<String>>) -> ClientParams {
+        let Some(mut env) = env.filter(|e| e.len() == 4) else {
+            return self;
+        };
+        let mut take = |i: usize| Some(std::mem::take(&mut env[i])).filter(|v| !v.is_empty());
+        if self.endpoint.is_empty() {
+            self.endpoint = take(0).unwrap_or_default();
+        }
+        let no_credentials = self.token_id.is_empty()
+            && self.token_secret.is_empty()
+            && self.token.is_none()
+            && self.get_token.is_none();
+        if no_credentials {
+            self.token_id = take(1).unwrap_or_default();
+            self.token_secret = take(2).unwrap_or_default();
+        }
+        if self.environment.is_none() {
+            self.environment = take(3);
+        }
+        self
+    }
 }
 
 impl JsOptions for ModalClientParams {
@@ -109,6 +145,10 @@ impl JsOptions for ModalClientParams {
             token: f.string("token")?,
             get_token: f.function("getToken")?,
             environment: f.string("environment")?,
+            limits: crate::rpc::CallLimits {
+                timeout_ms: f.u32("timeoutMs")?,
+                max_retries: f.u32("maxRetries")?,
+            },
         })
     }
 }
@@ -799,6 +839,45 @@ impl JsOptions for SandboxReloadVolumesParams {
     type Value = Option<std::time::Duration>;
     fn read(f: &Fields) -> Result<Self::Value> {
         f.duration("timeoutMs")
+    }
+}
+
+#[cfg(test)]
+mod client_env {
+    use super::ClientParams;
+
+    fn env(v: [&str; 4]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn the_environment_fills_what_the_options_leave_unset() {
+        let p = ClientParams::default().with_env(env(["http://h:1", "ak-1", "as-1", "dev"]));
+        assert_eq!(
+            (
+                p.endpoint.as_str(),
+                p.token_id.as_str(),
+                p.token_secret.as_str()
+            ),
+            ("http://h:1", "ak-1", "as-1")
+        );
+        assert_eq!(p.environment.as_deref(), Some("dev"));
+        // options win; tokens only without any credentials given
+        let p = ClientParams {
+            endpoint: "http://mine".into(),
+            token: Some("t".into()),
+            environment: Some("prod".into()),
+            ..Default::default()
+        }
+        .with_env(env(["http://h:1", "ak-1", "as-1", "dev"]));
+        assert_eq!(p.endpoint, "http://mine");
+        assert!(p.token_id.is_empty() && p.token_secret.is_empty());
+        assert_eq!(p.environment.as_deref(), Some("prod"));
+        // empty variables are unset; no environment at all (a browser) changes nothing
+        let p = ClientParams::default().with_env(env(["", "", "", ""]));
+        assert!(p.endpoint.is_empty() && p.environment.is_none());
+        let p = ClientParams::default().with_env(None);
+        assert!(p.endpoint.is_empty() && p.token_id.is_empty());
     }
 }
 
