@@ -55,6 +55,7 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     environment: Option<String>,
     transport: Option<Rc<dyn Transport>>,
+    limits: crate::rpc::CallLimits,
 }
 
 impl std::fmt::Debug for Client {
@@ -88,6 +89,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Deadline of each attempt of a unary call (whole milliseconds; default: none). An
+    /// attempt past it fails with DEADLINE_EXCEEDED, which is retried.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits.timeout_ms = Some(timeout.as_millis().min(u32::MAX as u128) as u32);
+        self
+    }
+
+    /// Retries of a unary call after its first attempt (default 8).
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.limits.max_retries = Some(max_retries);
+        self
+    }
+
     /// How calls reach the server (default: [`FetchTransport`]).
     pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
         self.transport = Some(Rc::new(transport));
@@ -103,9 +117,9 @@ impl ClientBuilder {
             .ok_or_else(|| Error::new(ErrorKind::Auth, "no credentials"))?
             .checked()?;
         let transport = self.transport.unwrap_or_else(|| Rc::new(FetchTransport));
-        Ok(Client {
-            conn: Conn::new(endpoint, transport, credentials, self.environment),
-        })
+        let conn = Conn::new(endpoint, transport, credentials, self.environment);
+        conn.limits.set(self.limits);
+        Ok(Client { conn })
     }
 }
 
@@ -117,6 +131,7 @@ impl Client {
             credentials: None,
             environment: None,
             transport: None,
+            limits: Default::default(),
         }
     }
 
@@ -264,6 +279,11 @@ impl Volumes<'_> {
             deployment_name: nonempty(name, "name")?.to_string(),
             environment_name: conn.env(&params.environment),
             object_creation_type: creation_type(params.create_if_missing),
+            version: match params.version {
+                None => 0,
+                Some(v @ (1 | 2)) => v as i32,
+                Some(_) => return Err(Error::invalid("VolumeFS version must be either 1 or 2")),
+            },
             ..Default::default()
         };
         let resp = conn.cp(wire::VOLUME_GET_OR_CREATE, &req).await?;

@@ -75,6 +75,7 @@ mod retry;
 mod rpc;
 mod sandbox;
 mod stdio;
+mod suggest;
 pub mod transport;
 mod utf8;
 mod wire;

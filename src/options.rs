@@ -44,6 +44,8 @@ pub struct VolumeFromNameParams {
     pub environment: Option<String>,
     /// Create the volume if it does not exist.
     pub create_if_missing: bool,
+    /// VolumeFS version, 1 or 2 (default: either).
+    pub version: Option<u32>,
 }
 
 /// Options of [`Sandboxes::create`](crate::Sandboxes::create), as in Modal's clients.
@@ -90,6 +92,31 @@ pub struct SandboxCreateParams {
     /// Run the main process on a pseudo-terminal (stdin, stdout and stderr all the
     /// terminal's, output on stdout).
     pub pty: Option<PtyParams>,
+    /// GPU reservation: a type and an optional count, e.g. `"A100"`, `"T4:2"`.
+    pub gpu: Option<String>,
+    /// Runtime, `"gvisor"` or `"vm"` (default: the server's choice).
+    pub runtime: Option<String>,
+    /// CIDRs the sandbox may reach (default: all); not with `block_network`.
+    pub outbound_cidr_allowlist: Option<Vec<String>>,
+    /// Domains the sandbox may reach (`*.example.com` allowed; default: all); not with
+    /// `block_network`.
+    pub outbound_domain_allowlist: Option<Vec<String>>,
+    /// CIDRs allowed to connect in (tunnels, connect tokens; default: all).
+    pub inbound_cidr_allowlist: Option<Vec<String>>,
+    /// Private IPv6 networking between the workspace's sandboxes.
+    pub i6pn: bool,
+    /// Cloud provider to run on.
+    pub cloud: Option<String>,
+    /// Regions to run in.
+    pub regions: Vec<String>,
+    /// Experimental options, each a boolean or a string (sent as a string).
+    pub experimental_options: Vec<(String, String)>,
+    /// Parent domain of the sandbox's connection subdomains (Modal Enterprise).
+    pub custom_domain: Option<String>,
+    /// Give the sandbox a `MODAL_IDENTITY_TOKEN` (OIDC).
+    pub include_oidc_identity_token: bool,
+    /// Allow memory snapshots of the sandbox.
+    pub experimental_enable_snapshot: bool,
 }
 
 /// A pseudo-terminal for a command or a sandbox's main process (Modal's `PTYInfo`).
@@ -330,7 +357,62 @@ fn resources(p: &SandboxCreateParams) -> Result<pb::Resources> {
         }
         (None, None) => {}
     }
+    resources.gpu_config = match p.gpu.as_deref() {
+        None | Some("") => None,
+        Some(gpu) => Some(gpu_config(gpu)?),
+    };
     Ok(resources)
+}
+
+/// Modal's `GPUConfig` for `"TYPE"` or `"TYPE:COUNT"` (the type upper-cased, as Modal's
+/// clients send it).
+fn gpu_config(gpu: &str) -> Result<pb::GpuConfig> {
+    let (gpu_type, count) = match gpu.split_once(':') {
+        None => (gpu, 1),
+        Some((t, c)) => match c.parse::<u32>() {
+            Ok(n) if n >= 1 => (t, n),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "Invalid GPU count: {c}. Value must be a positive integer."
+                )))
+            }
+        },
+    };
+    Ok(pb::GpuConfig {
+        count,
+        gpu_type: gpu_type.to_ascii_uppercase(),
+        ..Default::default()
+    })
+}
+
+/// The outbound network policy, as Modal's JS client builds it.
+fn network_access(p: &SandboxCreateParams) -> Result<pb::NetworkAccess> {
+    use pb::network_access::NetworkAccessType as T;
+    let (cidrs, domains) = (&p.outbound_cidr_allowlist, &p.outbound_domain_allowlist);
+    if p.block_network {
+        for (set, key) in [
+            (cidrs.is_some(), "outboundCidrAllowlist"),
+            (domains.is_some(), "outboundDomainAllowlist"),
+            (p.inbound_cidr_allowlist.is_some(), "inboundCidrAllowlist"),
+            (p.i6pn, "i6pn"),
+        ] {
+            if set {
+                return Err(Error::invalid(format!(
+                    "{key} cannot be used when blockNetwork is enabled"
+                )));
+            }
+        }
+    }
+    let kind = match (p.block_network, cidrs.is_some() || domains.is_some()) {
+        (true, _) => T::Blocked,
+        (false, true) => T::Allowlist,
+        (false, false) => T::Open,
+    };
+    Ok(pb::NetworkAccess {
+        network_access_type: kind as i32,
+        allowed_cidrs: cidrs.clone().unwrap_or_default(),
+        allowed_domains: domains.clone().unwrap_or_default(),
+    })
 }
 
 fn ports(p: &SandboxCreateParams) -> Vec<pb::PortSpec> {
@@ -370,14 +452,15 @@ pub(crate) fn sandbox_create_request(
     if let Some(name) = &p.name {
         check_name(name, "Sandbox")?;
     }
-    let network_access = pb::NetworkAccess {
-        network_access_type: if p.block_network {
-            pb::network_access::NetworkAccessType::Blocked
-        } else {
-            pb::network_access::NetworkAccessType::Open
-        } as i32,
-        ..Default::default()
-    };
+    if let Some(r) = p
+        .runtime
+        .as_deref()
+        .filter(|r| !matches!(*r, "gvisor" | "vm"))
+    {
+        return Err(Error::invalid(format!(
+            "runtime must be \"gvisor\" or \"vm\", got \"{r}\""
+        )));
+    }
     let readiness_probe = p.readiness_probe.as_ref().map(probe_to_proto).transpose()?;
     let volume_mounts = p
         .volumes
@@ -404,7 +487,7 @@ pub(crate) fn sandbox_create_request(
         idle_timeout_secs,
         workdir: p.workdir.clone(),
         block_network: p.block_network,
-        network_access: Some(network_access),
+        network_access: Some(network_access(p)?),
         resources: Some(resources(p)?),
         volume_mounts,
         open_ports: Some(pb::PortSpecs { ports: ports(p) }),
@@ -412,6 +495,25 @@ pub(crate) fn sandbox_create_request(
         readiness_probe,
         name: p.name.clone(),
         pty_info: p.pty.as_ref().map(|t| pty_info(t, true)).transpose()?,
+        scheduler_placement: (!p.regions.is_empty()).then(|| pb::SchedulerPlacement {
+            regions: p.regions.clone(),
+            ..Default::default()
+        }),
+        i6pn_enabled: p.i6pn,
+        enable_snapshot: p.experimental_enable_snapshot,
+        cloud_provider_str: p.cloud.clone().unwrap_or_default(),
+        runtime: p.runtime.clone(),
+        custom_domain: p.custom_domain.clone().unwrap_or_default(),
+        include_oidc_identity_token: p.include_oidc_identity_token,
+        inbound_cidr_allowlist: p.inbound_cidr_allowlist.clone().unwrap_or_default(),
+        experimental_options_v2: p
+            .experimental_options
+            .iter()
+            .map(|(key, value)| wire::MapEntry {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
     };
     Ok(wire::SandboxCreateV2Request {
         app_id: app_id.to_string(),
@@ -534,6 +636,113 @@ mod tests {
         };
         assert_eq!(ports.ports.len(), 2);
         assert_eq!(ports.ports[1].tunnel_type, Some(pb::TunnelType::H2 as i32));
+    }
+
+    /// The options Modal's JS client sends beyond the basics, in the fields it sends them in.
+    #[test]
+    fn create_request_modal_js_fields() {
+        let p = SandboxCreateParams {
+            gpu: Some("a100-80gb:4".into()),
+            runtime: Some("gvisor".into()),
+            outbound_cidr_allowlist: Some(vec!["10.0.0.0/8".into()]),
+            inbound_cidr_allowlist: Some(vec!["1.2.3.4/32".into()]),
+            i6pn: true,
+            cloud: Some("aws".into()),
+            regions: vec!["us-east-1".into()],
+            experimental_options: vec![("x".into(), "true".into())],
+            custom_domain: Some("sb.example.com".into()),
+            include_oidc_identity_token: true,
+            experimental_enable_snapshot: true,
+            ..Default::default()
+        };
+        let d = sandbox_create_request("a", "i", &p)
+            .unwrap()
+            .definition
+            .unwrap();
+        let gpu = d.resources.unwrap().gpu_config.unwrap();
+        assert_eq!((gpu.gpu_type.as_str(), gpu.count), ("A100-80GB", 4));
+        assert_eq!(d.runtime.as_deref(), Some("gvisor"));
+        let net = d.network_access.unwrap();
+        assert_eq!(
+            net.network_access_type,
+            pb::network_access::NetworkAccessType::Allowlist as i32
+        );
+        assert_eq!(net.allowed_cidrs, vec!["10.0.0.0/8"]);
+        assert!(net.allowed_domains.is_empty());
+        assert_eq!(d.inbound_cidr_allowlist, vec!["1.2.3.4/32"]);
+        assert!(d.i6pn_enabled && d.include_oidc_identity_token && d.enable_snapshot);
+        assert_eq!(d.cloud_provider_str, "aws");
+        assert_eq!(d.scheduler_placement.unwrap().regions, vec!["us-east-1"]);
+        assert_eq!(
+            (
+                d.experimental_options_v2[0].key.as_str(),
+                d.experimental_options_v2[0].value.as_str()
+            ),
+            ("x", "true")
+        );
+        assert_eq!(d.custom_domain, "sb.example.com");
+        // an empty allowlist still says ALLOWLIST (nothing allowed), as in Modal's JS client
+        let p = SandboxCreateParams {
+            outbound_domain_allowlist: Some(vec![]),
+            ..Default::default()
+        };
+        let d = sandbox_create_request("a", "i", &p)
+            .unwrap()
+            .definition
+            .unwrap();
+        let net = d.network_access.unwrap();
+        assert_eq!(
+            net.network_access_type,
+            pb::network_access::NetworkAccessType::Allowlist as i32
+        );
+        // defaults: no GPU, no placement, open network
+        let d = sandbox_create_request("a", "i", &Default::default())
+            .unwrap()
+            .definition
+            .unwrap();
+        assert!(d.resources.unwrap().gpu_config.is_none() && d.scheduler_placement.is_none());
+        assert_eq!(
+            d.network_access.unwrap().network_access_type,
+            pb::network_access::NetworkAccessType::Open as i32
+        );
+        assert_eq!(gpu_config("T4").unwrap().count, 1);
+    }
+
+    #[test]
+    fn create_request_refuses_what_modal_js_refuses() {
+        let blocked = |f: fn(&mut SandboxCreateParams)| {
+            let mut p = SandboxCreateParams {
+                block_network: true,
+                ..Default::default()
+            };
+            f(&mut p);
+            sandbox_create_request("a", "i", &p).unwrap_err().message
+        };
+        assert!(blocked(|p| p.outbound_cidr_allowlist = Some(vec![]))
+            .starts_with("outboundCidrAllowlist cannot be used"));
+        assert!(blocked(|p| p.outbound_domain_allowlist = Some(vec![]))
+            .starts_with("outboundDomainAllowlist"));
+        assert!(blocked(|p| p.inbound_cidr_allowlist = Some(vec![]))
+            .starts_with("inboundCidrAllowlist"));
+        assert!(blocked(|p| p.i6pn = true).starts_with("i6pn"));
+        for (gpu, ok) in [
+            ("T4:0", false),
+            ("T4:x", false),
+            ("T4:", false),
+            ("H100:8", true),
+        ] {
+            let p = SandboxCreateParams {
+                gpu: Some(gpu.into()),
+                ..Default::default()
+            };
+            assert_eq!(sandbox_create_request("a", "i", &p).is_ok(), ok, "{gpu}");
+        }
+        let p = SandboxCreateParams {
+            runtime: Some("docker".into()),
+            ..Default::default()
+        };
+        let e = sandbox_create_request("a", "i", &p).unwrap_err();
+        assert!(e.message.starts_with("runtime must be"), "{}", e.message);
     }
 
     #[test]

@@ -121,6 +121,45 @@ pub(crate) struct Conn {
     builder_version: RefCell<Option<String>>,
     /// Built images by app id and registry tag.
     pub image_cache: RefCell<std::collections::HashMap<String, String>>,
+    /// The client's `timeoutMs` and `maxRetries`.
+    pub(crate) limits: Cell<CallLimits>,
+}
+
+/// Limits of each unary control-plane call (the client params `timeoutMs`, `maxRetries`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CallLimits {
+    /// Deadline of each attempt, in milliseconds (then DEADLINE_EXCEEDED, retried).
+    pub timeout_ms: Option<u32>,
+    /// Retries after the first attempt (default: [`Backoff::UNARY`]'s).
+    pub max_retries: Option<u32>,
+}
+
+impl CallLimits {
+    /// The retry policy of unary calls under these limits.
+    pub(crate) fn backoff(self) -> Backoff {
+        Backoff {
+            max_retries: self.max_retries.unwrap_or(Backoff::UNARY.max_retries),
+            ..Backoff::UNARY
+        }
+    }
+}
+
+/// `call`, or DEADLINE_EXCEEDED after `ms` (`None`: no deadline).
+async fn with_deadline<T>(
+    call: impl std::future::Future<Output = std::result::Result<T, Status>>,
+    ms: Option<u32>,
+) -> std::result::Result<T, Status> {
+    let Some(ms) = ms else {
+        return call.await;
+    };
+    let (call, timer) = (std::pin::pin!(call), std::pin::pin!(js::sleep(ms)));
+    match futures_util::future::select(call, timer).await {
+        futures_util::future::Either::Left((r, _)) => r,
+        futures_util::future::Either::Right(_) => Err(Status::new(
+            crate::grpc::Code::DeadlineExceeded,
+            format!("no answer within the client's timeoutMs ({ms} ms)"),
+        )),
+    }
 }
 
 impl Conn {
@@ -146,6 +185,7 @@ impl Conn {
             closed: Cell::new(false),
             builder_version: RefCell::new(None),
             image_cache: RefCell::new(Default::default()),
+            limits: Cell::new(CallLimits::default()),
         })
     }
 
@@ -295,13 +335,17 @@ impl Conn {
 
     async fn cp_raw(&self, path: &'static str, body: Vec<u8>, is_stream: bool) -> Result<Reply> {
         let idempotency_key = js::uuid();
-        let mut attempts = Attempts::new(Backoff::UNARY, self.can_refresh());
+        let limits = self.limits.get();
+        let mut attempts = Attempts::new(limits.backoff(), self.can_refresh());
+        // a stream's deadline would end it mid-way: only unary calls have one
+        let deadline = limits.timeout_ms.filter(|_| !is_stream);
         loop {
             self.check_open()?;
             let mut h = self.call_metadata().await?;
             h.set("x-idempotency-key", &idempotency_key)?;
             h.set("x-retry-attempt", &attempts.retries().to_string())?;
-            match raw_call(&*self.transport, &self.channel, path, h, &body, is_stream).await {
+            let call = raw_call(&*self.transport, &self.channel, path, h, &body, is_stream);
+            match with_deadline(call, deadline).await {
                 Ok(r) => return Ok(r),
                 Err(st) => match attempts.on_error(st.code()) {
                     Decision::Retry(ms) => js::sleep(ms).await,

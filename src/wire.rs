@@ -157,18 +157,46 @@ pub(crate) struct Sandbox {
     pub volume_mounts: Vec<pb::VolumeMount>,
     #[prost(message, optional, tag = "15")]
     pub pty_info: Option<PtyInfo>,
+    #[prost(message, optional, tag = "17")]
+    pub scheduler_placement: Option<pb::SchedulerPlacement>,
     #[prost(message, optional, tag = "20")]
     pub open_ports: Option<pb::PortSpecs>,
+    #[prost(bool, tag = "21")]
+    pub i6pn_enabled: bool,
     #[prost(message, optional, tag = "22")]
     pub network_access: Option<pb::NetworkAccess>,
+    #[prost(bool, tag = "24")]
+    pub enable_snapshot: bool,
+    #[prost(string, tag = "26")]
+    pub cloud_provider_str: String,
+    #[prost(string, optional, tag = "28")]
+    pub runtime: Option<String>,
     #[prost(bool, tag = "29")]
     pub verbose: bool,
     #[prost(string, optional, tag = "30")]
     pub name: Option<String>,
     #[prost(uint32, optional, tag = "33")]
     pub idle_timeout_secs: Option<u32>,
+    #[prost(string, tag = "36")]
+    pub custom_domain: String,
+    #[prost(bool, tag = "37")]
+    pub include_oidc_identity_token: bool,
     #[prost(message, optional, tag = "38")]
     pub readiness_probe: Option<pb::Probe>,
+    #[prost(string, repeated, tag = "39")]
+    pub inbound_cidr_allowlist: Vec<String>,
+    /// A `map<string, string>`, sent as the map's entries are encoded (no HashMap code).
+    #[prost(message, repeated, tag = "41")]
+    pub experimental_options_v2: Vec<MapEntry>,
+}
+
+/// An entry of a protobuf `map<string, string>`: on the wire, a map is these, repeated.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct MapEntry {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
 }
 
 /// `modal.client.SandboxCreateV2Response`: the ids and the command router's access.
@@ -361,8 +389,28 @@ mod tests {
             resources: Some(pb::Resources {
                 milli_cpu: 250,
                 memory_mb: 512,
+                gpu_config: Some(pb::GpuConfig {
+                    count: 2,
+                    gpu_type: "A100".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
+            scheduler_placement: Some(pb::SchedulerPlacement {
+                regions: vec!["us-east-1".into()],
+                ..Default::default()
+            }),
+            i6pn_enabled: true,
+            enable_snapshot: true,
+            cloud_provider_str: "aws".into(),
+            runtime: Some("gvisor".into()),
+            custom_domain: "example.com".into(),
+            include_oidc_identity_token: true,
+            inbound_cidr_allowlist: vec!["10.0.0.0/8".into()],
+            experimental_options_v2: vec![MapEntry {
+                key: "k".into(),
+                value: "true".into(),
+            }],
             timeout_secs: 60,
             workdir: Some("/w".into()),
             block_network: true,
@@ -426,6 +474,19 @@ mod tests {
         assert_eq!(d.name, def.name);
         assert_eq!(d.idle_timeout_secs, def.idle_timeout_secs);
         assert_eq!(d.readiness_probe, def.readiness_probe);
+        assert_eq!(d.scheduler_placement, def.scheduler_placement);
+        assert_eq!(d.i6pn_enabled, def.i6pn_enabled);
+        assert_eq!(d.enable_snapshot, def.enable_snapshot);
+        assert_eq!(d.cloud_provider_str, def.cloud_provider_str);
+        assert_eq!(d.runtime, def.runtime);
+        assert_eq!(d.custom_domain, def.custom_domain);
+        assert_eq!(
+            d.include_oidc_identity_token,
+            def.include_oidc_identity_token
+        );
+        assert_eq!(d.inbound_cidr_allowlist, def.inbound_cidr_allowlist);
+        assert_eq!(d.experimental_options_v2["k"], "true");
+        assert_eq!(d.experimental_options_v2.len(), 1);
         // and nothing else: the full message re-encodes to the same length
         assert_eq!(
             pb::SandboxCreateV2Request {

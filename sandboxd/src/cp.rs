@@ -286,7 +286,7 @@ impl ControlPlane {
                 env.push((k, v));
             }
         }
-        let res = def.resources.unwrap_or_default();
+        let res = def.resources.clone().unwrap_or_default();
         let memory_max = if res.memory_mb_max > 0 {
             res.memory_mb_max as u64
         } else {

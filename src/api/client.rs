@@ -37,8 +37,12 @@ impl ModalClient {
     /// ```
     #[wasm_bindgen(constructor)]
     pub fn new(params: Option<Ts<ts::ModalClientParams>>) -> Result<ModalClient, JsValue> {
-        let p = convert::options(params, "ModalClient params")?;
+        let p = convert::options(params, "ModalClient params")?.with_env(crate::js::modal_env());
         // A bad endpoint is reported before missing credentials.
+        if p.endpoint.is_empty() {
+            let e = "no endpoint: give { endpoint } (in Node and Deno, MODAL_SERVER_URL is read)";
+            return Err(Error::invalid(e).into());
+        }
         let endpoint = crate::endpoint::normalize(&p.endpoint).map_err(Error::invalid)?;
         let source = p.get_token.map(token_source);
         let credentials = Credentials::from_options(p.token_id, p.token_secret, p.token, source)?;
@@ -46,6 +50,7 @@ impl ModalClient {
         // package's wasm).
         let transport = Rc::new(crate::transport::FetchTransport);
         let conn = crate::rpc::Conn::new(endpoint, transport, credentials, p.environment);
+        conn.limits.set(p.limits);
         Ok(ModalClient {
             client: client::Client { conn },
         })
@@ -141,11 +146,19 @@ pub struct ImageService(client::Client);
 #[wasm_bindgen]
 impl ImageService {
     /// An image from a registry tag, e.g. `"alpine:3.21"`. Lazy: built on first use.
+    /// A registry credentials secret (Modal's second argument) is refused.
     #[wasm_bindgen(js_name = fromRegistry)]
     pub fn from_registry(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "never | undefined")] secret: JsValue,
     ) -> Result<Image, JsValue> {
+        if !secret.is_undefined() {
+            return Err(Error::invalid(
+                "images.fromRegistry(tag, secret): registry credentials are not supported by modal-wasm",
+            )
+            .into());
+        }
         let tag = convert::string(&tag, "tag")?;
         Ok(Image(self.0.images().from_registry(&tag)?))
     }

@@ -23,6 +23,9 @@ extern "C" {
     /// `Array.isArray`, which throws for a revoked Proxy.
     #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
     fn is_array(v: &JsValue) -> std::result::Result<bool, JsValue>;
+    /// `Object.keys`, which runs a Proxy's traps.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn object_keys(v: &JsValue) -> std::result::Result<Array, JsValue>;
     /// `Object.entries`, which runs the object's getters and Proxy traps.
     #[wasm_bindgen(catch, js_namespace = Object, js_name = entries)]
     fn object_entries(v: &JsValue) -> std::result::Result<Array, JsValue>;
@@ -72,12 +75,8 @@ pub(crate) type Record<T> = Vec<(String, T)>;
 
 /// A JS options object, declared for TypeScript by this type (tsify) and read into the
 /// Rust API's options (`Value`) by [`JsOptions::read`]. `src/js/options.rs` checks that
-/// the keys read are exactly the keys declared.
-/// The keys an options object may have, all others refused ([`Fields::nested`]).
-pub(crate) trait Keys {
-    const KEYS: &'static [&'static str];
-}
-
+/// the keys read are exactly the keys declared; the keys read are the object's options,
+/// any other key is refused ([`options_of`]).
 pub(crate) trait JsOptions: Tsify {
     /// What the object reads as.
     type Value: Default;
@@ -87,8 +86,7 @@ pub(crate) trait JsOptions: Tsify {
 
 enum Source<'a> {
     Object(&'a JsValue),
-    /// Records the keys asked for, all absent (the names check, natively).
-    #[cfg(test)]
+    /// Records the keys asked for, all absent: the options a reader knows.
     Keys(&'a std::cell::RefCell<Vec<String>>),
 }
 
@@ -113,7 +111,6 @@ impl<'a> Fields<'a> {
     }
 
     /// A reader that records the keys asked for and finds none of them.
-    #[cfg(test)]
     pub(crate) fn recorder(keys: &'a std::cell::RefCell<Vec<String>>) -> Fields<'a> {
         Fields {
             src: Source::Keys(keys),
@@ -130,7 +127,6 @@ impl<'a> Fields<'a> {
                     .map_err(|e| unreadable(&format!("{}.{key}", self.what), &e))?;
                 Ok((!v.is_undefined()).then_some(v))
             }
-            #[cfg(test)]
             Source::Keys(keys) => {
                 keys.borrow_mut().push(key.to_string());
                 Ok(None)
@@ -270,18 +266,33 @@ impl<'a> Fields<'a> {
 
     /// An options object `T` with exactly the keys `T::KEYS` (a misspelt one is refused,
     /// not dropped), or `true` for `T`'s defaults (`false`: absent).
-    pub(crate) fn nested<T: JsOptions + Keys>(&self, key: &str) -> Result<Option<T::Value>> {
+    pub(crate) fn nested<T: JsOptions>(&self, key: &str) -> Result<Option<T::Value>> {
         let Some(v) = self.get(key)? else {
             return Ok(None);
         };
         if let Some(b) = v.as_bool() {
             return Ok(b.then(T::Value::default));
         }
-        let all = entries(&v, key)?.ok_or_else(|| self.bad(key, "a boolean or an object"))?;
-        if let Some((k, _)) = all.iter().find(|(k, _)| !T::KEYS.contains(&k.as_str())) {
-            return Err(self.bad(key, &format!("without '{k}' (not an option)")));
+        if entries(&v, key)?.is_none() {
+            return Err(self.bad(key, "a boolean or an object"));
         }
+        let read = |f: &Fields| {
+            let _ = T::read(f);
+        };
+        refuse_unknown(&v, key, &recorded(Vec::new(), &read))?;
         T::read(&Fields::new(&v, key)?).map(Some)
+    }
+
+    /// An option of Modal's clients this package does not have: refused when present,
+    /// naming it and why (never dropped).
+    pub(crate) fn refused(&self, key: &str, why: &str) -> Result<()> {
+        match self.get(key)? {
+            None => Ok(()),
+            Some(_) => Err(Error::invalid(format!(
+                "{}.{key} is not supported by modal-wasm: {why}",
+                self.what
+            ))),
+        }
     }
 
     /// One of `names` (a string), as its index; `expected` lists them for the error.
@@ -349,19 +360,64 @@ pub(crate) fn prop_string(obj: &JsValue, key: &str) -> Option<String> {
     Reflect::get(obj, &JsValue::from_str(key)).ok()?.as_string()
 }
 
+/// The options `T`'s reader knows: the keys it reads (in the order read).
+#[cfg(test)]
+pub(crate) fn known_keys<T: JsOptions>() -> Vec<String> {
+    recorded(Vec::new(), &|f| {
+        let _ = T::read(f);
+    })
+}
+
+/// The keys `read` asks for, after `keys` (not generic: one copy in the wasm).
+#[inline(never)]
+fn recorded(keys: Vec<String>, read: &dyn Fn(&Fields)) -> Vec<String> {
+    let keys = std::cell::RefCell::new(keys);
+    read(&Fields::recorder(&keys));
+    keys.into_inner()
+}
+
+/// Refuses the first own key of `obj` not in `known` (a misspelt or renamed option is
+/// refused with the nearest known name, never dropped).
+#[inline(never)]
+fn refuse_unknown(obj: &JsValue, what: &str, known: &[String]) -> Result<()> {
+    let keys = object_keys(obj).map_err(|e| unreadable(what, &e))?;
+    for k in keys.iter() {
+        let k = k.as_string().unwrap_or_default();
+        if !known.contains(&k) {
+            return Err(crate::suggest::unknown_option(what, &k, known));
+        }
+    }
+    Ok(())
+}
+
+/// The fields of the options object `v`, after refusing keys `read` does not read
+/// (`signal` aside: every call's, read by `signal_of`); `None` for `undefined`/`null`.
+#[inline(never)]
+fn checked<'a>(
+    v: &'a JsValue,
+    what: &'a str,
+    read: &dyn Fn(&Fields),
+) -> Result<Option<Fields<'a>>> {
+    let Some(f) = present(Some(v), what)? else {
+        return Ok(None);
+    };
+    refuse_unknown(v, what, &recorded(vec!["signal".into()], read))?;
+    Ok(Some(f))
+}
+
 /// The options in `v` (`undefined`/`null`: the defaults), read as [`JsOptions::Value`].
 pub(crate) fn options<T: JsOptions>(v: Option<Ts<T>>, what: &str) -> Result<T::Value> {
     let js = v.map(|ts| ts.js_value());
-    match present(js.as_ref(), what)? {
-        None => Ok(T::Value::default()),
-        Some(f) => T::read(&f),
-    }
+    options_of::<T>(js.as_ref().unwrap_or(&JsValue::UNDEFINED), what)
 }
 
 /// [`options`] of a parameter declared as a plain `JsValue` with the options type as its
 /// TypeScript type (`unchecked_param_type`), which keeps the JS glue of the call smaller.
 pub(crate) fn options_of<T: JsOptions>(v: &JsValue, what: &str) -> Result<T::Value> {
-    match present(Some(v), what)? {
+    let read = |f: &Fields| {
+        let _ = T::read(f);
+    };
+    match checked(v, what, &read)? {
         None => Ok(T::Value::default()),
         Some(f) => T::read(&f),
     }

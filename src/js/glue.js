@@ -160,6 +160,23 @@ export function installAsyncDispose(obj, method) {
   return obj;
 }
 
+// MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET, MODAL_ENVIRONMENT ("" when unset)
+// in Node and Deno, as Modal's JS client reads them; undefined elsewhere (browsers,
+// workers: a page's code must never pick up credentials from a bundler's shimmed env).
+export function modalEnv() {
+  if (typeof document !== "undefined") return undefined;
+  const deno = globalThis.Deno, proc = globalThis.process;
+  let get;
+  if (deno?.env) get = (k) => deno.env.get(k); // throws without --allow-env: say nothing
+  else if (proc?.versions?.node && proc.env) get = (k) => proc.env[k];
+  else return undefined;
+  try {
+    return ["SERVER_URL", "TOKEN_ID", "TOKEN_SECRET", "ENVIRONMENT"].map((k) => get("MODAL_" + k) || "");
+  } catch {
+    return undefined;
+  }
+}
+
 // Resolves after `ms` milliseconds; `setTimeout` comes from the global scope (works in
 // pages, workers, Deno, workerd and Node).
 export function sleep(ms) {

@@ -32,6 +32,9 @@ extern "C" {
     ) -> JsValue;
     #[wasm_bindgen(js_name = decodeText)]
     pub(crate) fn decode_text(stream: &JsValue) -> JsValue;
+    /// The `MODAL_*` configuration of a Node or Deno process (see glue.js).
+    #[wasm_bindgen(js_name = modalEnv)]
+    pub(crate) fn modal_env() -> Option<Vec<String>>;
     #[wasm_bindgen(js_name = decorateReadable)]
     pub(crate) fn decorate_readable(stream: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = decorateWritable)]

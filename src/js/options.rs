@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
-use super::convert::{prop_string, Fields, JsOptions, Keys, Record};
+use super::convert::{prop_string, Fields, JsOptions, Record};
 use crate::error::Result;
 use crate::objects::{Probe, ProbeCheck, Secret, Volume};
 use crate::options as rust;
@@ -86,6 +86,13 @@ pub struct ModalClientParams {
     /// Default environment name for lookups.
     #[tsify(optional)]
     environment: String,
+    /// Deadline of each attempt of a unary call, in milliseconds (default: none); an
+    /// attempt past it is retried, then the call fails with `TimeoutError`.
+    #[tsify(optional)]
+    timeout_ms: f64,
+    /// Retries of a unary call on transient errors (default 8).
+    #[tsify(optional)]
+    max_retries: u32,
 }
 
 /// The client options as read from JS.
@@ -97,6 +104,35 @@ pub(crate) struct ClientParams {
     pub(crate) token: Option<String>,
     pub(crate) get_token: Option<js_sys::Function>,
     pub(crate) environment: Option<String>,
+    pub(crate) limits: crate::rpc::CallLimits,
+}
+
+impl ClientParams {
+    /// What the options leave unset, from `MODAL_SERVER_URL`, `MODAL_TOKEN_ID`,
+    /// `MODAL_TOKEN_SECRET`, `MODAL_ENVIRONMENT` (in that order; `env` is `None` where there
+    /// is no process environment: browsers, workers), as Modal's JS client reads them. The
+    /// tokens only when no credentials are given.
+    pub(crate) fn with_env(mut self, env: Option<Vec<String>>) -> ClientParams {
+        let Some(mut env) = env.filter(|e| e.len() == 4) else {
+            return self;
+        };
+        let mut take = |i: usize| Some(std::mem::take(&mut env[i])).filter(|v| !v.is_empty());
+        if self.endpoint.is_empty() {
+            self.endpoint = take(0).unwrap_or_default();
+        }
+        let no_credentials = self.token_id.is_empty()
+            && self.token_secret.is_empty()
+            && self.token.is_none()
+            && self.get_token.is_none();
+        if no_credentials {
+            self.token_id = take(1).unwrap_or_default();
+            self.token_secret = take(2).unwrap_or_default();
+        }
+        if self.environment.is_none() {
+            self.environment = take(3);
+        }
+        self
+    }
 }
 
 impl JsOptions for ModalClientParams {
@@ -109,6 +145,10 @@ impl JsOptions for ModalClientParams {
             token: f.string("token")?,
             get_token: f.function("getToken")?,
             environment: f.string("environment")?,
+            limits: crate::rpc::CallLimits {
+                timeout_ms: f.u32("timeoutMs")?,
+                max_retries: f.u32("maxRetries")?,
+            },
         })
     }
 }
@@ -209,6 +249,9 @@ pub struct VolumeFromNameParams {
     /// Create the volume if it does not exist.
     #[tsify(optional)]
     create_if_missing: bool,
+    /// VolumeFS version (default: either).
+    #[tsify(optional, type = "1 | 2")]
+    version: IgnoredAny,
     /// Aborting rejects the call with the signal's reason and cancels the request.
     #[tsify(optional, type = "AbortSignal")]
     signal: IgnoredAny,
@@ -220,6 +263,7 @@ impl JsOptions for VolumeFromNameParams {
         Ok(rust::VolumeFromNameParams {
             environment: f.string("environment")?,
             create_if_missing: f.bool("createIfMissing")?.unwrap_or(false),
+            version: f.u32("version")?,
         })
     }
 }
@@ -307,6 +351,53 @@ pub struct SandboxCreateParams {
     /// Run the main process on a pseudo-terminal (`true`: 24 x 80, `xterm-256color`).
     #[tsify(optional, type = "boolean | PtyOptions")]
     pty: IgnoredAny,
+    /// GPU reservation, e.g. `"A100"`, `"T4:2"`, `"A100-80GB:4"`.
+    #[tsify(optional)]
+    gpu: String,
+    /// Runtime under which the sandbox runs (default: the server's choice).
+    #[tsify(optional, type = "\"gvisor\" | \"vm\"")]
+    runtime: IgnoredAny,
+    /// CIDRs the sandbox may reach (default: all). Not with `blockNetwork`.
+    #[tsify(optional)]
+    outbound_cidr_allowlist: Vec<String>,
+    /// Domains the sandbox may reach, `*.example.com` allowed (default: all). Not with
+    /// `blockNetwork`.
+    #[tsify(optional)]
+    outbound_domain_allowlist: Vec<String>,
+    /// CIDRs allowed to connect in, through tunnels and connect tokens (default: all).
+    #[tsify(optional)]
+    inbound_cidr_allowlist: Vec<String>,
+    /// Private IPv6 networking between the workspace's sandboxes. Not with `blockNetwork`.
+    #[tsify(optional)]
+    i6pn: bool,
+    /// Cloud provider to run on.
+    #[tsify(optional)]
+    cloud: String,
+    /// Regions to run in.
+    #[tsify(optional)]
+    regions: Vec<String>,
+    /// Experimental options, each a boolean or a string.
+    #[tsify(optional, type = "Record<string, boolean | string>")]
+    experimental_options: IgnoredAny,
+    /// Parent domain of the sandbox's connection subdomains (set up by Modal, Enterprise).
+    #[tsify(optional)]
+    custom_domain: String,
+    /// Give the sandbox a `MODAL_IDENTITY_TOKEN` environment variable (OIDC).
+    #[tsify(optional)]
+    include_oidc_identity_token: bool,
+    /// Allow memory snapshots of the sandbox.
+    #[tsify(optional)]
+    experimental_enable_snapshot: bool,
+    /// Not supported (this package has no `CloudBucketMount`): refused with `InvalidError`.
+    #[tsify(optional, type = "never")]
+    cloud_bucket_mounts: IgnoredAny,
+    /// Not supported (this package has no `Proxy`): refused with `InvalidError`.
+    #[tsify(optional, type = "never")]
+    proxy: IgnoredAny,
+    /// Not supported (this package has no `ExperimentalOutboundPolicy`): refused with
+    /// `InvalidError`.
+    #[tsify(optional, type = "never")]
+    experimental_outbound_policy: IgnoredAny,
     /// Aborting rejects the call with the signal's reason and cancels the request.
     #[tsify(optional, type = "AbortSignal")]
     signal: IgnoredAny,
@@ -324,6 +415,7 @@ fn record(f: &Fields, key: &str) -> Result<Record<String>> {
 impl JsOptions for SandboxCreateParams {
     type Value = rust::SandboxCreateParams;
     fn read(f: &Fields) -> Result<Self::Value> {
+        refused_create_options(f)?;
         Ok(rust::SandboxCreateParams {
             command: f.strings("command")?.unwrap_or_default(),
             cpu: f.f64("cpu")?,
@@ -351,8 +443,36 @@ impl JsOptions for SandboxCreateParams {
             )?,
             verbose: f.bool("verbose")?.unwrap_or(false),
             pty: f.nested::<PtyOptions>("pty")?,
+            gpu: f.string("gpu")?,
+            runtime: f.string("runtime")?,
+            outbound_cidr_allowlist: f.strings("outboundCidrAllowlist")?,
+            outbound_domain_allowlist: f.strings("outboundDomainAllowlist")?,
+            inbound_cidr_allowlist: f.strings("inboundCidrAllowlist")?,
+            i6pn: f.bool("i6pn")?.unwrap_or(false),
+            cloud: f.string("cloud")?,
+            regions: f.strings("regions")?.unwrap_or_default(),
+            experimental_options: f
+                .handle_record(
+                    "experimentalOptions",
+                    "an object of boolean or string values",
+                    |v| v.as_string().or_else(|| v.as_bool().map(|b| b.to_string())),
+                )?
+                .unwrap_or_default(),
+            custom_domain: f.string("customDomain")?,
+            include_oidc_identity_token: f.bool("includeOidcIdentityToken")?.unwrap_or(false),
+            experimental_enable_snapshot: f.bool("experimentalEnableSnapshot")?.unwrap_or(false),
         })
     }
+}
+
+/// The create options of Modal's JS client whose objects this package does not have.
+fn refused_create_options(f: &Fields) -> Result<()> {
+    f.refused("cloudBucketMounts", "there are no cloud bucket mounts")?;
+    f.refused("proxy", "there are no proxies")?;
+    f.refused(
+        "experimentalOutboundPolicy",
+        "there are no outbound policies (outboundCidrAllowlist and outboundDomainAllowlist are)",
+    )
 }
 
 /// A pseudo-terminal, the `pty` of `exec()` and `sandboxes.create()`.
@@ -367,10 +487,6 @@ pub struct PtyOptions {
     /// `TERM` in the program's environment (default `"xterm-256color"`).
     #[tsify(optional)]
     term: String,
-}
-
-impl Keys for PtyOptions {
-    const KEYS: &'static [&'static str] = &["rows", "cols", "term"];
 }
 
 impl JsOptions for PtyOptions {
@@ -727,8 +843,47 @@ impl JsOptions for SandboxReloadVolumesParams {
 }
 
 #[cfg(test)]
+mod client_env {
+    use super::ClientParams;
+
+    fn env(v: [&str; 4]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn the_environment_fills_what_the_options_leave_unset() {
+        let p = ClientParams::default().with_env(env(["http://h:1", "ak-1", "as-1", "dev"]));
+        assert_eq!(
+            (
+                p.endpoint.as_str(),
+                p.token_id.as_str(),
+                p.token_secret.as_str()
+            ),
+            ("http://h:1", "ak-1", "as-1")
+        );
+        assert_eq!(p.environment.as_deref(), Some("dev"));
+        // options win; tokens only without any credentials given
+        let p = ClientParams {
+            endpoint: "http://mine".into(),
+            token: Some("t".into()),
+            environment: Some("prod".into()),
+            ..Default::default()
+        }
+        .with_env(env(["http://h:1", "ak-1", "as-1", "dev"]));
+        assert_eq!(p.endpoint, "http://mine");
+        assert!(p.token_id.is_empty() && p.token_secret.is_empty());
+        assert_eq!(p.environment.as_deref(), Some("prod"));
+        // empty variables are unset; no environment at all (a browser) changes nothing
+        let p = ClientParams::default().with_env(env(["", "", "", ""]));
+        assert!(p.endpoint.is_empty() && p.environment.is_none());
+        let p = ClientParams::default().with_env(None);
+        assert!(p.endpoint.is_empty() && p.token_id.is_empty());
+    }
+}
+
+#[cfg(test)]
 mod names {
-    use std::cell::RefCell;
+    use super::super::convert::known_keys;
 
     use super::*;
 
@@ -751,9 +906,8 @@ mod names {
 
     /// The keys `T`'s reader asks for, plus `signal` (read by every call, from any object).
     fn read<T: JsOptions>() -> Vec<String> {
-        let keys = RefCell::new(vec!["signal".to_string()]);
-        let _ = T::read(&Fields::recorder(&keys));
-        let mut keys = keys.into_inner();
+        let mut keys = known_keys::<T>();
+        keys.push("signal".to_string());
         keys.sort();
         keys.dedup();
         keys
@@ -800,17 +954,10 @@ mod names {
     }
 
     #[test]
-    fn pty_options_refuse_exactly_the_undeclared_keys() {
-        let mut keys: Vec<String> = PtyOptions::KEYS.iter().map(|k| k.to_string()).collect();
-        keys.sort();
-        assert_eq!(declared(PtyOptions::DECL), keys);
-    }
-
-    #[test]
     fn the_parser_sees_declared_names() {
         assert_eq!(
             declared(SandboxCreateParams::DECL).len(),
-            21,
+            36,
             "{}",
             SandboxCreateParams::DECL
         );

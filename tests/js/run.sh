@@ -2,7 +2,8 @@
 # Unit tests of the package's hand-written files.js (Node), and packaging tests of the
 # built npm package (pkg/): smoke flows in Node, Deno and workerd
 # against a live sandboxd, a Vite production build of the README's page example, and
-# `tsc --strict` over the public types, and the gateway end to end (gateway-e2e.mjs). Also
+# `tsc --strict` over the public types and Modal-JS-style code (modal-style.ts), the parity
+# table of Modal JS's options (parity.mjs), and the gateway end to end (gateway-e2e.mjs). Also
 # the crate's plain `wasm-pack build --release` for each target, instantiated in Node and
 # Deno (wasm-pack-targets.sh). Needs
 # pkg/ built and SANDBOXD_URL, SANDBOXD_TOKEN_ID, SANDBOXD_TOKEN_SECRET
@@ -27,6 +28,9 @@ run files.js node --test --test-reporter=dot files-unit.mjs
 run "wasm-pack targets" bash wasm-pack-targets.sh
 run mintToken node mint-token-fuzz.mjs
 run node node node-smoke.mjs
+# Modal JS parity: its create/exec option keys, read from modal@0.11.1's index.d.ts
+# (tests/conformance's node_modules, installed by scripts/setup.sh), each sent or refused
+run "modal js parity" node parity.mjs
 run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-env deno-smoke.mjs
 
 workerd_smoke() {

@@ -1,0 +1,53 @@
+// `tsc --strict`: code written in the shapes of Modal's JS client (modal@0.11.1) — its
+// calls, its option objects with every create and exec key this package sends — compiles
+// against this package's types unchanged.
+import { ModalClient, Probe, InvalidError, NotFoundError } from "modal-wasm";
+import type { SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox } from "modal-wasm";
+
+export async function modalStyle(): Promise<void> {
+  // configured by MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET in Node and Deno
+  const modal = new ModalClient();
+  new ModalClient({ tokenId: "ak-1", tokenSecret: "as-1", environment: "main", endpoint: "http://127.0.0.1:8080", timeoutMs: 10_000, maxRetries: 3 });
+  const app = await modal.apps.fromName("libmodal-example", { createIfMissing: true });
+  const image = modal.images.fromRegistry("python:3.13-slim");
+  const secret = await modal.secrets.fromName("libmodal-secret", { environment: "main", requiredKeys: ["A"] });
+  const inline = await modal.secrets.fromObject({ B: "2" }, { environment: "main" });
+  const volume = await modal.volumes.fromName("libmodal-volume", { createIfMissing: true, version: 2 });
+  const params: SandboxCreateParams = {
+    cpu: 1, cpuLimit: 2, memoryMiB: 512, memoryLimitMiB: 1024, runtime: "gvisor", gpu: "T4",
+    timeoutMs: 600_000, idleTimeoutMs: 60_000, workdir: "/repo", command: ["sleep", "infinity"],
+    env: { A: "1" }, secrets: [secret, inline], volumes: { "/data": volume }, pty: false,
+    encryptedPorts: [8080], h2Ports: [8443], unencryptedPorts: [8081], blockNetwork: false,
+    outboundCidrAllowlist: ["10.0.0.0/8"], outboundDomainAllowlist: ["*.example.com"],
+    inboundCidrAllowlist: ["0.0.0.0/0"], i6pn: false, cloud: "aws", regions: ["us-east-1"],
+    verbose: true, readinessProbe: Probe.withTcp(8080, { intervalMs: 100 }), name: "my-sandbox",
+    tags: { team: "a" }, experimentalOptions: { flag: true, mode: "fast" },
+    customDomain: "sb.example.com", includeOidcIdentityToken: true, experimentalEnableSnapshot: false,
+  };
+  const sb: Sandbox = await modal.sandboxes.create(app, image, params);
+  const execParams: SandboxExecParams = {
+    mode: "text", stdout: "pipe", stderr: "ignore", workdir: "/", timeoutMs: 5000,
+    env: { C: "3" }, secrets: [secret], pty: false,
+  };
+  const p = await sb.exec(["python", "-c", "print('hello')"], execParams);
+  const out: string = await p.stdout.readText();
+  const code: number = await p.wait();
+  void out; void code;
+  const list: SandboxListParams = { appId: app.appId, tags: { team: "a" }, environment: "main" };
+  for await (const s of modal.sandboxes.list(list)) void s.sandboxId;
+  const fromName: SandboxFromNameParams = { environment: "main", includeTerminated: true };
+  const same: Sandbox = await modal.sandboxes.fromName("libmodal-example", "my-sandbox", fromName);
+  const exit: number = await same.wait();
+  void exit;
+  await sb.terminate();
+  try {
+    await modal.sandboxes.fromId("sb-missing");
+  } catch (e) {
+    if (e instanceof NotFoundError || e instanceof InvalidError) console.log(e.message);
+  }
+  // what this package refuses is a type error too
+  // @ts-expect-error cloud bucket mounts do not exist here
+  await modal.sandboxes.create(app, image, { cloudBucketMounts: {} });
+  // @ts-expect-error Modal's renamed option
+  await modal.sandboxes.create(app, image, { timeout: 600 });
+}

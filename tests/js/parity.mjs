@@ -1,0 +1,254 @@
+// Parity with Modal's JS client (modal@0.11.1): a table of Modal-JS-style calls run against
+// the built package in Node and a live sandboxd. Every option key of Modal's
+// SandboxCreateParams and SandboxExecParams, read from its index.d.ts here (so a key it
+// adds fails this test until the table has it), is either sent on the wire as Modal's
+// client sends it (seen by a recording proxy in front of sandboxd) or refused with an
+// InvalidError naming it. Where sandboxd cannot do what is sent (gpu, regions, ...), a
+// refusal from the server is accepted: the request carried the option.
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import * as modal from "modal-wasm";
+
+const { ModalClient, Probe, InvalidError } = modal;
+const env = process.env;
+const DTS = new URL("../conformance/node_modules/modal/dist/index.d.ts", import.meta.url);
+
+// ---- Modal's declared option keys --------------------------------------------------------
+const dts = readFileSync(DTS, "utf8");
+function declaredKeys(type) {
+  const start = dts.indexOf(`type ${type} = {`);
+  if (start < 0) throw new Error(`${type} not found in modal's index.d.ts`);
+  const keys = [];
+  let depth = 0;
+  for (const line of dts.slice(start).split("\n")) {
+    if (depth === 1) {
+      const m = line.match(/^\s*(\w+)\??:/);
+      if (m) keys.push(m[1]);
+    }
+    depth += (line.match(/{/g) || []).length - (line.match(/}/g) || []).length;
+    if (depth === 0 && keys.length) break;
+  }
+  return keys;
+}
+
+// ---- a recording proxy: every request body by RPC name, then forwarded ------------------
+const upstream = new URL(env.SANDBOXD_URL);
+const seen = new Map(); // rpc name -> [request message bytes]
+const proxy = http.createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    const body = Buffer.concat(chunks);
+    const rpc = req.url.split("/").pop();
+    // gRPC-web: one frame, 1 flag byte and a 4-byte length before the message
+    if (body.length >= 5) (seen.get(rpc) ?? seen.set(rpc, []).get(rpc)).push(body.subarray(5));
+    const up = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method,
+      headers: { ...req.headers, host: upstream.host } }, (r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); });
+    up.on("error", (e) => { res.destroy(e); });
+    up.end(body);
+  });
+});
+await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+const endpoint = `http://127.0.0.1:${proxy.address().port}`;
+
+// ---- a protobuf reader: field number -> values (varints as numbers, the rest bytes) ----
+function fields(buf) {
+  const out = {};
+  let i = 0;
+  const varint = () => { let n = 0, s = 0, b; do { b = buf[i++]; n += (b & 0x7f) * 2 ** s; s += 7; } while (b & 0x80); return n; };
+  while (i < buf.length) {
+    const tag = varint(), no = Math.floor(tag / 8), wt = tag & 7;
+    let v;
+    if (wt === 0) v = varint();
+    else if (wt === 2) { const n = varint(); v = buf.subarray(i, i + n); i += n; }
+    else if (wt === 1) { v = buf.subarray(i, i + 8); i += 8; }
+    else if (wt === 5) { v = buf.subarray(i, i + 4); i += 4; }
+    else throw new Error(`wire type ${wt}`);
+    (out[no] ??= []).push(v);
+  }
+  return out;
+}
+// the value at a path of field numbers (each through the first occurrence)
+function at(msg, ...path) {
+  let v = msg;
+  for (const [k, no] of path.entries()) {
+    const f = fields(v)[no];
+    if (!f) return undefined;
+    v = k === path.length - 1 ? f : f[0];
+  }
+  return v;
+}
+const str = (v) => v && Buffer.from(v[0]).toString();
+const num = (v) => v && v[0];
+
+// ---- the client ----------------------------------------------------------------------------
+const client = new ModalClient({ endpoint, tokenId: env.SANDBOXD_TOKEN_ID, tokenSecret: env.SANDBOXD_TOKEN_SECRET });
+const app = await client.apps.fromName("parity", { createIfMissing: true });
+const image = client.images.fromRegistry("alpine:3.21");
+const secret = await client.secrets.fromObject({ PARITY_SECRET: "s3" });
+const volume = await client.volumes.fromName("parity-vol", { createIfMissing: true });
+
+let failures = 0, checks = 0;
+function check(ok, what) {
+  checks++;
+  if (!ok) { failures++; console.error(`FAIL ${what}`); }
+}
+
+// A create's request as sent (the definition, and the request) and how it ended.
+async function createAndCapture(params) {
+  seen.delete("SandboxCreateV2");
+  let sb, error;
+  try { sb = await client.sandboxes.create(app, image, params); } catch (e) { error = e; }
+  const reqs = seen.get("SandboxCreateV2") ?? [];
+  if (sb) await sb.terminate().catch(() => {});
+  const req = reqs.at(-1);
+  return { req, def: req && at(req, 2)?.[0], error, sent: reqs.length > 0 };
+}
+
+// ---- SandboxCreateParams: key -> [params, check of the request's definition `d` / request `r`]
+const CREATE_SENT = {
+  cpu: [{ cpu: 0.5 }, (d) => num(at(d, 5, 3)) === 500],
+  cpuLimit: [{ cpu: 0.5, cpuLimit: 1 }, (d) => num(at(d, 5, 7)) === 1000],
+  memoryMiB: [{ memoryMiB: 256 }, (d) => num(at(d, 5, 2)) === 256],
+  memoryLimitMiB: [{ memoryMiB: 256, memoryLimitMiB: 512 }, (d) => num(at(d, 5, 5)) === 512],
+  runtime: [{ runtime: "gvisor" }, (d) => str(at(d, 28)) === "gvisor"],
+  gpu: [{ gpu: "t4:2" }, (d) => num(at(d, 5, 4, 2)) === 2 && str(at(d, 5, 4, 4)) === "T4"],
+  timeoutMs: [{ timeoutMs: 60_000 }, (d) => num(at(d, 7)) === 60],
+  idleTimeoutMs: [{ idleTimeoutMs: 10_000 }, (d) => num(at(d, 33)) === 10],
+  workdir: [{ workdir: "/tmp" }, (d) => str(at(d, 8)) === "/tmp"],
+  command: [{ command: ["sleep", "30"] }, (d) => at(d, 1)?.map(String).join(" ") === "sleep 30"],
+  env: [{ env: { A: "1" } }, (_, r) => Buffer.from(at(r, 6)[0]).includes("A")],
+  secrets: [{ secrets: [secret] }, (_, r) => str(at(r, 6, 1)) === secret.secretId],
+  volumes: [{ volumes: { "/mnt/v": volume } }, (d) => str(at(d, 13, 2)) === "/mnt/v"],
+  pty: [{ pty: true }, (d) => num(at(d, 15, 1)) === 1],
+  encryptedPorts: [{ encryptedPorts: [8080] }, (d) => num(at(d, 20, 1, 1)) === 8080],
+  h2Ports: [{ h2Ports: [8443] }, (d) => num(at(d, 20, 1, 1)) === 8443 && num(at(d, 20, 1, 3)) === 1],
+  unencryptedPorts: [{ unencryptedPorts: [8081] }, (d) => num(at(d, 20, 1, 2)) === 1],
+  blockNetwork: [{ blockNetwork: true }, (d) => num(at(d, 22, 1)) === 2],
+  outboundCidrAllowlist: [{ outboundCidrAllowlist: ["10.0.0.0/8"] }, (d) => num(at(d, 22, 1)) === 3 && str(at(d, 22, 2)) === "10.0.0.0/8"],
+  outboundDomainAllowlist: [{ outboundDomainAllowlist: ["example.com"] }, (d) => num(at(d, 22, 1)) === 3 && str(at(d, 22, 3)) === "example.com"],
+  inboundCidrAllowlist: [{ inboundCidrAllowlist: ["10.0.0.0/8"] }, (d) => str(at(d, 39)) === "10.0.0.0/8"],
+  i6pn: [{ i6pn: true }, (d) => num(at(d, 21)) === 1],
+  cloud: [{ cloud: "aws" }, (d) => str(at(d, 26)) === "aws"],
+  regions: [{ regions: ["us-east-1"] }, (d) => str(at(d, 17, 4)) === "us-east-1"],
+  verbose: [{ verbose: true }, (d) => num(at(d, 29)) === 1],
+  readinessProbe: [{ readinessProbe: Probe.withTcp(8080) }, (d) => num(at(d, 38, 1)) === 8080],
+  name: [{ name: `parity-${process.pid}` }, (d) => str(at(d, 30)) === `parity-${process.pid}`],
+  tags: [{ tags: { team: "a" } }, (_, r) => str(at(r, 4, 1)) === "team" && str(at(r, 4, 2)) === "a"],
+  experimentalOptions: [{ experimentalOptions: { x: true } }, (d) => str(at(d, 41, 1)) === "x" && str(at(d, 41, 2)) === "true"],
+  customDomain: [{ customDomain: "sb.example.com" }, (d) => str(at(d, 36)) === "sb.example.com"],
+  includeOidcIdentityToken: [{ includeOidcIdentityToken: true }, (d) => num(at(d, 37)) === 1],
+  experimentalEnableSnapshot: [{ experimentalEnableSnapshot: true }, (d) => num(at(d, 24)) === 1],
+};
+// Refused by this package (documented): the objects they take do not exist here.
+const CREATE_REFUSED = {
+  cloudBucketMounts: { "/mnt/b": {} },
+  proxy: { proxyId: "pr-1" },
+  experimentalOutboundPolicy: {},
+};
+// Modal's JS client's renamed keys, refused with its words.
+const RENAMED = { memory: "memoryMiB", memoryLimit: "memoryLimitMiB", timeout: "timeoutMs", idleTimeout: "idleTimeoutMs", cidrAllowlist: "outboundCidrAllowlist" };
+
+const createKeys = declaredKeys("SandboxCreateParams");
+check(createKeys.length >= 30, `SandboxCreateParams keys read from modal's index.d.ts: ${createKeys.length}`);
+for (const key of createKeys) {
+  check(key in CREATE_SENT || key in CREATE_REFUSED, `create option '${key}' of Modal's JS client is neither sent nor refused in this table`);
+}
+// the default open network, a baseline for the outbound checks
+const base = await createAndCapture({});
+check(base.sent && num(at(base.def, 22, 1)) === 1, "create without options: network OPEN");
+for (const [key, [params, ok]] of Object.entries(CREATE_SENT)) {
+  const { req, def, error, sent } = await createAndCapture(params);
+  check(sent, `create ${key}: a request was sent (${error?.message})`);
+  if (!sent) continue;
+  check(ok(def, req), `create ${key}: sent as Modal's JS client sends it`);
+  // sandboxd may refuse what it cannot do: the server's answer, never a client-side drop
+  check(!error || error.grpcStatus !== undefined, `create ${key}: ${error?.name}: ${error?.message}`);
+  if (error) console.log(`  create ${key}: sandboxd answered ${error.name}: ${error.message}`);
+}
+for (const [key, value] of Object.entries(CREATE_REFUSED)) {
+  const { error, sent } = await createAndCapture({ [key]: value });
+  check(!sent && error instanceof InvalidError && error.message.includes(key), `create ${key}: refused, got ${error?.message}`);
+}
+for (const [old, now] of Object.entries(RENAMED)) {
+  const { error, sent } = await createAndCapture({ [old]: 1 });
+  check(!sent && error instanceof InvalidError && error.message === `Parameter '${old}' has been renamed to '${now}'.`, `create ${old}: renamed, got ${error?.message}`);
+}
+{
+  const { error, sent } = await createAndCapture({ timoutMs: 60_000 });
+  check(!sent && error instanceof InvalidError && error.message.includes("did you mean 'timeoutMs'"), `create timoutMs: suggestion, got ${error?.message}`);
+}
+
+// ---- SandboxExecParams: each key's effect on a real command --------------------------------
+const sb = await client.sandboxes.create(app, image, { command: ["sleep", "120"] });
+async function run(argv, params) {
+  const p = await sb.exec(argv, params);
+  const [out, err, code] = await Promise.all([p.stdout.readText?.() ?? read(p.stdout), read(p.stderr), p.wait()]);
+  return { out, err, code };
+}
+async function read(stream) {
+  const parts = [];
+  for await (const c of stream) parts.push(c);
+  return parts;
+}
+const EXEC = {
+  mode: async () => { const p = await sb.exec(["echo", "hi"], { mode: "binary" }); const c = await read(p.stdout); await p.wait(); return c.length > 0 && c.every((x) => x instanceof Uint8Array); },
+  stdout: async () => (await run(["echo", "hi"], { stdout: "ignore" })).out === "",
+  stderr: async () => (await run(["sh", "-c", "echo e >&2"], { stderr: "ignore" })).err.length === 0,
+  workdir: async () => (await run(["pwd"], { workdir: "/tmp" })).out.trim() === "/tmp",
+  timeoutMs: async () => (await run(["sleep", "30"], { timeoutMs: 1000 })).code !== 0,
+  env: async () => (await run(["sh", "-c", "echo $A"], { env: { A: "x1" } })).out.trim() === "x1",
+  secrets: async () => (await run(["sh", "-c", "echo $PARITY_SECRET"], { secrets: [secret] })).out.trim() === "s3",
+  pty: async () => (await run(["sh", "-c", "tty"], { pty: true, mode: "text" })).out.includes("/dev/pts"),
+};
+const execKeys = declaredKeys("SandboxExecParams");
+check(execKeys.length >= 8, `SandboxExecParams keys read from modal's index.d.ts: ${execKeys.length}`);
+for (const key of execKeys) {
+  if (!(key in EXEC)) { check(false, `exec option '${key}' of Modal's JS client is not in this table`); continue; }
+  let ok = false, why = "";
+  try { ok = await EXEC[key](); } catch (e) { why = `${e.name}: ${e.message}`; }
+  check(ok, `exec ${key} ${why}`);
+}
+for (const [params, expected] of [
+  [{ timeout: 1000 }, "Parameter 'timeout' has been renamed to 'timeoutMs'."],
+  [{ workDir: "/tmp" }, "unknown option 'workDir' in params (did you mean 'workdir'?)"],
+]) {
+  const e = await sb.exec(["true"], params).then(() => null, (e) => e);
+  check(e instanceof InvalidError && e.message === expected, `exec ${Object.keys(params)[0]}: got ${e?.message}`);
+}
+
+// ---- fromName, list ---------------------------------------------------------------------------
+const named = await client.sandboxes.create(app, image, { name: `parity-named-${process.pid}`, tags: { parity: "1" } });
+const back = await client.sandboxes.fromName("parity", `parity-named-${process.pid}`, { environment: undefined, includeTerminated: false });
+check(back.sandboxId === named.sandboxId, "sandboxes.fromName");
+for (const key of declaredKeys("SandboxFromNameParams")) check(["environment", "includeTerminated"].includes(key), `fromName option '${key}' not handled`);
+const listed = [];
+for await (const s of client.sandboxes.list({ appId: app.appId, tags: { parity: "1" } })) listed.push(s.sandboxId);
+check(listed.length === 1 && listed[0] === named.sandboxId, `sandboxes.list({ appId, tags }): ${listed}`);
+for (const key of declaredKeys("SandboxListParams")) check(["appId", "tags", "environment"].includes(key), `list option '${key}' not handled`);
+await named.terminate();
+await sb.terminate();
+
+// ---- the client's configuration -----------------------------------------------------------------
+{
+  const saved = { ...process.env };
+  Object.assign(process.env, { MODAL_SERVER_URL: endpoint, MODAL_TOKEN_ID: env.SANDBOXD_TOKEN_ID, MODAL_TOKEN_SECRET: env.SANDBOXD_TOKEN_SECRET });
+  delete process.env.MODAL_ENVIRONMENT;
+  const fromEnv = new ModalClient();
+  const a = await fromEnv.apps.fromName("parity");
+  check(a.appId === app.appId, "new ModalClient() reads MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET");
+  process.env.MODAL_ENVIRONMENT = "no-such-env-" + process.pid;
+  const e = await new ModalClient({ maxRetries: 0, timeoutMs: 30_000 }).apps.fromName("parity").then(() => null, (e) => e);
+  check(e !== null, "MODAL_ENVIRONMENT is the default environment (an unknown one is refused)");
+  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+  Object.assign(process.env, saved);
+  const bad = (() => { try { new ModalClient({ endpoint, timeout: 5 }); } catch (e) { return e; } })();
+  check(bad instanceof InvalidError && bad.message === "Parameter 'timeout' has been renamed to 'timeoutMs'.", `ModalClient timeout: ${bad?.message}`);
+  const none = (() => { try { new ModalClient(); } catch (e) { return e; } })();
+  check(none instanceof InvalidError && none.message.includes("MODAL_SERVER_URL"), `ModalClient() without MODAL_SERVER_URL: ${none?.message}`);
+}
+
+client.close();
+proxy.close();
+console.log(`parity with modal@0.11.1: ${checks - failures}/${checks} checks passed (${createKeys.length} create and ${execKeys.length} exec option keys)`);
+process.exit(failures ? 1 : 0);
