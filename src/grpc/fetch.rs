@@ -32,7 +32,9 @@ impl Chunk for Uint8Array {
         // straight into the spare capacity: no zero-filling first
         let n = self.length() as usize;
         buf.reserve(n);
-        let copied = self.copy_to_uninit(&mut buf.spare_capacity_mut()[..n]).len();
+        let copied = self
+            .copy_to_uninit(&mut buf.spare_capacity_mut()[..n])
+            .len();
         // SAFETY: the `copied` (= n) bytes after the old length were just written
         unsafe { buf.set_len(buf.len() + copied) };
     }

@@ -414,54 +414,57 @@ fn record(f: &Fields, key: &str) -> Result<Record<String>> {
 
 impl JsOptions for SandboxCreateParams {
     type Value = rust::SandboxCreateParams;
+    #[allow(clippy::field_reassign_with_default)] // the point: see below
     fn read(f: &Fields) -> Result<Self::Value> {
         refused_create_options(f)?;
-        Ok(rust::SandboxCreateParams {
-            command: f.strings("command")?.unwrap_or_default(),
-            cpu: f.f64("cpu")?,
-            cpu_limit: f.f64("cpuLimit")?,
-            memory_mib: f.u32("memoryMiB")?,
-            memory_limit_mib: f.u32("memoryLimitMiB")?,
-            timeout: f.duration("timeoutMs")?,
-            idle_timeout: f.duration("idleTimeoutMs")?,
-            workdir: f.string("workdir")?,
-            env: record(f, "env")?,
-            secrets: secrets(f)?,
-            volumes: f
-                .handle_record("volumes", "an object of Volume values", volume_of)?
-                .unwrap_or_default(),
-            encrypted_ports: f.u32s("encryptedPorts")?.unwrap_or_default(),
-            h2_ports: f.u32s("h2Ports")?.unwrap_or_default(),
-            unencrypted_ports: f.u32s("unencryptedPorts")?.unwrap_or_default(),
-            block_network: f.bool("blockNetwork")?.unwrap_or(false),
-            name: f.string("name")?,
-            tags: record(f, "tags")?,
-            readiness_probe: f.handle(
-                "readinessProbe",
-                "a Probe (from Probe.withTcp() or Probe.withExec())",
-                probe_of,
-            )?,
-            verbose: f.bool("verbose")?.unwrap_or(false),
-            pty: f.nested::<PtyOptions>("pty")?,
-            gpu: f.string("gpu")?,
-            runtime: f.string("runtime")?,
-            outbound_cidr_allowlist: f.strings("outboundCidrAllowlist")?,
-            outbound_domain_allowlist: f.strings("outboundDomainAllowlist")?,
-            inbound_cidr_allowlist: f.strings("inboundCidrAllowlist")?,
-            i6pn: f.bool("i6pn")?.unwrap_or(false),
-            cloud: f.string("cloud")?,
-            regions: f.strings("regions")?.unwrap_or_default(),
-            experimental_options: f
-                .handle_record(
-                    "experimentalOptions",
-                    "an object of boolean or string values",
-                    |v| v.as_string().or_else(|| v.as_bool().map(|b| b.to_string())),
-                )?
-                .unwrap_or_default(),
-            custom_domain: f.string("customDomain")?,
-            include_oidc_identity_token: f.bool("includeOidcIdentityToken")?.unwrap_or(false),
-            experimental_enable_snapshot: f.bool("experimentalEnableSnapshot")?.unwrap_or(false),
-        })
+        // field by field into one value: a struct literal with a `?` per field made a
+        // cleanup path per field for all the fields before it (11.7 -> 8.8 KB of wasm)
+        let mut p = rust::SandboxCreateParams::default();
+        p.command = f.strings("command")?.unwrap_or_default();
+        p.cpu = f.f64("cpu")?;
+        p.cpu_limit = f.f64("cpuLimit")?;
+        p.memory_mib = f.u32("memoryMiB")?;
+        p.memory_limit_mib = f.u32("memoryLimitMiB")?;
+        p.timeout = f.duration("timeoutMs")?;
+        p.idle_timeout = f.duration("idleTimeoutMs")?;
+        p.workdir = f.string("workdir")?;
+        p.env = record(f, "env")?;
+        p.secrets = secrets(f)?;
+        p.volumes = f
+            .handle_record("volumes", "an object of Volume values", volume_of)?
+            .unwrap_or_default();
+        p.encrypted_ports = f.u32s("encryptedPorts")?.unwrap_or_default();
+        p.h2_ports = f.u32s("h2Ports")?.unwrap_or_default();
+        p.unencrypted_ports = f.u32s("unencryptedPorts")?.unwrap_or_default();
+        p.block_network = f.bool("blockNetwork")?.unwrap_or(false);
+        p.name = f.string("name")?;
+        p.tags = record(f, "tags")?;
+        p.readiness_probe = f.handle(
+            "readinessProbe",
+            "a Probe (from Probe.withTcp() or Probe.withExec())",
+            probe_of,
+        )?;
+        p.verbose = f.bool("verbose")?.unwrap_or(false);
+        p.pty = f.nested::<PtyOptions>("pty")?;
+        p.gpu = f.string("gpu")?;
+        p.runtime = f.string("runtime")?;
+        p.outbound_cidr_allowlist = f.strings("outboundCidrAllowlist")?;
+        p.outbound_domain_allowlist = f.strings("outboundDomainAllowlist")?;
+        p.inbound_cidr_allowlist = f.strings("inboundCidrAllowlist")?;
+        p.i6pn = f.bool("i6pn")?.unwrap_or(false);
+        p.cloud = f.string("cloud")?;
+        p.regions = f.strings("regions")?.unwrap_or_default();
+        p.experimental_options = f
+            .handle_record(
+                "experimentalOptions",
+                "an object of boolean or string values",
+                |v| v.as_string().or_else(|| v.as_bool().map(|b| b.to_string())),
+            )?
+            .unwrap_or_default();
+        p.custom_domain = f.string("customDomain")?;
+        p.include_oidc_identity_token = f.bool("includeOidcIdentityToken")?.unwrap_or(false);
+        p.experimental_enable_snapshot = f.bool("experimentalEnableSnapshot")?.unwrap_or(false);
+        Ok(p)
     }
 }
 
