@@ -109,9 +109,15 @@ impl ErrorKind {
     }
 }
 
-/// An SDK error: kind, message, and (when it came from the server) the gRPC status code.
+/// An SDK error: kind, message, and (when it came from the server) the gRPC status code;
+/// its fields are [`ErrorData`]'s. One pointer wide, so that every `Result` stays small
+/// (moving a 40-byte error through each `?` cost the package kilobytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorData>);
+
+/// What an [`Error`] holds (an `Error` derefs to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorData {
     /// What went wrong.
     pub kind: ErrorKind,
     /// Human-readable message.
@@ -122,15 +128,35 @@ pub struct Error {
     pub cause: Option<String>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorData {
+        &mut self.0
+    }
+}
+
+impl From<ErrorData> for Error {
+    fn from(data: ErrorData) -> Self {
+        Error(Box::new(data))
+    }
+}
+
 impl Error {
     /// A new error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        ErrorData {
             kind,
             message: message.into(),
             grpc_status: None,
             cause: None,
         }
+        .into()
     }
 
     /// Shorthand for an [`ErrorKind::Invalid`] error.
@@ -149,12 +175,13 @@ impl Error {
         if message.is_empty() {
             message = format!("gRPC call failed with status {}", status.code().name());
         }
-        Error {
+        ErrorData {
             kind: ErrorKind::from_grpc(status.code()),
             message,
             grpc_status: Some(status.code() as i32),
             cause: None,
         }
+        .into()
     }
 }
 

@@ -82,7 +82,7 @@ mod wire;
 
 pub use client::{Apps, Client, ClientBuilder, Images, SandboxList, Sandboxes, Secrets, Volumes};
 pub use credentials::{Credentials, TokenSource};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorData, ErrorKind, Result};
 pub use filesystem::{OnProgress, Progress, SandboxFilesystem};
 pub use fs::{FileInfo, FileType};
 pub use objects::{App, Image, Probe, ProbeCheck, Secret, Volume};

@@ -716,7 +716,10 @@ mod tests {
                 ..Default::default()
             };
             f(&mut p);
-            sandbox_create_request("a", "i", &p).unwrap_err().message
+            sandbox_create_request("a", "i", &p)
+                .unwrap_err()
+                .message
+                .clone()
         };
         assert!(blocked(|p| p.outbound_cidr_allowlist = Some(vec![]))
             .starts_with("outboundCidrAllowlist cannot be used"));

@@ -98,9 +98,10 @@ fn token_source(f: js_sys::Function) -> TokenSource {
     Rc::new(move || {
         let f = f.clone();
         Box::pin(async move {
-            let auth = |what: &str, cause: Option<JsValue>| Error {
-                cause: cause.map(|c| convert::error_text(&c)),
-                ..Error::new(ErrorKind::Auth, what.to_string())
+            let auth = |what: &str, cause: Option<JsValue>| {
+                let mut e = Error::new(ErrorKind::Auth, what.to_string());
+                e.cause = cause.map(|c| convert::error_text(&c));
+                e
             };
             let v = f
                 .call0(&JsValue::UNDEFINED)
