@@ -107,28 +107,23 @@ impl Code {
     }
 }
 
-/// A gRPC status: code and message.
+/// A gRPC status: code and message (one pointer wide, like the SDK's `Error`, so that
+/// the transport's `Result`s stay small).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Status {
-    code: Code,
-    message: String,
-}
+pub struct Status(Box<(Code, String)>);
 
 impl Status {
     /// A status of `code` with `message`.
     pub fn new(code: Code, message: impl Into<String>) -> Status {
-        Status {
-            code,
-            message: message.into(),
-        }
+        Status(Box::new((code, message.into())))
     }
     /// The code.
     pub fn code(&self) -> Code {
-        self.code
+        self.0 .0
     }
     /// The message (percent-decoded `grpc-message`).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0 .1
     }
     /// `CANCELLED`
     pub fn cancelled(m: impl Into<String>) -> Status {
@@ -171,9 +166,9 @@ impl Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code.name())?;
+        f.write_str(self.code().name())?;
         f.write_str(": ")?;
-        f.write_str(&self.message)
+        f.write_str(self.message())
     }
 }
 
