@@ -10,7 +10,7 @@ use modal_proto::rpcs::{task_command_router as tcr_rpc, terminal as terminal_rpc
 use modal_proto::task_command_router as tcr;
 use modal_proto::terminal::TerminalResizeRequest;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exit::exec_exit_code;
 use crate::js;
 use crate::retry::Backoff;
@@ -166,6 +166,9 @@ struct ProcInner {
     no_resize: Cell<bool>,
     stdin: Stdin,
     returncode: Cell<Option<i32>>,
+    /// When the exec's `timeout` runs out (ms since the epoch): `wait` and `poll` stop
+    /// there, as Modal JS's do.
+    deadline: Option<f64>,
 }
 
 impl std::fmt::Debug for ContainerProcess {
@@ -185,6 +188,7 @@ impl ContainerProcess {
         pipe_stderr: bool,
         pty: bool,
         stdin_offset: u64,
+        deadline: Option<f64>,
     ) -> Self {
         ContainerProcess {
             inner: Rc::new(ProcInner {
@@ -195,6 +199,7 @@ impl ContainerProcess {
                 pty,
                 no_resize: Cell::new(false),
                 returncode: Cell::new(None),
+                deadline,
             }),
         }
     }
@@ -282,15 +287,45 @@ impl ContainerProcess {
         self.inner.returncode.get()
     }
 
-    /// Waits for the command to exit: its exit code (128 + signal if killed).
+    /// Sends EOF to stdin at once, past a write in flight or one that failed. Like Modal
+    /// JS's `closeStdin`, a failure to send it is not an error (the command may be gone).
+    pub async fn close_stdin(&self) {
+        let _ = self.inner.stdin.close_now().await;
+    }
+
+    /// `Timeout` once the exec's deadline has passed; else the milliseconds left (`None`:
+    /// no deadline).
+    pub(crate) fn time_left(&self, doing: &str) -> Result<Option<u32>> {
+        let Some(deadline) = self.inner.deadline else {
+            return Ok(None);
+        };
+        let left = deadline - js::now_ms();
+        if left > 0.0 {
+            return Ok(Some(left.min(u32::MAX.into()) as u32));
+        }
+        Err(Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "Deadline exceeded while {doing} for exec {}",
+                self.exec_id()
+            ),
+        ))
+    }
+
+    /// Waits for the command to exit: its exit code (128 + signal if killed). With an exec
+    /// `timeout`, fails with `Timeout` once it has run out (the server stops the command
+    /// then; the JS `wait()` also stops waiting at that moment, as Modal JS's does).
     pub async fn wait(&self) -> Result<i32> {
+        self.time_left("waiting")?;
         let code = self.inner.exec.wait().await?;
         self.inner.returncode.set(Some(code));
         Ok(code)
     }
 
-    /// The exit code if the command has exited, else `None` (no waiting).
+    /// The exit code if the command has exited, else `None` (no waiting); `Timeout` once
+    /// the exec's `timeout` has run out.
     pub async fn poll(&self) -> Result<Option<i32>> {
+        self.time_left("polling")?;
         let code = self.inner.exec.poll().await?;
         if code.is_some() {
             self.inner.returncode.set(code);

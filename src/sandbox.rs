@@ -178,6 +178,13 @@ impl Sandbox {
 
     async fn wait_once(&self, timeout: f32) -> Result<Option<i32>> {
         self.check()?;
+        self.wait_call(timeout).await
+    }
+
+    /// One `SandboxWait`, on a detached handle too (`wait` works after `detach`, as in
+    /// Modal JS).
+    async fn wait_call(&self, timeout: f32) -> Result<Option<i32>> {
+        self.router().conn.check_open()?;
         let req = pb::SandboxWaitRequest {
             sandbox_id: self.id().to_string(),
             timeout,
@@ -238,6 +245,10 @@ impl Sandbox {
             params.stderr == StdioBehavior::Pipe,
             params.pty.is_some(),
             0,
+            // Modal JS: a deadline when `timeoutMs` is set and not 0
+            (params.timeout)
+                .filter(|d| !d.is_zero())
+                .map(|d| js::now_ms() + crate::duration::ms(d) as f64),
         ))
     }
 
@@ -256,7 +267,7 @@ impl Sandbox {
             exec_id: exec_id.to_string(),
         };
         let written = exec.stdin_written().await?;
-        Ok(ContainerProcess::new(exec, true, true, pty, written))
+        Ok(ContainerProcess::new(exec, true, true, pty, written, None))
     }
 
     fn output(&self, fd: tcr::SandboxStdioFileDescriptor) -> OutputStream {
@@ -301,9 +312,10 @@ impl Sandbox {
     }
 
     /// Waits for the sandbox to finish: its return code.
+    /// Works on a detached handle too.
     pub async fn wait(&self) -> Result<i32> {
         loop {
-            if let Some(code) = self.wait_once(10.0).await? {
+            if let Some(code) = self.wait_call(10.0).await? {
                 return Ok(code);
             }
         }
@@ -335,7 +347,7 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Forgets this handle (and its clones): later calls fail with `ClientClosed`. The
+    /// Forgets this handle (and its clones): later calls but [`wait`](Self::wait) fail with `ClientClosed`. The
     /// sandbox keeps running.
     pub fn detach(&self) {
         self.inner.detached.set(true);
@@ -375,6 +387,9 @@ impl Sandbox {
         let limit = timeout.unwrap_or(Duration::from_secs(300));
         let ms = crate::duration::ms(limit) as f64;
         self.check()?;
+        if ms <= 0.0 {
+            return Err(Error::invalid("timeoutMs must be positive, got 0"));
+        }
         let deadline = js::now_ms() + ms;
         let task_id = self.task_id().await?;
         // The server answers DEADLINE_EXCEEDED when its wait runs out: that is the answer,

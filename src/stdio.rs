@@ -366,6 +366,17 @@ impl Stdin {
         let mut me = self.clone();
         SinkExt::<Bytes>::close(&mut me).await
     }
+
+    /// Sends EOF at once, past a write in flight or one that failed (Modal JS's
+    /// `closeStdin`); later writes fail with `ClientClosed`.
+    pub async fn close_now(&self) -> Result<()> {
+        let (write, offset) = {
+            let mut sink = self.0.borrow_mut();
+            sink.eof_sent = true;
+            (sink.write.clone(), sink.offset)
+        };
+        write(offset, Bytes::new(), true).await
+    }
 }
 
 impl Sink<Bytes> for Stdin {
@@ -548,5 +559,32 @@ mod tests {
             ]
         );
         assert!(block_on(sink.send(Bytes::from_static(b"x"))).is_err());
+    }
+
+    #[test]
+    fn close_now_sends_eof_at_the_written_offset_past_a_failed_write() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let write: Writer = Rc::new(move |off, data, eof| {
+            l.borrow_mut().push((off, data.len(), eof));
+            let fail = data.len() == 2;
+            Box::pin(async move {
+                match fail {
+                    true => Err(Error::invalid("write failed")),
+                    false => Ok(()),
+                }
+            })
+        });
+        let stdin = Stdin::new(write);
+        block_on(async {
+            stdin.write(Bytes::from_static(b"abc")).await.unwrap();
+            assert!(stdin.write(Bytes::from_static(b"de")).await.is_err());
+            stdin.close_now().await.unwrap();
+        });
+        assert_eq!(
+            *log.borrow(),
+            vec![(0, 3, false), (3, 2, false), (3, 0, true)]
+        );
+        assert!(block_on(stdin.write(Bytes::from_static(b"x"))).is_err());
     }
 }

@@ -136,9 +136,15 @@ impl ContainerProcess {
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn wait(&self, options: Option<Ts<ts::CallOptions>>) -> Promise {
         let process = self.inner.process.clone();
-        promise(convert::signal_of_ts(&options), async move {
+        let left = process.time_left("waiting");
+        let p = promise(convert::signal_of_ts(&options), async move {
             Ok(process.wait().await?.into())
-        })
+        });
+        match left {
+            // the exec's timeoutMs: stop waiting at its deadline, as Modal JS does
+            Ok(Some(ms)) => js::with_deadline(&p, ms, &self.exec_id()),
+            _ => p,
+        }
     }
 
     /// Resizes the terminal of a command started with `pty` (its program gets SIGWINCH).
@@ -164,6 +170,17 @@ impl ContainerProcess {
             {
                 warn("modal-wasm: this server cannot resize terminals; the size stays");
             }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Sends EOF to stdin directly, past the `WritableStream` (for when a write failed);
+    /// never rejects, as in Modal JS.
+    #[wasm_bindgen(js_name = closeStdin, unchecked_return_type = "Promise<void>")]
+    pub fn close_stdin(&self) -> Promise {
+        let process = self.inner.process.clone();
+        promise(Ok(None), async move {
+            process.close_stdin().await;
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -197,8 +197,8 @@ impl Sandbox {
         })
     }
 
-    /// Forgets this handle: later calls on it reject with `ClientClosedError`. The sandbox
-    /// keeps running.
+    /// Forgets this handle: later calls on it but `wait()` reject with `ClientClosedError`.
+    /// The sandbox keeps running.
     pub fn detach(&self) {
         self.inner.sb.detach();
     }
@@ -231,7 +231,7 @@ impl Sandbox {
     }
 
     /// Waits until the readiness probe passes. Rejects with `TimeoutError` after
-    /// `timeoutMs` (default 300000).
+    /// `timeoutMs` (default 300000; 0 is refused with `InvalidError`).
     #[wasm_bindgen(js_name = waitUntilReady, unchecked_return_type = "Promise<void>")]
     pub fn wait_until_ready(
         &self,

@@ -183,6 +183,15 @@ export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// An exec's wait() that stops at its timeoutMs deadline, as Modal JS's does.
+export function withDeadline(promise, ms, execId) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(makeError("TIMEOUT", `Deadline exceeded while waiting for exec ${execId}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 // Rejects with the signal's reason when it aborts; `cleanup()` removes the listener.
 // `done`/`error`: the signal had aborted already (its reason), or reading it threw (an
 // InvalidError): a caller's object, whose getters may throw, is only touched in here.

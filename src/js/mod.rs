@@ -45,6 +45,9 @@ extern "C" {
     pub(crate) fn install_async_dispose(obj: &JsValue, method: &str) -> JsValue;
     #[wasm_bindgen(js_name = sleep)]
     fn sleep_promise(ms: u32) -> Promise;
+    /// `promise`, or a `TimeoutError` for exec `exec_id` after `ms` (see glue.js).
+    #[wasm_bindgen(js_name = withDeadline)]
+    pub(crate) fn with_deadline(promise: &Promise, ms: u32, exec_id: &str) -> Promise;
     #[wasm_bindgen(js_name = randomBytes)]
     fn random_bytes(n: u32) -> Uint8Array;
     #[wasm_bindgen(js_name = bytesOf)]

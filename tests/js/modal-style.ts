@@ -33,6 +33,12 @@ export async function modalStyle(): Promise<void> {
   const out: string = await p.stdout.readText();
   const code: number = await p.wait();
   void out; void code;
+  const cat = await sb.exec(["cat"]);
+  await cat.closeStdin();
+  await sb.waitUntilReady(10_000);
+  sb.detach();
+  const afterDetach: number = await sb.wait();
+  void afterDetach;
   const list: SandboxListParams = { appId: app.appId, tags: { team: "a" }, environment: "main" };
   for await (const s of modal.sandboxes.list(list)) void s.sandboxId;
   const fromName: SandboxFromNameParams = { environment: "main", includeTerminated: true };

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import * as modal from "modal-wasm";
 
-const { ModalClient, Probe, InvalidError } = modal;
+const { ModalClient, Probe, InvalidError, TimeoutError, ClientClosedError } = modal;
 const env = process.env;
 const DTS = new URL("../conformance/node_modules/modal/dist/index.d.ts", import.meta.url);
 
@@ -80,6 +80,9 @@ function at(msg, ...path) {
 }
 const str = (v) => v && Buffer.from(v[0]).toString();
 const num = (v) => v && v[0];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rejection = (p) => p.then(() => null, (e) => e);
 
 // ---- the client ----------------------------------------------------------------------------
 const client = new ModalClient({ endpoint, tokenId: env.SANDBOXD_TOKEN_ID, tokenSecret: env.SANDBOXD_TOKEN_SECRET });
@@ -196,7 +199,13 @@ const EXEC = {
   stdout: async () => (await run(["echo", "hi"], { stdout: "ignore" })).out === "",
   stderr: async () => (await run(["sh", "-c", "echo e >&2"], { stderr: "ignore" })).err.length === 0,
   workdir: async () => (await run(["pwd"], { workdir: "/tmp" })).out.trim() === "/tmp",
-  timeoutMs: async () => (await run(["sleep", "30"], { timeoutMs: 1000 })).code !== 0,
+  // the server stops the command; the client's wait() stops at the deadline too (either
+  // may come first), as Modal JS's
+  timeoutMs: async () => {
+    const p = await sb.exec(["sleep", "30"], { timeoutMs: 1000 });
+    const r = await p.wait().catch((e) => e);
+    return r instanceof TimeoutError || (typeof r === "number" && r !== 0);
+  },
   env: async () => (await run(["sh", "-c", "echo $A"], { env: { A: "x1" } })).out.trim() === "x1",
   secrets: async () => (await run(["sh", "-c", "echo $PARITY_SECRET"], { secrets: [secret] })).out.trim() === "s3",
   pty: async () => (await run(["sh", "-c", "tty"], { pty: true, mode: "text" })).out.includes("/dev/pts"),
@@ -227,6 +236,40 @@ for await (const s of client.sandboxes.list({ appId: app.appId, tags: { parity: 
 check(listed.length === 1 && listed[0] === named.sandboxId, `sandboxes.list({ appId, tags }): ${listed}`);
 for (const key of declaredKeys("SandboxListParams")) check(["appId", "tags", "environment"].includes(key), `list option '${key}' not handled`);
 await named.terminate();
+
+// ---- Modal JS's calls: each as Modal's client does it -------------------------------------------
+{
+  // closeStdin: EOF sent directly, past the WritableStream, at the offset written so far
+  // (the command router's calls go to sandboxd directly: cat's exit shows the EOF came)
+  const p = await sb.exec(["cat"]);
+  const w = p.stdin.getWriter();
+  await w.write("abc");
+  await p.closeStdin();
+  const code = await Promise.race([p.wait(), sleep(20_000).then(() => "no EOF within 20 s")]);
+  check((await p.stdout.readText()) === "abc" && code === 0, `closeStdin: cat saw EOF after what was written: ${code}`);
+  check((await rejection(w.write("more"))) instanceof ClientClosedError, "a write after closeStdin: ClientClosedError");
+  check((await rejection(p.closeStdin())) === null, "closeStdin again: resolves, as Modal JS's (errors swallowed)");
+}
+{
+  // exec timeoutMs: a client-side deadline on wait() and poll()
+  const p = await sb.exec(["sleep", "30"], { timeoutMs: 2000 });
+  check((await p.poll()) === null, "exec timeoutMs: poll before the deadline");
+  await sleep(2100);
+  const e1 = await rejection(p.poll()), e2 = await rejection(p.wait());
+  check(e1 instanceof TimeoutError && e1.message === `Deadline exceeded while polling for exec ${p.execId}`, `exec timeoutMs: poll after the deadline: ${e1?.message}`);
+  check(e2 instanceof TimeoutError && e2.message === `Deadline exceeded while waiting for exec ${p.execId}`, `exec timeoutMs: wait after the deadline: ${e2?.message}`);
+}
+{
+  // wait() works after detach(); other calls are refused
+  const s = await client.sandboxes.create(app, image, { command: ["sh", "-c", "exit 7"] });
+  s.detach();
+  check((await s.wait()) === 7, "wait() after detach()");
+  check((await rejection(s.poll())) instanceof ClientClosedError, "poll() after detach(): ClientClosedError");
+  // waitUntilReady(0): refused before any request, as Modal JS does
+  const e = await rejection(sb.waitUntilReady(0));
+  check(e instanceof InvalidError && e.message === "timeoutMs must be positive, got 0", `waitUntilReady(0): ${e?.message}`);
+}
+
 await sb.terminate();
 
 // ---- the client's configuration -----------------------------------------------------------------
