@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 # with a suggestion) and client configuration (+1,567 B: MODAL_* in Node and Deno,
 # timeoutMs, maxRetries); 144800: create options read field by field; 135000: the error
 # type one pointer wide (Box), so every Result is small (-9,790 B); 134900: so is Status;
-# 135900: Modal JS's closeStdin, exec timeoutMs deadline, wait() after detach (+972 B).
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-135900}   # just above the last measured size
+# 135900: Modal JS's closeStdin, exec timeoutMs deadline, wait() after detach (+972 B);
+# 136000: its Tunnel class (in glue.js), tunnels cached per sandbox (+121 B).
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-136000}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so
@@ -56,9 +57,10 @@ cp src/js/pkg/index.js src/js/pkg/node.js src/js/pkg/workerd.js src/js/pkg/index
 python3 scripts/dts-fixup.py pkg/modal_wasm.d.ts pkg/modal_wasm_bg.wasm.d.ts
 glue=$(cd pkg && find snippets -name glue.js | head -1)
 [ -n "$glue" ] || { echo "build-pkg: snippets/**/glue.js not found" >&2; exit 1; }
-# The error classes the package exports: those glue.js exports (generated from ErrorKind,
-# src/error.rs; checked by src/js/lists.rs), so no list is kept here.
-errors=$(sed -n 's/^export \(class\|const\) \([A-Za-z]*Error\)\b.*/\2/p' "pkg/$glue" | paste -sd, - | sed 's/,/, /g')
+# The classes the package exports from glue.js: its error classes (generated from ErrorKind,
+# src/error.rs; checked by src/js/lists.rs), so no list is kept here, and Tunnel (declared
+# in src/api/types.rs).
+errors=$(sed -n 's/^export \(class\|const\) \([A-Za-z]*Error\|Tunnel\)\b.*/\2/p' "pkg/$glue" | paste -sd, - | sed 's/,/, /g')
 [ -n "$errors" ] || { echo "build-pkg: no error classes found in $glue" >&2; exit 1; }
 echo "export { $errors } from \"./$glue\";" > pkg/errors.js
 

@@ -1,7 +1,7 @@
 //! [`Sandbox`]: lifecycle, tags, exec, stdio, readiness, tunnels, connect tokens,
 //! snapshots, image mounts and volumes of one sandbox.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -40,6 +40,8 @@ struct SandboxInner {
     returncode: Cell<Option<i32>>,
     detached: Cell<bool>,
     stdin: Stdin,
+    /// The tunnels, once fetched (they do not change while the sandbox runs).
+    tunnels: RefCell<Option<Vec<Tunnel>>>,
 }
 
 /// A port forwarded from a sandbox, from [`Sandbox::tunnels`].
@@ -152,6 +154,7 @@ impl Sandbox {
                 returncode: Cell::new(None),
                 detached: Cell::new(false),
                 stdin: Stdin::new(write),
+                tunnels: RefCell::new(None),
             }),
         }
     }
@@ -430,10 +433,13 @@ impl Sandbox {
     }
 
     /// The sandbox's tunnels; `SandboxTimeout` if they are not available within `timeout`
-    /// (default 50 s).
+    /// (default 50 s). Fetched once, then answered from the handle, as Modal JS does.
     pub async fn tunnels(&self, timeout: Option<Duration>) -> Result<Vec<Tunnel>> {
         let limit = timeout.unwrap_or(Duration::from_secs(50));
         self.check()?;
+        if let Some(tunnels) = &*self.inner.tunnels.borrow() {
+            return Ok(tunnels.clone());
+        }
         let req = pb::SandboxGetTunnelsRequest {
             sandbox_id: self.id().to_string(),
             timeout: limit.as_secs_f32(),
@@ -459,6 +465,7 @@ impl Sandbox {
                 unencrypted_port: t.unencrypted_port,
             });
         }
+        *self.inner.tunnels.borrow_mut() = Some(tunnels.clone());
         Ok(tunnels)
     }
 

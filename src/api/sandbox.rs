@@ -33,6 +33,8 @@ struct SandboxInner {
     stdout: RefCell<Option<JsValue>>,
     stderr: RefCell<Option<JsValue>>,
     stdin: RefCell<Option<JsValue>>,
+    /// The `tunnels()` record, once fetched (Modal JS answers with the same object).
+    tunnels: RefCell<Option<JsValue>>,
 }
 
 impl Sandbox {
@@ -45,6 +47,7 @@ impl Sandbox {
                 stdout: RefCell::new(None),
                 stderr: RefCell::new(None),
                 stdin: RefCell::new(None),
+                tunnels: RefCell::new(None),
             }),
         };
         let sb = js::install_async_dispose(&sb.into(), "terminate");
@@ -59,31 +62,6 @@ impl Sandbox {
 /// The value of `slot`, made by `make` on first use.
 fn cached(slot: &RefCell<Option<JsValue>>, make: impl FnOnce() -> JsValue) -> JsValue {
     slot.borrow_mut().get_or_insert_with(make).clone()
-}
-
-/// A JS `Tunnel`.
-fn tunnel_js(t: &sdk::Tunnel) -> JsValue {
-    let o = js_sys::Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
-    };
-    let pair = |h: &str, p: u32| -> JsValue {
-        js_sys::Array::of2(&JsValue::from_str(h), &JsValue::from(p)).into()
-    };
-    set("tlsSocket", pair(&t.host, t.port));
-    if let (Some(h), Some(p)) = (&t.unencrypted_host, t.unencrypted_port) {
-        set("tcpSocket", pair(h, p));
-    }
-    set("host", t.host.as_str().into());
-    set("port", t.port.into());
-    if let Some(h) = &t.unencrypted_host {
-        set("unencryptedHost", h.as_str().into());
-    }
-    if let Some(p) = t.unencrypted_port {
-        set("unencryptedPort", p.into());
-    }
-    set("url", t.url().into());
-    o.into()
 }
 
 #[wasm_bindgen]
@@ -247,21 +225,25 @@ impl Sandbox {
     }
 
     /// Tunnels by container port. Rejects with `SandboxTimeoutError` if they are not
-    /// available within `timeoutMs` (default 50000).
+    /// available within `timeoutMs` (default 50000). Fetched once per sandbox handle, as
+    /// Modal JS does.
     #[wasm_bindgen(unchecked_return_type = "Promise<Record<number, Tunnel>>")]
     pub fn tunnels(
         &self,
         #[wasm_bindgen(unchecked_param_type = "number | undefined")] timeout_ms: JsValue,
         options: Option<Ts<ts::CallOptions>>,
     ) -> Promise {
-        let sb = self.sb();
+        let inner = self.inner.clone();
         promise(convert::signal_of_ts(&options), async move {
             let timeout = convert::optional_duration(&timeout_ms, "timeoutMs")?;
+            let tunnels = inner.sb.tunnels(timeout).await?;
             let out = js_sys::Object::new();
-            for t in sb.tunnels(timeout).await? {
-                let _ = js_sys::Reflect::set(&out, &t.container_port.into(), &tunnel_js(&t));
+            for t in tunnels {
+                let tunnel =
+                    js::Tunnel::new(&t.host, t.port, t.unencrypted_host, t.unencrypted_port);
+                let _ = js_sys::Reflect::set(&out, &t.container_port.into(), &tunnel);
             }
-            Ok(JsValue::from(out))
+            Ok(cached(&inner.tunnels, || out.into()))
         })
     }
 

@@ -19,18 +19,19 @@ export interface ModalWriteStream<W extends string | Uint8Array = string | Uint8
   /** Writes bytes. */
   writeBytes(bytes: Uint8Array): Promise<void>;
 }
-/** A port forwarded from a sandbox. */
-export interface Tunnel {
+/** A port forwarded from within a running sandbox (Modal JS's `Tunnel`). */
+export declare class Tunnel {
   host: string;
   port: number;
-  unencryptedHost?: string;
-  unencryptedPort?: number;
+  unencryptedHost?: string | undefined;
+  unencryptedPort?: number | undefined;
+  constructor(host: string, port: number, unencryptedHost?: string | undefined, unencryptedPort?: number | undefined);
   /** `https://host[:port]` (`http://` for a loopback host, as a local sandboxd serves). */
-  url: string;
+  get url(): string;
   /** `[host, port]` of the TLS endpoint. */
-  tlsSocket: [string, number];
-  /** `[host, port]` of the plain TCP endpoint, when there is one. */
-  tcpSocket?: [string, number];
+  get tlsSocket(): [string, number];
+  /** `[host, port]` of the plain TCP endpoint; throws `InvalidError` when there is none. */
+  get tcpSocket(): [string, number];
 }
 /** Credentials from `Sandbox.createConnectToken()`. */
 export interface SandboxCreateConnectCredentials {

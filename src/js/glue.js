@@ -63,6 +63,31 @@ export const SandboxFilesystemPermissionError = define("SandboxFilesystemPermiss
 export const SandboxFilesystemFileTooLargeError = define("SandboxFilesystemFileTooLargeError", "FILESYSTEM_FILE_TOO_LARGE", SandboxFilesystemError);
 // </generated>
 
+/** A port forwarded from within a running sandbox (Modal JS's `Tunnel`). */
+export class Tunnel {
+  constructor(host, port, unencryptedHost, unencryptedPort) {
+    this.host = host;
+    this.port = port;
+    this.unencryptedHost = unencryptedHost;
+    this.unencryptedPort = unencryptedPort;
+  }
+  /** `https://host[:port]`; `http://` for a loopback host (a local sandboxd's plain TCP). */
+  get url() {
+    const plain = /^(localhost|\[?::1\]?|127\.\d+\.\d+\.\d+)$/i.test(this.host);
+    const scheme = plain ? "http" : "https";
+    return `${scheme}://${this.host}${this.port === 443 && !plain ? "" : `:${this.port}`}`;
+  }
+  get tlsSocket() {
+    return [this.host, this.port];
+  }
+  get tcpSocket() {
+    if (!this.unencryptedHost || this.unencryptedPort === undefined) {
+      throw makeError("INVALID", "This tunnel is not configured for unencrypted TCP.");
+    }
+    return [this.unencryptedHost, this.unencryptedPort];
+  }
+}
+
 export function makeError(code, message, grpcStatus, cause) {
   const C = classes[code] || ModalError;
   return new C(message, { grpcStatus: grpcStatus === undefined ? undefined : grpcStatus, cause });

@@ -23,6 +23,15 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/js/glue.js")]
 extern "C" {
+    /// Modal JS's `Tunnel` class (see glue.js).
+    pub(crate) type Tunnel;
+    #[wasm_bindgen(constructor)]
+    pub(crate) fn new(
+        host: &str,
+        port: u32,
+        unencrypted_host: Option<String>,
+        unencrypted_port: Option<u32>,
+    ) -> Tunnel;
     #[wasm_bindgen(js_name = makeError)]
     pub(crate) fn make_error(
         code: &str,

@@ -1,7 +1,7 @@
 // `tsc --strict`: code written in the shapes of Modal's JS client (modal@0.11.1) — its
 // calls, its option objects with every create and exec key this package sends — compiles
 // against this package's types unchanged.
-import { ModalClient, Probe, InvalidError, NotFoundError } from "modal-wasm";
+import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel } from "modal-wasm";
 import type { SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox } from "modal-wasm";
 
 export async function modalStyle(): Promise<void> {
@@ -33,6 +33,14 @@ export async function modalStyle(): Promise<void> {
   const out: string = await p.stdout.readText();
   const code: number = await p.wait();
   void out; void code;
+  const tunnels: Record<number, Tunnel> = await sb.tunnels(5000);
+  const tunnel = tunnels[8080];
+  if (tunnel instanceof Tunnel) {
+    const url: string = tunnel.url;
+    const [host, port]: [string, number] = tunnel.tlsSocket;
+    const [tcpHost, tcpPort]: [string, number] = tunnel.tcpSocket;
+    void url; void host; void port; void tcpHost; void tcpPort;
+  }
   const cat = await sb.exec(["cat"]);
   await cat.closeStdin();
   await sb.waitUntilReady(10_000);

@@ -269,6 +269,23 @@ await named.terminate();
   const e = await rejection(sb.waitUntilReady(0));
   check(e instanceof InvalidError && e.message === "timeoutMs must be positive, got 0", `waitUntilReady(0): ${e?.message}`);
 }
+{
+  // Tunnel: Modal JS's class; a sandbox's tunnels fetched once per handle
+  const t = await client.sandboxes.create(app, image, { command: ["sleep", "60"], encryptedPorts: [8080] });
+  seen.delete("SandboxGetTunnelsV2");
+  const tunnels = await t.tunnels();
+  const again = await t.tunnels();
+  check((seen.get("SandboxGetTunnelsV2") ?? []).length === 1 && again === tunnels, "tunnels(): fetched once per sandbox, the same object again");
+  const tn = tunnels[8080];
+  check(tn instanceof modal.Tunnel && tn.url === `http://${tn.host}:${tn.port}` && tn.tlsSocket.join(":") === `${tn.host}:${tn.port}`, `tunnels()[8080]: a Tunnel, url ${tn?.url}`);
+  check(tn.tcpSocket.join(":") === `${tn.unencryptedHost}:${tn.unencryptedPort}`, "tunnel.tcpSocket: [unencryptedHost, unencryptedPort]");
+  await t.terminate();
+  // a tunnel without plain TCP (as Modal's encrypted ports are): tcpSocket throws
+  const tls = new modal.Tunnel("abc.modal.host", 443);
+  const e = (() => { try { return tls.tcpSocket; } catch (e) { return e; } })();
+  check(e instanceof InvalidError && e.message === "This tunnel is not configured for unencrypted TCP.", `tcpSocket without unencrypted TCP: ${e?.message}`);
+  check(tls.url === "https://abc.modal.host" && new modal.Tunnel("abc.modal.host", 8443).url === "https://abc.modal.host:8443", `Tunnel.url as Modal JS's: ${tls.url}`);
+}
 
 await sb.terminate();
 
