@@ -803,11 +803,20 @@ impl ModalClient for ControlPlane {
             limits::MAX_ENV_VARS,
         )?;
         let env: BTreeMap<String, String> = req.env_dict.clone().into_iter().collect();
-        let rec = if mode == ObjectCreationType::Ephemeral || req.deployment_name.is_empty() {
-            if mode != ObjectCreationType::Ephemeral {
+        let anonymous = matches!(
+            mode,
+            ObjectCreationType::Ephemeral | ObjectCreationType::AnonymousOwnedByApp
+        );
+        let rec = if anonymous || req.deployment_name.is_empty() {
+            if !anonymous {
                 return Err(Status::invalid_argument(
                     "deployment_name is required for a named secret",
                 ));
+            }
+            if mode == ObjectCreationType::AnonymousOwnedByApp {
+                // Python's `Secret.from_dict` inside a running app (V1 sandboxes' `env`):
+                // the secret lives as long as its app, which sandboxd keeps
+                self.app(&req.app_id)?;
             }
             let s = SecretRecord {
                 id: crate::ids::new_id("st"),
@@ -860,9 +869,9 @@ impl ModalClient for ControlPlane {
             .filter(|k| !rec.env.contains_key(*k))
             .collect();
         if !missing.is_empty() {
+            // Modal's wording
             return Err(Status::not_found(format!(
-                "Secret '{}' is missing required keys: {}",
-                req.deployment_name,
+                "Secret is missing key(s): {}",
                 missing
                     .iter()
                     .map(|s| s.as_str())

@@ -86,5 +86,29 @@ check("main process exit code", sb.returncode, 5)
 check("main process stdout", sb.stdout.read(), "out\nping\n")
 check("main process stderr", sb.stderr.read(), "err\n")
 
+# --- environment variables: `env` (V1: a secret owned by the app, SecretGetOrCreate with
+# ANONYMOUS_OWNED_BY_APP; V2: the request's ephemeral secrets) and a secret from a dict
+sb = modal.Sandbox.create(
+    "sh", "-c", 'printf "%s %s" "$GREETING" "$FROM_SECRET"',
+    app=app, image=image, timeout=60,
+    env={"GREETING": "hello"}, secrets=[modal.Secret.from_dict({"FROM_SECRET": "s3cret"})],
+)
+sb.wait(raise_on_termination=False)
+check("env and secrets reach the sandbox", sb.stdout.read(), "hello s3cret")
+
+# --- a named secret: required keys and a second create, answered in Modal's words
+name = f"conformance-py-{GEN}-{os.getpid()}"
+modal.Secret.objects.create(name, {"A": "1"})
+try:
+    modal.Secret.from_name(name, required_keys=["A", "B", "C"]).hydrate()
+    check("required keys refused", "no error", "NotFoundError")
+except modal.exception.NotFoundError as e:
+    check("required keys refused", str(e), "Secret is missing key(s): B, C")
+try:
+    modal.Secret.objects.create(name, {"A": "2"})
+    check("second create refused", "no error", "AlreadyExistsError")
+except modal.exception.AlreadyExistsError as e:
+    check("second create refused", str(e), f"Secret '{name}' already exists")
+
 print(f"py {GEN}: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
