@@ -246,6 +246,7 @@ impl ControlPlane {
     ) -> Result<CreateSandbox, Status> {
         self.app(app_id)?;
         let def = def.ok_or_else(|| Status::invalid_argument("definition is required"))?;
+        crate::definition::check(&def)?;
         if def.image_id.is_empty() {
             return Err(Status::invalid_argument("definition.image_id is required"));
         }
@@ -286,7 +287,7 @@ impl ControlPlane {
                 env.push((k, v));
             }
         }
-        let res = def.resources.unwrap_or_default();
+        let res = def.resources.clone().unwrap_or_default();
         let memory_max = if res.memory_mb_max > 0 {
             res.memory_mb_max as u64
         } else {
@@ -325,6 +326,11 @@ impl ControlPlane {
         let mut volumes = Vec::new();
         for v in &def.volume_mounts {
             limits::abs_path("volume mount path", &v.mount_path)?;
+            if v.sub_path.is_some() {
+                return Err(Status::failed_precondition(
+                    "volume_mounts.sub_path: sandboxd mounts whole volumes",
+                ));
+            }
             volumes.push((v.volume_id.clone(), v.mount_path.clone(), v.read_only));
         }
         let name = def.name.clone().filter(|n| !n.is_empty());
@@ -693,7 +699,9 @@ impl ModalClient for ControlPlane {
         }
         let image = req
             .image
+            .as_ref()
             .ok_or_else(|| Status::invalid_argument("image is required"))?;
+        crate::definition::check_image(&req, image)?;
         limits::count(
             "image steps",
             image.dockerfile_commands.len() + image.base_images.len(),
@@ -952,6 +960,11 @@ impl ModalClient for ControlPlane {
     ) -> Result<Response<SandboxCreateV2Response>, Status> {
         let (ct, host) = (client_type(&req), host_of(&req));
         let req = req.into_inner();
+        if !req.cloud_bucket_mount_credentials.is_empty() {
+            return Err(Status::failed_precondition(
+                "cloud_bucket_mount_credentials: sandboxd mounts only its own volumes",
+            ));
+        }
         let create = self.create_request(
             &req.app_id,
             req.definition,

@@ -5,6 +5,7 @@ mod backend;
 mod build_log;
 mod builds;
 mod cp;
+mod definition;
 mod gateway;
 mod grpc_errors;
 mod ids;

@@ -1,0 +1,246 @@
+//! What Modal's clients may ask of sandboxd beyond the basic flows: answered as Modal
+//! answers, or refused with a status that names the field (never silently dropped).
+//! Each test runs a real sandboxd (see common).
+
+mod common;
+
+use common::*;
+use modal_proto::client as pb;
+use tonic::Code;
+
+/// The status of a create, and its message.
+async fn refused(env: &mut Env, def: pb::Sandbox) -> (Code, String) {
+    match env.create(def).await {
+        Ok(sb) => panic!("created {}; expected a refusal", sb.id),
+        Err(e) => (e.code(), e.message().to_string()),
+    }
+}
+
+fn allowlist(cidrs: &[&str], domains: &[&str]) -> Option<pb::NetworkAccess> {
+    Some(pb::NetworkAccess {
+        network_access_type: pb::network_access::NetworkAccessType::Allowlist as i32,
+        allowed_cidrs: cidrs.iter().map(|s| s.to_string()).collect(),
+        allowed_domains: domains.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+#[tokio::test]
+async fn what_modal_validates_is_invalid_argument_naming_the_field() {
+    let mut env = Env::new().await;
+    let cases: Vec<(&str, pb::Sandbox)> = vec![
+        (
+            "network_access.allowed_cidrs: '10.0.0.0/33'",
+            pb::Sandbox {
+                network_access: allowlist(&["10.0.0.0/8", "10.0.0.0/33"], &[]),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "network_access.allowed_domains: 'not a domain'",
+            pb::Sandbox {
+                network_access: allowlist(&[], &["not a domain"]),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "inbound_cidr_allowlist: '1.2.3'",
+            pb::Sandbox {
+                inbound_cidr_allowlist: vec!["1.2.3".into()],
+                ..env.def(&[])
+            },
+        ),
+        (
+            "cloud_provider_str: 'azur'",
+            pb::Sandbox {
+                cloud_provider_str: "azur".into(),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "scheduler_placement.regions: 'US East'",
+            pb::Sandbox {
+                scheduler_placement: Some(pb::SchedulerPlacement {
+                    regions: vec!["us-east".into(), "US East".into()],
+                    ..Default::default()
+                }),
+                ..env.def(&[])
+            },
+        ),
+    ];
+    for (want, def) in cases {
+        let (code, msg) = refused(&mut env, def).await;
+        assert_eq!(code, Code::InvalidArgument, "{want}: {msg}");
+        assert!(msg.starts_with(want), "want {want:?}, got {msg:?}");
+    }
+}
+
+#[tokio::test]
+async fn what_sandboxd_cannot_do_is_failed_precondition_naming_it() {
+    let mut env = Env::new().await;
+    let gpu = |gpu_type: &str, count| {
+        Some(pb::Resources {
+            gpu_config: Some(pb::GpuConfig {
+                gpu_type: gpu_type.into(),
+                count,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    };
+    let cases: Vec<(&str, pb::Sandbox)> = vec![
+        (
+            "gpu: A10G:2 asked for",
+            pb::Sandbox {
+                resources: gpu("A10G", 2),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "cloud: ",
+            pb::Sandbox {
+                cloud_provider_str: "aws".into(),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "regions: ",
+            pb::Sandbox {
+                scheduler_placement: Some(pb::SchedulerPlacement {
+                    regions: vec!["us-east".into()],
+                    ..Default::default()
+                }),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "outbound allowlists",
+            pb::Sandbox {
+                network_access: allowlist(&[], &["example.com"]),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "cloud_bucket_mounts: ",
+            pb::Sandbox {
+                cloud_bucket_mounts: vec![Default::default()],
+                ..env.def(&[])
+            },
+        ),
+        (
+            "proxy: ",
+            pb::Sandbox {
+                proxy_id: Some("pr-1".into()),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "include_oidc_identity_token: ",
+            pb::Sandbox {
+                include_oidc_identity_token: true,
+                ..env.def(&[])
+            },
+        ),
+        (
+            "runtime: ",
+            pb::Sandbox {
+                runtime: Some("gvisor".into()),
+                ..env.def(&[])
+            },
+        ),
+        (
+            "experimental_options: sandboxd knows none of them (flag)",
+            pb::Sandbox {
+                experimental_options_v2: [("flag".to_string(), "true".to_string())].into(),
+                ..env.def(&[])
+            },
+        ),
+        (
+            // every refused field is named, not only the first
+            "i6pn: sandboxd has no private network between sandboxes; custom_domain: ",
+            pb::Sandbox {
+                i6pn_enabled: true,
+                custom_domain: "x.example.com".into(),
+                ..env.def(&[])
+            },
+        ),
+    ];
+    for (want, def) in cases {
+        let (code, msg) = refused(&mut env, def).await;
+        assert_eq!(code, Code::FailedPrecondition, "{want}: {msg}");
+        assert!(msg.starts_with(want), "want {want:?}, got {msg:?}");
+    }
+
+    // what Modal's JS client sends with every sandbox: an empty GPU config, open network,
+    // the auto cloud: a sandbox like any other
+    let def = pb::Sandbox {
+        resources: Some(pb::Resources {
+            gpu_config: Some(Default::default()),
+            ..Default::default()
+        }),
+        network_access: Some(pb::NetworkAccess {
+            network_access_type: pb::network_access::NetworkAccessType::Open as i32,
+            ..Default::default()
+        }),
+        cloud_provider_str: "auto".into(),
+        ..env.def(&["true"])
+    };
+    let sb = env.create(def).await.expect("a plain definition");
+    env.wait_result(&sb.id, 60).await;
+}
+
+#[tokio::test]
+async fn image_builds_refuse_what_they_cannot_do_by_name() {
+    let mut env = Env::new().await;
+    let build = |image: pb::Image| pb::ImageGetOrCreateRequest {
+        app_id: env.app_id.clone(),
+        image: Some(pb::Image {
+            dockerfile_commands: vec!["FROM debian:bookworm-slim".into()],
+            ..image
+        }),
+        ..Default::default()
+    };
+    let cases = [
+        (
+            "gpu: T4 asked for",
+            build(pb::Image {
+                gpu_config: Some(pb::GpuConfig {
+                    gpu_type: "T4".into(),
+                    count: 1,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        ),
+        (
+            "image_registry_config: ",
+            build(pb::Image {
+                image_registry_config: Some(pb::ImageRegistryConfig {
+                    registry_auth_type: pb::RegistryAuthType::Aws as i32,
+                    secret_id: "st-1".into(),
+                }),
+                ..Default::default()
+            }),
+        ),
+        (
+            "build_args: ",
+            build(pb::Image {
+                build_args: [("V".to_string(), "1".to_string())].into(),
+                ..Default::default()
+            }),
+        ),
+    ];
+    for (want, req) in cases {
+        let e = env.cp.image_get_or_create(req).await.unwrap_err();
+        assert_eq!(
+            e.code(),
+            Code::FailedPrecondition,
+            "{want}: {}",
+            e.message()
+        );
+        assert!(
+            e.message().starts_with(want),
+            "want {want:?}, got {:?}",
+            e.message()
+        );
+    }
+}
