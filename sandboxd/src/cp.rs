@@ -326,12 +326,10 @@ impl ControlPlane {
         let mut volumes = Vec::new();
         for v in &def.volume_mounts {
             limits::abs_path("volume mount path", &v.mount_path)?;
-            if v.sub_path.is_some() {
-                return Err(Status::failed_precondition(
-                    "volume_mounts.sub_path: sandboxd mounts whole volumes",
-                ));
+            if let Some(sub) = &v.sub_path {
+                limits::sub_path(sub)?;
             }
-            volumes.push((v.volume_id.clone(), v.mount_path.clone(), v.read_only));
+            volumes.push(v.clone());
         }
         let name = def.name.clone().filter(|n| !n.is_empty());
         if let Some(n) = &name {

@@ -132,7 +132,7 @@ pub struct CreateSandbox {
     pub entrypoint: Vec<String>,
     pub env: Vec<(String, String)>,
     pub workdir: Option<String>,
-    pub volumes: Vec<(String, String, bool)>,
+    pub volumes: Vec<modal_proto::client::VolumeMount>,
     pub limits: Limits,
     pub block_network: bool,
     pub timeout_secs: u32,
@@ -359,11 +359,12 @@ impl State {
         let volumes = req
             .volumes
             .iter()
-            .map(|(vid, path, read_only)| {
+            .map(|v| {
                 Ok(VolumeBind {
-                    source: self.volume_dir(vid)?,
-                    target: path.clone(),
-                    read_only: *read_only,
+                    source: self.volume_dir(&v.volume_id)?,
+                    target: v.mount_path.clone(),
+                    read_only: v.read_only,
+                    sub_path: v.sub_path.clone(),
                 })
             })
             .collect::<Result<Vec<_>, Status>>()?;
@@ -415,7 +416,7 @@ impl State {
                 });
             if taken {
                 return Err(Status::already_exists(format!(
-                    "A sandbox named '{name}' is already running in this app"
+                    "Sandbox '{name}' already exists: one of that name is running in this app"
                 )));
             }
         }

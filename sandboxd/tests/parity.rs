@@ -244,3 +244,123 @@ async fn image_builds_refuse_what_they_cannot_do_by_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_taken_name_already_exists_in_modals_words() {
+    let mut env = Env::new().await;
+    let named = |env: &Env| pb::Sandbox {
+        name: Some("twice".into()),
+        ..env.def(&[])
+    };
+    let first = env
+        .create(named(&env))
+        .await
+        .expect("the first of the name");
+    let again = named(&env);
+    let (code, msg) = refused(&mut env, again).await;
+    assert_eq!(code, Code::AlreadyExists, "{msg}");
+    assert!(msg.starts_with("Sandbox 'twice' already exists"), "{msg}");
+    env.terminate(&first.id).await;
+}
+
+async fn volume(env: &mut Env, name: &str) -> String {
+    env.cp
+        .volume_get_or_create(pb::VolumeGetOrCreateRequest {
+            deployment_name: name.into(),
+            object_creation_type: pb::ObjectCreationType::CreateIfMissing as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("VolumeGetOrCreate")
+        .into_inner()
+        .volume_id
+}
+
+fn mount(volume_id: &str, at: &str, sub_path: Option<&str>) -> pb::VolumeMount {
+    pb::VolumeMount {
+        volume_id: volume_id.into(),
+        mount_path: at.into(),
+        sub_path: sub_path.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+/// `sub_path` mounts one directory of a volume, made when missing (as Modal's docs say),
+/// from the volume's root whether written `/a/b` or `a/b`.
+#[tokio::test]
+async fn a_volume_sub_path_mounts_that_directory() {
+    let mut env = Env::new().await;
+    let vol = volume(&mut env, "subs").await;
+    let writer = pb::Sandbox {
+        volume_mounts: vec![mount(&vol, "/data", Some("/users/ann"))],
+        ..env.def(&[])
+    };
+    let mut sb = env.create(writer).await.expect("create with a sub_path");
+    let (_, err, exit) = sb.run(&["sh", "-c", "echo hers > /data/note"]).await;
+    assert_eq!(exit, Exit::Code(0), "{err}");
+    env.terminate(&sb.id).await;
+
+    let whole = pb::Sandbox {
+        volume_mounts: vec![
+            mount(&vol, "/all", None),
+            mount(&vol, "/ann", Some("users/ann")),
+        ],
+        ..env.def(&[])
+    };
+    let mut sb = env.create(whole).await.expect("create");
+    let (out, err, _) = sb
+        .run(&["sh", "-c", "cat /all/users/ann/note /ann/note; ls /ann"])
+        .await;
+    assert_eq!(out, "hers\nhers\nnote\n", "{err}");
+    env.terminate(&sb.id).await;
+
+    let escape = pb::Sandbox {
+        volume_mounts: vec![mount(&vol, "/x", Some("users/../../etc"))],
+        ..env.def(&[])
+    };
+    let (code, msg) = refused(&mut env, escape).await;
+    assert_eq!(code, Code::InvalidArgument, "{msg}");
+    assert!(msg.contains("sub_path"), "{msg}");
+}
+
+/// The attacker's test: a sandbox plants a symlink in a volume, aimed at the host, and a
+/// later sandbox names it as its sub_path (whole or as a middle component). sandboxd must
+/// never follow it: the mount fails, and nothing of the host shows.
+#[tokio::test]
+async fn a_planted_symlink_in_a_volume_never_reaches_the_host() {
+    let mut env = Env::new().await;
+    let vol = volume(&mut env, "planted").await;
+    let def = pb::Sandbox {
+        volume_mounts: vec![mount(&vol, "/v", None)],
+        ..env.def(&[])
+    };
+    let mut sb = env.create(def).await.expect("create");
+    let (_, err, exit) = sb
+        .run(&[
+            "sh",
+            "-c",
+            "ln -s / /v/root && ln -s /etc /v/etc && mkdir /v/d",
+        ])
+        .await;
+    assert_eq!(exit, Exit::Code(0), "{err}");
+    env.terminate(&sb.id).await;
+    for sub in ["root", "/root/etc", "etc", "d/../root"] {
+        let def = pb::Sandbox {
+            volume_mounts: vec![mount(&vol, "/host", Some(sub))],
+            ..env.def(&["sh", "-c", "ls /host"])
+        };
+        match env.create(def).await {
+            Err(e) => assert!(
+                matches!(
+                    e.code(),
+                    Code::InvalidArgument | Code::Internal | Code::FailedPrecondition
+                ),
+                "{sub}: {e:?}"
+            ),
+            Ok(sb) => {
+                let res = env.wait_result(&sb.id, 60).await;
+                panic!("{sub}: a sandbox started with the planted link as its sub_path: {res:?}");
+            }
+        }
+    }
+}
