@@ -793,6 +793,40 @@ impl ModalClient for ControlPlane {
         }))
     }
 
+    /// Modal JS's `images.delete`: the image's id answers NOT_FOUND from then on; the same
+    /// definition asked for again builds anew (from cached steps). Its layers stay: cached
+    /// steps and running sandboxes share them.
+    async fn image_delete(&self, req: Request<ImageDeleteRequest>) -> Result<Response<()>, Status> {
+        let id = req.into_inner().image_id;
+        if id == crate::images::HOST_BASE_ID {
+            return Err(Status::failed_precondition(
+                "the host base image is sandboxd's own and cannot be deleted",
+            ));
+        }
+        if self.state.running_build(&id).is_some() {
+            return Err(Status::failed_precondition(format!(
+                "Image {id} is still building; delete it once the build ends"
+            )));
+        }
+        self.state.image(&id)?;
+        self.state
+            .store
+            .delete::<ImageRecord>(&id)
+            .map_err(internal)?;
+        Ok(Response::new(()))
+    }
+
+    /// Modal's clients keep ephemeral volumes alive with this (Modal JS's
+    /// `volumes.ephemeral()`, Python's `Volume.ephemeral()`); sandboxd keeps a volume until
+    /// it is deleted, so a heartbeat only checks that the volume is there.
+    async fn volume_heartbeat(
+        &self,
+        req: Request<VolumeHeartbeatRequest>,
+    ) -> Result<Response<()>, Status> {
+        self.state.volume_dir(&req.into_inner().volume_id)?;
+        Ok(Response::new(()))
+    }
+
     async fn secret_get_or_create(
         &self,
         req: Request<SecretGetOrCreateRequest>,
