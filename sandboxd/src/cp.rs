@@ -741,14 +741,20 @@ impl ModalClient for ControlPlane {
             .map(|f| (f.filename.clone(), f.data.clone()))
             .collect();
         // one image id per definition: the same definition is built once
-        let id = State::definition_id(&commands, &context);
+        limits::count("image secrets", image.secret_ids.len(), limits::MAX_SECRETS)?;
+        let secrets = crate::builds::BuildSecrets {
+            ids: image.secret_ids.clone(),
+            env: self.env_of(&image.secret_ids, &[], &[])?,
+        };
+        limits::env(secrets.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        let id = State::definition_id(&commands, &context, &secrets.ids);
         if req.force_build && self.state.running_build(&id).is_none() {
             self.state
                 .store
                 .delete::<ImageRecord>(&id)
                 .map_err(internal)?;
         }
-        self.state.start_build(&id, commands, context);
+        self.state.start_build(&id, commands, context, secrets);
         Ok(Response::new(ImageGetOrCreateResponse {
             image_id: id,
             ..Default::default()

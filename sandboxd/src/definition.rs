@@ -344,11 +344,6 @@ pub fn check_image(req: &ImageGetOrCreateRequest, image: &Image) -> Result<(), S
         "sandboxd's builds do not expand ARG",
     );
     refuse(
-        !image.secret_ids.is_empty(),
-        "secrets",
-        "sandboxd's builds take no secrets",
-    );
-    refuse(
         !image.volume_mounts.is_empty(),
         "volume_mounts",
         "sandboxd mounts no volumes in builds",

@@ -96,6 +96,16 @@ sb = modal.Sandbox.create(
 sb.wait(raise_on_termination=False)
 check("env and secrets reach the sandbox", sb.stdout.read(), "hello s3cret")
 
+# --- secrets given to an image's commands: in its RUN steps' environment, not the image's
+built = image.run_commands(
+    "echo $BUILD_TOKEN > /token", secrets=[modal.Secret.from_dict({"BUILD_TOKEN": f"tok-{GEN}"})]
+)
+sb = modal.Sandbox.create(
+    "sh", "-c", 'cat /token; echo "[${BUILD_TOKEN:-unset}]"', app=app, image=built, timeout=60
+)
+sb.wait(raise_on_termination=False)
+check("build secrets reach RUN, not the image", sb.stdout.read(), f"tok-{GEN}\n[unset]\n")
+
 # --- a named secret: required keys and a second create, answered in Modal's words
 name = f"conformance-py-{GEN}-{os.getpid()}"
 modal.Secret.objects.create(name, {"A": "1"})
