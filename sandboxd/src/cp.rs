@@ -804,9 +804,9 @@ impl ModalClient for ControlPlane {
     /// steps and running sandboxes share them.
     async fn image_delete(&self, req: Request<ImageDeleteRequest>) -> Result<Response<()>, Status> {
         let id = req.into_inner().image_id;
-        if id == crate::images::HOST_BASE_ID {
+        if id == crate::images::HOST_BASE_ID || id == crate::images::HOST_PYTHON_ID {
             return Err(Status::failed_precondition(
-                "the host base image is sandboxd's own and cannot be deleted",
+                "the host base images are sandboxd's own and cannot be deleted",
             ));
         }
         if self.state.running_build(&id).is_some() {

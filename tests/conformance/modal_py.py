@@ -106,6 +106,13 @@ sb = modal.Sandbox.create(
 sb.wait(raise_on_termination=False)
 check("build secrets reach RUN, not the image", sb.stdout.read(), f"tok-{GEN}\n[unset]\n")
 
+# --- `python` on the PATH of a `python:*` image, as in Docker Hub's
+sb = modal.Sandbox.create(
+    "python", "-c", "print(6 * 7)", app=app, image=modal.Image.from_registry("python:3.12-slim"), timeout=60
+)
+sb.wait(raise_on_termination=False)
+check("python in a python image", (sb.returncode, sb.stdout.read()), (0, "42\n"))
+
 # --- a named secret: required keys and a second create, answered in Modal's words
 name = f"conformance-py-{GEN}-{os.getpid()}"
 modal.Secret.objects.create(name, {"A": "1"})
