@@ -425,6 +425,7 @@ impl State {
                 ..Limits::default()
             },
             block_network: false,
+            outbound_allowlist: None,
             timeout: RUN_TIMEOUT + Duration::from_secs(60),
             idle_timeout: None,
             ports: vec![],

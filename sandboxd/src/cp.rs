@@ -349,6 +349,7 @@ impl ControlPlane {
                 milli_cpu_max: (res.milli_cpu_max > 0).then_some(res.milli_cpu_max),
             },
             block_network: blocked,
+            outbound_allowlist: crate::definition::outbound_allowlist(&def).filter(|_| !blocked),
             timeout_secs: if def.timeout_secs == 0 {
                 DEFAULT_TIMEOUT_SECS
             } else {

@@ -18,6 +18,27 @@ fn invalid(field: &str, why: String) -> Status {
     Status::invalid_argument(format!("{field}: {why}"))
 }
 
+/// The IPv4 blocks an ALLOWLIST network may reach, host bits cleared; `None` for any other
+/// network. IPv6 blocks add nothing: sandboxes have no IPv6 network at all.
+pub fn outbound_allowlist(d: &Sandbox) -> Option<Vec<(std::net::Ipv4Addr, u8)>> {
+    let n = d.network_access.as_ref()?;
+    if n.network_access_type != NetworkAccessType::Allowlist as i32 {
+        return None;
+    }
+    let blocks = n
+        .allowed_cidrs
+        .iter()
+        .filter_map(|c| {
+            let (addr, prefix) = c.split_once('/')?;
+            let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+            let prefix: u8 = prefix.parse().ok()?;
+            let mask = u32::MAX.checked_shl(32 - prefix as u32).unwrap_or(0);
+            Some((std::net::Ipv4Addr::from(u32::from(addr) & mask), prefix))
+        })
+        .collect();
+    Some(blocks)
+}
+
 /// `a.b.c.d/n` or `x:y::/n`, the prefix within the address's width.
 pub fn cidr(field: &str, s: &str) -> Result<(), Status> {
     let bad = || invalid(field, format!("'{s}' is not a valid CIDR block"));
@@ -212,9 +233,9 @@ fn unsupported(d: &Sandbox) -> Vec<(&'static str, String)> {
     refuse(
         d.network_access
             .as_ref()
-            .is_some_and(|n| n.network_access_type == NetworkAccessType::Allowlist as i32),
-        "outbound allowlists (outbound_cidr_allowlist, outbound_domain_allowlist)",
-        "sandboxd cannot enforce them: a sandbox's network is open or blocked",
+            .is_some_and(|n| !n.allowed_domains.is_empty()),
+        "outbound_domain_allowlist",
+        "sandboxd enforces outbound allowlists by address (outbound_cidr_allowlist), not by name",
     );
     refuse(
         !d.inbound_cidr_allowlist.is_empty(),
@@ -402,6 +423,31 @@ mod tests {
             assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}");
             assert!(e.message().starts_with("f: "), "{}", e.message());
         }
+    }
+
+    #[test]
+    fn allowlists_keep_ipv4_blocks_with_host_bits_cleared() {
+        let d = Sandbox {
+            network_access: Some(modal_proto::client::NetworkAccess {
+                network_access_type: NetworkAccessType::Allowlist as i32,
+                allowed_cidrs: vec![
+                    "10.1.2.3/8".into(),
+                    "0.0.0.0/0".into(),
+                    "fd00::/8".into(),
+                    "1.2.3.4/32".into(),
+                ],
+                allowed_domains: vec![],
+            }),
+            ..Default::default()
+        };
+        let got = outbound_allowlist(&d).unwrap();
+        let want: Vec<(std::net::Ipv4Addr, u8)> = vec![
+            ([10, 0, 0, 0].into(), 8),
+            ([0, 0, 0, 0].into(), 0),
+            ([1, 2, 3, 4].into(), 32),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(outbound_allowlist(&Sandbox::default()), None);
     }
 
     #[test]

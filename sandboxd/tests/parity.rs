@@ -113,7 +113,7 @@ async fn what_sandboxd_cannot_do_is_failed_precondition_naming_it() {
             },
         ),
         (
-            "outbound allowlists",
+            "outbound_domain_allowlist: ",
             pb::Sandbox {
                 network_access: allowlist(&[], &["example.com"]),
                 ..env.def(&[])
@@ -362,5 +362,88 @@ async fn a_planted_symlink_in_a_volume_never_reaches_the_host() {
                 panic!("{sub}: a sandbox started with the planted link as its sub_path: {res:?}");
             }
         }
+    }
+}
+
+/// This machine's address that a sandbox reaches through slirp4netns (never loopback,
+/// which sandboxes cannot reach): the source address of a route out, no packet sent.
+fn host_addr() -> std::net::Ipv4Addr {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").expect("a UDP socket");
+    s.connect("192.0.2.1:9")
+        .expect("a route out of this machine");
+    match s.local_addr().expect("its address").ip() {
+        std::net::IpAddr::V4(a) => a,
+        other => panic!("an IPv6 route out ({other}); the test needs IPv4"),
+    }
+}
+
+const CONNECT: &str = "import socket, sys\n\
+try:\n    socket.create_connection((sys.argv[1], int(sys.argv[2])), 5).close(); print('connected')\n\
+except OSError as e:\n    print(e.strerror)";
+
+/// An outbound CIDR allowlist is enforced in the sandbox's network namespace: a listener
+/// on this machine is reached from a sandbox whose allowlist holds it (and from an open
+/// one), and unreachable from one whose allowlist does not, even after the sandbox tries
+/// to route around it.
+#[tokio::test]
+async fn an_outbound_cidr_allowlist_is_enforced() {
+    let mut env = Env::new().await;
+    let host = host_addr();
+    let listener = std::net::TcpListener::bind((host, 0)).expect("a listener");
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let (ip, mine, elsewhere) = (
+        host.to_string(),
+        format!("{host}/32"),
+        // TEST-NET-2: never this machine
+        "198.51.100.0/24".to_string(),
+    );
+    let cases: Vec<(Option<pb::NetworkAccess>, &str, &str)> = vec![
+        (None, "connected\n", "an open network"),
+        (
+            allowlist(&[&mine], &[]),
+            "connected\n",
+            "an allowlist with this machine",
+        ),
+        (
+            allowlist(&["0.0.0.0/0"], &[]),
+            "connected\n",
+            "an allowlist of everything",
+        ),
+        (
+            allowlist(&[&elsewhere], &[]),
+            "Network is unreachable\n",
+            "an allowlist without this machine",
+        ),
+        (
+            allowlist(&[], &[]),
+            "Network is unreachable\n",
+            "an empty allowlist",
+        ),
+    ];
+    for (network_access, want, what) in cases {
+        let def = pb::Sandbox {
+            network_access,
+            ..env.def(&[])
+        };
+        let mut sb = env.create(def).await.expect(what);
+        let (out, err, _) = sb.run(&["python3", "-c", CONNECT, &ip, &port]).await;
+        assert_eq!(out, want, "{what}: {err}");
+        if want != "connected\n" {
+            // root in the sandbox has no capability: the routes are not its to change
+            let (_, err, exit) = sb
+                .run(&[
+                    "ip", "route", "add", "default", "via", "10.0.2.2", "dev", "tap0",
+                ])
+                .await;
+            assert_ne!(
+                exit,
+                Exit::Code(0),
+                "{what}: the sandbox added a default route"
+            );
+            let (out, _, _) = sb.run(&["python3", "-c", CONNECT, &ip, &port]).await;
+            assert_eq!(out, want, "{what}, after `ip route add`: {err}");
+        }
+        env.terminate(&sb.id).await;
     }
 }
