@@ -343,6 +343,7 @@ impl State {
     }
 
     /// The image after one step; a step that makes files adds them as `layer`.
+    #[allow(clippy::too_many_arguments)]
     async fn apply_step(
         &self,
         step: Step,

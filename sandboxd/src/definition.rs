@@ -480,11 +480,13 @@ mod tests {
 
     #[test]
     fn empty_gpu_config_is_no_gpu() {
-        let mut d = Sandbox::default();
-        d.resources = Some(modal_proto::client::Resources {
-            gpu_config: Some(Default::default()),
+        let mut d = Sandbox {
+            resources: Some(modal_proto::client::Resources {
+                gpu_config: Some(Default::default()),
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         assert_eq!(gpu_request(&d), None);
         d.resources.as_mut().unwrap().gpu_config = Some(modal_proto::client::GpuConfig {
             gpu_type: "H100".into(),
