@@ -102,6 +102,15 @@ try {
   check("volume sub path", [await sb.wait(), await sb.stdout.readText()], [0, "kept\n"]);
   vol.closeEphemeral();
 
+  // --- what sandboxd cannot do here is refused by name, never dropped
+  let refusal = "created";
+  try {
+    await modal.sandboxes.create(app, image, { gpu: "T4", regions: ["us-east"] });
+  } catch (e) {
+    refusal = String(e?.message ?? e);
+  }
+  check("gpu and regions refused by name", [/gpu: T4 asked for/.test(refusal), /regions: /.test(refusal)], [true, true]);
+
   // --- an image built, deleted, then gone
   const built = await modal.images
     .fromRegistry("debian:bookworm-slim")
