@@ -154,21 +154,18 @@ fn overlay(lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Resul
     mount("overlay", target, "overlay", 0, &data)
 }
 
-/// A read-only overlay of `layers` (lowest first) at `target`.
-pub fn overlay_read_only(layers: &[PathBuf], target: &Path) -> Result<()> {
-    fs::create_dir_all(target)?;
-    let lower: Vec<String> = layers
-        .iter()
-        .rev()
-        .map(|p| p.display().to_string())
-        .collect();
-    mount(
-        "overlay",
-        target,
-        "overlay",
-        libc::MS_RDONLY,
-        &format!("lowerdir={}", lower.join(":")),
-    )
+/// `layers` (lowest first) under a writable `upper` (owned by `uid`, root in the sandbox)
+/// at `target`: an image mounted as Modal mounts one, writes kept apart from the image.
+pub fn overlay_writable(
+    layers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+    uid: u32,
+) -> Result<()> {
+    fs::create_dir_all(upper)?;
+    chown(upper, Some(uid), Some(uid))?;
+    overlay(layers, upper, work, target)
 }
 
 /// Unmount and remove a staging mount point.
