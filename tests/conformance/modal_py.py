@@ -127,5 +127,17 @@ try:
 except modal.exception.AlreadyExistsError as e:
     check("second create refused", str(e), f"Secret '{name}' already exists")
 
+# --- a call sandboxd does not serve is named in the error (here, Modal's queues)
+try:
+    with modal.Queue.ephemeral():
+        pass
+    check("a call sandboxd lacks is named", "no error", "UNIMPLEMENTED")
+except Exception as e:
+    check(
+        "a call sandboxd lacks is named",
+        "sandboxd does not implement modal.client.ModalClient/QueueGetOrCreate" in str(e),
+        True,
+    )
+
 print(f"py {GEN}: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
