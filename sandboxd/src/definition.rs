@@ -206,7 +206,7 @@ fn unsupported(d: &Sandbox) -> Vec<(&'static str, String)> {
     if let Some(p) = &d.scheduler_placement {
         refuse(!p.regions.is_empty(), "regions", placed);
         refuse(
-            p.x_zone.is_some() || p.x_lifecycle.is_some() || !p.instance_types.is_empty(),
+            p.zone.is_some() || p.lifecycle.is_some() || !p.instance_types.is_empty(),
             "scheduler_placement",
             placed,
         );
@@ -501,12 +501,17 @@ mod tests {
         let d = Sandbox {
             i6pn_enabled: true,
             verbose: true,
+            scheduler_placement: Some(modal_proto::client::SchedulerPlacement {
+                zone: Some("us-east-1a".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let e = check(&d).unwrap_err();
         assert_eq!(e.code(), tonic::Code::FailedPrecondition);
-        assert!(e.message().contains("i6pn: "), "{}", e.message());
-        assert!(e.message().contains("verbose: "), "{}", e.message());
+        for field in ["i6pn: ", "verbose: ", "scheduler_placement: "] {
+            assert!(e.message().contains(field), "{field}: {}", e.message());
+        }
         check(&Sandbox::default()).unwrap();
     }
 }
