@@ -824,13 +824,22 @@ impl ModalClient for ControlPlane {
     }
 
     /// Modal's clients keep ephemeral volumes alive with this (Modal JS's
-    /// `volumes.ephemeral()`, Python's `Volume.ephemeral()`); sandboxd keeps a volume until
-    /// it is deleted, so a heartbeat only checks that the volume is there.
+    /// `volumes.ephemeral()`, Python's `Volume.ephemeral()`); one without heartbeats for
+    /// the TTL is deleted (`ephemeral.rs`). NOT_FOUND once it is gone.
     async fn volume_heartbeat(
         &self,
         req: Request<VolumeHeartbeatRequest>,
     ) -> Result<Response<()>, Status> {
-        self.state.volume_dir(&req.into_inner().volume_id)?;
+        let id = req.into_inner().volume_id;
+        let rec = self
+            .state
+            .store
+            .get::<VolumeRecord>(&id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("Volume {id} not found")))?;
+        if rec.ephemeral {
+            self.state.volume_beat(&id);
+        }
         Ok(Response::new(()))
     }
 
@@ -974,7 +983,11 @@ impl ModalClient for ControlPlane {
                 let v = VolumeRecord {
                     id: crate::ids::new_id("vo"),
                     name: (!req.deployment_name.is_empty()).then(|| req.deployment_name.clone()),
+                    ephemeral: mode == ObjectCreationType::Ephemeral,
                 };
+                if v.ephemeral {
+                    self.state.volume_beat(&v.id);
+                }
                 let dir = self.state.state_dir.join("volumes").join(&v.id);
                 crate::backend::create_owned_dir(dir, self.state.backend.uid)
                     .await

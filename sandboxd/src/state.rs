@@ -119,6 +119,9 @@ impl Record for SecretRecord {
 pub struct VolumeRecord {
     pub id: String,
     pub name: Option<String>,
+    /// Made with EPHEMERAL: deleted once heartbeats stop (`ephemeral.rs`).
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 impl Record for VolumeRecord {
@@ -169,6 +172,12 @@ pub struct State {
     pub max_sandboxes: usize,
     /// Sandboxes running or being started.
     active: AtomicUsize,
+    /// The volumes each running sandbox mounts (an ephemeral one in use never expires).
+    pub mounted_volumes: Mutex<HashMap<String, Vec<String>>>,
+    /// The last heartbeat of each ephemeral volume.
+    pub volume_beats: Mutex<HashMap<String, std::time::Instant>>,
+    /// How long an ephemeral volume lives without a heartbeat.
+    pub ephemeral_ttl: Duration,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -226,6 +235,9 @@ impl State {
             stdio_streams: Default::default(),
             max_sandboxes: DEFAULT_MAX_SANDBOXES,
             active: Default::default(),
+            mounted_volumes: Mutex::new(HashMap::new()),
+            volume_beats: Mutex::new(HashMap::new()),
+            ephemeral_ttl: crate::ephemeral::DEFAULT_TTL,
         }
     }
 
@@ -370,6 +382,7 @@ impl State {
                 })
             })
             .collect::<Result<Vec<_>, Status>>()?;
+        let volume_ids: Vec<String> = req.volumes.iter().map(|v| v.volume_id.clone()).collect();
         let rec = self.reserve(&req, &image)?;
         let spec = self.sandbox_spec(&rec.id, req, &image, volumes);
         let sb = match Sandbox::start(&self.backend, spec).await {
@@ -383,6 +396,7 @@ impl State {
             }
         };
         lock(&self.running).insert(rec.id.clone(), sb.clone());
+        lock(&self.mounted_volumes).insert(rec.id.clone(), volume_ids);
         // record the outcome when it comes
         let me = self.clone();
         tokio::spawn(async move {
@@ -502,6 +516,7 @@ impl State {
             tracing::error!(sandbox = %id, "recording the sandbox's end: {e:#}");
         }
         let ended = lock(&self.running).remove(id);
+        lock(&self.mounted_volumes).remove(id);
         if ended.is_some() {
             self.active.fetch_sub(1, Ordering::SeqCst);
         }

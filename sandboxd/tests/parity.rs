@@ -447,3 +447,65 @@ async fn an_outbound_cidr_allowlist_is_enforced() {
         env.terminate(&sb.id).await;
     }
 }
+
+async fn heartbeat(env: &mut Env, volume_id: &str) -> Result<(), Code> {
+    env.cp
+        .volume_heartbeat(pb::VolumeHeartbeatRequest {
+            volume_id: volume_id.into(),
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| e.code())
+}
+
+/// Ephemeral volumes live while heartbeated, as on Modal: one whose heartbeats stop is
+/// deleted after the TTL (here 2 s), unless a running sandbox mounts it; named volumes
+/// never expire.
+#[tokio::test]
+async fn ephemeral_volumes_live_while_heartbeated() {
+    let sd = Sandboxd::start_with(&["--ephemeral-volume-ttl-secs".into(), "2".into()]).await;
+    let mut env = Env::on(sd, Transport::Grpc).await;
+    let mut ephemeral = Vec::new();
+    for _ in 0..3 {
+        let id = env
+            .cp
+            .volume_get_or_create(pb::VolumeGetOrCreateRequest {
+                object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("an ephemeral volume")
+            .into_inner()
+            .volume_id;
+        ephemeral.push(id);
+    }
+    let (beaten, abandoned, in_use) = (&ephemeral[0], &ephemeral[1], &ephemeral[2]);
+    let named = volume(&mut env, "kept").await;
+    let def = pb::Sandbox {
+        volume_mounts: vec![mount(in_use, "/v", None)],
+        ..env.def(&[])
+    };
+    let sb = env
+        .create(def)
+        .await
+        .expect("a sandbox on the third volume");
+    for _ in 0..10 {
+        heartbeat(&mut env, beaten).await.expect("a heartbeat");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        heartbeat(&mut env, beaten).await,
+        Ok(()),
+        "heartbeated: kept"
+    );
+    assert_eq!(heartbeat(&mut env, in_use).await, Ok(()), "mounted: kept");
+    assert_eq!(heartbeat(&mut env, &named).await, Ok(()), "named: kept");
+    assert_eq!(
+        heartbeat(&mut env, abandoned).await,
+        Err(Code::NotFound),
+        "no heartbeat for 5 s with a TTL of 2 s: deleted"
+    );
+    let dir = env.sd.state_dir.join("volumes").join(abandoned);
+    assert!(!dir.exists(), "its files are gone: {}", dir.display());
+    env.terminate(&sb.id).await;
+}
