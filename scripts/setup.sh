@@ -14,6 +14,8 @@ need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have bwrap || need_apt+=(bubblewrap)
 have slirp4netns || need_apt+=(slirp4netns)
+# ip routes a sandbox's outbound CIDR allowlist inside its network namespace
+[ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need_apt+=(iproute2)
 # mkfs.ext4 formats the size-capped disk of each sandbox's writable layer
 [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need_apt+=(e2fsprogs)
 have chromium || need_apt+=(chromium)

@@ -88,10 +88,20 @@ class Writer:
             return ""
         if (f.is_repeated if hasattr(f, "is_repeated") else f.label == F.LABEL_REPEATED):
             return "repeated "
-        oneof = f.containing_oneof
-        if oneof is not None and oneof.name.startswith("_"):
+        if self.synthetic_oneof(f):
             return "optional "
         return ""
+
+    @staticmethod
+    def synthetic_oneof(f):
+        """A proto3 `optional` field, whose oneof protoc made (named `_name`, or with
+        `X`s in front where that name is taken: `X_zone` for the field `_zone`)."""
+        if f.containing_oneof is None:
+            return False
+        from google.protobuf import descriptor_pb2
+        m = descriptor_pb2.DescriptorProto()
+        f.containing_type.CopyToProto(m)
+        return next(x for x in m.field if x.number == f.number).proto3_optional
 
     def message(self, m, package, ind=""):
         out = [f"{ind}message {m.name} {{"]
@@ -101,7 +111,7 @@ class Writer:
                 out.append(f"{ind}  // omitted: {f.name} = {f.number} ({f.message_type.full_name})")
                 continue
             o = f.containing_oneof
-            if o is not None and not o.name.startswith("_"):
+            if o is not None and not self.synthetic_oneof(f):
                 oneofs.setdefault(o.name, []).append(f)
                 continue
             out.append(f"{ind}  {self.label(f)}{self.type_of(f, package)} {f.name} = {f.number};")

@@ -21,6 +21,14 @@ use std::time::Duration;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// The secrets an image definition names (`secret_ids`): their variables are in the
+/// environment of its RUN steps only, never in the image.
+#[derive(Clone, Default)]
+pub struct BuildSecrets {
+    pub ids: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
 /// What a cached step produced.
 #[derive(Clone, Serialize, Deserialize)]
 struct StepResult {
@@ -202,10 +210,17 @@ fn join_workdir(cur: &Option<String>, path: &str) -> String {
 
 impl State {
     /// The image id for a definition: the same definition always gets the same id.
-    pub fn definition_id(commands: &[String], context: &[(String, Vec<u8>)]) -> String {
+    pub fn definition_id(
+        commands: &[String],
+        context: &[(String, Vec<u8>)],
+        secret_ids: &[String],
+    ) -> String {
         let mut key = commands.join("\n");
         for (name, data) in context {
             key.push_str(&format!("\n{name}:{}", hex_digest(data)));
+        }
+        for id in secret_ids {
+            key.push_str(&format!("\nsecret:{id}"));
         }
         format!("im-{}", &hex_digest(key.as_bytes())[..22])
     }
@@ -216,6 +231,7 @@ impl State {
         id: &str,
         commands: Vec<String>,
         context: Vec<(String, Vec<u8>)>,
+        secrets: BuildSecrets,
     ) -> Option<Arc<Build>> {
         match self.store.get::<ImageRecord>(id) {
             Ok(Some(_)) => return None,
@@ -232,7 +248,7 @@ impl State {
         drop(builds);
         let (me, id, b) = (self.clone(), id.to_string(), build.clone());
         tokio::spawn(async move {
-            let rec = match me.build(&id, &commands, &context, &b).await {
+            let rec = match me.build(&id, &commands, &context, &secrets, &b).await {
                 Ok(rec) => rec,
                 Err(e) => {
                     b.log(format!("Image build failed: {e:#}"));
@@ -272,6 +288,7 @@ impl State {
         id: &str,
         commands: &[String],
         context: &[(String, Vec<u8>)],
+        secrets: &BuildSecrets,
         log: &Build,
     ) -> Result<ImageRecord> {
         let mut lines = commands
@@ -281,6 +298,10 @@ impl State {
         let base = self.build_base(lines.next(), log)?;
         let mut cur = StepResult::of(&base);
         let mut key = format!("{}:{}", base.id, base.layers.join(","));
+        if !secrets.ids.is_empty() {
+            // a step run with secrets is not the one run without them
+            key.push_str(&format!(";secrets:{}", secrets.ids.join(",")));
+        }
         for line in lines {
             let step = parse_step(line)?;
             key = step_key(&key, line, &step, context);
@@ -293,7 +314,7 @@ impl State {
                     log.log(format!("=> {line}"));
                     let layer = format!("{id}-{}", &key[..12]);
                     let next = self
-                        .apply_step(step, &cur, &base, layer, context, log)
+                        .apply_step(step, &cur, &base, layer, context, &secrets.env, log)
                         .await?;
                     self.store.put(&key, &next)?;
                     next
@@ -322,6 +343,7 @@ impl State {
     }
 
     /// The image after one step; a step that makes files adds them as `layer`.
+    #[allow(clippy::too_many_arguments)]
     async fn apply_step(
         &self,
         step: Step,
@@ -329,6 +351,7 @@ impl State {
         base: &ImageRecord,
         layer: String,
         context: &[(String, Vec<u8>)],
+        secret_env: &[(String, String)],
         log: &Build,
     ) -> Result<StepResult> {
         Ok(match step {
@@ -366,7 +389,8 @@ impl State {
                 cur.with_layer(layer)
             }
             Step::Run(argv) => {
-                self.run_step(base, cur, &argv, &layer, log).await?;
+                self.run_step(base, cur, &argv, &layer, secret_env, log)
+                    .await?;
                 cur.with_layer(layer)
             }
         })
@@ -379,6 +403,7 @@ impl State {
         cur: &StepResult,
         argv: &[String],
         layer: &str,
+        secret_env: &[(String, String)],
         log: &Build,
     ) -> Result<()> {
         let image = ImageRecord {
@@ -401,6 +426,7 @@ impl State {
                 ..Limits::default()
             },
             block_network: false,
+            outbound_allowlist: None,
             timeout: RUN_TIMEOUT + Duration::from_secs(60),
             idle_timeout: None,
             ports: vec![],
@@ -411,7 +437,7 @@ impl State {
             .await
             .context("starting the build sandbox")?;
         let result: Result<()> = async {
-            run_logged(&sb, argv, workdir, log).await?;
+            run_logged(&sb, argv, workdir, secret_env, log).await?;
             let dir = self.images.layers_dir.join(layer);
             let data = sb
                 .data_dir()
@@ -426,12 +452,18 @@ impl State {
 
 /// Run `argv` in the build sandbox, its output (stderr in stdout) going to the build log
 /// line by line; an error unless it exits 0.
-async fn run_logged(sb: &Sandbox, argv: &[String], workdir: String, log: &Build) -> Result<()> {
+async fn run_logged(
+    sb: &Sandbox,
+    argv: &[String],
+    workdir: String,
+    env: &[(String, String)],
+    log: &Build,
+) -> Result<()> {
     let exec = sb.exec(
         "build-step",
         ExecRequest {
             argv: argv.to_vec(),
-            env: vec![],
+            env: env.to_vec(),
             workdir: Some(workdir),
             timeout: Some(RUN_TIMEOUT),
             stdout: true,

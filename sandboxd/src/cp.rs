@@ -246,6 +246,7 @@ impl ControlPlane {
     ) -> Result<CreateSandbox, Status> {
         self.app(app_id)?;
         let def = def.ok_or_else(|| Status::invalid_argument("definition is required"))?;
+        crate::definition::check(&def)?;
         if def.image_id.is_empty() {
             return Err(Status::invalid_argument("definition.image_id is required"));
         }
@@ -325,7 +326,10 @@ impl ControlPlane {
         let mut volumes = Vec::new();
         for v in &def.volume_mounts {
             limits::abs_path("volume mount path", &v.mount_path)?;
-            volumes.push((v.volume_id.clone(), v.mount_path.clone(), v.read_only));
+            if let Some(sub) = &v.sub_path {
+                limits::sub_path(sub)?;
+            }
+            volumes.push(v.clone());
         }
         let name = def.name.clone().filter(|n| !n.is_empty());
         if let Some(n) = &name {
@@ -345,6 +349,7 @@ impl ControlPlane {
                 milli_cpu_max: (res.milli_cpu_max > 0).then_some(res.milli_cpu_max),
             },
             block_network: blocked,
+            outbound_allowlist: crate::definition::outbound_allowlist(&def).filter(|_| !blocked),
             timeout_secs: if def.timeout_secs == 0 {
                 DEFAULT_TIMEOUT_SECS
             } else {
@@ -693,7 +698,9 @@ impl ModalClient for ControlPlane {
         }
         let image = req
             .image
+            .as_ref()
             .ok_or_else(|| Status::invalid_argument("image is required"))?;
+        crate::definition::check_image(&req, image)?;
         limits::count(
             "image steps",
             image.dockerfile_commands.len() + image.base_images.len(),
@@ -735,14 +742,20 @@ impl ModalClient for ControlPlane {
             .map(|f| (f.filename.clone(), f.data.clone()))
             .collect();
         // one image id per definition: the same definition is built once
-        let id = State::definition_id(&commands, &context);
+        limits::count("image secrets", image.secret_ids.len(), limits::MAX_SECRETS)?;
+        let secrets = crate::builds::BuildSecrets {
+            ids: image.secret_ids.clone(),
+            env: self.env_of(&image.secret_ids, &[], &[])?,
+        };
+        limits::env(secrets.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        let id = State::definition_id(&commands, &context, &secrets.ids);
         if req.force_build && self.state.running_build(&id).is_none() {
             self.state
                 .store
                 .delete::<ImageRecord>(&id)
                 .map_err(internal)?;
         }
-        self.state.start_build(&id, commands, context);
+        self.state.start_build(&id, commands, context, secrets);
         Ok(Response::new(ImageGetOrCreateResponse {
             image_id: id,
             ..Default::default()
@@ -787,6 +800,49 @@ impl ModalClient for ControlPlane {
         }))
     }
 
+    /// Modal JS's `images.delete`: the image's id answers NOT_FOUND from then on; the same
+    /// definition asked for again builds anew (from cached steps). Its layers stay: cached
+    /// steps and running sandboxes share them.
+    async fn image_delete(&self, req: Request<ImageDeleteRequest>) -> Result<Response<()>, Status> {
+        let id = req.into_inner().image_id;
+        if id == crate::images::HOST_BASE_ID || id == crate::images::HOST_PYTHON_ID {
+            return Err(Status::failed_precondition(
+                "the host base images are sandboxd's own and cannot be deleted",
+            ));
+        }
+        if self.state.running_build(&id).is_some() {
+            return Err(Status::failed_precondition(format!(
+                "Image {id} is still building; delete it once the build ends"
+            )));
+        }
+        self.state.image(&id)?;
+        self.state
+            .store
+            .delete::<ImageRecord>(&id)
+            .map_err(internal)?;
+        Ok(Response::new(()))
+    }
+
+    /// Modal's clients keep ephemeral volumes alive with this (Modal JS's
+    /// `volumes.ephemeral()`, Python's `Volume.ephemeral()`); one without heartbeats for
+    /// the TTL is deleted (`ephemeral.rs`). NOT_FOUND once it is gone.
+    async fn volume_heartbeat(
+        &self,
+        req: Request<VolumeHeartbeatRequest>,
+    ) -> Result<Response<()>, Status> {
+        let id = req.into_inner().volume_id;
+        let rec = self
+            .state
+            .store
+            .get::<VolumeRecord>(&id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("Volume {id} not found")))?;
+        if rec.ephemeral {
+            self.state.volume_beat(&id);
+        }
+        Ok(Response::new(()))
+    }
+
     async fn secret_get_or_create(
         &self,
         req: Request<SecretGetOrCreateRequest>,
@@ -803,11 +859,20 @@ impl ModalClient for ControlPlane {
             limits::MAX_ENV_VARS,
         )?;
         let env: BTreeMap<String, String> = req.env_dict.clone().into_iter().collect();
-        let rec = if mode == ObjectCreationType::Ephemeral || req.deployment_name.is_empty() {
-            if mode != ObjectCreationType::Ephemeral {
+        let anonymous = matches!(
+            mode,
+            ObjectCreationType::Ephemeral | ObjectCreationType::AnonymousOwnedByApp
+        );
+        let rec = if anonymous || req.deployment_name.is_empty() {
+            if !anonymous {
                 return Err(Status::invalid_argument(
                     "deployment_name is required for a named secret",
                 ));
+            }
+            if mode == ObjectCreationType::AnonymousOwnedByApp {
+                // Python's `Secret.from_dict` inside a running app (V1 sandboxes' `env`):
+                // the secret lives as long as its app, which sandboxd keeps
+                self.app(&req.app_id)?;
             }
             let s = SecretRecord {
                 id: crate::ids::new_id("st"),
@@ -860,9 +925,9 @@ impl ModalClient for ControlPlane {
             .filter(|k| !rec.env.contains_key(*k))
             .collect();
         if !missing.is_empty() {
+            // Modal's wording
             return Err(Status::not_found(format!(
-                "Secret '{}' is missing required keys: {}",
-                req.deployment_name,
+                "Secret is missing key(s): {}",
                 missing
                     .iter()
                     .map(|s| s.as_str())
@@ -918,7 +983,11 @@ impl ModalClient for ControlPlane {
                 let v = VolumeRecord {
                     id: crate::ids::new_id("vo"),
                     name: (!req.deployment_name.is_empty()).then(|| req.deployment_name.clone()),
+                    ephemeral: mode == ObjectCreationType::Ephemeral,
                 };
+                if v.ephemeral {
+                    self.state.volume_beat(&v.id);
+                }
                 let dir = self.state.state_dir.join("volumes").join(&v.id);
                 crate::backend::create_owned_dir(dir, self.state.backend.uid)
                     .await
@@ -943,6 +1012,11 @@ impl ModalClient for ControlPlane {
     ) -> Result<Response<SandboxCreateV2Response>, Status> {
         let (ct, host) = (client_type(&req), host_of(&req));
         let req = req.into_inner();
+        if !req.cloud_bucket_mount_credentials.is_empty() {
+            return Err(Status::failed_precondition(
+                "cloud_bucket_mount_credentials: sandboxd mounts only its own volumes",
+            ));
+        }
         let create = self.create_request(
             &req.app_id,
             req.definition,

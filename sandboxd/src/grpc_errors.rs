@@ -12,6 +12,9 @@
 //!   servers answer it elsewhere.
 //! - A status message is at most `MAX_MESSAGE_BYTES`, so an error that quotes a huge
 //!   input still fits in a header and reaches the caller.
+//! - UNIMPLEMENTED names the method: tonic answers a method it does not know with no
+//!   message, and one it stubs with "Not yet implemented"; a client porting code from
+//!   Modal (sidecar containers, queues, dicts, functions) learns which call it was.
 //!
 //! tonic's statuses are recognised by their messages (tonic-0.14's codec and server), so
 //! a tonic upgrade that rewords them fails `tests/wire_fuzz.rs`, not production silently.
@@ -65,13 +68,33 @@ pub fn retyped(code: Code, message: &str) -> Option<(Code, String)> {
     Some((code2, msg))
 }
 
+/// The message of UNIMPLEMENTED for the method at `path`.
+pub fn unimplemented_message(path: &str) -> String {
+    format!(
+        "sandboxd does not implement {}: it serves Modal's sandbox API (docs/PROTOCOL.md lists the calls)",
+        path.trim_start_matches('/')
+    )
+}
+
 /// Rewrite the status in `headers` (response headers of a trailers-only response, or
-/// trailers) if it needs it.
-fn fix(headers: &mut HeaderMap) {
+/// trailers) if it needs it; `path` is the request's.
+fn fix(headers: &mut HeaderMap, path: &str) {
     let Some(raw) = headers.get("grpc-status") else {
         return;
     };
     let code = Code::from_bytes(raw.as_bytes());
+    if code == Code::Unimplemented {
+        let message = headers
+            .get("grpc-message")
+            .map(|m| percent_decode(m.as_bytes()))
+            .unwrap_or_default();
+        if message.is_empty() || message == "Not yet implemented" {
+            headers.remove("grpc-status");
+            headers.remove("grpc-message");
+            let _ = Status::new(code, unimplemented_message(path)).add_header(headers);
+        }
+        return;
+    }
     let long = headers
         .get("grpc-message")
         .is_some_and(|m| m.len() > MAX_MESSAGE_BYTES);
@@ -147,13 +170,14 @@ where
     }
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let path = req.uri().path().to_string();
         let fut = self.inner.call(req);
         Box::pin(async move {
             let (mut parts, body) = fut.await?.into_parts();
-            fix(&mut parts.headers);
-            let body = body.map_frame(|mut frame| {
+            fix(&mut parts.headers, &path);
+            let body = body.map_frame(move |mut frame| {
                 if let Some(t) = frame.trailers_mut() {
-                    fix(t);
+                    fix(t, &path);
                 }
                 frame
             });
@@ -217,7 +241,7 @@ mod tests {
         Status::internal("failed to decode Protobuf message: buffer underflow")
             .add_header(&mut h)
             .unwrap();
-        fix(&mut h);
+        fix(&mut h, "/x.Y/Z");
         let s = Status::from_header_map(&h).unwrap();
         assert_eq!(s.code(), Code::InvalidArgument);
         assert_eq!(
@@ -225,5 +249,30 @@ mod tests {
             "failed to decode Protobuf message: buffer underflow"
         );
         assert_eq!(percent_decode(b"a%20b%zz%"), "a b%zz%");
+    }
+
+    #[test]
+    fn unimplemented_names_the_method() {
+        for given in ["", "Not yet implemented"] {
+            let mut h = HeaderMap::new();
+            Status::unimplemented(given).add_header(&mut h).unwrap();
+            fix(&mut h, "/modal.client.ModalClient/QueueGet");
+            let s = Status::from_header_map(&h).unwrap();
+            assert_eq!(s.code(), Code::Unimplemented);
+            assert!(
+                s.message()
+                    .starts_with("sandboxd does not implement modal.client.ModalClient/QueueGet:"),
+                "{}",
+                s.message()
+            );
+        }
+        // a message of sandboxd's own stays
+        let mut h = HeaderMap::new();
+        Status::unimplemented("terminals are not supported here")
+            .add_header(&mut h)
+            .unwrap();
+        fix(&mut h, "/a.B/C");
+        let s = Status::from_header_map(&h).unwrap();
+        assert_eq!(s.message(), "terminals are not supported here");
     }
 }

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const HOST_BASE_ID: &str = "im-hostbase0000000000000";
+/// The host base image with `python` on the PATH, the stand-in for `python:*` tags.
+pub const HOST_PYTHON_ID: &str = "im-hostpython00000000000";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImageRecord {
@@ -69,6 +71,16 @@ pub struct Images {
 }
 
 /// A registry tag as written in `FROM` (a default `latest` tag added).
+/// True for Docker Hub's official Python images (`python:3.12-slim`,
+/// `docker.io/library/python:3`), which all have `python` on the PATH.
+fn is_python_tag(tag: &str) -> bool {
+    let repo = tag.split([':', '@']).next().unwrap_or(tag);
+    let repo = repo
+        .trim_start_matches("docker.io/")
+        .trim_start_matches("library/");
+    repo == "python"
+}
+
 pub fn normalize_tag(tag: &str) -> String {
     let last = tag.rsplit('/').next().unwrap_or(tag);
     if last.contains(':') || last.contains('@') {
@@ -240,14 +252,58 @@ impl Images {
                 "image {tag} is not in sandboxd's local image store; import it with `sandboxd image import {tag} PATH`"
             ),
             MissingImage::Host => {
-                let mut rec = self.ensure_host_base(store)?;
+                let python = is_python_tag(&tag);
+                let mut rec = match python {
+                    true => self.ensure_host_python(store)?,
+                    false => self.ensure_host_base(store)?,
+                };
                 rec.logs = vec![format!(
                     "Image {tag} is not in sandboxd's local image store (no registry is reachable); \
-                     using the host base image: the host's /usr and /opt, read-only, with a generated /etc."
+                     using the host base image: the host's /usr and /opt, read-only, with a generated /etc{}.",
+                    if python { ", and the host's python3 as `python`" } else { "" }
                 )];
                 Ok(rec)
             }
         }
+    }
+}
+
+impl Images {
+    /// The host base image plus one layer: `/usr/local/bin/python` (and `pip`, where the
+    /// host has pip) linked to the host's python3, as every `python:*` image has them.
+    /// Without a host python3 it is the host base image.
+    pub fn ensure_host_python(&self, store: &Store) -> Result<ImageRecord> {
+        let base = self.ensure_host_base(store)?;
+        if !Path::new("/usr/bin/python3").exists() {
+            return Ok(base);
+        }
+        if let Some(rec) = store.get::<ImageRecord>(HOST_PYTHON_ID)? {
+            if self.layers_dir.join("hostpython").is_dir() {
+                return Ok(rec);
+            }
+        }
+        let dir = self.layers_dir.join("hostpython");
+        let tmp = self.layers_dir.join("hostpython.tmp");
+        let _ = fs::remove_dir_all(&tmp);
+        let bin = tmp.join("usr/local/bin");
+        fs::create_dir_all(&bin)?;
+        symlink("/usr/bin/python3", bin.join("python"))?;
+        if Path::new("/usr/bin/pip3").exists() {
+            symlink("/usr/bin/pip3", bin.join("pip"))?;
+        }
+        chown_tree(&tmp, self.uid)?;
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&tmp, &dir)?;
+        let mut layers = base.layers.clone();
+        layers.push("hostpython".into());
+        let rec = ImageRecord {
+            id: HOST_PYTHON_ID.into(),
+            layers,
+            created_at: now_f64(),
+            ..base
+        };
+        store.put(&rec.id, &rec)?;
+        Ok(rec)
     }
 }
 
@@ -314,6 +370,26 @@ fn chown_tree(dir: &Path, uid: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_tags_are_dockers_official_python() {
+        for t in [
+            "python:3.12-slim",
+            "python:latest",
+            "docker.io/library/python:3",
+            "library/python@sha256:ab",
+        ] {
+            assert!(is_python_tag(t), "{t}");
+        }
+        for t in [
+            "pythonx:3",
+            "me/python:3",
+            "debian:bookworm",
+            "ghcr.io/python:3",
+        ] {
+            assert!(!is_python_tag(t), "{t}");
+        }
+    }
 
     #[test]
     fn tags_get_a_default_latest() {

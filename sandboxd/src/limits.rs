@@ -191,6 +191,21 @@ pub fn abs_path(what: &str, p: &str) -> Result<(), Status> {
     Ok(())
 }
 
+/// A volume's `sub_path`: a directory of the volume, from its root (`/a/b` or `a/b`),
+/// without `.` or `..`.
+pub fn sub_path(p: &str) -> Result<(), Status> {
+    let what = "volume_mounts.sub_path";
+    bytes(what, p, MAX_PATH_BYTES)?;
+    no_nul(what, p)?;
+    if p.split('/').any(|c| c == ".." || c == ".") {
+        return Err(invalid(format!(
+            "{what} must name a directory of the volume without `.` or `..`: {:?}",
+            truncated(p)
+        )));
+    }
+    Ok(())
+}
+
 /// A timeout in seconds of at most MAX_TIMEOUT_SECS.
 pub fn timeout_secs(what: &str, t: u32) -> Result<(), Status> {
     if t > MAX_TIMEOUT_SECS {

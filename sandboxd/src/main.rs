@@ -5,6 +5,8 @@ mod backend;
 mod build_log;
 mod builds;
 mod cp;
+mod definition;
+mod ephemeral;
 mod gateway;
 mod grpc_errors;
 mod ids;
@@ -121,6 +123,10 @@ struct ServeArgs {
     /// bytes, so clients' resume-from-offset can be tested against a real server.
     #[arg(long, hide = true)]
     fault_cut_stdio_after: Option<u64>,
+    /// Seconds an ephemeral volume lives without a heartbeat (Modal's clients send one
+    /// every 300 s).
+    #[arg(long, default_value_t = crate::ephemeral::DEFAULT_TTL.as_secs_f64())]
+    ephemeral_volume_ttl_secs: f64,
     /// Do not hand the credential to same-origin pages at /__sandboxd/config.json
     /// (the playground uses it; it is only served on loopback addresses anyway).
     #[arg(long)]
@@ -305,6 +311,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         sandbox_disk_mib,
         max_sandboxes,
         fault_cut_stdio_after,
+        ephemeral_volume_ttl_secs,
         no_playground_credentials,
         tls,
         mut policy,
@@ -392,7 +399,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     state.stdio_streams.cut_after = fault_cut_stdio_after;
     state.max_sandboxes = max_sandboxes;
+    state.ephemeral_ttl = std::time::Duration::try_from_secs_f64(ephemeral_volume_ttl_secs)
+        .map_err(|e| anyhow::anyhow!("--ephemeral-volume-ttl-secs: {e}"))?;
     let state = Arc::new(state);
+    ephemeral::spawn_sweeper(state.clone());
     let recovered = state.recover()?;
     if recovered > 0 {
         tracing::info!(

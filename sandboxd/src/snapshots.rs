@@ -99,7 +99,7 @@ impl State {
         Ok(id)
     }
 
-    /// Mount an image's files read-only at `path` inside the running sandbox.
+    /// Mount an image's files at `path` inside the running sandbox, writable (copy on write).
     pub async fn mount_image(
         &self,
         sb: &Sandbox,
@@ -139,21 +139,32 @@ impl State {
         }
         let img = self.image(image_id)?;
         let layers = self.images.layers(&img).layers;
-        let result = match layers.as_slice() {
-            [] => Err(anyhow::anyhow!("image {image_id} has no files")),
-            [one] => mounts::attach_read_only(one, &target),
-            many => {
-                // stack the layers in a read-only overlay first, then attach a copy of it
-                let stage = self
-                    .backend
-                    .run_root
-                    .join(format!("stage-{}", crate::ids::new_id("m")));
-                let r = crate::backend::rootfs::overlay_read_only(many, &stage)
-                    .and_then(|_| mounts::attach_read_only(&stage, &target));
-                crate::backend::rootfs::unmount_path(&stage);
-                r
-            }
-        };
+        if layers.is_empty() {
+            return Err(internal(format!("image {image_id} has no files")));
+        }
+        // writable as Modal mounts images: the layers under an upper of the sandbox's own
+        // (kept with its writable layers), so the image itself never changes. Stacked in a
+        // staging overlay first, then a copy of it attached.
+        let own = sb
+            .data_dir()
+            .ok_or_else(|| {
+                Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
+            })?
+            .join("mounts")
+            .join(crate::ids::new_id("m"));
+        let stage = self
+            .backend
+            .run_root
+            .join(format!("stage-{}", crate::ids::new_id("m")));
+        let result = crate::backend::rootfs::overlay_writable(
+            &layers,
+            &own.join("upper"),
+            &own.join("work"),
+            &stage,
+            self.backend.uid,
+        )
+        .and_then(|_| mounts::attach(&stage, &target, false));
+        crate::backend::rootfs::unmount_path(&stage);
         result.map_err(|e| internal(format!("mounting {image_id} at {path}: {e:#}")))?;
         sb.note_image_mount(&path);
         Ok(())

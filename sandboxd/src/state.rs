@@ -119,6 +119,9 @@ impl Record for SecretRecord {
 pub struct VolumeRecord {
     pub id: String,
     pub name: Option<String>,
+    /// Made with EPHEMERAL: deleted once heartbeats stop (`ephemeral.rs`).
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 impl Record for VolumeRecord {
@@ -132,9 +135,11 @@ pub struct CreateSandbox {
     pub entrypoint: Vec<String>,
     pub env: Vec<(String, String)>,
     pub workdir: Option<String>,
-    pub volumes: Vec<(String, String, bool)>,
+    pub volumes: Vec<modal_proto::client::VolumeMount>,
     pub limits: Limits,
     pub block_network: bool,
+    /// IPv4 blocks the sandbox may reach (`None`: any); see `definition::outbound_allowlist`.
+    pub outbound_allowlist: Option<Vec<(std::net::Ipv4Addr, u8)>>,
     pub timeout_secs: u32,
     pub idle_timeout_secs: Option<u32>,
     pub name: Option<String>,
@@ -167,6 +172,12 @@ pub struct State {
     pub max_sandboxes: usize,
     /// Sandboxes running or being started.
     active: AtomicUsize,
+    /// The volumes each running sandbox mounts (an ephemeral one in use never expires).
+    pub mounted_volumes: Mutex<HashMap<String, Vec<String>>>,
+    /// The last heartbeat of each ephemeral volume.
+    pub volume_beats: Mutex<HashMap<String, std::time::Instant>>,
+    /// How long an ephemeral volume lives without a heartbeat.
+    pub ephemeral_ttl: Duration,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -224,6 +235,9 @@ impl State {
             stdio_streams: Default::default(),
             max_sandboxes: DEFAULT_MAX_SANDBOXES,
             active: Default::default(),
+            mounted_volumes: Mutex::new(HashMap::new()),
+            volume_beats: Mutex::new(HashMap::new()),
+            ephemeral_ttl: crate::ephemeral::DEFAULT_TTL,
         }
     }
 
@@ -359,14 +373,16 @@ impl State {
         let volumes = req
             .volumes
             .iter()
-            .map(|(vid, path, read_only)| {
+            .map(|v| {
                 Ok(VolumeBind {
-                    source: self.volume_dir(vid)?,
-                    target: path.clone(),
-                    read_only: *read_only,
+                    source: self.volume_dir(&v.volume_id)?,
+                    target: v.mount_path.clone(),
+                    read_only: v.read_only,
+                    sub_path: v.sub_path.clone(),
                 })
             })
             .collect::<Result<Vec<_>, Status>>()?;
+        let volume_ids: Vec<String> = req.volumes.iter().map(|v| v.volume_id.clone()).collect();
         let rec = self.reserve(&req, &image)?;
         let spec = self.sandbox_spec(&rec.id, req, &image, volumes);
         let sb = match Sandbox::start(&self.backend, spec).await {
@@ -380,6 +396,7 @@ impl State {
             }
         };
         lock(&self.running).insert(rec.id.clone(), sb.clone());
+        lock(&self.mounted_volumes).insert(rec.id.clone(), volume_ids);
         // record the outcome when it comes
         let me = self.clone();
         tokio::spawn(async move {
@@ -415,7 +432,7 @@ impl State {
                 });
             if taken {
                 return Err(Status::already_exists(format!(
-                    "A sandbox named '{name}' is already running in this app"
+                    "Sandbox '{name}' already exists: one of that name is running in this app"
                 )));
             }
         }
@@ -470,6 +487,7 @@ impl State {
             volumes,
             limits: req.limits,
             block_network: req.block_network,
+            outbound_allowlist: req.outbound_allowlist.clone(),
             timeout: Duration::from_secs(req.timeout_secs as u64),
             idle_timeout: req.idle_timeout_secs.map(|s| Duration::from_secs(s as u64)),
             ports: req.ports,
@@ -498,6 +516,7 @@ impl State {
             tracing::error!(sandbox = %id, "recording the sandbox's end: {e:#}");
         }
         let ended = lock(&self.running).remove(id);
+        lock(&self.mounted_volumes).remove(id);
         if ended.is_some() {
             self.active.fetch_sub(1, Ordering::SeqCst);
         }

@@ -34,7 +34,7 @@ use tonic::Code;
 const CP_SERVICE: &str = "modal.client.ModalClient";
 const TCR_SERVICE: &str = "modal.task_command_router.TaskCommandRouter";
 
-const CP_RPCS: [&str; 33] = [
+const CP_RPCS: [&str; 35] = [
     "AppGetOrCreate",
     "EnvironmentGetOrCreate",
     "AuthTokenGet",
@@ -42,6 +42,8 @@ const CP_RPCS: [&str; 33] = [
     "ImageGetOrCreate",
     "ImageJoinStreaming",
     "ImageFromId",
+    "ImageDelete",
+    "VolumeHeartbeat",
     "SecretGetOrCreate",
     "VolumeGetOrCreate",
     "SandboxCreateV2",
@@ -708,6 +710,11 @@ impl Gen<'_> {
             }
             .encode_to_vec(),
             "ImageFromId" => pb::ImageFromIdRequest { image_id: self.s() }.encode_to_vec(),
+            "ImageDelete" => pb::ImageDeleteRequest { image_id: self.s() }.encode_to_vec(),
+            "VolumeHeartbeat" => pb::VolumeHeartbeatRequest {
+                volume_id: self.s(),
+            }
+            .encode_to_vec(),
             "SecretGetOrCreate" => pb::SecretGetOrCreateRequest {
                 deployment_name: self.s(),
                 object_creation_type: self.i32(),

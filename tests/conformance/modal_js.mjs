@@ -89,6 +89,41 @@ try {
   check("main process exit code", await sb.wait(), 5);
   check("main process stdout", await sb.stdout.readText(), "out\nping\n");
   check("main process stderr", await sb.stderr.readText(), "err\n");
+
+  // --- an ephemeral volume (the client heartbeats it from the start: VolumeHeartbeat; a
+  // failed heartbeat is an unhandled rejection that ends Node), mounted whole and at a
+  // sub path, which is made when missing
+  const vol = await modal.volumes.ephemeral();
+  sb = await modal.sandboxes.create(app, image, {
+    command: ["sh", "-c", "echo kept > /part/f && cat /whole/users/ann/f"],
+    volumes: { "/part": vol.withMountOptions({ subPath: "/users/ann" }), "/whole": vol },
+    timeoutMs: 60_000,
+  });
+  check("volume sub path", [await sb.wait(), await sb.stdout.readText()], [0, "kept\n"]);
+  vol.closeEphemeral();
+
+  // --- what sandboxd cannot do here is refused by name, never dropped
+  let refusal = "created";
+  try {
+    await modal.sandboxes.create(app, image, { gpu: "T4", regions: ["us-east"] });
+  } catch (e) {
+    refusal = String(e?.message ?? e);
+  }
+  check("gpu and regions refused by name", [/gpu: T4 asked for/.test(refusal), /regions: /.test(refusal)], [true, true]);
+
+  // --- an image built, deleted, then gone
+  const built = await modal.images
+    .fromRegistry("debian:bookworm-slim")
+    .dockerfileCommands([`RUN echo ${gen} > /gen`])
+    .build(app);
+  await modal.images.delete(built.imageId);
+  let gone = "still there";
+  try {
+    await modal.images.fromId(built.imageId);
+  } catch (e) {
+    gone = e.constructor.name;
+  }
+  check("deleted image is gone", gone, "NotFoundError");
 } catch (e) {
   failed++;
   console.log(`FAIL js ${gen}: ${e?.stack ?? e}`);

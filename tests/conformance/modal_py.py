@@ -86,5 +86,58 @@ check("main process exit code", sb.returncode, 5)
 check("main process stdout", sb.stdout.read(), "out\nping\n")
 check("main process stderr", sb.stderr.read(), "err\n")
 
+# --- environment variables: `env` (V1: a secret owned by the app, SecretGetOrCreate with
+# ANONYMOUS_OWNED_BY_APP; V2: the request's ephemeral secrets) and a secret from a dict
+sb = modal.Sandbox.create(
+    "sh", "-c", 'printf "%s %s" "$GREETING" "$FROM_SECRET"',
+    app=app, image=image, timeout=60,
+    env={"GREETING": "hello"}, secrets=[modal.Secret.from_dict({"FROM_SECRET": "s3cret"})],
+)
+sb.wait(raise_on_termination=False)
+check("env and secrets reach the sandbox", sb.stdout.read(), "hello s3cret")
+
+# --- secrets given to an image's commands: in its RUN steps' environment, not the image's
+built = image.run_commands(
+    "echo $BUILD_TOKEN > /token", secrets=[modal.Secret.from_dict({"BUILD_TOKEN": f"tok-{GEN}"})]
+)
+sb = modal.Sandbox.create(
+    "sh", "-c", 'cat /token; echo "[${BUILD_TOKEN:-unset}]"', app=app, image=built, timeout=60
+)
+sb.wait(raise_on_termination=False)
+check("build secrets reach RUN, not the image", sb.stdout.read(), f"tok-{GEN}\n[unset]\n")
+
+# --- `python` on the PATH of a `python:*` image, as in Docker Hub's
+sb = modal.Sandbox.create(
+    "python", "-c", "print(6 * 7)", app=app, image=modal.Image.from_registry("python:3.12-slim"), timeout=60
+)
+sb.wait(raise_on_termination=False)
+check("python in a python image", (sb.returncode, sb.stdout.read()), (0, "42\n"))
+
+# --- a named secret: required keys and a second create, answered in Modal's words
+name = f"conformance-py-{GEN}-{os.getpid()}"
+modal.Secret.objects.create(name, {"A": "1"})
+try:
+    modal.Secret.from_name(name, required_keys=["A", "B", "C"]).hydrate()
+    check("required keys refused", "no error", "NotFoundError")
+except modal.exception.NotFoundError as e:
+    check("required keys refused", str(e), "Secret is missing key(s): B, C")
+try:
+    modal.Secret.objects.create(name, {"A": "2"})
+    check("second create refused", "no error", "AlreadyExistsError")
+except modal.exception.AlreadyExistsError as e:
+    check("second create refused", str(e), f"Secret '{name}' already exists")
+
+# --- a call sandboxd does not serve is named in the error (here, Modal's queues)
+try:
+    with modal.Queue.ephemeral():
+        pass
+    check("a call sandboxd lacks is named", "no error", "UNIMPLEMENTED")
+except Exception as e:
+    check(
+        "a call sandboxd lacks is named",
+        "sandboxd does not implement modal.client.ModalClient/QueueGetOrCreate" in str(e),
+        True,
+    )
+
 print(f"py {GEN}: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

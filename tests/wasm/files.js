@@ -330,7 +330,7 @@ export async function snapshotFilesystem(c) {
   }
 }
 
-// Snapshot a directory, mount it elsewhere read-only, unmount; plus volumes reload.
+// Snapshot a directory, mount it elsewhere (writable), unmount; plus volumes reload.
 export async function snapshotDirectoryAndMount(c) {
   const { sb } = await sandbox(c);
   const { sb: sb2 } = await sandbox(c);
@@ -344,13 +344,18 @@ export async function snapshotDirectoryAndMount(c) {
     eq(await sb2.filesystem.readText("/mnt/snap/a.txt"), "alpha", "mounted file");
     eq(await sb2.filesystem.readText("/mnt/snap/nested/b.txt"), "beta", "mounted nested file");
     eq((await sb2.ls("/mnt/snap")).join(","), "a.txt,nested", "ls of the mount");
-    // Read-only: writes through the helper and through a shell both fail.
-    await rejects(sb2.filesystem.writeText("no", "/mnt/snap/c.txt"), "FILESYSTEM_PERMISSION_DENIED", "write to a read-only mount");
-    await rejects(sb2.filesystem.remove("/mnt/snap/a.txt"), "FILESYSTEM_PERMISSION_DENIED", "remove from a read-only mount");
-    assert((await sh(sb2, "echo x > /mnt/snap/d.txt")).code !== 0, "shell write to a read-only mount fails");
+    // Writable, as Modal mounts images: through the helper and through a shell; the
+    // image itself never changes.
+    await sb2.filesystem.writeText("gamma", "/mnt/snap/c.txt");
+    await sb2.filesystem.remove("/mnt/snap/a.txt");
+    eq((await sh(sb2, "echo x > /mnt/snap/d.txt")).code, 0, "shell write to the mount");
+    eq((await sb2.ls("/mnt/snap")).join(","), "c.txt,d.txt,nested", "ls after writes");
 
     await sb2.unmountImage("/mnt/snap");
     await rejects(sb2.filesystem.stat("/mnt/snap/a.txt"), "FILESYSTEM_NOT_FOUND", "unmounted");
+    await sb2.mountImage("/mnt/snap", img);
+    eq((await sb2.ls("/mnt/snap")).join(","), "a.txt,nested", "the image is as it was");
+    await sb2.unmountImage("/mnt/snap");
     // (An empty mount without an image is Modal's API too, but sandboxd answers
     // "image_id is required" for now: not tested here.)
     await rejects(sb2.mountImage("relative", img), "INVALID", "relative mount path");

@@ -70,7 +70,7 @@ async fn snapshot_filesystem_starts_a_new_sandbox() {
 }
 
 #[wasm_bindgen_test]
-async fn snapshot_directory_mounts_read_only_elsewhere() {
+async fn snapshot_directory_mounts_writable_elsewhere() {
     run(snapshot_directory_and_mount).await;
 }
 

@@ -1,9 +1,9 @@
 //! Mounting into a running sandbox without trusting its filesystem. Paths inside the
 //! sandbox are resolved with openat2(RESOLVE_IN_ROOT) against its root, so a symlink the
 //! sandbox planted resolves inside the sandbox, never on the host; the new mount is built
-//! detached (open_tree), made read-only (mount_setattr) and attached (move_mount) under the
-//! sandbox's shared root, from where it propagates into the sandbox's mount namespace,
-//! read-only flag included, and locked there.
+//! detached (open_tree), given its flags (mount_setattr: nosuid, nodev, read-only where
+//! asked) and attached (move_mount) under the sandbox's shared root, from where it
+//! propagates into the sandbox's mount namespace, flags included, and locked there.
 
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
@@ -127,11 +127,6 @@ pub fn dir_in_sandbox(root: &Path, path: &str, create: Option<u32>) -> Result<Ow
 /// `/proc/<our pid>/fd/<fd>`: a path to what `fd` refers to, usable by child processes.
 pub fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd())
-}
-
-/// Attach a read-only copy of the mount tree at host path `src` onto `target`.
-pub fn attach_read_only(src: &Path, target: &OwnedFd) -> Result<()> {
-    attach(src, target, true)
 }
 
 /// Attach a copy of the mount tree at host path `src` onto `target`.

@@ -8,6 +8,7 @@
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
 use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct VolumeBind {
     pub source: PathBuf,
     pub target: String,
     pub read_only: bool,
+    /// Mount only this directory of the volume (relative, plain names), made if missing.
+    pub sub_path: Option<String>,
 }
 
 /// The mounted root of one sandbox; unmounted by `unmount`.
@@ -86,6 +89,52 @@ fn bind(src: &Path, target: &Path, read_only: bool) -> Result<()> {
     Ok(())
 }
 
+/// `sub` beneath the volume `dir`, each missing directory made (owned by `uid`), opened
+/// one name at a time without following a symlink: a sandbox that writes the volume may
+/// have planted one to reach the host. The returned fd pins the directory that is bound,
+/// whatever is renamed in the volume meanwhile.
+fn open_beneath(dir: &Path, sub: &str, uid: u32) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let mut fd: OwnedFd = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(dir)
+        .with_context(|| format!("opening {}", dir.display()))?
+        .into();
+    for c in Path::new(sub.trim_start_matches('/')).components() {
+        let Component::Normal(name) = c else {
+            bail!("sub_path {sub:?}: only plain names are allowed");
+        };
+        let name = CString::new(name.as_bytes())?;
+        let made = unsafe { libc::mkdirat(fd.as_raw_fd(), name.as_ptr(), 0o755) } == 0;
+        if made {
+            let rc = unsafe {
+                libc::fchownat(
+                    fd.as_raw_fd(),
+                    name.as_ptr(),
+                    uid,
+                    uid,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            };
+            if rc != 0 {
+                bail!("sub_path {sub:?}: {}", std::io::Error::last_os_error());
+            }
+        }
+        let next = unsafe { libc::openat(fd.as_raw_fd(), name.as_ptr(), flags) };
+        if next < 0 {
+            bail!(
+                "sub_path {sub:?}: {:?} is not a directory of the volume ({})",
+                name,
+                std::io::Error::last_os_error()
+            );
+        }
+        fd = unsafe { OwnedFd::from_raw_fd(next) };
+    }
+    Ok(fd)
+}
+
 fn overlay(lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<()> {
     for d in [upper, work, target] {
         fs::create_dir_all(d)?;
@@ -105,21 +154,18 @@ fn overlay(lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Resul
     mount("overlay", target, "overlay", 0, &data)
 }
 
-/// A read-only overlay of `layers` (lowest first) at `target`.
-pub fn overlay_read_only(layers: &[PathBuf], target: &Path) -> Result<()> {
-    fs::create_dir_all(target)?;
-    let lower: Vec<String> = layers
-        .iter()
-        .rev()
-        .map(|p| p.display().to_string())
-        .collect();
-    mount(
-        "overlay",
-        target,
-        "overlay",
-        libc::MS_RDONLY,
-        &format!("lowerdir={}", lower.join(":")),
-    )
+/// `layers` (lowest first) under a writable `upper` (owned by `uid`, root in the sandbox)
+/// at `target`: an image mounted as Modal mounts one, writes kept apart from the image.
+pub fn overlay_writable(
+    layers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+    uid: u32,
+) -> Result<()> {
+    fs::create_dir_all(upper)?;
+    chown(upper, Some(uid), Some(uid))?;
+    overlay(layers, upper, work, target)
 }
 
 /// Unmount and remove a staging mount point.
@@ -261,7 +307,15 @@ impl Rootfs {
         for v in volumes {
             let target = mkdir_in_root(&root, &v.target, uid)
                 .with_context(|| format!("volume mount point {}", v.target))?;
-            bind(&v.source, &target, v.read_only)
+            let pinned = match &v.sub_path {
+                Some(sub) => Some(open_beneath(&v.source, sub, uid)?),
+                None => None,
+            };
+            let source = match &pinned {
+                Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                None => v.source.clone(),
+            };
+            bind(&source, &target, v.read_only)
                 .with_context(|| format!("mounting a volume at {}", v.target))?;
             me.mounts.push(target);
         }

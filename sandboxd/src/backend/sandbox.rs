@@ -61,6 +61,9 @@ pub struct SandboxSpec {
     pub volumes: Vec<VolumeBind>,
     pub limits: Limits,
     pub block_network: bool,
+    /// Outbound traffic only to these IPv4 blocks (`None`: open), routed so inside the
+    /// sandbox's network namespace, where nothing in the sandbox may change a route.
+    pub outbound_allowlist: Option<Vec<(std::net::Ipv4Addr, u8)>>,
     pub timeout: Duration,
     pub idle_timeout: Option<Duration>,
     /// Ports forwarded from the host (tunnels).
@@ -339,7 +342,19 @@ impl Network {
         cgroup: Option<&Cgroup>,
     ) -> Result<Self> {
         let slirp = if !spec.block_network && config.slirp {
-            start_slirp(inner_pid, cgroup).await.ok()
+            match &spec.outbound_allowlist {
+                None => start_slirp(inner_pid, cgroup, true).await.ok(),
+                // an allowlist is never left open: the sandbox does not start without it
+                Some(allowed) => {
+                    let child = start_slirp(inner_pid, cgroup, false)
+                        .await
+                        .context("starting the sandbox's network")?;
+                    super::netns::configure_allowlisted(inner_pid, allowed)
+                        .await
+                        .context("routing the sandbox's outbound allowlist")?;
+                    Some(child)
+                }
+            }
         } else {
             None
         };
@@ -783,7 +798,13 @@ fn exec_stdio(
 /// found after a crash, with the sandbox's processes) and dies with sandboxd. Returns once
 /// slirp4netns reports tap0 configured (its --ready-fd), so the network is there when the
 /// create call answers; a slirp4netns slower than SLIRP_READY_TIMEOUT is logged and kept.
-async fn start_slirp(pid: i32, cgroup: Option<&Cgroup>) -> Result<std::process::Child> {
+/// slirp4netns on the sandbox's `tap0`; `configure` lets it bring the device up with a
+/// default route (else the caller configures it, before any traffic can flow).
+async fn start_slirp(
+    pid: i32,
+    cgroup: Option<&Cgroup>,
+    configure: bool,
+) -> Result<std::process::Child> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     const READY_FD: i32 = 3;
@@ -795,7 +816,10 @@ async fn start_slirp(pid: i32, cgroup: Option<&Cgroup>) -> Result<std::process::
     let (ready_r, ready_w) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let mut cmd = std::process::Command::new("slirp4netns");
-    cmd.args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+    if configure {
+        cmd.arg("--configure");
+    }
+    cmd.args(["--mtu=65520", "--disable-host-loopback"])
         .arg(format!("--ready-fd={READY_FD}"))
         .arg(pid.to_string())
         .arg("tap0")

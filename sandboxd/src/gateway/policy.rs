@@ -183,6 +183,23 @@ fn forbidden_fields(d: &pb::Sandbox) -> Vec<&'static str> {
         d.direct_sandbox_commands_enabled,
         "direct_sandbox_commands_enabled",
     );
+    // resources and places of the workspace that a tenant's token does not spend
+    check(
+        d.resources
+            .as_ref()
+            .and_then(|r| r.gpu_config.as_ref())
+            .is_some_and(|g| g.count > 0 || !g.gpu_type.is_empty() || g.r#type != 0),
+        "gpu",
+    );
+    check(d.scheduler_placement.is_some(), "scheduler_placement");
+    check(!d.nfs_mounts.is_empty(), "nfs_mounts");
+    check(!d.s3_mounts.is_empty(), "s3_mounts");
+    check(!d.cloud_bucket_mounts.is_empty(), "cloud_bucket_mounts");
+    check(
+        d.experimental_outbound_policy.is_some(),
+        "experimental_outbound_policy",
+    );
+    check(d.outbound_policy.is_some(), "outbound_policy");
     v
 }
 
@@ -298,6 +315,7 @@ pub fn check_image(image: &pb::Image, limits: &Limits) -> Result<(), Status> {
     check(!image.volume_mounts.is_empty(), "volume_mounts");
     check(!image.runtime.is_empty(), "runtime");
     check(image.runtime_debug, "runtime_debug");
+    check(image.gpu_config.is_some(), "gpu_config");
     if !bad.is_empty() {
         return Err(denied(format!(
             "this gateway does not let tokens set image {}",
@@ -456,6 +474,40 @@ mod tests {
             "{}",
             e.message()
         );
+        // once dropped in the decode (their types were not in the subset), now forwarded:
+        // refused by name, never passed on to the workspace
+        let mut d = pb::Sandbox {
+            resources: Some(pb::Resources {
+                gpu_config: Some(pb::GpuConfig {
+                    gpu_type: "H100".into(),
+                    count: 1,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            scheduler_placement: Some(pb::SchedulerPlacement {
+                regions: vec!["us-east".into()],
+                ..Default::default()
+            }),
+            cloud_bucket_mounts: vec![Default::default()],
+            ..Default::default()
+        };
+        let e = shape_definition(&mut d, &limits).unwrap_err();
+        assert!(
+            e.message()
+                .contains("gpu, scheduler_placement, cloud_bucket_mounts"),
+            "{}",
+            e.message()
+        );
+        // Modal's JS client sends an empty GPU config with every sandbox
+        d = pb::Sandbox {
+            resources: Some(pb::Resources {
+                gpu_config: Some(Default::default()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        shape_definition(&mut d, &limits).unwrap();
     }
 
     #[test]
