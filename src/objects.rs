@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 pub struct App {
     pub(crate) app_id: String,
     pub(crate) name: String,
+    /// The environment it was looked up in (empty: the server's default).
+    pub(crate) environment_name: String,
 }
 
 impl App {
@@ -21,6 +23,11 @@ impl App {
     /// The app's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The environment the app was looked up in (empty: the server's default).
+    pub fn environment_name(&self) -> &str {
+        &self.environment_name
     }
 }
 

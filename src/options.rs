@@ -37,6 +37,16 @@ pub struct SecretFromObjectParams {
     pub environment: Option<String>,
 }
 
+/// Options of [`Secrets::delete`](crate::Secrets::delete) and
+/// [`Volumes::delete`](crate::Volumes::delete).
+#[derive(Debug, Clone, Default)]
+pub struct DeleteParams {
+    /// Environment to look the object up in.
+    pub environment: Option<String>,
+    /// Succeed when there is no such object (else `NotFound`).
+    pub allow_missing: bool,
+}
+
 /// Options of [`Volumes::from_name`](crate::Volumes::from_name).
 #[derive(Debug, Clone, Default)]
 pub struct VolumeFromNameParams {

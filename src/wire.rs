@@ -247,6 +247,34 @@ pub(crate) struct VolumeGetOrCreateResponse {
     pub volume_id: String,
 }
 
+/// The lookup by name of `secrets.delete` and `volumes.delete`: the fields Modal JS sets
+/// in their `SecretGetOrCreateRequest` / `VolumeGetOrCreateRequest` (same tags in both), so
+/// that one implementation serves the two.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct NamedObjectLookup {
+    #[prost(string, tag = "1")]
+    pub deployment_name: String,
+    #[prost(string, tag = "3")]
+    pub environment_name: String,
+}
+
+/// An object id in field 1: the reply of `SecretGetOrCreate` / `VolumeGetOrCreate` (their
+/// `secret_id` / `volume_id`), and the request of `SecretDelete` / `VolumeDelete`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ObjectId {
+    #[prost(string, tag = "1")]
+    pub id: String,
+}
+
+/// `secrets.delete`'s calls, on the trimmed messages above.
+pub(crate) const SECRET_LOOKUP: Unary<NamedObjectLookup, ObjectId> =
+    Unary::new(cp::SECRET_GET_OR_CREATE.path);
+pub(crate) const SECRET_DELETE: Unary<ObjectId, ()> = Unary::new(cp::SECRET_DELETE.path);
+/// `volumes.delete`'s calls, on the trimmed messages above.
+pub(crate) const VOLUME_LOOKUP: Unary<NamedObjectLookup, ObjectId> =
+    Unary::new(cp::VOLUME_GET_OR_CREATE.path);
+pub(crate) const VOLUME_DELETE: Unary<ObjectId, ()> = Unary::new(cp::VOLUME_DELETE.path);
+
 /// `modal.client.EnvironmentGetOrCreateResponse`: only `metadata.settings`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct EnvironmentGetOrCreateResponse {
@@ -710,6 +738,61 @@ mod tests {
         });
         assert_eq!(r.result.unwrap().exception, "boom");
         assert_eq!((r.entry_id.as_str(), r.eof), ("e-1", true));
+    }
+
+    /// The shared messages of `secrets.delete` and `volumes.delete` are each RPC's own.
+    #[test]
+    fn named_object_delete_messages_are_the_full_ones() {
+        let lookup = NamedObjectLookup {
+            deployment_name: "n".into(),
+            environment_name: "e".into(),
+        }
+        .encode_to_vec();
+        let s = pb::SecretGetOrCreateRequest::decode(lookup.as_slice()).unwrap();
+        assert_eq!(
+            (s.deployment_name.as_str(), s.environment_name.as_str()),
+            ("n", "e")
+        );
+        assert_eq!(s.object_creation_type, 0);
+        let v = pb::VolumeGetOrCreateRequest::decode(lookup.as_slice()).unwrap();
+        assert_eq!(
+            (v.deployment_name.as_str(), v.environment_name.as_str()),
+            ("n", "e")
+        );
+        assert_eq!((v.object_creation_type, v.version), (0, 0));
+        let reply = pb::SecretGetOrCreateResponse {
+            secret_id: "st-1".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            ObjectId::decode(reply.encode_to_vec().as_slice())
+                .unwrap()
+                .id,
+            "st-1"
+        );
+        let reply = pb::VolumeGetOrCreateResponse {
+            volume_id: "vo-1".into(),
+            version: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            ObjectId::decode(reply.encode_to_vec().as_slice())
+                .unwrap()
+                .id,
+            "vo-1"
+        );
+        let id = ObjectId { id: "x-1".into() }.encode_to_vec();
+        assert_eq!(
+            pb::SecretDeleteRequest::decode(id.as_slice())
+                .unwrap()
+                .secret_id,
+            "x-1"
+        );
+        let v = pb::VolumeDeleteRequest::decode(id.as_slice()).unwrap();
+        assert_eq!(
+            (v.volume_id.as_str(), v.environment_name.as_str()),
+            ("x-1", "")
+        );
     }
 
     #[test]

@@ -177,6 +177,25 @@ impl ImageService {
             Ok(Image(client.images().from_id(&image_id).await?).into())
         })
     }
+
+    /// Deletes an image by id (not the layers it was built on). Rejects with
+    /// `NotFoundError` if it does not exist.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] image_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ImageDeleteParams | undefined")] params: Option<
+            Ts<ts::CallOptions>,
+        >,
+    ) -> Promise {
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let image_id = convert::string(&image_id, "imageId")?;
+            convert::options(params, "params")?;
+            client.images().delete(&image_id).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
 }
 
 /// `client.secrets`.
@@ -214,6 +233,25 @@ impl SecretService {
             Ok(Secret(client.secrets().from_entries(entries, &p).await?).into())
         })
     }
+
+    /// Deletes a named secret. Rejects with `NotFoundError` if it does not exist, unless
+    /// `allowMissing`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SecretDeleteParams | undefined")] params: Option<
+            Ts<ts::DeleteParams>,
+        >,
+    ) -> Promise {
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let name = convert::string(&name, "name")?;
+            let p = convert::options(params, "params")?;
+            client.secrets().delete(&name, &p).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
 }
 
 /// `client.volumes`.
@@ -236,6 +274,25 @@ impl VolumeService {
             Ok(Volume(client.volumes().from_name(&name, &p).await?).into())
         })
     }
+
+    /// Deletes a named volume. Rejects with `NotFoundError` if it does not exist, unless
+    /// `allowMissing`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "VolumeDeleteParams | undefined")] params: Option<
+            Ts<ts::DeleteParams>,
+        >,
+    ) -> Promise {
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let name = convert::string(&name, "name")?;
+            let p = convert::options(params, "params")?;
+            client.volumes().delete(&name, &p).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
 }
 
 /// `client.sandboxes`.
@@ -247,6 +304,7 @@ fn app_of(v: &JsValue) -> Result<sdk::App> {
     Ok(sdk::App {
         app_id: prop_string(v, "appId").ok_or_else(|| Error::invalid("app must be an App"))?,
         name: prop_string(v, "name").unwrap_or_default(),
+        environment_name: prop_string(v, "environmentName").unwrap_or_default(),
     })
 }
 

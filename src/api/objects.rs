@@ -25,6 +25,12 @@ impl App {
     pub fn name(&self) -> String {
         self.0.name.clone()
     }
+
+    /// The environment the app was looked up in (empty: the server's default).
+    #[wasm_bindgen(getter, js_name = environmentName)]
+    pub fn environment_name(&self) -> String {
+        self.0.environment_name.clone()
+    }
 }
 
 /// A container image. `client.images.fromRegistry(tag)` is lazy: the image is built

@@ -33,6 +33,12 @@ export declare class Tunnel {
   /** `[host, port]` of the plain TCP endpoint; throws `InvalidError` when there is none. */
   get tcpSocket(): [string, number];
 }
+/** Options of `client.secrets.delete()`, as Modal JS names them. */
+export type SecretDeleteParams = DeleteParams;
+/** Options of `client.volumes.delete()`, as Modal JS names them. */
+export type VolumeDeleteParams = DeleteParams;
+/** Options of `client.images.delete()`: none but the abort signal. */
+export type ImageDeleteParams = CallOptions;
 /** Credentials from `Sandbox.createConnectToken()`. */
 export interface SandboxCreateConnectCredentials {
   url: string;

@@ -239,6 +239,32 @@ impl JsOptions for SecretFromObjectParams {
     }
 }
 
+/// Options of `client.secrets.delete()` and `client.volumes.delete()` (`SecretDeleteParams`
+/// and `VolumeDeleteParams` are its names as Modal JS's).
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteParams {
+    /// Environment to look the object up in.
+    #[tsify(optional)]
+    environment: String,
+    /// Succeed when there is no such object (else `NotFoundError`).
+    #[tsify(optional)]
+    allow_missing: bool,
+    /// Aborting rejects the call with the signal's reason and cancels the request.
+    #[tsify(optional, type = "AbortSignal")]
+    signal: IgnoredAny,
+}
+
+impl JsOptions for DeleteParams {
+    type Value = rust::DeleteParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::DeleteParams {
+            environment: f.string("environment")?,
+            allow_missing: f.bool("allowMissing")?.unwrap_or(false),
+        })
+    }
+}
+
 /// Options of `client.volumes.fromName()`.
 #[derive(Tsify, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -935,6 +961,7 @@ mod names {
         check::<SecretFromNameParams>(&mut n);
         check::<SecretFromObjectParams>(&mut n);
         check::<VolumeFromNameParams>(&mut n);
+        check::<DeleteParams>(&mut n);
         check::<ProbeParams>(&mut n);
         check::<SandboxCreateParams>(&mut n);
         check::<SandboxExecParams>(&mut n);

@@ -2,7 +2,7 @@
 // calls, its option objects with every create and exec key this package sends — compiles
 // against this package's types unchanged.
 import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel } from "modal-wasm";
-import type { SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox } from "modal-wasm";
+import type { SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams } from "modal-wasm";
 
 export async function modalStyle(): Promise<void> {
   // configured by MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET in Node and Deno
@@ -59,6 +59,14 @@ export async function modalStyle(): Promise<void> {
   } catch (e) {
     if (e instanceof NotFoundError || e instanceof InvalidError) console.log(e.message);
   }
+  const envName: string | undefined = app.environmentName;
+  void envName;
+  const del: SecretDeleteParams & VolumeDeleteParams = { environment: "main", allowMissing: true };
+  await modal.secrets.delete("libmodal-secret", del);
+  await modal.volumes.delete("libmodal-volume", { allowMissing: true });
+  const none: ImageDeleteParams = {};
+  await modal.images.delete("im-1", none);
+  await modal.images.delete("im-1");
   // what this package refuses is a type error too
   // @ts-expect-error cloud bucket mounts do not exist here
   await modal.sandboxes.create(app, image, { cloudBucketMounts: {} });

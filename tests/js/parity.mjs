@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import * as modal from "modal-wasm";
 
-const { ModalClient, Probe, InvalidError, TimeoutError, ClientClosedError } = modal;
+const { ModalClient, Probe, InvalidError, TimeoutError, ClientClosedError, NotFoundError } = modal;
 const env = process.env;
 const DTS = new URL("../conformance/node_modules/modal/dist/index.d.ts", import.meta.url);
 
@@ -82,6 +82,21 @@ const str = (v) => v && Buffer.from(v[0]).toString();
 const num = (v) => v && v[0];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// A named secret, made by a gRPC-web call by hand (neither Modal JS nor this package creates
+// named secrets): SecretGetOrCreate { deployment_name, CREATE_FAIL_IF_EXISTS, env_dict }.
+async function createNamedSecret(name, env) {
+  const enc = new TextEncoder();
+  const bytesField = (no, b) => [no * 8 + 2, b.length, ...b];
+  let msg = [...bytesField(1, enc.encode(name)), 4 * 8, 2];
+  for (const [k, v] of Object.entries(env)) msg.push(...bytesField(5, [...bytesField(1, enc.encode(k)), ...bytesField(2, enc.encode(v))]));
+  const body = new Uint8Array([0, 0, 0, 0, msg.length, ...msg]);
+  const r = await fetch(`${env_.SANDBOXD_URL}/modal.client.ModalClient/SecretGetOrCreate`, { method: "POST", body,
+    headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1", "x-modal-token-id": env_.SANDBOXD_TOKEN_ID, "x-modal-token-secret": env_.SANDBOXD_TOKEN_SECRET } });
+  const text = new Uint8Array(await r.arrayBuffer());
+  if (!r.ok || (r.headers.get("grpc-status") ?? "0") !== "0" && r.headers.get("grpc-status") !== null) throw new Error(`SecretGetOrCreate: ${r.status} ${r.headers.get("grpc-message")}`);
+  return text;
+}
+const env_ = env;
 const rejection = (p) => p.then(() => null, (e) => e);
 
 // ---- the client ----------------------------------------------------------------------------
@@ -285,6 +300,60 @@ await named.terminate();
   const e = (() => { try { return tls.tcpSocket; } catch (e) { return e; } })();
   check(e instanceof InvalidError && e.message === "This tunnel is not configured for unencrypted TCP.", `tcpSocket without unencrypted TCP: ${e?.message}`);
   check(tls.url === "https://abc.modal.host" && new modal.Tunnel("abc.modal.host", 8443).url === "https://abc.modal.host:8443", `Tunnel.url as Modal JS's: ${tls.url}`);
+}
+{
+  // App.environmentName: the environment the app was looked up in, as sent
+  seen.delete("AppGetOrCreate");
+  const a = await client.apps.fromName("parity");
+  const sent = str(at(seen.get("AppGetOrCreate")[0], 2)) ?? "";
+  check(typeof a.environmentName === "string" && a.environmentName === sent, `App.environmentName: '${a.environmentName}', sent '${sent}'`);
+}
+{
+  // secrets.delete: SecretGetOrCreate by name, then SecretDelete { secret_id }, as Modal JS
+  const name = `parity-secret-${process.pid}`;
+  await createNamedSecret(name, { K: "v" });
+  const s = await client.secrets.fromName(name);
+  for (const rpc of ["SecretGetOrCreate", "SecretDelete"]) seen.delete(rpc);
+  const e = await rejection(client.secrets.delete(name));
+  const lookup = seen.get("SecretGetOrCreate")?.[0], del = seen.get("SecretDelete")?.[0];
+  check(lookup && str(at(lookup, 1)) === name && !at(lookup, 4), "secrets.delete: looked up by name as Modal JS does");
+  check(del && str(at(del, 1)) === s.secretId, "secrets.delete: SecretDelete { secret_id } sent");
+  check(!e || e.grpcStatus === 12, `secrets.delete: done, or refused by sandboxd: ${e?.message}`);
+  if (e) console.log(`  secrets.delete: sandboxd answered ${e.name}: ${e.message}`);
+  else check((await rejection(client.secrets.fromName(name))) instanceof NotFoundError, "secrets.delete: gone");
+  const missing = await rejection(client.secrets.delete(`no-such-secret-${process.pid}`));
+  check(missing instanceof NotFoundError, `secrets.delete of a missing secret: NotFoundError, got ${missing?.name}`);
+  check((await rejection(client.secrets.delete(`no-such-secret-${process.pid}`, { allowMissing: true }))) === null, "secrets.delete({ allowMissing: true }) of a missing secret resolves");
+  const bad = await rejection(client.secrets.delete(name, { allowMising: true }));
+  check(bad instanceof InvalidError && bad.message.includes("did you mean 'allowMissing'"), `secrets.delete unknown key: ${bad?.message}`);
+}
+{
+  // volumes.delete: VolumeGetOrCreate by name, then VolumeDelete { volume_id }, as Modal JS
+  const name = `parity-delvol-${process.pid}`;
+  const v = await client.volumes.fromName(name, { createIfMissing: true });
+  for (const rpc of ["VolumeGetOrCreate", "VolumeDelete"]) seen.delete(rpc);
+  const e = await rejection(client.volumes.delete(name));
+  const lookup = seen.get("VolumeGetOrCreate")?.[0], del = seen.get("VolumeDelete")?.[0];
+  check(lookup && str(at(lookup, 1)) === name && !at(lookup, 4), "volumes.delete: looked up by name (no create) as Modal JS does");
+  check(del && str(at(del, 1)) === v.volumeId, "volumes.delete: VolumeDelete { volume_id } sent");
+  check(!e || e.grpcStatus === 12, `volumes.delete: done, or refused by sandboxd: ${e?.message}`);
+  if (e) console.log(`  volumes.delete: sandboxd answered ${e.name}: ${e.message}`);
+  else check((await rejection(client.volumes.fromName(name))) instanceof NotFoundError, "volumes.delete: gone");
+  check((await rejection(client.volumes.delete(`no-such-vol-${process.pid}`))) instanceof NotFoundError, "volumes.delete of a missing volume: NotFoundError");
+  check((await rejection(client.volumes.delete(`no-such-vol-${process.pid}`, { allowMissing: true }))) === null, "volumes.delete({ allowMissing: true }) of a missing volume resolves");
+}
+{
+  // images.delete: ImageDelete { image_id }, as Modal JS; then the image is gone
+  const img = await sb.snapshotFilesystem();
+  seen.delete("ImageDelete");
+  const e = await rejection(client.images.delete(img.imageId));
+  check(str(at(seen.get("ImageDelete")?.[0] ?? new Uint8Array(), 1)) === img.imageId, "images.delete: ImageDelete { image_id } sent");
+  check(!e || e.grpcStatus === 12, `images.delete: done, or refused by sandboxd: ${e?.message}`);
+  if (e) console.log(`  images.delete: sandboxd answered ${e.name}: ${e.message}`);
+  else {
+    check((await rejection(client.images.fromId(img.imageId))) instanceof NotFoundError, "images.delete: gone (fromId: NotFoundError)");
+    check((await rejection(client.images.delete(img.imageId))) instanceof NotFoundError, "images.delete again: NotFoundError");
+  }
 }
 
 await sb.terminate();
