@@ -16,8 +16,9 @@ cd "$(dirname "$0")/.."
 # type one pointer wide (Box), so every Result is small (-9,790 B); 134900: so is Status;
 # 135900: Modal JS's closeStdin, exec timeoutMs deadline, wait() after detach (+972 B);
 # 136000: its Tunnel class (in glue.js), tunnels cached per sandbox (+121 B); 137700:
-# images.delete, secrets.delete, volumes.delete, App.environmentName (+1,648 B).
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-137700}   # just above the last measured size
+# images.delete, secrets.delete, volumes.delete, App.environmentName (+1,648 B); 139500:
+# volumes.ephemeral with its heartbeat, withMountOptions, closeEphemeral (+1,833 B).
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-139500}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so

@@ -17,7 +17,7 @@ use crate::objects::{App, Image, Secret, Volume};
 use crate::options::{
     sandbox_create_request, tags_to_proto, AppFromNameParams, DeleteParams, SandboxCreateParams,
     SandboxFromNameParams, SandboxListParams, SecretFromNameParams, SecretFromObjectParams,
-    VolumeFromNameParams,
+    VolumeEphemeralParams, VolumeFromNameParams,
 };
 use crate::rpc::{Conn, Router};
 use crate::sandbox::Sandbox;
@@ -345,6 +345,42 @@ impl Volumes<'_> {
             volume_id: resp.volume_id,
             name: Some(req.deployment_name),
             read_only: false,
+            sub_path: None,
+            heartbeat_stop: None,
+        })
+    }
+
+    /// A nameless, temporary volume, kept alive by a `VolumeHeartbeat` now and every 300 s
+    /// (as Modal JS does) until [`Volume::close_ephemeral`]; the server deletes it once the
+    /// heartbeats stop. A failed heartbeat is tried again at the next one. The timer does
+    /// not keep a Node process alive.
+    pub async fn ephemeral(&self, params: &VolumeEphemeralParams) -> Result<Volume> {
+        let conn = self.0.conn.clone();
+        let req = pb::VolumeGetOrCreateRequest {
+            environment_name: conn.env(&params.environment),
+            object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
+            ..Default::default()
+        };
+        let volume_id = conn.cp(wire::VOLUME_GET_OR_CREATE, &req).await?.volume_id;
+        let stop = Rc::new(std::cell::Cell::new(false));
+        let (beat, stopped) = (
+            pb::VolumeHeartbeatRequest {
+                volume_id: volume_id.clone(),
+            },
+            stop.clone(),
+        );
+        wasm_bindgen_futures::spawn_local(async move {
+            while !stopped.get() {
+                let _ = conn.cp(cp::VOLUME_HEARTBEAT, &beat).await;
+                crate::js::sleep_unref(300_000).await;
+            }
+        });
+        Ok(Volume {
+            volume_id,
+            name: None,
+            read_only: false,
+            sub_path: None,
+            heartbeat_stop: Some(stop),
         })
     }
 

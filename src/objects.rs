@@ -84,6 +84,10 @@ pub struct Volume {
     pub(crate) volume_id: String,
     pub(crate) name: Option<String>,
     pub(crate) read_only: bool,
+    /// The directory of the volume to mount (`None`: all of it).
+    pub(crate) sub_path: Option<String>,
+    /// For an ephemeral volume: set to stop its heartbeats.
+    pub(crate) heartbeat_stop: Option<std::rc::Rc<std::cell::Cell<bool>>>,
 }
 
 impl Volume {
@@ -107,6 +111,36 @@ impl Volume {
         Volume {
             read_only: true,
             ..self.clone()
+        }
+    }
+
+    /// The directory of the volume that is mounted (`None`: all of it).
+    pub fn sub_path(&self) -> Option<&str> {
+        self.sub_path.as_deref()
+    }
+
+    /// This volume with mount options changed, as Modal JS's `withMountOptions`: an option
+    /// left `None` keeps its value (options stack); a `sub_path` of `"/"` is the whole
+    /// volume.
+    pub fn with_mount_options(&self, read_only: Option<bool>, sub_path: Option<String>) -> Volume {
+        let mut v = self.clone();
+        v.read_only = read_only.unwrap_or(v.read_only);
+        if let Some(p) = sub_path {
+            v.sub_path = Some(p).filter(|p| p != "/");
+        }
+        v
+    }
+
+    /// Stops the heartbeats of an ephemeral volume (from
+    /// [`Volumes::ephemeral`](crate::Volumes::ephemeral)), so that the server deletes it;
+    /// `Invalid` for any other volume.
+    pub fn close_ephemeral(&self) -> Result<()> {
+        match &self.heartbeat_stop {
+            Some(stop) => {
+                stop.set(true);
+                Ok(())
+            }
+            None => Err(Error::invalid("Volume is not ephemeral.")),
         }
     }
 }
@@ -168,5 +202,38 @@ impl Probe {
     /// The interval between probes, if set.
     pub fn interval(&self) -> Option<Duration> {
         self.interval
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Modal JS's `withMountOptions`: options stack, `"/"` is the whole volume, and the
+    /// create request carries them.
+    #[test]
+    fn mount_options_stack_and_are_sent() {
+        let v = Volume {
+            volume_id: "vo-1".into(),
+            name: None,
+            read_only: false,
+            sub_path: None,
+            heartbeat_stop: None,
+        };
+        let a = v.with_mount_options(None, Some("data".into()));
+        let b = a.with_mount_options(Some(true), None);
+        assert_eq!((b.is_read_only(), b.sub_path()), (true, Some("data")));
+        assert_eq!(
+            b.with_mount_options(None, Some("/".into())).sub_path(),
+            None
+        );
+        assert!(v.close_ephemeral().is_err());
+        let p = crate::SandboxCreateParams {
+            volumes: vec![("/mnt".into(), b)],
+            ..Default::default()
+        };
+        let r = crate::options::sandbox_create_request("ap-1", "im-1", &p).unwrap();
+        let m = &r.definition.unwrap().volume_mounts[0];
+        assert_eq!((m.read_only, m.sub_path.as_deref()), (true, Some("data")));
     }
 }

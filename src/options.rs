@@ -47,6 +47,10 @@ pub struct DeleteParams {
     pub allow_missing: bool,
 }
 
+/// Options of [`Volumes::ephemeral`](crate::Volumes::ephemeral) (an environment, as for
+/// ephemeral secrets).
+pub type VolumeEphemeralParams = SecretFromObjectParams;
+
 /// Options of [`Volumes::from_name`](crate::Volumes::from_name).
 #[derive(Debug, Clone, Default)]
 pub struct VolumeFromNameParams {
@@ -486,7 +490,7 @@ pub(crate) fn sandbox_create_request(
                 mount_path: path.clone(),
                 allow_background_commits: true,
                 read_only: v.read_only,
-                sub_path: None,
+                sub_path: v.sub_path.clone(),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -792,6 +796,8 @@ mod tests {
                         volume_id: "vo-1".into(),
                         name: None,
                         read_only: false,
+                        sub_path: None,
+                        heartbeat_stop: None,
                     },
                 )],
                 ..Default::default()

@@ -275,6 +275,21 @@ impl VolumeService {
         })
     }
 
+    /// A nameless, temporary volume, kept alive by heartbeats until `closeEphemeral()`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Volume>")]
+    pub fn ephemeral(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "VolumeEphemeralParams | undefined")] params: Option<
+            Ts<ts::SecretFromObjectParams>,
+        >,
+    ) -> Promise {
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let p = convert::options(params, "params")?;
+            Ok(Volume(client.volumes().ephemeral(&p).await?).into())
+        })
+    }
+
     /// Deletes a named volume. Rejects with `NotFoundError` if it does not exist, unless
     /// `allowMissing`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]

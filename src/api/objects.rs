@@ -101,6 +101,30 @@ impl Volume {
     pub fn with_read_only(&self) -> Volume {
         Volume(self.0.with_read_only())
     }
+
+    /// The directory of the volume that is mounted (`undefined`: all of it).
+    #[wasm_bindgen(getter, js_name = subPath)]
+    pub fn sub_path(&self) -> Option<String> {
+        self.0.sub_path.clone()
+    }
+
+    /// This volume with mount options changed (`readOnly`, `subPath`; `"/"` is the whole
+    /// volume); options left out keep their value, as in Modal JS.
+    #[wasm_bindgen(js_name = withMountOptions)]
+    pub fn with_mount_options(
+        &self,
+        params: Option<Ts<ts::VolumeMountOptionsParams>>,
+    ) -> Result<Volume, JsValue> {
+        let (read_only, sub_path) = convert::options(params, "params")?;
+        Ok(Volume(self.0.with_mount_options(read_only, sub_path)))
+    }
+
+    /// Stops the heartbeats of a volume from `volumes.ephemeral()`, so the server deletes
+    /// it. Throws `InvalidError` for any other volume.
+    #[wasm_bindgen(js_name = closeEphemeral)]
+    pub fn close_ephemeral(&self) -> Result<(), JsValue> {
+        Ok(self.0.close_ephemeral()?)
+    }
 }
 
 /// A readiness probe for `sandboxes.create(..., { readinessProbe })`.

@@ -37,6 +37,8 @@ export declare class Tunnel {
 export type SecretDeleteParams = DeleteParams;
 /** Options of `client.volumes.delete()`, as Modal JS names them. */
 export type VolumeDeleteParams = DeleteParams;
+/** Options of `client.volumes.ephemeral()`. */
+export type VolumeEphemeralParams = SecretFromObjectParams;
 /** Options of `client.images.delete()`: none but the abort signal. */
 export type ImageDeleteParams = CallOptions;
 /** Credentials from `Sandbox.createConnectToken()`. */

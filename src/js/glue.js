@@ -208,6 +208,15 @@ export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// A sleep that does not keep a Node or Deno process alive (an ephemeral object's heartbeat).
+export function sleepUnref(ms) {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    if (typeof t === "number") globalThis.Deno?.unrefTimer?.(t);
+    else t?.unref?.();
+  });
+}
+
 // An exec's wait() that stops at its timeoutMs deadline, as Modal JS's does.
 export function withDeadline(promise, ms, execId) {
   let timer;

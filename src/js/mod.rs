@@ -54,6 +54,8 @@ extern "C" {
     pub(crate) fn install_async_dispose(obj: &JsValue, method: &str) -> JsValue;
     #[wasm_bindgen(js_name = sleep)]
     fn sleep_promise(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = sleepUnref)]
+    fn sleep_unref_promise(ms: u32) -> Promise;
     /// `promise`, or a `TimeoutError` for exec `exec_id` after `ms` (see glue.js).
     #[wasm_bindgen(js_name = withDeadline)]
     pub(crate) fn with_deadline(promise: &Promise, ms: u32, exec_id: &str) -> Promise;
@@ -78,6 +80,11 @@ extern "C" {
     fn error(this: &AbortWatch) -> JsValue;
     #[wasm_bindgen(method)]
     fn cleanup(this: &AbortWatch);
+}
+
+/// Sleeps `ms` milliseconds on a timer that does not keep a Node or Deno process alive.
+pub async fn sleep_unref(ms: u32) {
+    let _ = JsFuture::from(sleep_unref_promise(ms)).await;
 }
 
 /// Sleeps `ms` milliseconds (global `setTimeout`).

@@ -34,6 +34,8 @@ pub(crate) fn volume_of(v: &JsValue) -> Option<Volume> {
         volume_id: prop_string(v, "volumeId")?,
         name: None,
         read_only,
+        sub_path: prop_string(v, "subPath"),
+        heartbeat_stop: None,
     })
 }
 
@@ -262,6 +264,25 @@ impl JsOptions for DeleteParams {
             environment: f.string("environment")?,
             allow_missing: f.bool("allowMissing")?.unwrap_or(false),
         })
+    }
+}
+
+/// Options of `volume.withMountOptions()`.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMountOptionsParams {
+    /// Mount read-only (unset: as before).
+    #[tsify(optional)]
+    read_only: bool,
+    /// Mount only this directory of the volume; `"/"` is all of it (unset: as before).
+    #[tsify(optional)]
+    sub_path: String,
+}
+
+impl JsOptions for VolumeMountOptionsParams {
+    type Value = (Option<bool>, Option<String>);
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok((f.bool("readOnly")?, f.string("subPath")?))
     }
 }
 
@@ -962,6 +983,7 @@ mod names {
         check::<SecretFromObjectParams>(&mut n);
         check::<VolumeFromNameParams>(&mut n);
         check::<DeleteParams>(&mut n);
+        check::<VolumeMountOptionsParams>(&mut n);
         check::<ProbeParams>(&mut n);
         check::<SandboxCreateParams>(&mut n);
         check::<SandboxExecParams>(&mut n);

@@ -64,6 +64,10 @@ export async function modalStyle(): Promise<void> {
   const del: SecretDeleteParams & VolumeDeleteParams = { environment: "main", allowMissing: true };
   await modal.secrets.delete("libmodal-secret", del);
   await modal.volumes.delete("libmodal-volume", { allowMissing: true });
+  const eph = await modal.volumes.ephemeral({ environment: "main" });
+  const mounted = eph.withMountOptions({ readOnly: true, subPath: "/data" }).withMountOptions({ readOnly: false });
+  await modal.sandboxes.create(app, image, { volumes: { "/mnt": mounted } });
+  eph.closeEphemeral();
   const none: ImageDeleteParams = {};
   await modal.images.delete("im-1", none);
   await modal.images.delete("im-1");

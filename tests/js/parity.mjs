@@ -7,6 +7,7 @@
 // refusal from the server is accepted: the request carried the option.
 import { readFileSync } from "node:fs";
 import http from "node:http";
+import { execFile } from "node:child_process";
 import * as modal from "modal-wasm";
 
 const { ModalClient, Probe, InvalidError, TimeoutError, ClientClosedError, NotFoundError } = modal;
@@ -354,6 +355,39 @@ await named.terminate();
     check((await rejection(client.images.fromId(img.imageId))) instanceof NotFoundError, "images.delete: gone (fromId: NotFoundError)");
     check((await rejection(client.images.delete(img.imageId))) instanceof NotFoundError, "images.delete again: NotFoundError");
   }
+}
+{
+  // volume.withMountOptions({ readOnly, subPath }): stacked, sent in the VolumeMount
+  const sub = volume.withMountOptions({ subPath: "sub" }).withMountOptions({ readOnly: true });
+  check(sub.subPath === "sub" && sub.readOnly && volume.subPath === undefined && !volume.readOnly, "withMountOptions: options stack on a new Volume");
+  check(sub.withMountOptions({ subPath: "/" }).subPath === undefined, "withMountOptions({ subPath: '/' }): the whole volume");
+  const { def, error } = await createAndCapture({ volumes: { "/mnt/v": sub } });
+  check(num(at(def, 13, 4)) === 1 && str(at(def, 13, 5)) === "sub", "withMountOptions: VolumeMount { read_only, sub_path } sent");
+  check(!error || error.grpcStatus !== undefined, `withMountOptions: create: ${error?.message}`);
+  if (error) console.log(`  withMountOptions: sandboxd answered ${error.name}: ${error.message}`);
+  const bad = (() => { try { volume.withMountOptions({ subpath: "x" }); } catch (e) { return e; } })();
+  check(bad instanceof InvalidError && bad.message.includes("did you mean 'subPath'"), `withMountOptions unknown key: ${bad?.message}`);
+}
+{
+  // volumes.ephemeral(): VolumeGetOrCreate EPHEMERAL, a VolumeHeartbeat from the start
+  for (const rpc of ["VolumeGetOrCreate", "VolumeHeartbeat"]) seen.delete(rpc);
+  const ev = await client.volumes.ephemeral();
+  const req = seen.get("VolumeGetOrCreate")?.[0];
+  check(req && num(at(req, 4)) === 5 && !at(req, 1), "volumes.ephemeral: VolumeGetOrCreate { OBJECT_CREATION_TYPE_EPHEMERAL } sent");
+  for (let i = 0; i < 50 && !seen.get("VolumeHeartbeat"); i++) await sleep(100);
+  check(str(at(seen.get("VolumeHeartbeat")?.[0] ?? new Uint8Array(), 1)) === ev.volumeId, "volumes.ephemeral: VolumeHeartbeat { volume_id } sent at once");
+  const { error } = await createAndCapture({ volumes: { "/mnt/e": ev } });
+  check(!error, `an ephemeral volume mounts: ${error?.message}`);
+  ev.closeEphemeral();
+  const notEph = (() => { try { volume.closeEphemeral(); } catch (e) { return e; } })();
+  check(notEph instanceof InvalidError && notEph.message === "Volume is not ephemeral.", `closeEphemeral of a named volume: ${notEph?.message}`);
+  // its heartbeat timer does not keep Node alive (Modal JS's is unref'd too)
+  const script = `import { ModalClient } from "modal-wasm"; const c = new ModalClient({ endpoint: ${JSON.stringify(endpoint)}, tokenId: ${JSON.stringify(env.SANDBOXD_TOKEN_ID)}, tokenSecret: ${JSON.stringify(env.SANDBOXD_TOKEN_SECRET)} }); await c.volumes.ephemeral(); console.log("made");`;
+  const t0 = Date.now();
+  // (asynchronously: the child calls through this process's recording proxy)
+  const r = await new Promise((resolve) => execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 60_000 },
+    (error, stdout, stderr) => resolve({ status: error ? error.code ?? error.signal : 0, stdout, stderr })));
+  check(r.status === 0 && r.stdout.includes("made") && Date.now() - t0 < 30_000, `a Node process with an ephemeral volume exits on its own: ${r.status} ${r.stderr} ${Date.now() - t0} ms`);
 }
 
 await sb.terminate();
