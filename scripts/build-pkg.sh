@@ -17,8 +17,9 @@ cd "$(dirname "$0")/.."
 # 135900: Modal JS's closeStdin, exec timeoutMs deadline, wait() after detach (+972 B);
 # 136000: its Tunnel class (in glue.js), tunnels cached per sandbox (+121 B); 137700:
 # images.delete, secrets.delete, volumes.delete, App.environmentName (+1,648 B); 139500:
-# volumes.ephemeral with its heartbeat, withMountOptions, closeEphemeral (+1,833 B).
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-139500}   # just above the last measured size
+# volumes.ephemeral with its heartbeat, withMountOptions, closeEphemeral (+1,833 B); 139800:
+# Modal JS's six other error classes (+260 B).
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-139800}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so
@@ -60,9 +61,9 @@ python3 scripts/dts-fixup.py pkg/modal_wasm.d.ts pkg/modal_wasm_bg.wasm.d.ts
 glue=$(cd pkg && find snippets -name glue.js | head -1)
 [ -n "$glue" ] || { echo "build-pkg: snippets/**/glue.js not found" >&2; exit 1; }
 # The classes the package exports from glue.js: its error classes (generated from ErrorKind,
-# src/error.rs; checked by src/js/lists.rs), so no list is kept here, and Tunnel (declared
-# in src/api/types.rs).
-errors=$(sed -n 's/^export \(class\|const\) \([A-Za-z]*Error\|Tunnel\)\b.*/\2/p' "pkg/$glue" | paste -sd, - | sed 's/,/, /g')
+# src/error.rs; checked by src/js/lists.rs, which also checks that this pattern finds each),
+# so no list is kept here, and Tunnel (declared in src/api/types.rs).
+errors=$(sed -n 's/^export \(class\|const\) \([A-Za-z]*Error\|InternalFailure\|Tunnel\)\b.*/\2/p' "pkg/$glue" | paste -sd, - | sed 's/,/, /g')
 [ -n "$errors" ] || { echo "build-pkg: no error classes found in $glue" >&2; exit 1; }
 echo "export { $errors } from \"./$glue\";" > pkg/errors.js
 

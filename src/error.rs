@@ -74,6 +74,18 @@ error_kinds! {
     ResourceExhausted = "RESOURCE_EXHAUSTED", "ResourceExhaustedError";
     /// Any other server or network failure.
     Remote = "REMOTE", "RemoteError";
+    /// Something unexpected happened at run time (e.g. a snapshot answered without an image).
+    Execution = "EXECUTION", "ExecutionError";
+    /// A retryable internal error of the server (Modal JS's class; not thrown here yet).
+    InternalFailure = "INTERNAL_FAILURE", "InternalFailure";
+    /// A snapshot is done and failed (Modal JS's class; not thrown here yet).
+    SnapshotCreation = "SNAPSHOT_CREATION", "SnapshotCreationError";
+    /// A Modal Function timed out (Modal JS's class, for ported code; functions are not part of this package).
+    FunctionTimeout = "FUNCTION_TIMEOUT", "FunctionTimeoutError";
+    /// The Queue is empty (Modal JS's class, for ported code; queues are not part of this package).
+    QueueEmpty = "QUEUE_EMPTY", "QueueEmptyError";
+    /// The Queue is full (Modal JS's class, for ported code; queues are not part of this package).
+    QueueFull = "QUEUE_FULL", "QueueFullError";
     /// A filesystem operation in the sandbox failed; base of the specific filesystem errors.
     Filesystem = "FILESYSTEM", "SandboxFilesystemError";
     /// The path does not exist in the sandbox.

@@ -115,7 +115,7 @@ fn abs_path(path: &str, what: &str) -> Result<Vec<u8>> {
 fn image_of(image_id: String) -> Result<Image> {
     if image_id.is_empty() {
         return Err(Error::new(
-            ErrorKind::Remote,
+            ErrorKind::Execution,
             "the snapshot response has no image id",
         ));
     }

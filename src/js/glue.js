@@ -45,6 +45,18 @@ export const ClientClosedError = define("ClientClosedError", "CLIENT_CLOSED");
 export const ResourceExhaustedError = define("ResourceExhaustedError", "RESOURCE_EXHAUSTED");
 /** Any other server or network failure. */
 export const RemoteError = define("RemoteError", "REMOTE");
+/** Something unexpected happened at run time (e.g. a snapshot answered without an image). */
+export const ExecutionError = define("ExecutionError", "EXECUTION");
+/** A retryable internal error of the server (Modal JS's class; not thrown here yet). */
+export const InternalFailure = define("InternalFailure", "INTERNAL_FAILURE");
+/** A snapshot is done and failed (Modal JS's class; not thrown here yet). */
+export const SnapshotCreationError = define("SnapshotCreationError", "SNAPSHOT_CREATION");
+/** A Modal Function timed out (Modal JS's class, for ported code; functions are not part of this package). */
+export const FunctionTimeoutError = define("FunctionTimeoutError", "FUNCTION_TIMEOUT");
+/** The Queue is empty (Modal JS's class, for ported code; queues are not part of this package). */
+export const QueueEmptyError = define("QueueEmptyError", "QUEUE_EMPTY");
+/** The Queue is full (Modal JS's class, for ported code; queues are not part of this package). */
+export const QueueFullError = define("QueueFullError", "QUEUE_FULL");
 /** A filesystem operation in the sandbox failed; base of the specific filesystem errors. */
 export const SandboxFilesystemError = define("SandboxFilesystemError", "FILESYSTEM");
 /** The path does not exist in the sandbox. */

@@ -123,6 +123,21 @@ fn codes_named_in_files_js_exist() {
     assert!(named > 3, "files.js names codes; the scan found {named}");
 }
 
+/// `scripts/build-pkg.sh` exports glue.js's classes by a name pattern (`...Error`, or named
+/// in it): every error class is matched, so the package exports it.
+#[test]
+fn build_pkg_exports_every_error_class() {
+    let script = read("scripts/build-pkg.sh");
+    for &k in ErrorKind::ALL {
+        let class = k.js_class().0;
+        let named = script.contains(&format!("\\|{class}\\|"));
+        assert!(
+            class.ends_with("Error") || named,
+            "{class}: not matched by the export pattern of scripts/build-pkg.sh"
+        );
+    }
+}
+
 #[test]
 fn kinds_have_unique_codes_and_classes() {
     let mut seen = std::collections::HashSet::new();

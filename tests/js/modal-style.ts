@@ -1,7 +1,7 @@
 // `tsc --strict`: code written in the shapes of Modal's JS client (modal@0.11.1) — its
 // calls, its option objects with every create and exec key this package sends — compiles
 // against this package's types unchanged.
-import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel } from "modal-wasm";
+import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel, ExecutionError, InternalFailure, SnapshotCreationError, FunctionTimeoutError, QueueEmptyError, QueueFullError } from "modal-wasm";
 import type { SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams } from "modal-wasm";
 
 export async function modalStyle(): Promise<void> {
@@ -58,6 +58,8 @@ export async function modalStyle(): Promise<void> {
     await modal.sandboxes.fromId("sb-missing");
   } catch (e) {
     if (e instanceof NotFoundError || e instanceof InvalidError) console.log(e.message);
+    if (e instanceof ExecutionError || e instanceof InternalFailure || e instanceof SnapshotCreationError) throw e;
+    if (e instanceof FunctionTimeoutError || e instanceof QueueEmptyError || e instanceof QueueFullError) throw new Error(e.message);
   }
   const envName: string | undefined = app.environmentName;
   void envName;

@@ -389,6 +389,17 @@ await named.terminate();
     (error, stdout, stderr) => resolve({ status: error ? error.code ?? error.signal : 0, stdout, stderr })));
   check(r.status === 0 && r.stdout.includes("made") && Date.now() - t0 < 30_000, `a Node process with an ephemeral volume exits on its own: ${r.status} ${r.stderr} ${Date.now() - t0} ms`);
 }
+{
+  // every error class Modal JS exports is exported here, an Error subclass (for ported
+  // `instanceof` checks), with its base class
+  const classes = [...dts.matchAll(/^declare class (\w+) extends (\w+)/gm)].filter(([, , base]) => base === "Error" || base.endsWith("Error"));
+  check(classes.length >= 20, `error classes read from modal's index.d.ts: ${classes.length}`);
+  for (const [, name, base] of classes) {
+    const C = modal[name];
+    check(typeof C === "function" && C.prototype instanceof Error && (base === "Error" || C.prototype instanceof modal[base]), `error class ${name} (extends ${base}) exported`);
+    if (typeof C === "function") check(new C("m").name === name && new C("m").message === "m", `new ${name}("m"): name and message`);
+  }
+}
 
 await sb.terminate();
 

@@ -37,6 +37,18 @@ export declare class ClientClosedError extends ModalError {}
 export declare class ResourceExhaustedError extends ModalError {}
 /** Any other server or network failure. `code: "REMOTE"` */
 export declare class RemoteError extends ModalError {}
+/** Something unexpected happened at run time (e.g. a snapshot answered without an image). `code: "EXECUTION"` */
+export declare class ExecutionError extends ModalError {}
+/** A retryable internal error of the server (Modal JS's class; not thrown here yet). `code: "INTERNAL_FAILURE"` */
+export declare class InternalFailure extends ModalError {}
+/** A snapshot is done and failed (Modal JS's class; not thrown here yet). `code: "SNAPSHOT_CREATION"` */
+export declare class SnapshotCreationError extends ModalError {}
+/** A Modal Function timed out (Modal JS's class, for ported code; functions are not part of this package). `code: "FUNCTION_TIMEOUT"` */
+export declare class FunctionTimeoutError extends ModalError {}
+/** The Queue is empty (Modal JS's class, for ported code; queues are not part of this package). `code: "QUEUE_EMPTY"` */
+export declare class QueueEmptyError extends ModalError {}
+/** The Queue is full (Modal JS's class, for ported code; queues are not part of this package). `code: "QUEUE_FULL"` */
+export declare class QueueFullError extends ModalError {}
 /** A filesystem operation in the sandbox failed; base of the specific filesystem errors. `code: "FILESYSTEM"` */
 export declare class SandboxFilesystemError extends ModalError {}
 /** The path does not exist in the sandbox. `code: "FILESYSTEM_NOT_FOUND"` */
