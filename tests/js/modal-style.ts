@@ -2,7 +2,7 @@
 // calls, its option objects with every create and exec key this package sends — compiles
 // against this package's types unchanged.
 import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel, ExecutionError, InternalFailure, SnapshotCreationError, FunctionTimeoutError, QueueEmptyError, QueueFullError } from "modal-wasm";
-import type { SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams } from "modal-wasm";
+import type { ContainerProcess, SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams } from "modal-wasm";
 
 export async function modalStyle(): Promise<void> {
   // configured by MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET in Node and Deno
@@ -41,6 +41,17 @@ export async function modalStyle(): Promise<void> {
     const [tcpHost, tcpPort]: [string, number] = tunnel.tcpSocket;
     void url; void host; void port; void tcpHost; void tcpPort;
   }
+  // exec's process typed by `mode`, as Modal JS's overloads type it
+  const text: ContainerProcess<string> = await sb.exec(["echo", "hi"]);
+  const textAgain: ContainerProcess<string> = await sb.exec(["echo", "hi"], { mode: "text", timeoutMs: 1000 });
+  const chunk: string | undefined = (await text.stdout.getReader().read()).value;
+  await textAgain.stdin.getWriter().write("input");
+  const bin: ContainerProcess<Uint8Array> = await sb.exec(["cat"], { mode: "binary" });
+  const bytes: Uint8Array | undefined = (await bin.stdout.getReader().read()).value;
+  await bin.stdin.getWriter().write(new Uint8Array([1]));
+  // @ts-expect-error a binary process's chunks are bytes, not strings
+  const wrong: ContainerProcess<string> = bin;
+  void chunk; void bytes; void wrong;
   const cat = await sb.exec(["cat"]);
   await cat.closeStdin();
   await sb.waitUntilReady(10_000);
@@ -53,7 +64,9 @@ export async function modalStyle(): Promise<void> {
   const same: Sandbox = await modal.sandboxes.fromName("libmodal-example", "my-sandbox", fromName);
   const exit: number = await same.wait();
   void exit;
-  await sb.terminate();
+  const none0: void = await sb.terminate();
+  const exitCode: number = await sb.terminate({ wait: true });
+  void none0; void exitCode;
   try {
     await modal.sandboxes.fromId("sb-missing");
   } catch (e) {
