@@ -823,6 +823,56 @@ impl ModalClient for ControlPlane {
         Ok(Response::new(()))
     }
 
+    /// Modal JS's `secrets.delete`, Python's `Secret.objects.delete`: the record goes;
+    /// sandboxes already started keep the environment they were given.
+    async fn secret_delete(
+        &self,
+        req: Request<SecretDeleteRequest>,
+    ) -> Result<Response<()>, Status> {
+        let id = req.into_inner().secret_id;
+        self.state
+            .store
+            .get::<SecretRecord>(&id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("Secret {id} not found")))?;
+        self.state
+            .store
+            .delete::<SecretRecord>(&id)
+            .map_err(internal)?;
+        Ok(Response::new(()))
+    }
+
+    /// Modal JS's `volumes.delete`: the record and its files go. Refused while a running
+    /// sandbox mounts it (its files would vanish under the sandbox).
+    async fn volume_delete(
+        &self,
+        req: Request<VolumeDeleteRequest>,
+    ) -> Result<Response<()>, Status> {
+        let id = req.into_inner().volume_id;
+        self.state
+            .store
+            .get::<VolumeRecord>(&id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("Volume {id} not found")))?;
+        let in_use = lock(&self.state.mounted_volumes)
+            .values()
+            .any(|ids| ids.contains(&id));
+        if in_use {
+            return Err(Status::failed_precondition(format!(
+                "Volume {id} is mounted by a running sandbox; terminate it first"
+            )));
+        }
+        self.state
+            .store
+            .delete::<VolumeRecord>(&id)
+            .map_err(internal)?;
+        lock(&self.state.volume_beats).remove(&id);
+        let dir = self.state.state_dir.join("volumes").join(&id);
+        // best effort, as for an expired ephemeral volume: the record is what clients see
+        let _ = tokio::task::spawn_blocking(move || crate::backend::reap::remove_tree(&dir)).await;
+        Ok(Response::new(()))
+    }
+
     /// Modal's clients keep ephemeral volumes alive with this (Modal JS's
     /// `volumes.ephemeral()`, Python's `Volume.ephemeral()`); one without heartbeats for
     /// the TTL is deleted (`ephemeral.rs`). NOT_FOUND once it is gone.
