@@ -324,7 +324,8 @@ impl Sandbox {
         })
     }
 
-    /// Mounts `image` (read-only) at `path`; without an image, an empty directory.
+    /// Mounts `image` at `path`, writable (writes stay in this sandbox; the image never
+    /// changes); without an image, an empty directory.
     #[wasm_bindgen(js_name = mountImage, unchecked_return_type = "Promise<void>")]
     pub fn mount_image(
         &self,

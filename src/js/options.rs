@@ -853,6 +853,10 @@ pub struct SandboxSnapshotFilesystemParams {
     /// Lifetime of the image (a multiple of 1000, default 30 days); `null`: no expiry.
     #[tsify(optional, type = "number | null")]
     ttl_ms: IgnoredAny,
+    /// Not supported (snapshots are not encrypted with a key of yours): refused with
+    /// `InvalidError`.
+    #[tsify(optional, type = "never")]
+    experimental_encryption_key: IgnoredAny,
     /// Aborting rejects the call with the signal's reason and cancels its requests.
     #[tsify(optional, type = "AbortSignal")]
     signal: IgnoredAny,
@@ -861,6 +865,10 @@ pub struct SandboxSnapshotFilesystemParams {
 impl JsOptions for SandboxSnapshotFilesystemParams {
     type Value = rust::SnapshotParams;
     fn read(f: &Fields) -> Result<Self::Value> {
+        f.refused(
+            "experimentalEncryptionKey",
+            "snapshots are not encrypted with a key of yours",
+        )?;
         Ok(rust::SnapshotParams {
             timeout: f.duration("timeoutMs")?,
             ttl: match f.nullable_duration("ttlMs")? {

@@ -284,6 +284,9 @@ await named.terminate();
   // waitUntilReady(0): refused before any request, as Modal JS does
   const e = await rejection(sb.waitUntilReady(0));
   check(e instanceof InvalidError && e.message === "timeoutMs must be positive, got 0", `waitUntilReady(0): ${e?.message}`);
+  // a snapshot's encryption key: refused by name, never dropped
+  const k = await rejection(sb.snapshotFilesystem({ experimentalEncryptionKey: new Uint8Array(32) }));
+  check(k instanceof InvalidError && k.message.includes("experimentalEncryptionKey"), `snapshotFilesystem({ experimentalEncryptionKey }): ${k?.name}: ${k?.message}`);
 }
 {
   // Tunnel: Modal JS's class; a sandbox's tunnels fetched once per handle
