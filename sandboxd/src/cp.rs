@@ -830,11 +830,7 @@ impl ModalClient for ControlPlane {
         req: Request<SecretDeleteRequest>,
     ) -> Result<Response<()>, Status> {
         let id = req.into_inner().secret_id;
-        self.state
-            .store
-            .get::<SecretRecord>(&id)
-            .map_err(internal)?
-            .ok_or_else(|| Status::not_found(format!("Secret {id} not found")))?;
+        self.state.secret(&id)?;
         self.state
             .store
             .delete::<SecretRecord>(&id)
@@ -849,11 +845,7 @@ impl ModalClient for ControlPlane {
         req: Request<VolumeDeleteRequest>,
     ) -> Result<Response<()>, Status> {
         let id = req.into_inner().volume_id;
-        self.state
-            .store
-            .get::<VolumeRecord>(&id)
-            .map_err(internal)?
-            .ok_or_else(|| Status::not_found(format!("Volume {id} not found")))?;
+        let dir = self.state.volume_dir(&id)?;
         let in_use = lock(&self.state.mounted_volumes)
             .values()
             .any(|ids| ids.contains(&id));
@@ -867,7 +859,6 @@ impl ModalClient for ControlPlane {
             .delete::<VolumeRecord>(&id)
             .map_err(internal)?;
         lock(&self.state.volume_beats).remove(&id);
-        let dir = self.state.state_dir.join("volumes").join(&id);
         // best effort, as for an expired ephemeral volume: the record is what clients see
         let _ = tokio::task::spawn_blocking(move || crate::backend::reap::remove_tree(&dir)).await;
         Ok(Response::new(()))
@@ -881,13 +872,7 @@ impl ModalClient for ControlPlane {
         req: Request<VolumeHeartbeatRequest>,
     ) -> Result<Response<()>, Status> {
         let id = req.into_inner().volume_id;
-        let rec = self
-            .state
-            .store
-            .get::<VolumeRecord>(&id)
-            .map_err(internal)?
-            .ok_or_else(|| Status::not_found(format!("Volume {id} not found")))?;
-        if rec.ephemeral {
+        if self.state.volume(&id)?.ephemeral {
             self.state.volume_beat(&id);
         }
         Ok(Response::new(()))

@@ -23,6 +23,17 @@ fn path_of(bytes: &[u8]) -> Result<String, Status> {
     Ok(format!("/{}", parts.join("/")))
 }
 
+/// A new directory for one image mount, kept with the sandbox's writable layers.
+fn mount_dir(sb: &Sandbox) -> Result<std::path::PathBuf, Status> {
+    Ok(sb
+        .data_dir()
+        .ok_or_else(|| {
+            Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
+        })?
+        .join("mounts")
+        .join(crate::ids::new_id("m")))
+}
+
 impl State {
     fn sandbox_root(sb: &Sandbox) -> Result<PathBuf, Status> {
         sb.root_path().ok_or_else(|| {
@@ -122,13 +133,7 @@ impl State {
         if image_id.is_empty() {
             // no image: an empty, writable directory of the sandbox's own (to fill and
             // snapshot later), kept with the sandbox's writable layers
-            let dir = sb
-                .data_dir()
-                .ok_or_else(|| {
-                    Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
-                })?
-                .join("mounts")
-                .join(crate::ids::new_id("m"));
+            let dir = mount_dir(sb)?;
             crate::backend::create_owned_dir(dir.clone(), self.backend.uid)
                 .await
                 .map_err(internal)?;
@@ -145,13 +150,7 @@ impl State {
         // writable as Modal mounts images: the layers under an upper of the sandbox's own
         // (kept with its writable layers), so the image itself never changes. Stacked in a
         // staging overlay first, then a copy of it attached.
-        let own = sb
-            .data_dir()
-            .ok_or_else(|| {
-                Status::failed_precondition(format!("Sandbox {} has already finished", sb.id))
-            })?
-            .join("mounts")
-            .join(crate::ids::new_id("m"));
+        let own = mount_dir(sb)?;
         let stage = self
             .backend
             .run_root

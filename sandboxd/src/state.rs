@@ -342,19 +342,26 @@ impl State {
         Ok(rec)
     }
 
-    pub fn secret_env(&self, secret_id: &str) -> Result<BTreeMap<String, String>, Status> {
+    pub fn secret(&self, secret_id: &str) -> Result<SecretRecord, Status> {
         self.store
             .get::<SecretRecord>(secret_id)
             .map_err(internal)?
-            .map(|s| s.env)
             .ok_or_else(|| Status::not_found(format!("Secret {secret_id} not found")))
     }
 
-    pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, Status> {
+    pub fn secret_env(&self, secret_id: &str) -> Result<BTreeMap<String, String>, Status> {
+        Ok(self.secret(secret_id)?.env)
+    }
+
+    pub fn volume(&self, volume_id: &str) -> Result<VolumeRecord, Status> {
         self.store
             .get::<VolumeRecord>(volume_id)
             .map_err(internal)?
-            .ok_or_else(|| Status::not_found(format!("Volume {volume_id} not found")))?;
+            .ok_or_else(|| Status::not_found(format!("Volume {volume_id} not found")))
+    }
+
+    pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, Status> {
+        self.volume(volume_id)?;
         Ok(self.state_dir.join("volumes").join(volume_id))
     }
 
