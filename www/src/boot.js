@@ -5,16 +5,18 @@
 // over through `window.playgroundBoot`; it is loaded from here, after the worker is on its
 // way (evaluated in the same task, its code held up the worker's start by as long).
 import { openSession } from "./remote.js";
-import { pageConfig, savedShell } from "./config.js";
+import { pageConfig, savedShell, fetchCredentials } from "./config.js";
 
 const cfg = pageConfig(location);
 const early = []; // events that came before main.js listened
 let listener = null;
 const session = openSession({ worker: cfg.worker, onEvent: (ev) => (listener ? listener(ev) : early.push(ev)) });
-const booted = session.then((s) =>
+// the credential is fetched from here while the worker loads the SDK
+const credentials = cfg.credentials || fetchCredentials(cfg.endpoint);
+const booted = Promise.all([session, credentials]).then(([s, credentials]) =>
   s.boot({
     endpoint: cfg.endpoint,
-    credentials: cfg.credentials,
+    credentials,
     // after a reload with a shell open, main.js reattaches to that sandbox instead
     start: !savedShell(),
     timeoutMs: cfg.timeoutMs,

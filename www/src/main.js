@@ -5,19 +5,13 @@
 
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
-import { EditorView, basicSetup } from "codemirror";
-import { EditorState, Compartment, Prec } from "@codemirror/state";
-import { keymap } from "@codemirror/view";
-import { indentWithTab } from "@codemirror/commands";
-import { StreamLanguage } from "@codemirror/language";
-import { python } from "@codemirror/lang-python";
-import { javascript } from "@codemirror/lang-javascript";
-import { shell } from "@codemirror/legacy-modes/mode/shell";
-import { oneDark } from "@codemirror/theme-one-dark";
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { INTERPRETERS, LANGUAGES, languageOf } from "./examples.js";
 import { pageConfig, fetchCredentials, SHELL_KEY, savedShell } from "./config.js";
+
+// fetched while this module runs; evaluated after it (see "editor" below)
+const editorModule = import("./editor.js");
 
 const WORKDIR = "/workspace";
 const config = pageConfig(location);
@@ -250,36 +244,30 @@ ui.tabShell.addEventListener("click", () => showTab("shell"));
 
 // ---------------------------------------------------------------- editor
 
-const language = new Compartment();
-const langExtension = (lang) =>
-  lang === "python" ? python() : lang === "node" ? javascript() : lang === "bash" ? StreamLanguage.define(shell) : [];
+// CodeMirror comes after the terminal (editor.js, most of the page's code): the sandbox,
+// Run and the output do not wait for it. Until it is there a buffer is its text.
+let cm = null; // createEditor()'s handle, once loaded
+let editor = null; // its EditorView
 
-const editorKeys = Prec.highest(
-  keymap.of([
-    { key: "Mod-Enter", run: () => (runCode(), true) },
-    { key: "Mod-s", run: () => (saveFile(), true), preventDefault: true },
-    indentWithTab,
-  ]),
-);
-
-function newEditorState(doc, lang) {
-  return EditorState.create({
-    doc,
-    extensions: [
-      basicSetup,
-      oneDark,
-      editorKeys,
-      language.of(langExtension(lang)),
-      EditorView.updateListener.of((u) => u.docChanged && updateDirty()),
-      EditorView.theme({ "&": { backgroundColor: "#0f1115" }, ".cm-gutters": { backgroundColor: "#0f1115" } }),
-    ],
-  });
+/** The text of the buffer at `path`: what the editor shows, or its text before it loaded. */
+function bufferText(path) {
+  const buf = state.buffers.get(path);
+  if (!buf) return "";
+  if (editor && path === state.path && buf.state) return editor.state.doc.toString();
+  return buf.state ? buf.state.doc.toString() : buf.text;
 }
-
-const editor = new EditorView({ parent: $("editor") });
+const focusEditor = () => editor?.focus();
 
 function saveBufferState() {
-  if (state.path && state.buffers.has(state.path)) state.buffers.get(state.path).state = editor.state;
+  const buf = editor && state.buffers.get(state.path);
+  if (buf && buf.state) buf.state = editor.state;
+}
+
+/** Into the editor (once it has loaded), made from the buffer's text the first time. */
+function showBuffer(buf) {
+  if (!cm) return;
+  buf.state ||= cm.newState(buf.text, buf.lang);
+  cm.show(buf.state);
 }
 
 /** Show `path` in the editor, with `text` if it is not open yet. */
@@ -288,11 +276,11 @@ function openBuffer(path, text, { lang, reload = false } = {}) {
   lang = lang || languageOf(path) || ui.lang.value;
   let buf = state.buffers.get(path);
   if (!buf || reload) {
-    buf = { state: newEditorState(text, lang), saved: text };
+    buf = { state: null, text, lang, saved: text };
     state.buffers.set(path, buf);
   }
   state.path = path;
-  editor.setState(buf.state);
+  showBuffer(buf);
   if (languageOf(path)) ui.lang.value = languageOf(path);
   ui.fileName.textContent = displayPath(path);
   ui.fileName.title = path;
@@ -302,8 +290,7 @@ function openBuffer(path, text, { lang, reload = false } = {}) {
 
 function updateDirty() {
   const buf = state.buffers.get(state.path);
-  const dirty = !!buf && editor.state.doc.toString() !== buf.saved;
-  ui.dirty.hidden = !dirty;
+  ui.dirty.hidden = !buf || bufferText(state.path) === buf.saved;
 }
 
 const displayPath = (p) => (p.startsWith(WORKDIR + "/") ? p.slice(WORKDIR.length + 1) : p);
@@ -319,7 +306,7 @@ ui.lang.addEventListener("change", () => {
   if (languageOf(state.path) === lang) return;
   const path = scratch(lang);
   openBuffer(path, LANGUAGES[lang].code, { lang });
-  editor.focus();
+  focusEditor();
 });
 
 // ---------------------------------------------------------------- banner and status
@@ -562,7 +549,7 @@ async function runCode() {
   if (state.run || !state.ready) return;
   const lang = ui.lang.value;
   const path = state.path || scratch(lang);
-  const code = editor.state.doc.toString();
+  const code = bufferText(path);
   const id = `${Date.now().toString(36)}${(runSeq++).toString(36)}`;
   state.run = { id, lang, line: "", t0: performance.now() };
   updateButtons();
@@ -626,8 +613,8 @@ document.addEventListener("keydown", (e) => {
     saveFile();
   } else if (e.ctrlKey && e.key === "`") {
     e.preventDefault();
-    if (editor.hasFocus) term.focus();
-    else editor.focus();
+    if (editor?.hasFocus) term.focus();
+    else focusEditor();
   }
 });
 
@@ -711,10 +698,10 @@ async function openFile(path) {
       return;
     }
     const buf = state.buffers.get(path);
-    const dirty = buf && path === state.path && editor.state.doc.toString() !== buf.saved;
+    const dirty = buf && path === state.path && bufferText(path) !== buf.saved;
     if (dirty && !confirm(`Discard your unsaved changes to ${displayPath(path)}?`)) return;
     openBuffer(path, text, { reload: true });
-    editor.focus();
+    focusEditor();
   } catch (e) {
     reportFailure(e, `opening ${displayPath(path)}`);
   }
@@ -723,7 +710,7 @@ async function openFile(path) {
 async function saveFile() {
   if (!state.ready || !state.path) return;
   const path = state.path;
-  const text = editor.state.doc.toString();
+  const text = bufferText(path);
   try {
     await state.session.writeFile(path, new TextEncoder().encode(text));
     state.buffers.get(path).saved = text;
@@ -781,7 +768,7 @@ ui.newFile.addEventListener("click", () => {
 ui.newFileName.addEventListener("keydown", (e) => {
   if (e.key === "Escape") {
     ui.newFileForm.hidden = true;
-    editor.focus();
+    focusEditor();
   }
 });
 ui.newFileForm.addEventListener("submit", async (e) => {
@@ -794,7 +781,7 @@ ui.newFileForm.addEventListener("submit", async (e) => {
     await state.session.writeFile(path, new Uint8Array());
     openBuffer(path, "", { reload: true });
     await refreshFiles();
-    editor.focus();
+    focusEditor();
   } catch (err) {
     reportFailure(err, `creating ${name}`);
   }
@@ -841,8 +828,33 @@ filesPanel.addEventListener("drop", (e) => {
 
 ui.endpoint.textContent = endpoint();
 updateButtons();
-editor.focus();
 startSandbox({ reconnect: true });
 
+editorModule.then(
+  ({ createEditor }) => {
+    cm = createEditor({ parent: $("editor"), onChange: updateDirty, onRun: runCode, onSave: saveFile });
+    editor = cm.view;
+    const buf = state.buffers.get(state.path);
+    if (buf) showBuffer(buf);
+    // the editor takes the focus unless the visitor has put it somewhere already
+    if (!document.activeElement || document.activeElement === document.body) editor.focus();
+  },
+  (e) => info(`the editor did not load (${errText(e)}): reload the page`),
+);
+
 // a handle for debugging from the console (and for tests that want to look inside)
-window.playground = { state, editor, term, shellTerm, showTab, runCode, stopRun, saveFile, openFile, refreshFiles, restartSandbox };
+window.playground = {
+  state,
+  get editor() {
+    return editor;
+  },
+  term,
+  shellTerm,
+  showTab,
+  runCode,
+  stopRun,
+  saveFile,
+  openFile,
+  refreshFiles,
+  restartSandbox,
+};
