@@ -274,7 +274,7 @@ impl Secrets<'_> {
     /// A named secret; `NotFound` if there is none.
     pub async fn from_name(&self, name: &str, params: &SecretFromNameParams) -> Result<Secret> {
         let conn = &self.0.conn;
-        let req = pb::SecretGetOrCreateRequest {
+        let req = wire::SecretGetOrCreateRequest {
             deployment_name: nonempty(name, "name")?.to_string(),
             environment_name: conn.env(&params.environment),
             object_creation_type: pb::ObjectCreationType::Unspecified as i32,
@@ -295,10 +295,13 @@ impl Secrets<'_> {
         params: &SecretFromObjectParams,
     ) -> Result<Secret> {
         let conn = &self.0.conn;
-        let req = pb::SecretGetOrCreateRequest {
+        let req = wire::SecretGetOrCreateRequest {
             environment_name: conn.env(&params.environment),
             object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
-            env_dict: entries.into_iter().collect(),
+            env_dict: entries
+                .into_iter()
+                .map(|(key, value)| wire::MapEntry { key, value })
+                .collect(),
             ..Default::default()
         };
         let resp = conn.cp(wire::SECRET_GET_OR_CREATE, &req).await?;

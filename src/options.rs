@@ -293,7 +293,7 @@ pub(crate) fn tags_to_proto(tags: &[(String, String)]) -> Vec<pb::SandboxTag> {
 }
 
 /// Secret sources: each secret by id, then inline env (as Modal's JS client does).
-fn secret_sources(secrets: &[Secret], env: &[(String, String)]) -> Result<Vec<pb::SecretSource>> {
+fn secret_sources(secrets: &[Secret], env: &[(String, String)]) -> Result<Vec<wire::SecretSource>> {
     let mut out = Vec::new();
     for (i, s) in secrets.iter().enumerate() {
         if s.secret_id.is_empty() {
@@ -301,17 +301,20 @@ fn secret_sources(secrets: &[Secret], env: &[(String, String)]) -> Result<Vec<pb
                 "secret at index {i} has not been hydrated"
             )));
         }
-        out.push(pb::SecretSource {
-            source: Some(pb::secret_source::Source::SecretId(s.secret_id.clone())),
+        out.push(wire::SecretSource {
+            source: Some(wire::SecretSourceKind::SecretId(s.secret_id.clone())),
         });
     }
     if !env.is_empty() {
-        let mut contents = std::collections::HashMap::with_capacity(env.len());
-        for (k, v) in env {
-            contents.insert(k.clone(), v.clone());
-        }
-        out.push(pb::SecretSource {
-            source: Some(pb::secret_source::Source::Env(pb::StringMap { contents })),
+        let contents = env
+            .iter()
+            .map(|(key, value)| wire::MapEntry {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        out.push(wire::SecretSource {
+            source: Some(wire::SecretSourceKind::Env(wire::StringMap { contents })),
         });
     }
     Ok(out)

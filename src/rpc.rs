@@ -120,7 +120,7 @@ pub(crate) struct Conn {
     closed: Cell<bool>,
     builder_version: RefCell<Option<String>>,
     /// Built images by app id and registry tag.
-    pub image_cache: RefCell<std::collections::HashMap<String, String>>,
+    pub image_cache: RefCell<ImageCache>,
     /// The client's `timeoutMs` and `maxRetries`.
     pub(crate) limits: Cell<CallLimits>,
 }
@@ -544,6 +544,24 @@ impl Router {
                     Decision::Fail => return Err(st.into()),
                 },
             }
+        }
+    }
+}
+
+/// Image ids by app and tag. A client resolves a handful, so a list: a HashMap brought
+/// ~1.5 KB of hashing and table code into the wasm for it alone.
+#[derive(Default)]
+pub(crate) struct ImageCache(Vec<(String, String)>);
+
+impl ImageCache {
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, id)| id)
+    }
+
+    pub fn insert(&mut self, key: String, id: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = id,
+            None => self.0.push((key, id)),
         }
     }
 }

@@ -33,10 +33,8 @@ pub(crate) const SANDBOX_GET_FROM_NAME: Unary<
 pub(crate) const APP_GET_OR_CREATE: Unary<pb::AppGetOrCreateRequest, AppGetOrCreateResponse> =
     Unary::new(cp::APP_GET_OR_CREATE.path);
 /// `SecretGetOrCreate` with the trimmed reply.
-pub(crate) const SECRET_GET_OR_CREATE: Unary<
-    pb::SecretGetOrCreateRequest,
-    SecretGetOrCreateResponse,
-> = Unary::new(cp::SECRET_GET_OR_CREATE.path);
+pub(crate) const SECRET_GET_OR_CREATE: Unary<SecretGetOrCreateRequest, SecretGetOrCreateResponse> =
+    Unary::new(cp::SECRET_GET_OR_CREATE.path);
 /// `VolumeGetOrCreate` with the trimmed reply.
 pub(crate) const VOLUME_GET_OR_CREATE: Unary<
     pb::VolumeGetOrCreateRequest,
@@ -101,7 +99,7 @@ pub(crate) struct TaskExecStartRequest {
     #[prost(message, optional, tag = "9")]
     pub pty_info: Option<PtyInfo>,
     #[prost(message, repeated, tag = "13")]
-    pub secret_sources: Vec<pb::SecretSource>,
+    pub secret_sources: Vec<SecretSource>,
 }
 
 /// `modal.client.PTYInfo` without `env_term_program` (6).
@@ -134,7 +132,45 @@ pub(crate) struct SandboxCreateV2Request {
     #[prost(message, repeated, tag = "4")]
     pub tags: Vec<pb::SandboxTag>,
     #[prost(message, repeated, tag = "6")]
-    pub secret_sources: Vec<pb::SecretSource>,
+    pub secret_sources: Vec<SecretSource>,
+}
+
+/// `modal.client.SecretSource`: a secret by id, or environment variables given inline.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SecretSource {
+    #[prost(oneof = "SecretSourceKind", tags = "1, 2")]
+    pub source: Option<SecretSourceKind>,
+}
+
+/// `modal.client.SecretSource.source`.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub(crate) enum SecretSourceKind {
+    #[prost(string, tag = "1")]
+    SecretId(String),
+    #[prost(message, tag = "2")]
+    Env(StringMap),
+}
+
+/// `modal.client.StringMap`, its map sent as entries (no HashMap code).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct StringMap {
+    #[prost(message, repeated, tag = "1")]
+    pub contents: Vec<MapEntry>,
+}
+
+/// `modal.client.SecretGetOrCreateRequest` without `app_id` (6), `env_dict` as entries.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SecretGetOrCreateRequest {
+    #[prost(string, tag = "1")]
+    pub deployment_name: String,
+    #[prost(string, tag = "3")]
+    pub environment_name: String,
+    #[prost(enumeration = "pb::ObjectCreationType", tag = "4")]
+    pub object_creation_type: i32,
+    #[prost(message, repeated, tag = "5")]
+    pub env_dict: Vec<MapEntry>,
+    #[prost(string, repeated, tag = "7")]
+    pub required_keys: Vec<String>,
 }
 
 /// `modal.client.Sandbox`, the fields `sandboxes.create()` sets (`open_ports` is the
@@ -477,12 +513,12 @@ mod tests {
                 tag_name: "k".into(),
                 tag_value: "v".into(),
             }],
-            secret_sources: vec![pb::SecretSource::default()],
+            secret_sources: secret_sources(),
         };
         let full = pb::SandboxCreateV2Request::decode(req.encode_to_vec().as_slice()).unwrap();
         assert_eq!(full.app_id, req.app_id);
         assert_eq!(full.tags, req.tags);
-        assert_eq!(full.secret_sources, req.secret_sources);
+        assert_eq!(full.secret_sources, full_secret_sources());
         let d = full.definition.unwrap();
         assert_eq!(d.entrypoint_args, def.entrypoint_args);
         assert_eq!(d.image_id, def.image_id);
@@ -545,7 +581,7 @@ mod tests {
                 pty_type: pb::pty_info::PtyType::Shell as i32,
                 no_terminate_on_idle_stdin: true,
             }),
-            secret_sources: vec![pb::SecretSource::default()],
+            secret_sources: secret_sources(),
         };
         let full = tcr::TaskExecStartRequest::decode(req.encode_to_vec().as_slice()).unwrap();
         assert_eq!(full.task_id, req.task_id);
@@ -555,7 +591,7 @@ mod tests {
         assert_eq!(full.stderr_config, req.stderr_config);
         assert_eq!(full.timeout_secs, req.timeout_secs);
         assert_eq!(full.workdir, req.workdir);
-        assert_eq!(full.secret_sources, req.secret_sources);
+        assert_eq!(full.secret_sources, full_secret_sources());
         let pty = full.pty_info.clone().unwrap();
         assert!(pty.enabled);
         assert_eq!((pty.winsz_rows, pty.winsz_cols), (24, 80));
@@ -738,6 +774,68 @@ mod tests {
         });
         assert_eq!(r.result.unwrap().exception, "boom");
         assert_eq!((r.entry_id.as_str(), r.eof), ("e-1", true));
+    }
+
+    /// A secret by id and two inline variables, as the SDK sends them ...
+    fn secret_sources() -> Vec<SecretSource> {
+        let entry = |k: &str, v: &str| MapEntry {
+            key: k.into(),
+            value: v.into(),
+        };
+        vec![
+            SecretSource {
+                source: Some(SecretSourceKind::SecretId("st-1".into())),
+            },
+            SecretSource {
+                source: Some(SecretSourceKind::Env(StringMap {
+                    contents: vec![entry("A", "1"), entry("B", "")],
+                })),
+            },
+        ]
+    }
+
+    /// ... and as the full messages have them.
+    fn full_secret_sources() -> Vec<pb::SecretSource> {
+        use pb::secret_source::Source;
+        let env = [("A", "1"), ("B", "")].map(|(k, v)| (k.to_string(), v.to_string()));
+        vec![
+            pb::SecretSource {
+                source: Some(Source::SecretId("st-1".into())),
+            },
+            pb::SecretSource {
+                source: Some(Source::Env(pb::StringMap {
+                    contents: env.into_iter().collect(),
+                })),
+            },
+        ]
+    }
+
+    /// Every field set, read back as the full `SecretGetOrCreateRequest`.
+    #[test]
+    fn secret_request_decodes_as_the_full_message() {
+        let req = SecretGetOrCreateRequest {
+            deployment_name: "s".into(),
+            environment_name: "e".into(),
+            object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
+            env_dict: vec![MapEntry {
+                key: "K".into(),
+                value: "v".into(),
+            }],
+            required_keys: vec!["K".into()],
+        };
+        let full = pb::SecretGetOrCreateRequest::decode(req.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(
+            (
+                full.deployment_name.as_str(),
+                full.environment_name.as_str()
+            ),
+            ("s", "e")
+        );
+        assert_eq!(full.object_creation_type, req.object_creation_type);
+        assert_eq!(full.env_dict.len(), 1);
+        assert_eq!(full.env_dict["K"], "v");
+        assert_eq!(full.required_keys, req.required_keys);
+        assert_eq!(full.encoded_len(), req.encoded_len());
     }
 
     /// The shared messages of `secrets.delete` and `volumes.delete` are each RPC's own.
