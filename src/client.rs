@@ -1,7 +1,6 @@
 //! [`Client`], the entry point, and its services: apps, images, secrets, volumes and
 //! sandboxes. The requests of the API are built here (the JS facade only converts).
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
@@ -489,7 +488,7 @@ impl Sandboxes<'_> {
         SandboxList {
             conn,
             req,
-            buf: VecDeque::new(),
+            buf: Vec::new().into_iter(),
             done: false,
             page: None,
         }
@@ -502,7 +501,8 @@ type Page = LocalBoxFuture<'static, Result<wire::SandboxListResponse>>;
 pub struct SandboxList {
     conn: Rc<Conn>,
     req: pb::SandboxListRequest,
-    buf: VecDeque<wire::SandboxInfo>,
+    /// The rest of the last page (only refilled once empty: no deque needed).
+    buf: std::vec::IntoIter<wire::SandboxInfo>,
     done: bool,
     /// The page being fetched.
     page: Option<Page>,
@@ -523,7 +523,7 @@ impl futures_util::Stream for SandboxList {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Sandbox>>> {
         let me = &mut *self;
         loop {
-            if let Some(info) = me.buf.pop_front() {
+            if let Some(info) = me.buf.next() {
                 let task_id = info.task_info.as_ref().map(|t| t.id.clone());
                 let router = Router::new(me.conn.clone(), info.id, task_id, None);
                 return Poll::Ready(Some(Ok(Sandbox::new(router))));
@@ -543,7 +543,7 @@ impl futures_util::Stream for SandboxList {
                         None => me.done = true,
                         Some(last) => me.req.before_timestamp = last.created_at,
                     }
-                    me.buf.extend(resp.sandboxes);
+                    me.buf = resp.sandboxes.into_iter();
                 }
                 Err(e) => {
                     me.done = true;
