@@ -191,6 +191,14 @@ async fn what_sandboxd_cannot_do_is_failed_precondition_naming_it() {
 #[tokio::test]
 async fn image_builds_refuse_what_they_cannot_do_by_name() {
     let mut env = Env::new().await;
+    // as Modal's JS client sends fromAwsEcr, fromGcpArtifactRegistry, fromRegistry(tag, secret)
+    let registry = |kind: pb::RegistryAuthType| pb::Image {
+        image_registry_config: Some(pb::ImageRegistryConfig {
+            registry_auth_type: kind as i32,
+            secret_id: "st-1".into(),
+        }),
+        ..Default::default()
+    };
     let build = |image: pb::Image| pb::ImageGetOrCreateRequest {
         app_id: env.app_id.clone(),
         image: Some(pb::Image {
@@ -212,14 +220,16 @@ async fn image_builds_refuse_what_they_cannot_do_by_name() {
             }),
         ),
         (
-            "image_registry_config: ",
-            build(pb::Image {
-                image_registry_config: Some(pb::ImageRegistryConfig {
-                    registry_auth_type: pb::RegistryAuthType::Aws as i32,
-                    secret_id: "st-1".into(),
-                }),
-                ..Default::default()
-            }),
+            "image_registry_config: AWS ECR (REGISTRY_AUTH_TYPE_AWS): sandboxd cannot reach private registries",
+            build(registry(pb::RegistryAuthType::Aws)),
+        ),
+        (
+            "image_registry_config: GCP Artifact Registry (REGISTRY_AUTH_TYPE_GCP): sandboxd cannot reach private registries",
+            build(registry(pb::RegistryAuthType::Gcp)),
+        ),
+        (
+            "image_registry_config: a private registry with static credentials (REGISTRY_AUTH_TYPE_STATIC_CREDS): ",
+            build(registry(pb::RegistryAuthType::StaticCreds)),
         ),
         (
             "build_args: ",
