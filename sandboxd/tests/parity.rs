@@ -519,3 +519,79 @@ async fn ephemeral_volumes_live_while_heartbeated() {
     assert!(!dir.exists(), "its files are gone: {}", dir.display());
     env.terminate(&sb.id).await;
 }
+
+/// A build's log lines and result status (ImageGetOrCreate, then ImageJoinStreaming to eof).
+async fn build_log(env: &mut Env, req: pb::ImageGetOrCreateRequest) -> (String, i32) {
+    let id = env
+        .cp
+        .image_get_or_create(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .image_id;
+    within(120, "ImageJoinStreaming", async {
+        let mut log = String::new();
+        let mut s = env
+            .cp
+            .image_join_streaming(pb::ImageJoinStreamingRequest {
+                image_id: id.clone(),
+                timeout: 55.0,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while let Some(m) = s.message().await.unwrap() {
+            for l in &m.task_logs {
+                log.push_str(&l.data);
+            }
+            if let Some(r) = m.result.filter(|r| r.status != 0) {
+                return (log, r.status);
+            }
+        }
+        panic!("no result for {id}: {log}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn force_build_runs_every_step_again_and_run_steps_see_the_images_secrets() {
+    let mut env = Env::new().await;
+    let secret = env
+        .cp
+        .secret_get_or_create(pb::SecretGetOrCreateRequest {
+            object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
+            env_dict: [("BUILD_SECRET".to_string(), "s3cr3t".to_string())].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret_id;
+    let app_id = env.app_id.clone();
+    let req = |commands: &[&str], force_build: bool| pb::ImageGetOrCreateRequest {
+        app_id: app_id.clone(),
+        image: Some(pb::Image {
+            dockerfile_commands: commands.iter().map(|c| c.to_string()).collect(),
+            secret_ids: vec![secret.clone()],
+            ..Default::default()
+        }),
+        force_build,
+        ..Default::default()
+    };
+    let run = "RUN test \"$BUILD_SECRET\" = s3cr3t && echo seen";
+    let first = req(&["FROM debian:bookworm-slim", run], false);
+    let (log, status) = build_log(&mut env, first).await;
+    assert_eq!(status, 1, "a RUN step sees the image's secret: {log}");
+    // a definition sharing the step takes it from the cache...
+    let more = |force| req(&["FROM debian:bookworm-slim", run, "ENV A=1"], force);
+    let (log, _) = build_log(&mut env, more(false)).await;
+    assert!(log.contains(&format!("=> {run} (cached)")), "{log}");
+    // ...unless forced, as Modal's force_build (docker build --no-cache)
+    let (log, status) = build_log(&mut env, more(true)).await;
+    assert_eq!(status, 1, "{log}");
+    assert!(
+        log.contains(&format!("=> {run}\n")) && !log.contains("(cached)"),
+        "{log}"
+    );
+}
