@@ -416,6 +416,10 @@ await named.terminate();
   const copy = (() => { try { img.dockerfileCommands(["COPY . /app"]); } catch (e) { return e; } })();
   check(copy instanceof InvalidError && copy.message === "COPY commands that copy from local context are not yet supported.", `dockerfileCommands COPY: ${copy?.message}`);
   check(img.dockerfileCommands([]) !== undefined, "dockerfileCommands([]): the image");
+  const notArray = (() => { try { img.dockerfileCommands("RUN true"); } catch (e) { return e; } })();
+  check(notArray instanceof InvalidError && notArray.message.includes("commands"), `dockerfileCommands("RUN true"): ${notArray?.message}`);
+  const notImage = await rejection(client.sandboxes.create(app, { imageId: img.imageId }));
+  check(notImage instanceof InvalidError && notImage.message === "image must be an Image", `sandboxes.create with a plain object for an image: ${notImage?.message}`);
   for (const key of declaredKeys("ImageDockerfileCommandsParams")) check(["env", "secrets", "gpu", "forceBuild"].includes(key), `dockerfileCommands option '${key}' not handled`);
 }
 {
