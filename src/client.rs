@@ -6,9 +6,7 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
 use modal_proto::client as pb;
-use modal_proto::client::generic_result::GenericStatus;
 
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorKind, Result};
@@ -232,12 +230,49 @@ pub struct Images<'a>(&'a Client);
 
 impl Images<'_> {
     /// An image from a registry tag, e.g. `"alpine:3.21"`; built (or found) when a sandbox
-    /// is first created from it.
+    /// is first created from it, or by [`Images::build`].
     pub fn from_registry(&self, tag: &str) -> Result<Image> {
-        Ok(Image {
-            image_id: String::new(),
-            tag: Some(nonempty(tag, "tag")?.to_string()),
-        })
+        Ok(Image::from_tag(nonempty(tag, "tag")?.to_string(), None))
+    }
+
+    /// An image from a private registry whose credentials `secret` holds
+    /// (`REGISTRY_USERNAME`, `REGISTRY_PASSWORD`), as Modal's `fromRegistry(tag, secret)`.
+    pub fn from_registry_with_secret(&self, tag: &str, secret: &Secret) -> Result<Image> {
+        self.private(tag, pb::RegistryAuthType::StaticCreds, secret)
+    }
+
+    /// An image from AWS ECR, `secret` holding the AWS credentials.
+    pub fn from_aws_ecr(&self, tag: &str, secret: &Secret) -> Result<Image> {
+        self.private(tag, pb::RegistryAuthType::Aws, secret)
+    }
+
+    /// An image from GCP Artifact Registry, `secret` holding the service account's key.
+    pub fn from_gcp_artifact_registry(&self, tag: &str, secret: &Secret) -> Result<Image> {
+        self.private(tag, pb::RegistryAuthType::Gcp, secret)
+    }
+
+    pub(crate) fn private(
+        &self,
+        tag: &str,
+        kind: pb::RegistryAuthType,
+        secret: &Secret,
+    ) -> Result<Image> {
+        let registry = crate::objects::RegistryAuth {
+            auth_type: kind as i32,
+            secret: secret.clone(),
+        };
+        Ok(Image::from_tag(
+            nonempty(tag, "tag")?.to_string(),
+            Some(registry),
+        ))
+    }
+
+    /// Builds `image` in `app` now, as Modal's `Image.build(app)` (nothing to do if it has
+    /// an id); `image` and its clones then have the id.
+    pub async fn build(&self, image: &Image, app: &App) -> Result<Image> {
+        self.0.conn.check_open()?;
+        crate::image_build::build(&self.0.conn, image, app).await?;
+        Ok(image.clone())
     }
 
     /// An existing image; `NotFound` if there is none.
@@ -413,17 +448,11 @@ impl Sandboxes<'_> {
         params: &SandboxCreateParams,
     ) -> Result<Sandbox> {
         let conn = &self.0.conn;
-        let mut req = sandbox_create_request(&app.app_id, &image.image_id, params)?;
+        let mut req = sandbox_create_request(&app.app_id, "", params)?;
         conn.check_open()?;
-        if image.image_id.is_empty() {
-            let tag = image
-                .tag
-                .as_deref()
-                .ok_or_else(|| Error::invalid("image has neither an id nor a tag"))?;
-            let image_id = build_registry_image(conn, &app.app_id, tag).await?;
-            if let Some(d) = req.definition.as_mut() {
-                d.image_id = image_id;
-            }
+        let image_id = crate::image_build::build(conn, image, app).await?;
+        if let Some(d) = req.definition.as_mut() {
+            d.image_id = image_id;
         }
         let resp = conn.cp(wire::SANDBOX_CREATE_V2, &req).await?;
         Ok(Sandbox::new(Router::new(
@@ -552,61 +581,4 @@ impl futures_util::Stream for SandboxList {
             }
         }
     }
-}
-
-/// Builds (or finds) the image for a registry `tag` in `app_id`; returns its id.
-async fn build_registry_image(conn: &Conn, app_id: &str, tag: &str) -> Result<String> {
-    let key = format!("{app_id}\n{tag}");
-    if let Some(id) = conn.image_cache.borrow().get(&key) {
-        return Ok(id.clone());
-    }
-    let builder_version = conn.builder_version().await?;
-    let req = wire::ImageGetOrCreateRequest {
-        image: Some(wire::Image {
-            dockerfile_commands: vec![format!("FROM {tag}")],
-        }),
-        app_id: app_id.to_string(),
-        builder_version,
-    };
-    let resp = conn.cp(wire::IMAGE_GET_OR_CREATE, &req).await?;
-    let image_id = resp.image_id;
-    let mut result = resp.result.filter(|r| r.status != 0);
-    let mut last_entry_id = String::new();
-    while result.is_none() {
-        let req = pb::ImageJoinStreamingRequest {
-            image_id: image_id.clone(),
-            timeout: 55.0,
-            last_entry_id: last_entry_id.clone(),
-            include_logs_for_finished: false,
-        };
-        let mut stream = conn.cp_stream(wire::IMAGE_JOIN_STREAMING, &req).await?;
-        loop {
-            match stream.next().await.transpose() {
-                Ok(Some(m)) => {
-                    if !m.entry_id.is_empty() {
-                        last_entry_id = m.entry_id;
-                    }
-                    if let Some(r) = m.result.filter(|r| r.status != 0) {
-                        result = Some(r);
-                        break;
-                    }
-                    if m.eof {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(st) if crate::retry::is_retryable(st.code()) => break,
-                Err(st) => return Err(st.into()),
-            }
-        }
-    }
-    let result = result.unwrap_or_default();
-    if result.status != GenericStatus::Success as i32 {
-        return Err(Error::new(
-            ErrorKind::Remote,
-            format!("Image build for {image_id} failed: {}", result.exception),
-        ));
-    }
-    conn.image_cache.borrow_mut().insert(key, image_id.clone());
-    Ok(image_id)
 }

@@ -67,6 +67,7 @@ mod filesystem;
 mod fs;
 mod grpc;
 mod ids;
+mod image_build;
 mod js;
 mod objects;
 mod options;
@@ -87,9 +88,10 @@ pub use filesystem::{OnProgress, Progress, SandboxFilesystem};
 pub use fs::{FileInfo, FileType};
 pub use objects::{App, Image, Probe, ProbeCheck, Secret, Volume};
 pub use options::{
-    AppFromNameParams, ImageTtl, PtyParams, SandboxCreateConnectTokenParams, SandboxCreateParams,
-    SandboxExecParams, SandboxFromNameParams, SandboxListParams, SecretFromNameParams,
-    SecretFromObjectParams, SnapshotParams, StdioBehavior, VolumeFromNameParams,
+    AppFromNameParams, ImageDockerfileCommandsParams, ImageTtl, PtyParams,
+    SandboxCreateConnectTokenParams, SandboxCreateParams, SandboxExecParams, SandboxFromNameParams,
+    SandboxListParams, SecretFromNameParams, SecretFromObjectParams, SnapshotParams, StdioBehavior,
+    VolumeFromNameParams,
 };
 pub use process::ContainerProcess;
 pub use sandbox::{ConnectCredentials, Sandbox, Tunnel};

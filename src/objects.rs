@@ -1,9 +1,12 @@
 //! Apps, images, secrets, volumes and readiness probes: small handles identified by id,
 //! plain values that a [`Sandbox`](crate::Sandbox) is created with.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::options::ImageDockerfileCommandsParams;
 
 /// A Modal App, the namespace sandboxes live in. From [`Apps::from_name`](crate::Apps::from_name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,19 +34,46 @@ impl App {
     }
 }
 
-/// A container image: an existing one (by id), or one defined by a registry tag and built
-/// (or found) when a sandbox is first created from it.
+/// A container image: an existing one (by id), or a recipe (a registry tag, then layers of
+/// Dockerfile commands) built (or found) by [`Images::build`](crate::Images::build) or when a
+/// sandbox is first created from it, as Modal's JS client does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
-    pub(crate) image_id: String,
+    /// The image id once built. Shared by clones, so a build through one of them (e.g. the
+    /// lazy one inside `sandboxes.create`) gives all of them the id.
+    pub(crate) built: Rc<RefCell<String>>,
     pub(crate) tag: Option<String>,
+    /// How the registry of the tag is reached (private registries).
+    pub(crate) registry: Option<RegistryAuth>,
+    /// The built image the first layer starts `FROM` (empty: the tag).
+    pub(crate) base_image_id: String,
+    /// Built in order, each `FROM` the one before.
+    pub(crate) layers: Vec<Layer>,
+}
+
+/// How a private registry is reached: Modal's `ImageRegistryConfig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RegistryAuth {
+    /// `modal.client.RegistryAuthType` (1 AWS, 2 GCP, 4 static credentials).
+    pub auth_type: i32,
+    pub secret: Secret,
+}
+
+/// One `dockerfileCommands` call: its commands and what its build sees.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Layer {
+    pub commands: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub secrets: Vec<Secret>,
+    /// Modal's `GPUConfig` as (type, count).
+    pub gpu: Option<(String, u32)>,
+    pub force_build: bool,
 }
 
 impl Image {
-    /// The image id (`im-...`); `None` for an image defined by a tag and not built by this
-    /// handle (sandboxes created from it build it).
-    pub fn id(&self) -> Option<&str> {
-        Some(self.image_id.as_str()).filter(|id| !id.is_empty())
+    /// The image id (`im-...`); `None` until built.
+    pub fn id(&self) -> Option<String> {
+        Some(self.built.borrow().clone()).filter(|id| !id.is_empty())
     }
 
     /// The registry tag the image was defined from, if any.
@@ -53,9 +83,70 @@ impl Image {
 
     pub(crate) fn built(image_id: String) -> Image {
         Image {
-            image_id,
+            built: Rc::new(RefCell::new(image_id)),
             tag: None,
+            registry: None,
+            base_image_id: String::new(),
+            layers: vec![Layer::default()],
         }
+    }
+
+    pub(crate) fn from_tag(tag: String, registry: Option<RegistryAuth>) -> Image {
+        Image {
+            tag: Some(tag),
+            registry,
+            ..Image::built(String::new())
+        }
+    }
+
+    /// This image with one more layer of Dockerfile `commands` (built in order on first
+    /// use, as Modal's JS client does); `params` apply to this layer only. No commands:
+    /// this image itself. A `COPY` from the local context is refused (there is none).
+    pub fn dockerfile_commands<S: AsRef<str>>(
+        &self,
+        commands: &[S],
+        params: &ImageDockerfileCommandsParams,
+    ) -> Result<Image> {
+        if commands.is_empty() {
+            return Ok(self.clone());
+        }
+        let commands: Vec<String> = commands.iter().map(|c| c.as_ref().to_string()).collect();
+        for c in &commands {
+            let upper = c.trim().to_ascii_uppercase();
+            if upper.starts_with("COPY ") && !upper.starts_with("COPY --FROM=") {
+                return Err(Error::invalid(
+                    "COPY commands that copy from local context are not yet supported.",
+                ));
+            }
+        }
+        let gpu = match params.gpu.as_deref() {
+            None => None,
+            Some(g) => {
+                let c = crate::options::gpu_config(g)?;
+                Some((c.gpu_type, c.count))
+            }
+        };
+        let layer = Layer {
+            commands,
+            env: params.env.clone(),
+            secrets: params.secrets.clone(),
+            gpu,
+            force_build: params.force_build,
+        };
+        let id = self.id();
+        let mut layers = if id.is_some() {
+            vec![]
+        } else {
+            self.layers.clone()
+        };
+        layers.push(layer);
+        Ok(Image {
+            built: Rc::new(RefCell::new(String::new())),
+            tag: self.tag.clone(),
+            registry: self.registry.clone(),
+            base_image_id: id.unwrap_or_else(|| self.base_image_id.clone()),
+            layers,
+        })
     }
 }
 
@@ -235,5 +326,52 @@ mod tests {
         let r = crate::options::sandbox_create_request("ap-1", "im-1", &p).unwrap();
         let m = &r.definition.unwrap().volume_mounts[0];
         assert_eq!((m.read_only, m.sub_path.as_deref()), (true, Some("data")));
+    }
+
+    #[test]
+    fn dockerfile_commands_layer_as_modal_js() {
+        let p = ImageDockerfileCommandsParams::default();
+        let tagged = Image::from_tag("alpine:3.21".into(), None);
+        // on an unbuilt image: its layers plus one (the first, empty one is `FROM tag`)
+        let two = tagged
+            .dockerfile_commands(&["RUN a"], &p)
+            .unwrap()
+            .dockerfile_commands(&["RUN b"], &p)
+            .unwrap();
+        assert_eq!(two.layers.len(), 3);
+        assert_eq!(
+            (two.tag(), two.base_image_id.as_str()),
+            (Some("alpine:3.21"), "")
+        );
+        // on a built one: one layer FROM its id
+        let built = Image::built("im-1".into());
+        let on = built.dockerfile_commands(&["RUN c"], &p).unwrap();
+        assert_eq!((on.layers.len(), on.base_image_id.as_str()), (1, "im-1"));
+        assert_eq!(on.id(), None);
+        // no commands: the image itself (sharing its id)
+        let same = tagged.dockerfile_commands::<&str>(&[], &p).unwrap();
+        *tagged.built.borrow_mut() = "im-2".into();
+        assert_eq!(same.id().as_deref(), Some("im-2"));
+    }
+
+    #[test]
+    fn dockerfile_commands_refuse_local_copy_and_bad_gpus() {
+        let img = Image::from_tag("alpine:3.21".into(), None);
+        let p = ImageDockerfileCommandsParams::default();
+        let e = img.dockerfile_commands(&["  copy . /app"], &p).unwrap_err();
+        assert_eq!(
+            e.message,
+            "COPY commands that copy from local context are not yet supported."
+        );
+        assert!(img
+            .dockerfile_commands(&["COPY --from=x /a /b"], &p)
+            .is_ok());
+        let gpu = |g: &str| ImageDockerfileCommandsParams {
+            gpu: Some(g.into()),
+            ..Default::default()
+        };
+        let l = img.dockerfile_commands(&["RUN x"], &gpu("t4:2")).unwrap();
+        assert_eq!(l.layers[1].gpu, Some(("T4".to_string(), 2)));
+        assert!(img.dockerfile_commands(&["RUN x"], &gpu("t4:0")).is_err());
     }
 }

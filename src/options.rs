@@ -246,6 +246,20 @@ pub enum ImageTtl {
     After(Duration),
 }
 
+/// Options of [`Image::dockerfile_commands`](crate::Image::dockerfile_commands), Modal's
+/// `ImageDockerfileCommandsParams`: they apply to that layer's build only.
+#[derive(Debug, Clone, Default)]
+pub struct ImageDockerfileCommandsParams {
+    /// Environment variables of the build's `RUN` steps (sent as an ephemeral secret).
+    pub env: Vec<(String, String)>,
+    /// Secrets whose variables the build's `RUN` steps see.
+    pub secrets: Vec<Secret>,
+    /// GPU reservation of the build, e.g. `"A100"`, `"T4:2"`.
+    pub gpu: Option<String>,
+    /// Rebuild the layer even if a cached build exists.
+    pub force_build: bool,
+}
+
 /// Options of [`Sandbox::snapshot_filesystem`](crate::Sandbox::snapshot_filesystem) and
 /// [`Sandbox::snapshot_directory`](crate::Sandbox::snapshot_directory).
 #[derive(Debug, Clone, Default)]
@@ -383,7 +397,7 @@ fn resources(p: &SandboxCreateParams) -> Result<pb::Resources> {
 
 /// Modal's `GPUConfig` for `"TYPE"` or `"TYPE:COUNT"` (the type upper-cased, as Modal's
 /// clients send it).
-fn gpu_config(gpu: &str) -> Result<pb::GpuConfig> {
+pub(crate) fn gpu_config(gpu: &str) -> Result<pb::GpuConfig> {
     let (gpu_type, count) = match gpu.split_once(':') {
         None => (gpu, 1),
         Some((t, c)) => match c.parse::<u32>() {

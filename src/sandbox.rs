@@ -163,6 +163,13 @@ impl Sandbox {
         &self.inner.router
     }
 
+    /// The client this sandbox was reached through (images made from it build with it).
+    pub(crate) fn client(&self) -> crate::Client {
+        crate::Client {
+            conn: self.router().conn.clone(),
+        }
+    }
+
     /// Fails with `ClientClosed` once detached or once the client is closed.
     fn check(&self) -> Result<()> {
         if self.inner.detached.get() {
@@ -541,14 +548,15 @@ impl Sandbox {
     }
 
     /// Mounts `image` (read-only) at `path`; without an image, an empty directory. The
-    /// image must be built (from a snapshot, `Images::from_id`, or a sandbox created from it).
+    /// image must be built (`Images::build`, a snapshot, `Images::from_id`, or a sandbox
+    /// created from it).
     pub async fn mount_image(&self, path: &str, image: Option<&Image>) -> Result<()> {
         let path = abs_path(path, "mountImage")?;
         let image_id = match image {
             None => String::new(),
-            Some(i) => i.id().map(str::to_string).ok_or_else(|| {
+            Some(i) => i.id().ok_or_else(|| {
                 Error::invalid(
-                    "the image must be built before mounting (use one from a snapshot, images.fromId, or a sandbox created from it)",
+                    "Image must be built before mounting. Call `image.build(app)` first.",
                 )
             })?,
         };

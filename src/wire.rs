@@ -339,22 +339,34 @@ pub(crate) struct ImageFromIdResponse {
     pub image_id: String,
 }
 
-/// `modal.client.ImageGetOrCreateRequest`: the image, app and builder version.
+/// `modal.client.ImageGetOrCreateRequest`: the image, app, `force_build` and builder
+/// version.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ImageGetOrCreateRequest {
     #[prost(message, optional, tag = "2")]
     pub image: Option<Image>,
     #[prost(string, tag = "4")]
     pub app_id: String,
+    #[prost(bool, tag = "7")]
+    pub force_build: bool,
     #[prost(string, tag = "9")]
     pub builder_version: String,
 }
 
-/// `modal.client.Image`: only `dockerfile_commands` (a registry image is `FROM tag`).
+/// `modal.client.Image`: what Modal's JS client sends (base images, Dockerfile commands,
+/// secrets, GPU, registry config).
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Image {
+    #[prost(message, repeated, tag = "5")]
+    pub base_images: Vec<pb::BaseImage>,
     #[prost(string, repeated, tag = "6")]
     pub dockerfile_commands: Vec<String>,
+    #[prost(string, repeated, tag = "12")]
+    pub secret_ids: Vec<String>,
+    #[prost(message, optional, tag = "16")]
+    pub gpu_config: Option<pb::GpuConfig>,
+    #[prost(message, optional, tag = "17")]
+    pub image_registry_config: Option<pb::ImageRegistryConfig>,
 }
 
 /// `modal.client.ImageGetOrCreateResponse` without `metadata` (3).
@@ -897,16 +909,38 @@ mod tests {
     fn image_request_decodes_as_the_full_message() {
         let req = ImageGetOrCreateRequest {
             image: Some(Image {
-                dockerfile_commands: vec!["FROM alpine:3.21".into()],
+                base_images: vec![pb::BaseImage {
+                    image_id: "im-0".into(),
+                    docker_tag: "base".into(),
+                }],
+                dockerfile_commands: vec!["FROM base".into()],
+                secret_ids: vec!["st-1".into()],
+                gpu_config: Some(pb::GpuConfig {
+                    count: 2,
+                    gpu_type: "T4".into(),
+                    ..Default::default()
+                }),
+                image_registry_config: Some(pb::ImageRegistryConfig {
+                    registry_auth_type: pb::RegistryAuthType::Aws as i32,
+                    secret_id: "st-2".into(),
+                }),
             }),
             app_id: "ap-1".into(),
+            force_build: true,
             builder_version: "2025.06".into(),
         };
         let full = pb::ImageGetOrCreateRequest::decode(req.encode_to_vec().as_slice()).unwrap();
+        let image = full.image.unwrap();
+        assert_eq!(image.dockerfile_commands, ["FROM base"]);
+        assert_eq!(image.base_images[0].image_id, "im-0");
+        assert_eq!(image.secret_ids, ["st-1"]);
+        assert_eq!(image.gpu_config.unwrap().gpu_type, "T4");
+        let registry = image.image_registry_config.unwrap();
         assert_eq!(
-            full.image.unwrap().dockerfile_commands,
-            ["FROM alpine:3.21"]
+            (registry.registry_auth_type, registry.secret_id.as_str()),
+            (pb::RegistryAuthType::Aws as i32, "st-2")
         );
+        assert!(full.force_build);
         assert_eq!(
             (full.app_id.as_str(), full.builder_version.as_str()),
             ("ap-1", "2025.06")

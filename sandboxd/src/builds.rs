@@ -226,12 +226,14 @@ impl State {
     }
 
     /// Start building `id` unless it is built or building; returns the running build, if any.
+    /// `force` (Modal's `force_build`): run every step again, none taken from the cache.
     pub fn start_build(
         self: &Arc<Self>,
         id: &str,
         commands: Vec<String>,
         context: Vec<(String, Vec<u8>)>,
         secrets: BuildSecrets,
+        force: bool,
     ) -> Option<Arc<Build>> {
         match self.store.get::<ImageRecord>(id) {
             Ok(Some(_)) => return None,
@@ -248,7 +250,10 @@ impl State {
         drop(builds);
         let (me, id, b) = (self.clone(), id.to_string(), build.clone());
         tokio::spawn(async move {
-            let rec = match me.build(&id, &commands, &context, &secrets, &b).await {
+            let rec = match me
+                .build(&id, &commands, &context, &secrets, force, &b)
+                .await
+            {
                 Ok(rec) => rec,
                 Err(e) => {
                     b.log(format!("Image build failed: {e:#}"));
@@ -282,13 +287,14 @@ impl State {
         lock(&self.builds).get(id).cloned()
     }
 
-    /// Build `id` step by step from its base, reusing cached steps.
+    /// Build `id` step by step from its base, reusing cached steps unless `force`.
     async fn build(
         &self,
         id: &str,
         commands: &[String],
         context: &[(String, Vec<u8>)],
         secrets: &BuildSecrets,
+        force: bool,
         log: &Build,
     ) -> Result<ImageRecord> {
         let mut lines = commands
@@ -305,14 +311,22 @@ impl State {
         for line in lines {
             let step = parse_step(line)?;
             key = step_key(&key, line, &step, context);
-            cur = match self.store.get::<StepResult>(&key)? {
+            let cached = match force {
+                true => None,
+                false => self.store.get::<StepResult>(&key)?,
+            };
+            cur = match cached {
                 Some(hit) if self.images.has_layers(&hit.layers) => {
                     log.log(format!("=> {line} (cached)"));
                     hit
                 }
                 _ => {
                     log.log(format!("=> {line}"));
-                    let layer = format!("{id}-{}", &key[..12]);
+                    // a forced rebuild's layers are new ones: the cached ones stay in use
+                    let layer = match force {
+                        true => crate::ids::new_id(&format!("{id}-{}", &key[..12])),
+                        false => format!("{id}-{}", &key[..12]),
+                    };
                     let next = self
                         .apply_step(step, &cur, &base, layer, context, &secrets.env, log)
                         .await?;

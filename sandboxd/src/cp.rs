@@ -755,7 +755,8 @@ impl ModalClient for ControlPlane {
                 .delete::<ImageRecord>(&id)
                 .map_err(internal)?;
         }
-        self.state.start_build(&id, commands, context, secrets);
+        self.state
+            .start_build(&id, commands, context, secrets, req.force_build);
         Ok(Response::new(ImageGetOrCreateResponse {
             image_id: id,
             ..Default::default()

@@ -328,21 +328,24 @@ pub fn check_image(req: &ImageGetOrCreateRequest, image: &Image) -> Result<(), S
     if let Some(gpu) = image.gpu_config.as_ref().and_then(gpu_name) {
         out.push(("gpu", no_gpu(&gpu)));
     }
+    if let Some(kind) = image
+        .image_registry_config
+        .as_ref()
+        .and_then(private_registry)
+    {
+        out.push((
+            "image_registry_config",
+            format!(
+                "{kind}: sandboxd cannot reach private registries (no registry is reachable from \
+                 this machine); it builds from its local images"
+            ),
+        ));
+    }
     let mut refuse = |set: bool, field: &'static str, why: &str| {
         if set {
             out.push((field, why.to_string()));
         }
     };
-    refuse(
-        image.image_registry_config.as_ref().is_some_and(|c| {
-            !matches!(
-                RegistryAuthType::try_from(c.registry_auth_type),
-                Ok(RegistryAuthType::Unspecified | RegistryAuthType::Public)
-            ) || !c.secret_id.is_empty()
-        }),
-        "image_registry_config",
-        "sandboxd reaches no registry, private or public; it builds from its local images",
-    );
     let functions = "sandboxd runs no Modal functions";
     refuse(
         !image.build_function_def.is_empty() || !image.build_function_globals.is_empty(),
@@ -381,6 +384,21 @@ pub fn check_image(req: &ImageGetOrCreateRequest, image: &Image) -> Result<(), S
         "sandboxd builds for this machine, x86_64",
     );
     refuse_all(out)
+}
+
+/// The private registry an image's registry config names (`None`: a public one).
+fn private_registry(c: &modal_proto::client::ImageRegistryConfig) -> Option<&'static str> {
+    match RegistryAuthType::try_from(c.registry_auth_type) {
+        Ok(RegistryAuthType::Aws) => Some("AWS ECR (REGISTRY_AUTH_TYPE_AWS)"),
+        Ok(RegistryAuthType::Gcp) => Some("GCP Artifact Registry (REGISTRY_AUTH_TYPE_GCP)"),
+        Ok(RegistryAuthType::StaticCreds) => {
+            Some("a private registry with static credentials (REGISTRY_AUTH_TYPE_STATIC_CREDS)")
+        }
+        Ok(RegistryAuthType::Unspecified | RegistryAuthType::Public) if c.secret_id.is_empty() => {
+            None
+        }
+        _ => Some("a registry with credentials"),
+    }
 }
 
 fn refuse_all(refused: Vec<(&'static str, String)>) -> Result<(), Status> {

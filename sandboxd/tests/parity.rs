@@ -191,6 +191,14 @@ async fn what_sandboxd_cannot_do_is_failed_precondition_naming_it() {
 #[tokio::test]
 async fn image_builds_refuse_what_they_cannot_do_by_name() {
     let mut env = Env::new().await;
+    // as Modal's JS client sends fromAwsEcr, fromGcpArtifactRegistry, fromRegistry(tag, secret)
+    let registry = |kind: pb::RegistryAuthType| pb::Image {
+        image_registry_config: Some(pb::ImageRegistryConfig {
+            registry_auth_type: kind as i32,
+            secret_id: "st-1".into(),
+        }),
+        ..Default::default()
+    };
     let build = |image: pb::Image| pb::ImageGetOrCreateRequest {
         app_id: env.app_id.clone(),
         image: Some(pb::Image {
@@ -212,14 +220,16 @@ async fn image_builds_refuse_what_they_cannot_do_by_name() {
             }),
         ),
         (
-            "image_registry_config: ",
-            build(pb::Image {
-                image_registry_config: Some(pb::ImageRegistryConfig {
-                    registry_auth_type: pb::RegistryAuthType::Aws as i32,
-                    secret_id: "st-1".into(),
-                }),
-                ..Default::default()
-            }),
+            "image_registry_config: AWS ECR (REGISTRY_AUTH_TYPE_AWS): sandboxd cannot reach private registries",
+            build(registry(pb::RegistryAuthType::Aws)),
+        ),
+        (
+            "image_registry_config: GCP Artifact Registry (REGISTRY_AUTH_TYPE_GCP): sandboxd cannot reach private registries",
+            build(registry(pb::RegistryAuthType::Gcp)),
+        ),
+        (
+            "image_registry_config: a private registry with static credentials (REGISTRY_AUTH_TYPE_STATIC_CREDS): ",
+            build(registry(pb::RegistryAuthType::StaticCreds)),
         ),
         (
             "build_args: ",
@@ -508,4 +518,80 @@ async fn ephemeral_volumes_live_while_heartbeated() {
     let dir = env.sd.state_dir.join("volumes").join(abandoned);
     assert!(!dir.exists(), "its files are gone: {}", dir.display());
     env.terminate(&sb.id).await;
+}
+
+/// A build's log lines and result status (ImageGetOrCreate, then ImageJoinStreaming to eof).
+async fn build_log(env: &mut Env, req: pb::ImageGetOrCreateRequest) -> (String, i32) {
+    let id = env
+        .cp
+        .image_get_or_create(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .image_id;
+    within(120, "ImageJoinStreaming", async {
+        let mut log = String::new();
+        let mut s = env
+            .cp
+            .image_join_streaming(pb::ImageJoinStreamingRequest {
+                image_id: id.clone(),
+                timeout: 55.0,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while let Some(m) = s.message().await.unwrap() {
+            for l in &m.task_logs {
+                log.push_str(&l.data);
+            }
+            if let Some(r) = m.result.filter(|r| r.status != 0) {
+                return (log, r.status);
+            }
+        }
+        panic!("no result for {id}: {log}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn force_build_runs_every_step_again_and_run_steps_see_the_images_secrets() {
+    let mut env = Env::new().await;
+    let secret = env
+        .cp
+        .secret_get_or_create(pb::SecretGetOrCreateRequest {
+            object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
+            env_dict: [("BUILD_SECRET".to_string(), "s3cr3t".to_string())].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret_id;
+    let app_id = env.app_id.clone();
+    let req = |commands: &[&str], force_build: bool| pb::ImageGetOrCreateRequest {
+        app_id: app_id.clone(),
+        image: Some(pb::Image {
+            dockerfile_commands: commands.iter().map(|c| c.to_string()).collect(),
+            secret_ids: vec![secret.clone()],
+            ..Default::default()
+        }),
+        force_build,
+        ..Default::default()
+    };
+    let run = "RUN test \"$BUILD_SECRET\" = s3cr3t && echo seen";
+    let first = req(&["FROM debian:bookworm-slim", run], false);
+    let (log, status) = build_log(&mut env, first).await;
+    assert_eq!(status, 1, "a RUN step sees the image's secret: {log}");
+    // a definition sharing the step takes it from the cache...
+    let more = |force| req(&["FROM debian:bookworm-slim", run, "ENV A=1"], force);
+    let (log, _) = build_log(&mut env, more(false)).await;
+    assert!(log.contains(&format!("=> {run} (cached)")), "{log}");
+    // ...unless forced, as Modal's force_build (docker build --no-cache)
+    let (log, status) = build_log(&mut env, more(true)).await;
+    assert_eq!(status, 1, "{log}");
+    assert!(
+        log.contains(&format!("=> {run}\n")) && !log.contains("(cached)"),
+        "{log}"
+    );
 }

@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::js::convert::{self, prop_string};
 use crate::js::options as ts;
 use crate::{client, objects as sdk};
+use modal_proto::client::RegistryAuthType;
 
 /// The entry point: a connection to a Modal-compatible server (sandboxd, or a gateway).
 ///
@@ -62,7 +63,7 @@ impl ModalClient {
         AppService(self.client.clone())
     }
 
-    /// Images: `fromRegistry(tag)`, `fromId(id)`.
+    /// Images: `fromRegistry(tag, secret?)`, `fromAwsEcr`, `fromGcpArtifactRegistry`, `fromId(id)`, `delete(id)`.
     #[wasm_bindgen(getter)]
     pub fn images(&self) -> ImageService {
         ImageService(self.client.clone())
@@ -146,22 +147,40 @@ pub struct ImageService(client::Client);
 
 #[wasm_bindgen]
 impl ImageService {
-    /// An image from a registry tag, e.g. `"alpine:3.21"`. Lazy: built on first use.
-    /// A registry credentials secret (Modal's second argument) is refused.
+    /// An image from a registry tag, e.g. `"alpine:3.21"`. Lazy: built on first use. With
+    /// a `secret`, a private registry's credentials (`REGISTRY_USERNAME`,
+    /// `REGISTRY_PASSWORD`), sent as Modal's client sends them.
     #[wasm_bindgen(js_name = fromRegistry)]
     pub fn from_registry(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "never | undefined")] secret: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Secret | undefined")] secret: JsValue,
     ) -> Result<Image, JsValue> {
-        if !secret.is_undefined() {
-            return Err(Error::invalid(
-                "images.fromRegistry(tag, secret): registry credentials are not supported by modal-wasm",
-            )
-            .into());
-        }
-        let tag = convert::string(&tag, "tag")?;
-        Ok(Image(self.0.images().from_registry(&tag)?))
+        let kind = match secret.is_undefined() {
+            true => None,
+            false => Some(RegistryAuthType::StaticCreds),
+        };
+        self.image(&tag, &secret, kind)
+    }
+
+    /// An image from AWS ECR, `secret` holding the AWS credentials. Lazy.
+    #[wasm_bindgen(js_name = fromAwsEcr)]
+    pub fn from_aws_ecr(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Secret")] secret: JsValue,
+    ) -> Result<Image, JsValue> {
+        self.image(&tag, &secret, Some(RegistryAuthType::Aws))
+    }
+
+    /// An image from GCP Artifact Registry, `secret` holding the service account key. Lazy.
+    #[wasm_bindgen(js_name = fromGcpArtifactRegistry)]
+    pub fn from_gcp_artifact_registry(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] tag: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Secret")] secret: JsValue,
+    ) -> Result<Image, JsValue> {
+        self.image(&tag, &secret, Some(RegistryAuthType::Gcp))
     }
 
     /// An existing image by id. Rejects with `NotFoundError` if it does not exist.
@@ -174,7 +193,7 @@ impl ImageService {
         let client = self.0.clone();
         promise(convert::signal_of_ts(&options), async move {
             let image_id = convert::string(&image_id, "imageId")?;
-            Ok(Image(client.images().from_id(&image_id).await?).into())
+            Ok(Image(client.images().from_id(&image_id).await?, client).into())
         })
     }
 
@@ -195,6 +214,33 @@ impl ImageService {
             client.images().delete(&image_id).await?;
             Ok(JsValue::UNDEFINED)
         })
+    }
+}
+
+impl ImageService {
+    /// A registry image; with `kind`, from a private registry whose credentials `secret`
+    /// holds (Modal JS's words when it is not a `Secret`). One copy for the three calls.
+    #[inline(never)]
+    fn image(
+        &self,
+        tag: &JsValue,
+        secret: &JsValue,
+        kind: Option<RegistryAuthType>,
+    ) -> Result<Image, JsValue> {
+        let tag = convert::string(tag, "tag")?;
+        let images = self.0.images();
+        let image = match kind {
+            None => images.from_registry(&tag)?,
+            Some(kind) => {
+                let secret = crate::js::options::secret_of(secret).ok_or_else(|| {
+                    Error::invalid(
+                        "secret must be a reference to an existing Secret, e.g. `await client.secrets.fromName('my_secret')`",
+                    )
+                })?;
+                images.private(&tag, kind, &secret)?
+            }
+        };
+        Ok(Image(image, self.0.clone()))
     }
 }
 
@@ -314,8 +360,8 @@ impl VolumeService {
 #[wasm_bindgen]
 pub struct SandboxService(client::Client);
 
-/// An `App` or `Image` argument: the class instance's Rust value, read through its getters.
-fn app_of(v: &JsValue) -> Result<sdk::App> {
+/// An `App` argument: the class instance's Rust value, read through its getters.
+pub(crate) fn app_of(v: &JsValue) -> Result<sdk::App> {
     Ok(sdk::App {
         app_id: prop_string(v, "appId").ok_or_else(|| Error::invalid("app must be an App"))?,
         name: prop_string(v, "name").unwrap_or_default(),
@@ -323,13 +369,18 @@ fn app_of(v: &JsValue) -> Result<sdk::App> {
     })
 }
 
+/// An `Image` argument: its Rust value, through a handle that shares its state (so a build
+/// through it sets the caller's `imageId`).
 pub(crate) fn image_of(v: &JsValue) -> Result<sdk::Image> {
-    let image_id =
-        prop_string(v, "imageId").ok_or_else(|| Error::invalid("image must be an Image"))?;
-    let tag = js_sys::Reflect::get(v, &JsValue::from_str("tag"))
+    use wasm_bindgen::convert::TryFromJsValue;
+    let handle = js_sys::Reflect::get(v, &JsValue::from_str("__handle"))
         .ok()
-        .and_then(|t| t.as_string());
-    Ok(sdk::Image { image_id, tag })
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(v).ok());
+    handle
+        .and_then(|h| Image::try_from_js_value(h).ok())
+        .map(|i| i.0)
+        .ok_or_else(|| Error::invalid("image must be an Image"))
 }
 
 #[wasm_bindgen]

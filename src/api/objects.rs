@@ -34,22 +34,61 @@ impl App {
 }
 
 /// A container image. `client.images.fromRegistry(tag)` is lazy: the image is built
-/// (or found) when a sandbox is first created from it.
+/// (or found) by `build(app)` or when a sandbox is first created from it, which then sets
+/// `imageId`.
 #[wasm_bindgen]
-pub struct Image(pub(crate) sdk::Image);
+pub struct Image(pub(crate) sdk::Image, pub(crate) crate::Client);
 
 #[wasm_bindgen]
 impl Image {
     /// The image id (`im-...`); empty until a lazily defined image is built.
     #[wasm_bindgen(getter, js_name = imageId)]
     pub fn image_id(&self) -> String {
-        self.0.image_id.clone()
+        self.0.id().unwrap_or_default()
     }
 
     /// The registry tag the image was defined from, if any.
     #[wasm_bindgen(getter)]
     pub fn tag(&self) -> Option<String> {
         self.0.tag.clone()
+    }
+
+    /// This image with one more layer of Dockerfile `commands`, built in order on first use
+    /// (Modal's `dockerfileCommands`); `params` (`env`, `secrets`, `gpu`, `forceBuild`)
+    /// apply to this layer's build only.
+    #[wasm_bindgen(js_name = dockerfileCommands)]
+    pub fn dockerfile_commands(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] commands: JsValue,
+        params: Option<Ts<ts::ImageDockerfileCommandsParams>>,
+    ) -> Result<Image, JsValue> {
+        let commands = convert::string_array(&commands, "commands")?;
+        let p = convert::options(params, "params")?;
+        Ok(Image(
+            self.0.dockerfile_commands(&commands, &p)?,
+            self.1.clone(),
+        ))
+    }
+
+    /// Builds the image in `app` now (Modal's `Image.build`); resolves with it, `imageId`
+    /// set. Nothing to do for a built image.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Image>")]
+    pub fn build(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "App")] app: JsValue,
+    ) -> js_sys::Promise {
+        let (image, client) = (self.0.clone(), self.1.clone());
+        super::promise(Ok(None), async move {
+            let app = super::client::app_of(&app)?;
+            let built = client.images().build(&image, &app).await?;
+            Ok(Image(built, client).into())
+        })
+    }
+
+    /// The Rust value of an `Image` argument: a handle sharing this image's state.
+    #[wasm_bindgen(js_name = __handle, skip_typescript)]
+    pub fn handle(&self) -> Image {
+        Image(self.0.clone(), self.1.clone())
     }
 }
 

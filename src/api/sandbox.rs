@@ -304,7 +304,7 @@ impl Sandbox {
         let sb = self.sb();
         promise(convert::signal_of(&params), async move {
             let p = convert::options_of::<ts::SandboxSnapshotFilesystemParams>(&params, "params")?;
-            Ok(Image(sb.snapshot_filesystem(&p).await?).into())
+            Ok(Image(sb.snapshot_filesystem(&p).await?, sb.client()).into())
         })
     }
 
@@ -320,7 +320,7 @@ impl Sandbox {
         promise(convert::signal_of(&params), async move {
             let path = convert::string(&path, "path")?;
             let p = convert::options_of::<ts::SandboxSnapshotFilesystemParams>(&params, "params")?;
-            Ok(Image(sb.snapshot_directory(&path, &p).await?).into())
+            Ok(Image(sb.snapshot_directory(&path, &p).await?, sb.client()).into())
         })
     }
 

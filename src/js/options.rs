@@ -900,6 +900,36 @@ impl JsOptions for SandboxReloadVolumesParams {
     }
 }
 
+/// Options of `image.dockerfileCommands()`: they apply to that layer's build only.
+#[derive(Tsify, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageDockerfileCommandsParams {
+    /// Environment variables in the build's `RUN` steps.
+    #[tsify(optional, type = "Record<string, string>")]
+    env: IgnoredAny,
+    /// Secrets whose variables the build's `RUN` steps see.
+    #[tsify(optional, type = "Secret[]")]
+    secrets: IgnoredAny,
+    /// GPU reservation of the build, e.g. `"A100"`, `"T4:2"`.
+    #[tsify(optional)]
+    gpu: String,
+    /// Rebuild this layer even if a cached build exists (`docker build --no-cache`).
+    #[tsify(optional)]
+    force_build: bool,
+}
+
+impl JsOptions for ImageDockerfileCommandsParams {
+    type Value = rust::ImageDockerfileCommandsParams;
+    fn read(f: &Fields) -> Result<Self::Value> {
+        Ok(rust::ImageDockerfileCommandsParams {
+            env: record(f, "env")?,
+            secrets: secrets(f)?,
+            gpu: f.string("gpu")?,
+            force_build: f.bool("forceBuild")?.unwrap_or(false),
+        })
+    }
+}
+
 #[cfg(test)]
 mod client_env {
     use super::ClientParams;
@@ -1007,6 +1037,7 @@ mod names {
         check::<FilesystemRemoveOptions>(&mut n);
         check::<SandboxSnapshotFilesystemParams>(&mut n);
         check::<SandboxReloadVolumesParams>(&mut n);
+        check::<ImageDockerfileCommandsParams>(&mut n);
         // Every struct declared here with a reader is checked (the enums have none).
         let src = include_str!("options.rs");
         let readers = src.matches("impl JsOptions for ").count() - 1; // this line

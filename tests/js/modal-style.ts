@@ -2,7 +2,7 @@
 // calls, its option objects with every create and exec key this package sends — compiles
 // against this package's types unchanged.
 import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel, ExecutionError, InternalFailure, SnapshotCreationError, FunctionTimeoutError, QueueEmptyError, QueueFullError } from "modal-wasm";
-import type { ContainerProcess, SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams } from "modal-wasm";
+import type { ContainerProcess, SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams, ImageDockerfileCommandsParams, Image } from "modal-wasm";
 
 export async function modalStyle(): Promise<void> {
   // configured by MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET in Node and Deno
@@ -83,6 +83,18 @@ export async function modalStyle(): Promise<void> {
   const mounted = eph.withMountOptions({ readOnly: true, subPath: "/data" }).withMountOptions({ readOnly: false });
   await modal.sandboxes.create(app, image, { volumes: { "/mnt": mounted } });
   eph.closeEphemeral();
+  // images: layers of Dockerfile commands, built now or on first use; private registries
+  const layer: ImageDockerfileCommandsParams = { env: { D: "4" }, secrets: [secret], gpu: "T4", forceBuild: true };
+  const layered: Image = image.dockerfileCommands(["RUN pip install numpy"], layer).dockerfileCommands(["ENV X=1"]);
+  const built: Image = await layered.build(app);
+  const builtId: string = built.imageId;
+  await sb.mountImage("/mnt/layered", layered);
+  const ecr: Image = modal.images.fromAwsEcr("123.dkr.ecr.us-east-1.amazonaws.com/app:1", secret);
+  const gcp: Image = modal.images.fromGcpArtifactRegistry("us-docker.pkg.dev/p/r/app:1", secret);
+  const priv: Image = modal.images.fromRegistry("registry.example.com/app:1", secret);
+  void builtId; void ecr; void gcp; void priv;
+  // @ts-expect-error fromAwsEcr needs the credentials secret
+  modal.images.fromAwsEcr("123.dkr.ecr.us-east-1.amazonaws.com/app:1");
   const none: ImageDeleteParams = {};
   await modal.images.delete("im-1", none);
   await modal.images.delete("im-1");

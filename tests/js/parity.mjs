@@ -363,6 +363,122 @@ await named.terminate();
   }
 }
 {
+  // Image.build(app): ImageGetOrCreate { app_id, FROM tag } and its build awaited now; the
+  // image itself then has the id (Modal JS's build() returns the image)
+  const tag = `debian:parity-build-${process.pid}`;
+  const img = client.images.fromRegistry(tag);
+  check(img.imageId === "", "fromRegistry: lazy, no imageId before a build");
+  seen.delete("ImageGetOrCreate");
+  const built = await img.build(app);
+  const req = seen.get("ImageGetOrCreate")?.[0];
+  check(req && str(at(req, 4)) === app.appId && str(at(req, 2, 6)) === `FROM ${tag}`, "Image.build: ImageGetOrCreate { app_id, image.dockerfile_commands: FROM tag } sent");
+  check(/^im-/.test(built.imageId) && img.imageId === built.imageId, `Image.build: resolves with the id, and the image has it: ${built.imageId} / ${img.imageId}`);
+  check((await built.build(app)).imageId === built.imageId, "Image.build of a built image: the same id");
+  const e = await rejection(client.images.fromRegistry(tag).build({}));
+  check(e instanceof InvalidError && e.message === "app must be an App", `Image.build({}): ${e?.message}`);
+}
+{
+  // imageId written back after the lazy build inside sandboxes.create; mountImage takes it
+  const lazy = client.images.fromRegistry("alpine:3.21").dockerfileCommands([`RUN echo layered-${process.pid} > /marker`]);
+  const e = await rejection(sb.mountImage("/mnt/early", lazy));
+  check(e instanceof InvalidError && e.message === "Image must be built before mounting. Call `image.build(app)` first.", `mountImage of an unbuilt image: ${e?.message}`);
+  const s = await client.sandboxes.create(app, lazy, { command: ["sleep", "60"] });
+  check(/^im-/.test(lazy.imageId), `imageId set by the lazy build in sandboxes.create: '${lazy.imageId}'`);
+  await sb.mountImage("/mnt/lazy", lazy);
+  check((await run(["cat", "/mnt/lazy/marker"])).out === `layered-${process.pid}\n`, "mountImage with the lazily built image: its files");
+  await s.terminate();
+}
+{
+  // dockerfileCommands(commands, { secrets, env }): the layer's RUN steps see them (the
+  // image does not keep them); sent as Modal JS sends them
+  const buildSecret = await client.secrets.fromObject({ BUILD_SECRET: `b-${process.pid}` });
+  seen.delete("ImageGetOrCreate");
+  const img = client.images.fromRegistry("alpine:3.21")
+    .dockerfileCommands(["RUN echo \"$BUILD_SECRET $BUILD_ENV\" > /seen"], { secrets: [buildSecret], env: { BUILD_ENV: "e1" } });
+  const s = await client.sandboxes.create(app, img, { command: ["sleep", "60"] });
+  const reqs = seen.get("ImageGetOrCreate") ?? [];
+  const last = reqs.at(-1) && at(reqs.at(-1), 2);
+  const ids = last && (fields(last[0])[12] ?? []).map((b) => Buffer.from(b).toString());
+  check(ids && ids.length === 2 && ids[0] === buildSecret.secretId && ids[1].startsWith("st-"), `dockerfileCommands secrets/env: image.secret_ids [secret, env's ephemeral secret]: ${ids}`);
+  check(str(at(reqs.at(-1), 2, 6)) === "FROM base" && str(at(reqs.at(-1), 2, 5, 2)) === "base", "dockerfileCommands: FROM base, base_images { docker_tag: base }");
+  const p = await s.exec(["sh", "-c", "cat /seen; echo \"[$BUILD_SECRET]\""]);
+  const out = await p.stdout.readText();
+  check(out === `b-${process.pid} e1\n[]\n`, `dockerfileCommands: RUN saw the secret and env, the sandbox does not: ${JSON.stringify(out)}`);
+  await s.terminate();
+  // what is not sent is refused by name: gpu sent as Modal JS (GPUConfig), sandboxd refuses it
+  seen.delete("ImageGetOrCreate");
+  const g = await rejection(client.images.fromRegistry("alpine:3.21").dockerfileCommands(["RUN true"], { gpu: "t4:2" }).build(app));
+  const gr = (seen.get("ImageGetOrCreate") ?? []).at(-1);
+  check(gr && num(at(gr, 2, 16, 2)) === 2 && str(at(gr, 2, 16, 4)) === "T4", "dockerfileCommands gpu: GPUConfig { count, gpu_type } sent");
+  check(g instanceof ConflictError && g.grpcStatus === 9 && g.message.includes("gpu"), `dockerfileCommands gpu: sandboxd refuses (no GPU): ${g?.name}: ${g?.message}`);
+  const bad = (() => { try { img.dockerfileCommands(["RUN true"], { forcebuild: true }); } catch (e) { return e; } })();
+  check(bad instanceof InvalidError && bad.message.includes("did you mean 'forceBuild'"), `dockerfileCommands unknown key: ${bad?.message}`);
+  const copy = (() => { try { img.dockerfileCommands(["COPY . /app"]); } catch (e) { return e; } })();
+  check(copy instanceof InvalidError && copy.message === "COPY commands that copy from local context are not yet supported.", `dockerfileCommands COPY: ${copy?.message}`);
+  check(img.dockerfileCommands([]) !== undefined, "dockerfileCommands([]): the image");
+  const notArray = (() => { try { img.dockerfileCommands("RUN true"); } catch (e) { return e; } })();
+  check(notArray instanceof InvalidError && notArray.message.includes("commands"), `dockerfileCommands("RUN true"): ${notArray?.message}`);
+  const notImage = await rejection(client.sandboxes.create(app, { imageId: img.imageId }));
+  check(notImage instanceof InvalidError && notImage.message === "image must be an Image", `sandboxes.create with a plain object for an image: ${notImage?.message}`);
+  for (const key of declaredKeys("ImageDockerfileCommandsParams")) check(["env", "secrets", "gpu", "forceBuild"].includes(key), `dockerfileCommands option '${key}' not handled`);
+}
+{
+  // layered images: dockerfileCommands on dockerfileCommands (one ImageGetOrCreate per
+  // layer, each FROM the one before), and on a built image (FROM its id)
+  seen.delete("ImageGetOrCreate");
+  const two = client.images.fromRegistry(`alpine:parity-layers-${process.pid}`)
+    .dockerfileCommands(["RUN echo one > /one"])
+    .dockerfileCommands(["RUN cat /one > /two && echo two >> /two"]);
+  await two.build(app);
+  const reqs = seen.get("ImageGetOrCreate") ?? [];
+  check(reqs.length === 3, `a registry image with two layers: three ImageGetOrCreate, got ${reqs.length}`);
+  const baseOf = (r) => str(at(r, 2, 5, 1));
+  check(reqs.length === 3 && !baseOf(reqs[0]) && baseOf(reqs[1]) && baseOf(reqs[2]) && baseOf(reqs[1]) !== baseOf(reqs[2]), "each layer FROM the one before");
+  seen.delete("ImageGetOrCreate");
+  const three = two.dockerfileCommands(["RUN cat /two > /three && echo three >> /three"]);
+  const s = await client.sandboxes.create(app, three, { command: ["sleep", "60"] });
+  const on = seen.get("ImageGetOrCreate") ?? [];
+  check(on.length === 1 && baseOf(on[0]) === two.imageId, "dockerfileCommands on a built image: one layer, FROM its id");
+  check((await (await s.exec(["cat", "/three"])).stdout.readText()) === "one\ntwo\nthree\n", "a layered image: every layer's files");
+  await s.terminate();
+}
+{
+  // forceBuild: the layer built again (its RUN runs again), sent as force_build
+  const stamp = (img) => client.sandboxes.create(app, img, { command: ["sleep", "60"] })
+    .then(async (s) => { const t = await (await s.exec(["cat", "/stamp"])).stdout.readText(); await s.terminate(); return t; });
+  const cmds = [`RUN od -An -N8 -tx8 /dev/urandom > /stamp # ${process.pid}`];
+  const first = await stamp(client.images.fromRegistry("alpine:3.21").dockerfileCommands(cmds));
+  const cached = await stamp(client.images.fromRegistry("alpine:3.21").dockerfileCommands(cmds));
+  seen.delete("ImageGetOrCreate");
+  const forced = await stamp(client.images.fromRegistry("alpine:3.21").dockerfileCommands(cmds, { forceBuild: true }));
+  const fr = (seen.get("ImageGetOrCreate") ?? []).at(-1);
+  check(fr && num(at(fr, 7)) === 1, "forceBuild: ImageGetOrCreate { force_build: true } sent");
+  check(first.trim().length >= 16 && cached === first && forced !== first, `forceBuild: cached build reused, forced one ran again: ${first.trim()} ${cached.trim()} ${forced.trim()}`);
+}
+{
+  // private registries: sent as Modal JS sends them (ImageRegistryConfig { auth type,
+  // secret id }); sandboxd cannot reach them and says which (FAILED_PRECONDITION:
+  // ConflictError)
+  const creds = await client.secrets.fromObject({ REGISTRY_USERNAME: "u", REGISTRY_PASSWORD: "p" });
+  for (const [what, make, type, kind] of [
+    ["fromAwsEcr", () => client.images.fromAwsEcr("123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1", creds), 1, "AWS ECR"],
+    ["fromGcpArtifactRegistry", () => client.images.fromGcpArtifactRegistry("us-docker.pkg.dev/p/r/app:1", creds), 2, "GCP Artifact Registry"],
+    ["fromRegistry(tag, secret)", () => client.images.fromRegistry("registry.example.com/app:1", creds), 4, "static credentials"],
+  ]) {
+    seen.delete("ImageGetOrCreate");
+    const e = await rejection(make().build(app));
+    const r = (seen.get("ImageGetOrCreate") ?? []).at(-1);
+    check(r && num(at(r, 2, 17, 1)) === type && str(at(r, 2, 17, 2)) === creds.secretId, `${what}: ImageRegistryConfig { registry_auth_type: ${type}, secret_id } sent`);
+    check(e instanceof ConflictError && e.grpcStatus === 9 && e.message.includes(kind) && e.message.includes("cannot reach private registries"), `${what}: refused by sandboxd naming ${kind}: ${e?.name}: ${e?.message}`);
+    const c = await rejection(client.sandboxes.create(app, make()));
+    check(c instanceof ConflictError && c.message.includes(kind), `${what}: sandboxes.create refused the same way: ${c?.message}`);
+  }
+  for (const call of [() => client.images.fromAwsEcr("x:1"), () => client.images.fromGcpArtifactRegistry("x:1", {}), () => client.images.fromRegistry("x:1", "creds")]) {
+    const e = (() => { try { call(); } catch (e) { return e; } })();
+    check(e instanceof InvalidError && e.message.startsWith("secret must be a reference to an existing Secret"), `a registry secret that is not a Secret: ${e?.message}`);
+  }
+}
+{
   // volume.withMountOptions({ readOnly, subPath }): stacked, sent in the VolumeMount
   const sub = volume.withMountOptions({ subPath: "sub" }).withMountOptions({ readOnly: true });
   check(sub.subPath === "sub" && sub.readOnly && volume.subPath === undefined && !volume.readOnly, "withMountOptions: options stack on a new Volume");

@@ -330,7 +330,13 @@ pub fn check_image(image: &pb::Image, limits: &Limits) -> Result<(), Status> {
     match from.and_then(|c| c.strip_prefix("FROM ").or_else(|| c.strip_prefix("from "))) {
         Some(rest) => {
             let tag = rest.split_whitespace().next().unwrap_or("");
-            if !image_allowed(limits, tag) {
+            // `FROM base` of Modal's layered images: an earlier image of the token's (its
+            // sealed id, unsealed by the caller), named in base_images
+            let layered = image
+                .base_images
+                .iter()
+                .any(|b| b.docker_tag == tag && !b.image_id.is_empty());
+            if !layered && !image_allowed(limits, tag) {
                 return Err(denied(format!(
                     "image '{tag}' is not on this gateway's image list"
                 )));
@@ -527,6 +533,16 @@ mod tests {
         let mut i = img(&["FROM python:3.12"]);
         i.context_mount_id = "mo-1".into();
         assert!(check_image(&i, &limits).is_err());
+        // Modal JS's layers: FROM base, base_images { docker_tag: base, image_id }
+        let mut layer = img(&["FROM base", "RUN true"]);
+        assert!(check_image(&layer, &limits).is_err());
+        layer.base_images = vec![pb::BaseImage {
+            docker_tag: "base".into(),
+            image_id: "im-sealed".into(),
+        }];
+        assert!(check_image(&layer, &limits).is_ok());
+        layer.base_images[0].image_id.clear();
+        assert!(check_image(&layer, &limits).is_err());
     }
 
     #[test]
