@@ -197,6 +197,37 @@ async fn config(cred: Arc<Credential>, headers: http::HeaderMap) -> axum::respon
     resp
 }
 
+/// The playground's files in `dir` (`serve --www`, `gateway --www`). The bundler names what
+/// it writes under `assets/` by content hash, so those are cached for good (a returning
+/// visitor loads the page's ~1.5 MB of code and wasm from cache); every other file, the
+/// HTML that names them first, is revalidated each time so a new build is seen at once.
+pub fn site(dir: PathBuf) -> axum::Router {
+    axum::Router::new()
+        .fallback_service(tower_http::services::ServeDir::new(dir))
+        .layer(axum::middleware::from_fn(cache_policy))
+}
+
+async fn cache_policy(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let hashed = req.uri().path().starts_with("/assets/");
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    if status.is_success() || status == http::StatusCode::NOT_MODIFIED {
+        let policy = if hashed {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        resp.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static(policy),
+        );
+    }
+    resp
+}
+
 /// The config endpoint (when there is a credential to give) and the package at `/pkg`.
 pub fn routes(cred: Option<Credential>, pkg: Option<PathBuf>) -> axum::Router {
     let mut router = axum::Router::new();
@@ -216,6 +247,41 @@ pub fn routes(cred: Option<Credential>, pkg: Option<PathBuf>) -> axum::Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hashed build output is cached for good; the page and 404s are not.
+    #[tokio::test]
+    async fn hashed_assets_are_immutable_and_the_page_is_revalidated() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("assets")).unwrap();
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+        std::fs::write(dir.path().join("assets/main-Ab12.js"), "x").unwrap();
+        let get = |path: &str| {
+            let req = http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            site(dir.path().to_path_buf()).oneshot(req)
+        };
+        let cache = |r: &axum::response::Response| {
+            r.headers()
+                .get(http::header::CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        let asset = get("/assets/main-Ab12.js").await.unwrap();
+        assert_eq!(asset.status(), 200);
+        assert_eq!(
+            cache(&asset).as_deref(),
+            Some("public, max-age=31536000, immutable")
+        );
+        for page in ["/", "/index.html"] {
+            let r = get(page).await.unwrap();
+            assert_eq!(r.status(), 200, "{page}");
+            assert_eq!(cache(&r).as_deref(), Some("no-cache"), "{page}");
+        }
+        let missing = get("/assets/gone-Zz99.js").await.unwrap();
+        assert_eq!(missing.status(), 404);
+        assert_eq!(cache(&missing), None);
+    }
 
     fn visitors() -> (VisitorTokens, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();

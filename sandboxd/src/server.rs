@@ -16,7 +16,6 @@ use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tower::{Layer, ServiceExt};
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::services::ServeDir;
 
 /// Biggest message accepted (stdin chunks, file uploads through exec stdin).
 const MAX_MESSAGE: usize = 64 << 20;
@@ -129,7 +128,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }),
     );
     if let Some(www) = www {
-        router = router.fallback_service(ServeDir::new(www));
+        router = router.fallback_service(crate::playground::site(www));
     }
     let cors = CorsLayer::new()
         .allow_origin(Any)

@@ -590,7 +590,7 @@ pub async fn run(args: GatewayArgs) -> Result<()> {
             Some(crate::playground::Credential::Visitors(visitors)),
             args.pkg.clone(),
         )
-        .fallback_service(tower_http::services::ServeDir::new(www));
+        .fallback_service(crate::playground::site(www.clone()));
         // gRPC calls (to any service: unknown ones are refused as before) go to the
         // gateway, everything else to the playground's files
         router = axum::Router::new().fallback(move |req: axum::extract::Request| {
