@@ -1023,9 +1023,10 @@ impl ModalClient for ControlPlane {
                 if v.ephemeral {
                     self.state.volume_beat(&v.id);
                 }
-                let dir = self.state.state_dir.join("volumes").join(&v.id);
-                crate::backend::create_owned_dir(dir, self.state.backend.uid)
+                let (volumes, id) = (self.state.backend.volumes.clone(), v.id.clone());
+                tokio::task::spawn_blocking(move || volumes.create(&id))
                     .await
+                    .map_err(internal)?
                     .map_err(internal)?;
                 self.state.store.put(&v.id, &v).map_err(internal)?;
                 v

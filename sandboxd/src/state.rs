@@ -362,7 +362,7 @@ impl State {
 
     pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, Status> {
         self.volume(volume_id)?;
-        Ok(self.state_dir.join("volumes").join(volume_id))
+        Ok(self.backend.volumes.dir(volume_id))
     }
 
     /// Create and start a sandbox; returns its record.
@@ -381,8 +381,9 @@ impl State {
             .volumes
             .iter()
             .map(|v| {
+                self.volume(&v.volume_id)?;
                 Ok(VolumeBind {
-                    source: self.volume_dir(&v.volume_id)?,
+                    volume_id: v.volume_id.clone(),
                     target: v.mount_path.clone(),
                     read_only: v.read_only,
                     sub_path: v.sub_path.clone(),

@@ -352,13 +352,16 @@ impl TaskCommandRouter for Router {
         Ok(Response::new(()))
     }
 
-    /// Volumes are host directories bind-mounted live, so every write is visible at once
-    /// and there is nothing to reload; the call still checks the task.
+    /// Modal's `reloadVolumes`: the sandbox's writes to its volumes are committed, and
+    /// it sees their newest committed versions (other sandboxes' commits included).
     async fn task_reload_volumes(
         &self,
         req: Request<TaskReloadVolumesRequest>,
     ) -> Result<Response<TaskReloadVolumesResponse>, Status> {
-        self.sandbox(&req, &req.get_ref().task_id)?;
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        sb.reload_volumes()
+            .await
+            .map_err(|e| Status::internal(format!("reloading the sandbox's volumes: {e:#}")))?;
         Ok(Response::new(TaskReloadVolumesResponse {}))
     }
 

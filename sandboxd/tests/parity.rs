@@ -365,6 +365,150 @@ async fn a_planted_symlink_in_a_volume_never_reaches_the_host() {
     }
 }
 
+async fn reload(sb: &mut Sb) {
+    within(
+        30,
+        "TaskReloadVolumes",
+        sb.tcr
+            .task_reload_volumes(modal_proto::task_command_router::TaskReloadVolumesRequest {
+                task_id: sb.task_id.clone(),
+                ..Default::default()
+            }),
+    )
+    .await
+    .expect("TaskReloadVolumes");
+}
+
+async fn sh(sb: &mut Sb, script: &str) -> String {
+    let (out, err, exit) = sb.run(&["sh", "-c", script]).await;
+    assert_eq!(exit, Exit::Code(0), "{script}: {err}");
+    out
+}
+
+/// Modal's volume semantics: a sandbox sees what was committed when it started (or last
+/// reloaded) plus its own writes; another's writes reach it only after they are
+/// committed (the writer's `reloadVolumes`, or its end) and it reloads. Deletions,
+/// replaced directories and sub_path mounts too; concurrent writers each keep their
+/// files, the last commit of a file wins.
+#[tokio::test]
+async fn volume_writes_are_seen_after_commit_and_reload() {
+    let mut env = Env::new().await;
+    let vol = volume(&mut env, "commits").await;
+    let mounted = |sub: Option<&str>, ro: bool| pb::Sandbox {
+        volume_mounts: vec![pb::VolumeMount {
+            read_only: ro,
+            ..mount(&vol, "/v", sub)
+        }],
+        ..env.def(&[])
+    };
+    // first: mounting the sub_path `d` makes it, a commit of its own
+    let mut s = env
+        .create(mounted(Some("d"), false))
+        .await
+        .expect("sub_path");
+    let mut a = env.create(mounted(None, false)).await.expect("a");
+    let mut b = env.create(mounted(None, false)).await.expect("b");
+    let mut r = env.create(mounted(None, true)).await.expect("read-only");
+
+    sh(
+        &mut a,
+        "echo one > /v/f && mkdir -p /v/d && echo x > /v/d/g",
+    )
+    .await;
+    assert_eq!(
+        sh(&mut a, "cat /v/f").await,
+        "one\n",
+        "a sees its own write"
+    );
+    assert_eq!(sh(&mut b, "ls -A /v").await, "d\n", "b before a commits");
+    reload(&mut b).await;
+    assert_eq!(
+        sh(&mut b, "ls -A /v").await,
+        "d\n",
+        "b reloaded, a not committed"
+    );
+
+    reload(&mut a).await; // commits a's writes
+    assert_eq!(
+        sh(&mut a, "cat /v/f /v/d/g").await,
+        "one\nx\n",
+        "a after its commit"
+    );
+    assert_eq!(sh(&mut b, "ls -A /v").await, "d\n", "b before its reload");
+    reload(&mut b).await;
+    assert_eq!(
+        sh(&mut b, "cat /v/f /v/d/g").await,
+        "one\nx\n",
+        "b after reload"
+    );
+    assert_eq!(
+        sh(&mut r, "ls -A /v").await,
+        "d\n",
+        "read-only before reload"
+    );
+    reload(&mut r).await;
+    assert_eq!(
+        sh(&mut r, "cat /v/f").await,
+        "one\n",
+        "read-only after reload"
+    );
+    let (_, _, exit) = r.run(&["sh", "-c", "echo no > /v/f"]).await;
+    assert_ne!(
+        exit,
+        Exit::Code(0),
+        "a read-only mount stays read-only after reload"
+    );
+    reload(&mut s).await;
+    assert_eq!(sh(&mut s, "cat /v/g").await, "x\n", "sub_path after reload");
+
+    // both write, b deletes and replaces a directory; the last commit of f wins
+    sh(&mut a, "echo from-a > /v/a && echo a > /v/f").await;
+    sh(
+        &mut b,
+        "echo from-b > /v/b && rm -r /v/d && mkdir /v/d && echo new > /v/d/h && echo b > /v/f",
+    )
+    .await;
+    sh(&mut s, "echo from-s > /v/s").await;
+    reload(&mut a).await;
+    reload(&mut b).await;
+    reload(&mut s).await;
+    reload(&mut a).await;
+    let want = "a b d f\nb\nfrom-a from-b\nh s\n";
+    let seen = "ls /v | tr '\\n' ' ' | sed 's/ $//'; echo; cat /v/f; echo $(cat /v/a /v/b); ls /v/d | tr '\\n' ' ' | sed 's/ $//'; echo";
+    assert_eq!(sh(&mut a, seen).await, want, "a after everyone committed");
+    assert_eq!(
+        sh(&mut b, seen).await,
+        "a b d f\nb\nfrom-a from-b\nh\n",
+        "b has not seen s's commit"
+    );
+
+    // a sandbox's end commits its writes; a new sandbox starts from the newest version
+    sh(&mut b, "rm /v/a && echo last > /v/z").await;
+    env.terminate(&b.id).await;
+    let mut c = env.create(mounted(None, false)).await.expect("c");
+    assert_eq!(
+        sh(&mut c, "ls /v | tr '\\n' ' '").await,
+        "b d f z ",
+        "c starts from b's last commit"
+    );
+    assert_eq!(
+        sh(&mut a, "cat /v/a").await,
+        "from-a\n",
+        "a keeps its view until it reloads"
+    );
+    for sb in [&a, &r, &s, &c] {
+        env.terminate(&sb.id).await;
+    }
+    // versions nothing mounts are gone: only the newest is left
+    let dir = env.sd.state_dir.join("volumes").join(&vol);
+    let versions: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the volume's directory")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('@'))
+        .collect();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+}
+
 /// This machine's address that a sandbox reaches through slirp4netns (never loopback,
 /// which sandboxes cannot reach): the source address of a route out, no packet sent.
 fn host_addr() -> std::net::Ipv4Addr {

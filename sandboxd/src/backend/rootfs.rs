@@ -12,6 +12,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::volumes::Volumes;
 
 /// Where the helper binaries appear inside every sandbox.
 pub const HELPERS_DIR: &str = "/__modal/.bin";
@@ -27,7 +30,7 @@ pub struct ImageLayers {
 
 #[derive(Clone, Debug)]
 pub struct VolumeBind {
-    pub source: PathBuf,
+    pub volume_id: String,
     pub target: String,
     pub read_only: bool,
     /// Mount only this directory of the volume (relative, plain names), made if missing.
@@ -45,6 +48,22 @@ pub struct Rootfs {
     pub data_dir: PathBuf,
     mounts: Vec<PathBuf>,
     disk: Option<super::disk::Disk>,
+    volumes: Vec<MountedVolume>,
+    store: Arc<Volumes>,
+    /// `<data root>/<id>.volumes`: the upper layers of the sandbox's volume mounts,
+    /// outside its size-capped disk (a volume's size is not the sandbox's).
+    volume_layers: PathBuf,
+    /// Host uid of root in the sandbox.
+    uid: u32,
+}
+
+/// A volume as this sandbox mounts it: a committed version, with an upper layer of the
+/// sandbox's own unless read-only (see `volumes`).
+struct MountedVolume {
+    bind: VolumeBind,
+    version: u64,
+    /// The directory of its `upper` and `work`, for a writable mount.
+    layer: Option<PathBuf>,
 }
 
 fn cstr(p: &Path) -> Result<CString> {
@@ -225,6 +244,7 @@ impl Rootfs {
         data_dir: PathBuf,
         image: &ImageLayers,
         volumes: &[VolumeBind],
+        store: &Arc<Volumes>,
         helpers: &Path,
         workdir: Option<&str>,
         uid: u32,
@@ -238,6 +258,7 @@ impl Rootfs {
             Some((disks, mib)) => Some(disks.create(mib)?),
             None => None,
         };
+        let volume_layers = PathBuf::from(format!("{}.volumes", data_dir.display()));
         let data_dir = disk.as_ref().map_or(data_dir, |d| d.mount_point.clone());
         let mut me = Self {
             run_dir,
@@ -245,6 +266,10 @@ impl Rootfs {
             data_dir: data_dir.clone(),
             mounts: Vec::new(),
             disk,
+            volumes: Vec::new(),
+            store: store.clone(),
+            volume_layers,
+            uid,
         };
         let upper = data_dir.join("upper");
         let fresh = !upper.exists();
@@ -307,15 +332,7 @@ impl Rootfs {
         for v in volumes {
             let target = mkdir_in_root(&root, &v.target, uid)
                 .with_context(|| format!("volume mount point {}", v.target))?;
-            let pinned = match &v.sub_path {
-                Some(sub) => Some(open_beneath(&v.source, sub, uid)?),
-                None => None,
-            };
-            let source = match &pinned {
-                Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
-                None => v.source.clone(),
-            };
-            bind(&source, &target, v.read_only)
+            me.mount_volume(v.clone(), &target)
                 .with_context(|| format!("mounting a volume at {}", v.target))?;
             me.mounts.push(target);
         }
@@ -337,6 +354,129 @@ impl Rootfs {
         if let Some(mut d) = self.disk.take() {
             d.release();
         }
+        // the sandbox's last writes to its volumes are committed as it ends
+        for v in self.volumes.drain(..) {
+            let upper = v.layer.as_ref().map(|l| l.join("upper"));
+            let id = &v.bind.volume_id;
+            match self
+                .store
+                .commit(id, v.version, upper.as_deref(), v.bind.sub_path.as_deref())
+            {
+                Ok((n, _)) => self.store.release(id, n),
+                Err(e) => {
+                    tracing::error!(volume = %id, "committing a sandbox's writes: {e:#}");
+                    self.store.release(id, v.version);
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&self.volume_layers);
+    }
+
+    /// The directory of version `dir` a mount of `v` shows: `sub_path` (made if missing)
+    /// or the whole version; `pin` keeps a sub_path's directory open for the mount.
+    fn volume_source(
+        &self,
+        v: &VolumeBind,
+        dir: &Path,
+        pin: &mut Option<OwnedFd>,
+    ) -> Result<PathBuf> {
+        Ok(match &v.sub_path {
+            Some(sub) => {
+                let fd = open_beneath(dir, sub, self.uid)?;
+                let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                *pin = Some(fd);
+                p
+            }
+            None => dir.to_path_buf(),
+        })
+    }
+
+    /// Mount the newest version of volume `v` at host path `at` (before the sandbox runs,
+    /// or a staging point), writable through a new upper layer unless read-only.
+    fn mount_volume(&mut self, v: VolumeBind, at: &Path) -> Result<()> {
+        let (version, dir) = self.store.pin(&v.volume_id, v.sub_path.as_deref())?;
+        let mut mounted = MountedVolume {
+            bind: v,
+            version,
+            layer: None,
+        };
+        let result = self.mount_version(&mut mounted, &dir, at);
+        // pinned either way: `unmount` releases it
+        self.volumes.push(mounted);
+        result
+    }
+
+    fn mount_version(&self, v: &mut MountedVolume, dir: &Path, at: &Path) -> Result<()> {
+        let mut pin = None;
+        let lower = self.volume_source(&v.bind, dir, &mut pin)?;
+        if v.bind.read_only {
+            return bind(&lower, at, true);
+        }
+        let layer = self.volume_layers.join(crate::ids::new_id("layer"));
+        let (upper, work) = (layer.join("upper"), layer.join("work"));
+        fs::create_dir_all(&work)?;
+        fs::create_dir_all(&upper)?;
+        // the mount's root shows the upper layer's owner and mode: make them the lower's
+        let m = fs::metadata(&lower)?;
+        use std::os::unix::fs::MetadataExt;
+        chown(&upper, Some(m.uid()), Some(m.gid()))?;
+        fs::set_permissions(&upper, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        v.layer = Some(layer);
+        // no redirects or metadata-only copies: the upper layer must hold whole files and
+        // plain directories to be applied to a version (`volumes::apply`)
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        mount(
+            "overlay",
+            at,
+            "overlay",
+            libc::MS_NOSUID | libc::MS_NODEV,
+            &data,
+        )
+    }
+
+    /// Commit the sandbox's writes to its volumes, then mount their newest versions:
+    /// Modal's `reloadVolumes`, which commits what the sandbox wrote first. A file the
+    /// sandbox holds open across it keeps the view it had (its later writes are lost).
+    pub fn reload_volumes(&mut self) -> Result<()> {
+        let mut volumes = std::mem::take(&mut self.volumes);
+        let result = volumes.iter_mut().try_for_each(|v| self.reload_volume(v));
+        self.volumes = volumes;
+        result
+    }
+
+    fn reload_volume(&self, v: &mut MountedVolume) -> Result<()> {
+        let path = v.bind.target.clone();
+        let current = super::mounts::dir_in_sandbox(&self.root, &path, None)
+            .with_context(|| format!("volume mount point {path}"))?;
+        // the sandbox's writes stop here, so the upper layer is whole when applied
+        super::mounts::detach(&current).with_context(|| format!("unmounting {path}"))?;
+        drop(current);
+        let upper = v.layer.as_ref().map(|l| l.join("upper"));
+        let (n, dir) = self.store.commit(
+            &v.bind.volume_id,
+            v.version,
+            upper.as_deref(),
+            v.bind.sub_path.as_deref(),
+        )?;
+        v.version = n;
+        if let Some(old) = v.layer.take() {
+            let _ = fs::remove_dir_all(old);
+        }
+        let stage = self
+            .run_dir
+            .join(format!("volume-{}", crate::ids::new_id("m")));
+        fs::create_dir_all(&stage)?;
+        let mounted = self.mount_version(v, &dir, &stage).and_then(|_| {
+            let target = super::mounts::dir_in_sandbox(&self.root, &path, Some(self.uid))?;
+            super::mounts::attach(&stage, &target, v.bind.read_only)
+        });
+        unmount_path(&stage);
+        mounted.with_context(|| format!("mounting volume {} at {path}", v.bind.volume_id))
     }
 }
 

@@ -310,6 +310,7 @@ fn prepare_root(config: &BackendConfig, spec: &SandboxSpec) -> Result<(Rootfs, O
         config.data_root.join(&spec.id),
         &spec.image,
         &spec.volumes,
+        &config.volumes,
         &config.helpers,
         Some(&spec.workdir),
         config.uid,
@@ -540,6 +541,16 @@ impl Sandbox {
     /// while the sandbox runs.
     pub fn data_dir(&self) -> Option<std::path::PathBuf> {
         lock(&self.rootfs).as_ref().map(|r| r.data_dir.clone())
+    }
+
+    /// Commit the sandbox's writes to its volumes and mount their newest versions.
+    pub async fn reload_volumes(self: &Arc<Self>) -> Result<()> {
+        let sb = self.clone();
+        tokio::task::spawn_blocking(move || match lock(&sb.rootfs).as_mut() {
+            Some(fs) => fs.reload_volumes(),
+            None => anyhow::bail!("the sandbox has ended"),
+        })
+        .await?
     }
 
     /// Remember that an image was mounted at `path` at run time.
