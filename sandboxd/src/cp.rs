@@ -235,6 +235,7 @@ impl ControlPlane {
         Ok(env)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_request(
         &self,
         app_id: &str,
@@ -243,6 +244,7 @@ impl ControlPlane {
         sources: &[SecretSource],
         ephemeral: &Option<StringMap>,
         v1: bool,
+        host: &str,
     ) -> Result<CreateSandbox, Status> {
         self.app(app_id)?;
         let def = def.ok_or_else(|| Status::invalid_argument("definition is required"))?;
@@ -362,6 +364,9 @@ impl ControlPlane {
             ports: open_ports(&def)?,
             readiness: readiness_of(&def)?,
             disk_mib,
+            identity_issuer: def
+                .include_oidc_identity_token
+                .then(|| crate::oidc::issuer(host, self.tls)),
         })
     }
 
@@ -1060,6 +1065,7 @@ impl ModalClient for ControlPlane {
             &req.secret_sources,
             &req.ephemeral_secrets,
             false,
+            &host,
         )?;
         let rec = self.state.create_sandbox(create).await?;
         let (jwt, url) = self.access(&rec.task_id, &ct, &host);
@@ -1077,9 +1083,17 @@ impl ModalClient for ControlPlane {
         &self,
         req: Request<SandboxCreateRequest>,
     ) -> Result<Response<SandboxCreateResponse>, Status> {
+        let host = host_of(&req);
         let req = req.into_inner();
-        let create =
-            self.create_request(&req.app_id, req.definition, &req.tags, &[], &None, true)?;
+        let create = self.create_request(
+            &req.app_id,
+            req.definition,
+            &req.tags,
+            &[],
+            &None,
+            true,
+            &host,
+        )?;
         let rec = self.state.create_sandbox(create).await?;
         Ok(Response::new(SandboxCreateResponse {
             sandbox_id: rec.id.clone(),

@@ -263,11 +263,6 @@ fn unsupported(d: &Sandbox) -> Vec<(&'static str, String)> {
         "sandboxd's tunnels are on this machine's address",
     );
     refuse(
-        d.include_oidc_identity_token,
-        "include_oidc_identity_token",
-        "sandboxd issues no OIDC identity tokens",
-    );
-    refuse(
         d.include_x509_svid,
         "include_x509_svid",
         "sandboxd issues no workload identities",

@@ -149,6 +149,8 @@ pub struct CreateSandbox {
     pub readiness: Option<Readiness>,
     /// Size cap of the writable layer in MiB (0: none).
     pub disk_mib: u64,
+    /// The issuer of the OIDC identity token the sandbox asked for (`oidc`), if it did.
+    pub identity_issuer: Option<String>,
 }
 
 pub struct State {
@@ -178,6 +180,8 @@ pub struct State {
     pub volume_beats: Mutex<HashMap<String, std::time::Instant>>,
     /// How long an ephemeral volume lives without a heartbeat.
     pub ephemeral_ttl: Duration,
+    /// The key of OIDC identity tokens, loaded (or made) when first needed.
+    oidc: std::sync::OnceLock<crate::oidc::Oidc>,
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -238,6 +242,7 @@ impl State {
             mounted_volumes: Mutex::new(HashMap::new()),
             volume_beats: Mutex::new(HashMap::new()),
             ephemeral_ttl: crate::ephemeral::DEFAULT_TTL,
+            oidc: std::sync::OnceLock::new(),
         }
     }
 
@@ -353,6 +358,45 @@ impl State {
         Ok(self.secret(secret_id)?.env)
     }
 
+    /// The OIDC identity token key (`<state dir>/oidc-signing.pk8`).
+    pub fn oidc(&self) -> Result<&crate::oidc::Oidc, Status> {
+        if let Some(o) = self.oidc.get() {
+            return Ok(o);
+        }
+        let o = crate::oidc::Oidc::load_or_create(&self.state_dir.join("oidc-signing.pk8"))
+            .map_err(|e| internal(format!("{e:#}")))?;
+        Ok(self.oidc.get_or_init(|| o))
+    }
+
+    /// The identity token of sandbox `rec`, valid for its lifetime, from `issuer`.
+    fn identity_token(&self, rec: &SandboxRecord, issuer: &str) -> Result<String, Status> {
+        let app = self.store.get::<AppRecord>(&rec.app_id).map_err(internal)?;
+        let (app_name, environment_name) = app.map(|a| (a.name, a.environment)).unwrap_or_default();
+        let environment_name = if environment_name.is_empty() {
+            "main".to_string()
+        } else {
+            environment_name
+        };
+        let iat = crate::auth::now_secs();
+        let claims = crate::oidc::Identity {
+            iss: issuer.to_string(),
+            aud: issuer.to_string(),
+            sub: format!(
+                "modal:environment_name:{environment_name}:app_name:{app_name}:sandbox_id:{}",
+                rec.id
+            ),
+            iat,
+            nbf: iat,
+            exp: iat + rec.timeout_secs as u64 + 60,
+            app_id: rec.app_id.clone(),
+            app_name,
+            environment_name,
+            sandbox_id: rec.id.clone(),
+            container_id: rec.task_id.clone(),
+        };
+        Ok(self.oidc()?.token(&claims))
+    }
+
     pub fn volume(&self, volume_id: &str) -> Result<VolumeRecord, Status> {
         self.store
             .get::<VolumeRecord>(volume_id)
@@ -392,6 +436,17 @@ impl State {
             .collect::<Result<Vec<_>, Status>>()?;
         let volume_ids: Vec<String> = req.volumes.iter().map(|v| v.volume_id.clone()).collect();
         let rec = self.reserve(&req, &image)?;
+        let mut req = req;
+        if let Some(issuer) = req.identity_issuer.take() {
+            match self.identity_token(&rec, &issuer) {
+                Ok(t) => set_env(&mut req.env, [("MODAL_IDENTITY_TOKEN".to_string(), t)]),
+                Err(e) => {
+                    self.active.fetch_sub(1, Ordering::SeqCst);
+                    self.record_start_failure(&rec, &anyhow::anyhow!("{}", e.message()));
+                    return Err(e);
+                }
+            }
+        }
         let spec = self.sandbox_spec(&rec.id, req, &image, volumes);
         let sb = match Sandbox::start(&self.backend, spec).await {
             Ok(sb) => sb,

@@ -134,13 +134,6 @@ async fn what_sandboxd_cannot_do_is_failed_precondition_naming_it() {
             },
         ),
         (
-            "include_oidc_identity_token: ",
-            pb::Sandbox {
-                include_oidc_identity_token: true,
-                ..env.def(&[])
-            },
-        ),
-        (
             "runtime: ",
             pb::Sandbox {
                 runtime: Some("gvisor".into()),
@@ -261,6 +254,122 @@ async fn a_taken_name_already_exists_in_modals_words() {
     assert_eq!(code, Code::AlreadyExists, "{msg}");
     assert!(msg.starts_with("Sandbox 'twice' already exists"), "{msg}");
     env.terminate(&first.id).await;
+}
+
+/// GET `path` from sandboxd over plain HTTP/1.1; the body.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut resp = String::new();
+    within(10, "HTTP reply", tcp.read_to_string(&mut resp))
+        .await
+        .expect("read");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{path}: {resp}");
+    let body = resp.split_once("\r\n\r\n").expect("a body").1;
+    body.to_string()
+}
+
+/// `include_oidc_identity_token` (Modal JS's `includeOidcIdentityToken`): the sandbox
+/// finds in MODAL_IDENTITY_TOKEN a JWT naming it and its app, signed with the key that
+/// sandboxd publishes at its issuer's JWKS (found through OpenID discovery); a sandbox
+/// that did not ask has none.
+#[tokio::test]
+async fn an_oidc_identity_token_is_issued_when_asked_for() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let env = Env::new().await;
+    let def = pb::Sandbox {
+        include_oidc_identity_token: true,
+        ..env.def(&[])
+    };
+    let mut sb = env.create(def).await.expect("create asking for a token");
+    let token = sh(&mut sb, "printenv MODAL_IDENTITY_TOKEN").await;
+    let token = token.trim();
+    let mut parts = token.split('.');
+    let (header, claims, sig) = (
+        parts.next().unwrap(),
+        parts.next().expect("claims"),
+        parts.next().expect("signature"),
+    );
+    let json = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&b64.decode(p).expect("base64url")).expect("JSON")
+    };
+    let (header_json, c) = (json(header), json(claims));
+    assert_eq!(header_json["alg"], "EdDSA");
+    let issuer = format!("http://127.0.0.1:{}", env.sd.port);
+    assert_eq!(c["iss"], issuer.as_str());
+    assert_eq!(c["sandbox_id"], sb.id.as_str());
+    assert_eq!(c["container_id"], sb.task_id.as_str());
+    assert_eq!(c["app_id"], env.app_id.as_str());
+    assert_eq!(c["app_name"], "itest");
+    assert!(
+        c["sub"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("sandbox_id:{}", sb.id)),
+        "{c}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        c["exp"].as_u64().unwrap() > now + 60,
+        "valid for the sandbox's life: {c}"
+    );
+
+    let discovery: serde_json::Value =
+        serde_json::from_str(&http_get(env.sd.port, "/.well-known/openid-configuration").await)
+            .expect("discovery JSON");
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    let jwks_path = discovery["jwks_uri"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&issuer)
+        .expect("the JWKS at the issuer")
+        .to_string();
+    let jwks: serde_json::Value =
+        serde_json::from_str(&http_get(env.sd.port, &jwks_path).await).expect("JWKS JSON");
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kid"], header_json["kid"]);
+    let public = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ED25519,
+        b64.decode(key["x"].as_str().unwrap()).unwrap(),
+    );
+    let signed = format!("{header}.{claims}");
+    let sig = b64.decode(sig).unwrap();
+    public
+        .verify(signed.as_bytes(), &sig)
+        .expect("signed by the published key");
+    // a token whose claims were changed does not verify
+    let forged = b64.encode(c.to_string().replace(&sb.id, "sb-other"));
+    assert!(public
+        .verify(format!("{header}.{forged}").as_bytes(), &sig)
+        .is_err());
+    // nor is it a credential for sandboxd itself
+    let mut tcr = tcr_with(&env.sd, env.transport, &sb.url, Md::bearer(token)).await;
+    let refused = tcr
+        .task_reload_volumes(modal_proto::task_command_router::TaskReloadVolumesRequest {
+            task_id: sb.task_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("the identity token is not a command router token");
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    env.terminate(&sb.id).await;
+
+    let mut plain = env.create(env.def(&[])).await.expect("create");
+    let (out, _, exit) = plain.run(&["printenv", "MODAL_IDENTITY_TOKEN"]).await;
+    assert_eq!(
+        (out.as_str(), exit),
+        ("", Exit::Code(1)),
+        "no token unless asked"
+    );
+    env.terminate(&plain.id).await;
 }
 
 async fn volume(env: &mut Env, name: &str) -> String {
