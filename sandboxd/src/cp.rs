@@ -364,6 +364,7 @@ impl ControlPlane {
             ports: open_ports(&def)?,
             readiness: readiness_of(&def)?,
             disk_mib,
+            allowed_domains: crate::definition::allowed_domains(&def),
             identity_issuer: def
                 .include_oidc_identity_token
                 .then(|| crate::oidc::issuer(host, self.tls)),

@@ -39,6 +39,17 @@ pub fn outbound_allowlist(d: &Sandbox) -> Option<Vec<(std::net::Ipv4Addr, u8)>> 
     Some(blocks)
 }
 
+/// The domains an ALLOWLIST network may reach (`outbound_domain_allowlist`), resolved
+/// when the sandbox starts; empty for any other network.
+pub fn allowed_domains(d: &Sandbox) -> Vec<String> {
+    match &d.network_access {
+        Some(n) if n.network_access_type == NetworkAccessType::Allowlist as i32 => {
+            n.allowed_domains.clone()
+        }
+        _ => vec![],
+    }
+}
+
 /// `a.b.c.d/n` or `x:y::/n`, the prefix within the address's width.
 pub fn cidr(field: &str, s: &str) -> Result<(), Status> {
     let bad = || invalid(field, format!("'{s}' is not a valid CIDR block"));
@@ -233,9 +244,9 @@ fn unsupported(d: &Sandbox) -> Vec<(&'static str, String)> {
     refuse(
         d.network_access
             .as_ref()
-            .is_some_and(|n| !n.allowed_domains.is_empty()),
+            .is_some_and(|n| n.allowed_domains.iter().any(|s| s.starts_with("*."))),
         "outbound_domain_allowlist",
-        "sandboxd enforces outbound allowlists by address (outbound_cidr_allowlist), not by name",
+        "sandboxd allows a domain by the addresses it resolves to when the sandbox starts, and a wildcard ('*.example.com') resolves to none",
     );
     refuse(
         !d.inbound_cidr_allowlist.is_empty(),

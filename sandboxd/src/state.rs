@@ -151,6 +151,8 @@ pub struct CreateSandbox {
     pub disk_mib: u64,
     /// The issuer of the OIDC identity token the sandbox asked for (`oidc`), if it did.
     pub identity_issuer: Option<String>,
+    /// Domains whose addresses join `outbound_allowlist` (resolved as the sandbox starts).
+    pub allowed_domains: Vec<String>,
 }
 
 pub struct State {
@@ -182,6 +184,35 @@ pub struct State {
     pub ephemeral_ttl: Duration,
     /// The key of OIDC identity tokens, loaded (or made) when first needed.
     oidc: std::sync::OnceLock<crate::oidc::Oidc>,
+}
+
+/// The IPv4 addresses `domain` resolves to on this machine (sandboxes have no IPv6
+/// network), for an outbound domain allowlist.
+async fn resolve_v4(domain: &str) -> Result<Vec<std::net::Ipv4Addr>, Status> {
+    let field = "network_access.allowed_domains";
+    let found = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::lookup_host((domain, 0)),
+    )
+    .await
+    .map_err(|_| Status::failed_precondition(format!("{field}: resolving '{domain}' timed out")))?
+    .map_err(|e| {
+        Status::failed_precondition(format!(
+            "{field}: '{domain}' does not resolve on this machine ({e})"
+        ))
+    })?;
+    let v4: Vec<std::net::Ipv4Addr> = found
+        .filter_map(|a| match a.ip() {
+            std::net::IpAddr::V4(ip) => Some(ip),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect();
+    if v4.is_empty() {
+        return Err(Status::failed_precondition(format!(
+            "{field}: '{domain}' has no IPv4 address, and sandboxes have no IPv6 network"
+        )));
+    }
+    Ok(v4)
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -435,8 +466,13 @@ impl State {
             })
             .collect::<Result<Vec<_>, Status>>()?;
         let volume_ids: Vec<String> = req.volumes.iter().map(|v| v.volume_id.clone()).collect();
-        let rec = self.reserve(&req, &image)?;
         let mut req = req;
+        if let Some(allowed) = req.outbound_allowlist.as_mut() {
+            for domain in &req.allowed_domains {
+                allowed.extend(resolve_v4(domain).await?.into_iter().map(|a| (a, 32)));
+            }
+        }
+        let rec = self.reserve(&req, &image)?;
         if let Some(issuer) = req.identity_issuer.take() {
             match self.identity_token(&rec, &issuer) {
                 Ok(t) => set_env(&mut req.env, [("MODAL_IDENTITY_TOKEN".to_string(), t)]),

@@ -115,7 +115,7 @@ async fn what_sandboxd_cannot_do_is_failed_precondition_naming_it() {
         (
             "outbound_domain_allowlist: ",
             pb::Sandbox {
-                network_access: allowlist(&[], &["example.com"]),
+                network_access: allowlist(&[], &["*.example.com"]),
                 ..env.def(&[])
             },
         ),
@@ -699,6 +699,55 @@ async fn an_outbound_cidr_allowlist_is_enforced() {
         }
         env.terminate(&sb.id).await;
     }
+}
+
+/// An outbound domain allowlist: the domain's addresses (resolved as the sandbox starts)
+/// are reached, by name, through the sandbox's own DNS; anything else is unreachable. On
+/// a machine where the domain does not resolve, the create is refused naming it.
+#[tokio::test]
+async fn an_outbound_domain_allowlist_is_enforced() {
+    let env = Env::new().await;
+    // a domain this machine reaches (its package mirror), and a listener of its own
+    let domain = "deb.debian.org";
+    let host = host_addr();
+    let listener = std::net::TcpListener::bind((host, 0)).expect("a listener");
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let def = pb::Sandbox {
+        network_access: allowlist(&[], &[domain]),
+        ..env.def(&[])
+    };
+    let resolves = tokio::net::lookup_host((domain, 80)).await.is_ok();
+    let mut sb = match env.create(def).await {
+        Ok(sb) => sb,
+        Err(e) => {
+            assert!(!resolves, "{domain} resolves here, yet: {e:?}");
+            assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+            assert!(e.message().contains(domain), "{e:?}");
+            return;
+        }
+    };
+    let (out, err, _) = sb.run(&["python3", "-c", CONNECT, domain, "80"]).await;
+    assert_eq!(out, "connected\n", "{domain}, allowed: {err}");
+    let ip = host.to_string();
+    let (out, err, _) = sb.run(&["python3", "-c", CONNECT, &ip, &port]).await;
+    assert_eq!(
+        out, "Network is unreachable\n",
+        "this machine, not allowed: {err}"
+    );
+    env.terminate(&sb.id).await;
+
+    let def = pb::Sandbox {
+        network_access: allowlist(&[], &["no-such-host.invalid"]),
+        ..env.def(&[])
+    };
+    let e = env
+        .create(def)
+        .await
+        .err()
+        .expect("an unresolvable domain is refused");
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("'no-such-host.invalid'"), "{e:?}");
 }
 
 async fn heartbeat(env: &mut Env, volume_id: &str) -> Result<(), Code> {
