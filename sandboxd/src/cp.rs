@@ -352,6 +352,7 @@ impl ControlPlane {
             },
             block_network: blocked,
             outbound_allowlist: crate::definition::outbound_allowlist(&def).filter(|_| !blocked),
+            inbound_allowlist: crate::definition::inbound_allowlist(&def),
             timeout_secs: if def.timeout_secs == 0 {
                 DEFAULT_TIMEOUT_SECS
             } else {

@@ -50,6 +50,23 @@ pub fn allowed_domains(d: &Sandbox) -> Vec<String> {
     }
 }
 
+/// The blocks (IPv4 or IPv6) that may connect to the sandbox's tunnels
+/// (`inbound_cidr_allowlist`), host bits cleared; `None` when there is no list (any).
+pub fn inbound_allowlist(d: &Sandbox) -> Option<Vec<(IpAddr, u8)>> {
+    if d.inbound_cidr_allowlist.is_empty() {
+        return None;
+    }
+    let blocks = d
+        .inbound_cidr_allowlist
+        .iter()
+        .filter_map(|c| {
+            let (addr, prefix) = c.split_once('/')?;
+            Some((addr.parse().ok()?, prefix.parse().ok()?))
+        })
+        .collect();
+    Some(blocks)
+}
+
 /// `a.b.c.d/n` or `x:y::/n`, the prefix within the address's width.
 pub fn cidr(field: &str, s: &str) -> Result<(), Status> {
     let bad = || invalid(field, format!("'{s}' is not a valid CIDR block"));
@@ -247,11 +264,6 @@ fn unsupported(d: &Sandbox) -> Vec<(&'static str, String)> {
             .is_some_and(|n| n.allowed_domains.iter().any(|s| s.starts_with("*."))),
         "outbound_domain_allowlist",
         "sandboxd allows a domain by the addresses it resolves to when the sandbox starts, and a wildcard ('*.example.com') resolves to none",
-    );
-    refuse(
-        !d.inbound_cidr_allowlist.is_empty(),
-        "inbound_cidr_allowlist",
-        "sandboxd's tunnels do not filter by source address",
     );
     refuse(
         d.experimental_outbound_policy.is_some() || d.outbound_policy.is_some(),

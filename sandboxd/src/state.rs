@@ -140,6 +140,8 @@ pub struct CreateSandbox {
     pub block_network: bool,
     /// IPv4 blocks the sandbox may reach (`None`: any); see `definition::outbound_allowlist`.
     pub outbound_allowlist: Option<Vec<(std::net::Ipv4Addr, u8)>>,
+    /// Sources the sandbox's tunnels accept (`None`: any); see `definition::inbound_allowlist`.
+    pub inbound_allowlist: Option<Vec<(std::net::IpAddr, u8)>>,
     pub timeout_secs: u32,
     pub idle_timeout_secs: Option<u32>,
     pub name: Option<String>,
@@ -587,6 +589,7 @@ impl State {
             limits: req.limits,
             block_network: req.block_network,
             outbound_allowlist: req.outbound_allowlist.clone(),
+            inbound: crate::backend::tunnels::Inbound::new(req.inbound_allowlist),
             timeout: Duration::from_secs(req.timeout_secs as u64),
             idle_timeout: req.idle_timeout_secs.map(|s| Duration::from_secs(s as u64)),
             ports: req.ports,

@@ -750,6 +750,85 @@ async fn an_outbound_domain_allowlist_is_enforced() {
     assert!(e.message().contains("'no-such-host.invalid'"), "{e:?}");
 }
 
+const SERVE_HI: &str = "import socket\n\
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+s.bind(('0.0.0.0', 8000)); s.listen()\n\
+while True:\n    c, _ = s.accept(); c.sendall(b'hi'); c.close()";
+
+/// What a tunnel's host port answers: the server's greeting, or nothing (closed).
+async fn through_tunnel(env: &mut Env, sandbox_id: &str, secs: u64) -> String {
+    use tokio::io::AsyncReadExt;
+    let tunnels = env
+        .cp
+        .sandbox_get_tunnels_v2(pb::SandboxGetTunnelsRequest {
+            sandbox_id: sandbox_id.into(),
+            timeout: 10.0,
+        })
+        .await
+        .expect("SandboxGetTunnelsV2")
+        .into_inner()
+        .tunnels;
+    let port = tunnels.first().expect("a tunnel").port as u16;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let mut got = String::new();
+        if let Ok(mut c) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let _ = within(10, "the tunnel's answer", c.read_to_string(&mut got)).await;
+        }
+        // the server may still be starting; a refused source never gets an answer
+        if !got.is_empty() || std::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// An inbound CIDR allowlist: a sandbox's tunnels (and connect proxies) accept
+/// connections only from the listed sources. Tunnels listen on 127.0.0.1, so a list with
+/// this machine's loopback lets them through and one without it closes them at once.
+#[tokio::test]
+async fn an_inbound_cidr_allowlist_is_enforced() {
+    let mut env = Env::new().await;
+    let base = env.def(&["python3", "-c", SERVE_HI]);
+    let served = |inbound: &[&str]| pb::Sandbox {
+        inbound_cidr_allowlist: inbound.iter().map(|s| s.to_string()).collect(),
+        open_ports_oneof: Some(pb::sandbox::OpenPortsOneof::OpenPorts(pb::PortSpecs {
+            ports: vec![pb::PortSpec {
+                port: 8000,
+                unencrypted: true,
+                ..Default::default()
+            }],
+        })),
+        ..base.clone()
+    };
+    let open = env
+        .create(served(&["127.0.0.0/8", "2001:db8::/32"]))
+        .await
+        .expect("create");
+    assert_eq!(
+        through_tunnel(&mut env, &open.id, 20).await,
+        "hi",
+        "a listed source"
+    );
+    let closed = env
+        .create(served(&["198.51.100.0/24"]))
+        .await
+        .expect("create");
+    // the server answers from inside (readiness), yet the tunnel refuses this source
+    let mut probe = closed;
+    let (out, err, _) = probe
+        .run(&["python3", "-c", "import socket,time\nfor _ in range(100):\n  try: print(socket.create_connection(('127.0.0.1', 8000), 1).recv(2).decode()); break\n  except OSError: time.sleep(0.1)"])
+        .await;
+    assert_eq!(out, "hi\n", "the server runs: {err}");
+    assert_eq!(
+        through_tunnel(&mut env, &probe.id, 2).await,
+        "",
+        "an unlisted source"
+    );
+    env.terminate(&open.id).await;
+    env.terminate(&probe.id).await;
+}
+
 async fn heartbeat(env: &mut Env, volume_id: &str) -> Result<(), Code> {
     env.cp
         .volume_heartbeat(pb::VolumeHeartbeatRequest {
