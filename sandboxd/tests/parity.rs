@@ -372,6 +372,52 @@ async fn an_oidc_identity_token_is_issued_when_asked_for() {
     env.terminate(&plain.id).await;
 }
 
+/// Sidecar containers (Modal JS's `sb.sidecars`: TaskContainerCreate and friends) are
+/// not something sandboxd runs: each call is UNIMPLEMENTED naming the method, over native
+/// gRPC and gRPC-web alike, before any other check.
+#[tokio::test]
+async fn sidecar_calls_are_unimplemented_by_name() {
+    let env = Env::new().await;
+    let sb = env.idle_sandbox().await;
+    for t in [Transport::Grpc, Transport::GrpcWeb] {
+        for rpc in [
+            "TaskContainerCreate",
+            "TaskContainerGet",
+            "TaskContainerList",
+            "TaskContainerTerminate",
+            "TaskContainerWait",
+        ] {
+            let svc = tonic::service::interceptor::InterceptedService::new(
+                env.sd.svc(t).await,
+                Md::bearer(&sb.jwt),
+            );
+            let mut grpc = tonic::client::Grpc::with_origin(svc, sb.url.parse().unwrap());
+            grpc.ready().await.expect("ready");
+            let path = format!("/modal.task_command_router.TaskCommandRouter/{rpc}");
+            let status = grpc
+                .unary::<(), (), _>(
+                    tonic::Request::new(()),
+                    path.parse().unwrap(),
+                    tonic_prost::ProstCodec::default(),
+                )
+                .await
+                .expect_err("a sidecar call is refused");
+            assert_eq!(
+                status.code(),
+                Code::Unimplemented,
+                "{t:?} {rpc}: {status:?}"
+            );
+            assert!(
+                status
+                    .message()
+                    .contains(&format!("TaskCommandRouter/{rpc}")),
+                "{t:?} {rpc}: {status:?}"
+            );
+        }
+    }
+    env.terminate(&sb.id).await;
+}
+
 async fn volume(env: &mut Env, name: &str) -> String {
     env.cp
         .volume_get_or_create(pb::VolumeGetOrCreateRequest {
