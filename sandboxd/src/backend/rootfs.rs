@@ -48,7 +48,9 @@ pub struct Rootfs {
     pub data_dir: PathBuf,
     mounts: Vec<PathBuf>,
     disk: Option<super::disk::Disk>,
-    volumes: Vec<MountedVolume>,
+    views: Vec<VolumeView>,
+    /// The sandbox's volume mounts, in order.
+    binds: Vec<VolumeBind>,
     store: Arc<Volumes>,
     /// `<data root>/<id>.volumes`: the upper layers of the sandbox's volume mounts,
     /// outside its size-capped disk (a volume's size is not the sandbox's).
@@ -57,13 +59,16 @@ pub struct Rootfs {
     uid: u32,
 }
 
-/// A volume as this sandbox mounts it: a committed version, with an upper layer of the
-/// sandbox's own unless read-only (see `volumes`).
-struct MountedVolume {
-    bind: VolumeBind,
+/// A volume as this sandbox sees it: one overlay of a committed version under an upper
+/// layer of the sandbox's own, mounted outside its root; each of the sandbox's mounts of
+/// the volume binds a directory of it, so they all see the sandbox's writes at once.
+struct VolumeView {
+    volume_id: String,
     version: u64,
-    /// The directory of its `upper` and `work`, for a writable mount.
-    layer: Option<PathBuf>,
+    /// The directory of its `upper` and `work`.
+    layer: PathBuf,
+    /// Where the overlay is mounted (in the run dir).
+    merged: PathBuf,
 }
 
 fn cstr(p: &Path) -> Result<CString> {
@@ -266,7 +271,8 @@ impl Rootfs {
             data_dir: data_dir.clone(),
             mounts: Vec::new(),
             disk,
-            volumes: Vec::new(),
+            views: Vec::new(),
+            binds: Vec::new(),
             store: store.clone(),
             volume_layers,
             uid,
@@ -332,9 +338,13 @@ impl Rootfs {
         for v in volumes {
             let target = mkdir_in_root(&root, &v.target, uid)
                 .with_context(|| format!("volume mount point {}", v.target))?;
-            me.mount_volume(v.clone(), &target)
+            let merged = me
+                .volume_view(&v.volume_id)
+                .with_context(|| format!("mounting volume {}", v.volume_id))?;
+            me.bind_volume(v, &merged, &target)
                 .with_context(|| format!("mounting a volume at {}", v.target))?;
             me.mounts.push(target);
+            me.binds.push(v.clone());
         }
         if let Some(w) = workdir {
             mkdir_in_root(&root, w, uid).with_context(|| format!("workdir {w}"))?;
@@ -355,12 +365,11 @@ impl Rootfs {
             d.release();
         }
         // the sandbox's last writes to its volumes are committed as it ends
-        for v in self.volumes.drain(..) {
-            let upper = v.layer.as_ref().map(|l| l.join("upper"));
-            let id = &v.bind.volume_id;
+        for v in self.views.drain(..) {
+            let id = &v.volume_id;
             match self
                 .store
-                .commit(id, v.version, upper.as_deref(), v.bind.sub_path.as_deref())
+                .commit(id, v.version, Some(&v.layer.join("upper")))
             {
                 Ok((n, _)) => self.store.release(id, n),
                 Err(e) => {
@@ -372,111 +381,121 @@ impl Rootfs {
         let _ = fs::remove_dir_all(&self.volume_layers);
     }
 
-    /// The directory of version `dir` a mount of `v` shows: `sub_path` (made if missing)
-    /// or the whole version; `pin` keeps a sub_path's directory open for the mount.
-    fn volume_source(
-        &self,
-        v: &VolumeBind,
-        dir: &Path,
-        pin: &mut Option<OwnedFd>,
-    ) -> Result<PathBuf> {
-        Ok(match &v.sub_path {
-            Some(sub) => {
-                let fd = open_beneath(dir, sub, self.uid)?;
-                let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-                *pin = Some(fd);
-                p
-            }
-            None => dir.to_path_buf(),
-        })
-    }
-
-    /// Mount the newest version of volume `v` at host path `at` (before the sandbox runs,
-    /// or a staging point), writable through a new upper layer unless read-only.
-    fn mount_volume(&mut self, v: VolumeBind, at: &Path) -> Result<()> {
-        let (version, dir) = self.store.pin(&v.volume_id, v.sub_path.as_deref())?;
-        let mut mounted = MountedVolume {
-            bind: v,
-            version,
-            layer: None,
-        };
-        let result = self.mount_version(&mut mounted, &dir, at);
-        // pinned either way: `unmount` releases it
-        self.volumes.push(mounted);
-        result
-    }
-
-    fn mount_version(&self, v: &mut MountedVolume, dir: &Path, at: &Path) -> Result<()> {
-        let mut pin = None;
-        let lower = self.volume_source(&v.bind, dir, &mut pin)?;
-        if v.bind.read_only {
-            return bind(&lower, at, true);
+    /// The host path of the sandbox's view of volume `id`, mounted the first time.
+    fn volume_view(&mut self, id: &str) -> Result<PathBuf> {
+        if let Some(v) = self.views.iter().find(|v| v.volume_id == id) {
+            return Ok(v.merged.clone());
         }
+        let (version, dir) = self.store.pin(id)?;
+        let merged = self.run_dir.join(format!("volume-{}", self.views.len()));
+        let mut view = VolumeView {
+            volume_id: id.to_string(),
+            version,
+            layer: PathBuf::new(),
+            merged: merged.clone(),
+        };
+        let mounted = self.mount_view(&mut view, &dir);
+        // pinned either way: `unmount` releases it
+        self.views.push(view);
+        mounted?;
+        // before the binds of it, so unmounted after them
+        self.mounts.push(merged.clone());
+        Ok(merged)
+    }
+
+    /// Mount version `dir` under a new upper layer at `view.merged`.
+    fn mount_view(&self, view: &mut VolumeView, dir: &Path) -> Result<()> {
         let layer = self.volume_layers.join(crate::ids::new_id("layer"));
         let (upper, work) = (layer.join("upper"), layer.join("work"));
         fs::create_dir_all(&work)?;
         fs::create_dir_all(&upper)?;
-        // the mount's root shows the upper layer's owner and mode: make them the lower's
-        let m = fs::metadata(&lower)?;
+        fs::create_dir_all(&view.merged)?;
+        // the mount's root shows the upper layer's owner and mode: make them the version's
+        let m = fs::metadata(dir)?;
         use std::os::unix::fs::MetadataExt;
         chown(&upper, Some(m.uid()), Some(m.gid()))?;
         fs::set_permissions(&upper, fs::Permissions::from_mode(m.mode() & 0o7777))?;
-        v.layer = Some(layer);
+        view.layer = layer;
         // no redirects or metadata-only copies: the upper layer must hold whole files and
         // plain directories to be applied to a version (`volumes::apply`)
         let data = format!(
             "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
-            lower.display(),
+            dir.display(),
             upper.display(),
             work.display()
         );
         mount(
             "overlay",
-            at,
+            &view.merged,
             "overlay",
             libc::MS_NOSUID | libc::MS_NODEV,
             &data,
         )
     }
 
+    /// Bind `v`'s directory of the view at `merged` (its sub_path, made if missing, or
+    /// all of it) at host path `target`, before the sandbox runs.
+    fn bind_volume(&self, v: &VolumeBind, merged: &Path, target: &Path) -> Result<()> {
+        match &v.sub_path {
+            Some(sub) => {
+                let fd = open_beneath(merged, sub, self.uid)?;
+                bind(
+                    Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                    target,
+                    v.read_only,
+                )
+            }
+            None => bind(merged, target, v.read_only),
+        }
+    }
+
     /// Commit the sandbox's writes to its volumes, then mount their newest versions:
     /// Modal's `reloadVolumes`, which commits what the sandbox wrote first. A file the
     /// sandbox holds open across it keeps the view it had (its later writes are lost).
     pub fn reload_volumes(&mut self) -> Result<()> {
-        let mut volumes = std::mem::take(&mut self.volumes);
-        let result = volumes.iter_mut().try_for_each(|v| self.reload_volume(v));
-        self.volumes = volumes;
+        let mut views = std::mem::take(&mut self.views);
+        let result = views.iter_mut().try_for_each(|v| self.reload_view(v));
+        self.views = views;
         result
     }
 
-    fn reload_volume(&self, v: &mut MountedVolume) -> Result<()> {
-        let path = v.bind.target.clone();
-        let current = super::mounts::dir_in_sandbox(&self.root, &path, None)
-            .with_context(|| format!("volume mount point {path}"))?;
+    fn reload_view(&self, view: &mut VolumeView) -> Result<()> {
+        let binds: Vec<&VolumeBind> = self
+            .binds
+            .iter()
+            .filter(|b| b.volume_id == view.volume_id)
+            .collect();
         // the sandbox's writes stop here, so the upper layer is whole when applied
-        super::mounts::detach(&current).with_context(|| format!("unmounting {path}"))?;
-        drop(current);
-        let upper = v.layer.as_ref().map(|l| l.join("upper"));
-        let (n, dir) = self.store.commit(
-            &v.bind.volume_id,
-            v.version,
-            upper.as_deref(),
-            v.bind.sub_path.as_deref(),
-        )?;
-        v.version = n;
-        if let Some(old) = v.layer.take() {
-            let _ = fs::remove_dir_all(old);
+        for b in &binds {
+            let current = super::mounts::dir_in_sandbox(&self.root, &b.target, None)
+                .with_context(|| format!("volume mount point {}", b.target))?;
+            super::mounts::detach(&current).with_context(|| format!("unmounting {}", b.target))?;
         }
-        let stage = self
-            .run_dir
-            .join(format!("volume-{}", crate::ids::new_id("m")));
-        fs::create_dir_all(&stage)?;
-        let mounted = self.mount_version(v, &dir, &stage).and_then(|_| {
-            let target = super::mounts::dir_in_sandbox(&self.root, &path, Some(self.uid))?;
-            super::mounts::attach(&stage, &target, v.bind.read_only)
-        });
-        unmount_path(&stage);
-        mounted.with_context(|| format!("mounting volume {} at {path}", v.bind.volume_id))
+        unmount_path(&view.merged);
+        let (n, dir) = self.store.commit(
+            &view.volume_id,
+            view.version,
+            Some(&view.layer.join("upper")),
+        )?;
+        view.version = n;
+        let _ = fs::remove_dir_all(&view.layer);
+        self.mount_view(view, &dir)?;
+        for b in binds {
+            let target = super::mounts::dir_in_sandbox(&self.root, &b.target, Some(self.uid))?;
+            let attached = match &b.sub_path {
+                Some(sub) => {
+                    let fd = open_beneath(&view.merged, sub, self.uid)?;
+                    super::mounts::attach(
+                        Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                        &target,
+                        b.read_only,
+                    )
+                }
+                None => super::mounts::attach(&view.merged, &target, b.read_only),
+            };
+            attached.with_context(|| format!("mounting volume {} at {}", b.volume_id, b.target))?;
+        }
+        Ok(())
     }
 }
 

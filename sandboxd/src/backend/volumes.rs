@@ -98,39 +98,9 @@ impl Volumes {
     }
 
     /// Use the newest version of volume `id` (until `release`); returns it and its path.
-    /// A `sub_path` it lacks is made first, as a commit of its own (so sandboxes mounting
-    /// an older version never see it appear).
-    pub fn pin(&self, id: &str, sub_path: Option<&str>) -> Result<(u64, PathBuf)> {
+    pub fn pin(&self, id: &str) -> Result<(u64, PathBuf)> {
         let mut pins = crate::sync::lock(&self.pins);
-        let mut n = self.newest(id)?;
-        if let Some(sub) = sub_path {
-            let names: Vec<_> = Path::new(sub.trim_start_matches('/'))
-                .components()
-                .collect();
-            let mut at = self.version_dir(id, n);
-            let missing = names.iter().any(|c| {
-                at.push(c);
-                !fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir())
-            });
-            if missing {
-                let building = self.dir(id).join(format!(".commit-{}", n + 1));
-                let _ = fs::remove_dir_all(&building);
-                link_tree(&self.version_dir(id, n), &building)?;
-                let mut at = building.clone();
-                for c in names {
-                    at.push(c);
-                    if !fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
-                        // a file or a link in the way stays: the mount fails on it
-                        fs::create_dir(&at).with_context(|| {
-                            format!("sub_path {sub:?}: {c:?} is not a directory of the volume")
-                        })?;
-                        chown(&at, Some(self.uid), Some(self.uid))?;
-                    }
-                }
-                n += 1;
-                fs::rename(&building, self.version_dir(id, n))?;
-            }
-        }
+        let n = self.newest(id)?;
         *pins.entry((id.to_string(), n)).or_default() += 1;
         self.collect(&pins, id);
         Ok((n, self.version_dir(id, n)))
@@ -175,16 +145,10 @@ impl Volumes {
     }
 
     /// Commit a sandbox's writes (`upper`, the upper layer of its overlay over the
-    /// volume's directory `sub_path`, or the whole volume) on top of the newest version,
+    /// volume) on top of the newest version,
     /// then move its pin from version `had` to the newest: returns it and its path.
     /// Nothing written: no new version.
-    pub fn commit(
-        &self,
-        id: &str,
-        had: u64,
-        upper: Option<&Path>,
-        sub_path: Option<&str>,
-    ) -> Result<(u64, PathBuf)> {
+    pub fn commit(&self, id: &str, had: u64, upper: Option<&Path>) -> Result<(u64, PathBuf)> {
         let mut pins = crate::sync::lock(&self.pins);
         let mut newest = self.newest(id)?;
         let written = match upper {
@@ -197,17 +161,7 @@ impl Volumes {
             let _ = fs::remove_dir_all(&building);
             link_tree(&self.version_dir(id, newest), &building)
                 .context("copying the volume's newest version")?;
-            let mut at = building.clone();
-            if let Some(sub) = sub_path {
-                for c in Path::new(sub.trim_start_matches('/')).components() {
-                    at.push(c);
-                    if !fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
-                        remove_any(&at)?;
-                        fs::create_dir(&at)?;
-                        chown(&at, Some(self.uid), Some(self.uid))?;
-                    }
-                }
-            }
+            let at = building.clone();
             apply(upper, &at).context("applying the sandbox's writes")?;
             copy_meta(upper, &at)?;
             fs::rename(&building, self.version_dir(id, next))?;
@@ -356,7 +310,7 @@ mod tests {
         fs::write(legacy.join("keep/old"), "o").unwrap();
         fs::write(legacy.join("f"), "1").unwrap();
         let vols = Volumes::new(state.path(), 0);
-        let (n, v0) = vols.pin("vo-1", None).unwrap();
+        let (n, v0) = vols.pin("vo-1").unwrap();
         assert_eq!(n, 0);
         assert_eq!(tree(&v0), ["f=1", "gone=g", "keep/", "keep/old=o"]);
 
@@ -373,7 +327,7 @@ mod tests {
         );
         let rc = unsafe { libc::setxattr(k.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
         assert_eq!(rc, 0);
-        let (n, v1) = vols.commit("vo-1", 0, Some(&upper), None).unwrap();
+        let (n, v1) = vols.commit("vo-1", 0, Some(&upper)).unwrap();
         assert_eq!(n, 1);
         assert_eq!(tree(&v1), ["f=2", "keep/", "keep/new=n"]);
         assert!(!v0.exists(), "version 0 is neither pinned nor the newest");
