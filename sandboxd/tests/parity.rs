@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use modal_proto::client as pb;
+use modal_proto::task_command_router as tcr;
 use tonic::Code;
 
 /// The status of a create, and its message.
@@ -353,7 +354,7 @@ async fn an_oidc_identity_token_is_issued_when_asked_for() {
     // nor is it a credential for sandboxd itself
     let mut tcr = tcr_with(&env.sd, env.transport, &sb.url, Md::bearer(token)).await;
     let refused = tcr
-        .task_reload_volumes(modal_proto::task_command_router::TaskReloadVolumesRequest {
+        .task_reload_volumes(tcr::TaskReloadVolumesRequest {
             task_id: sb.task_id.clone(),
             ..Default::default()
         })
@@ -414,6 +415,30 @@ async fn sidecar_calls_are_unimplemented_by_name() {
                 "{t:?} {rpc}: {status:?}"
             );
         }
+    }
+    // a call for a sidecar's container (Modal JS's sidecar.exec, .reloadVolumes, ...)
+    // is never run in the main container instead
+    let mut tcr = sb.tcr.clone();
+    let exec = tcr
+        .task_exec_start(tcr::TaskExecStartRequest {
+            task_id: sb.task_id.clone(),
+            exec_id: uuid::Uuid::new_v4().to_string(),
+            command_args: vec!["true".into()],
+            container_id: "sc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("exec in a sidecar");
+    let reload = tcr
+        .task_reload_volumes(tcr::TaskReloadVolumesRequest {
+            task_id: sb.task_id.clone(),
+            container_id: "sc-1".into(),
+        })
+        .await
+        .expect_err("reload a sidecar's volumes");
+    for status in [exec, reload] {
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        assert!(status.message().contains("no sidecars"), "{status:?}");
     }
     env.terminate(&sb.id).await;
 }
@@ -524,11 +549,10 @@ async fn reload(sb: &mut Sb) {
     within(
         30,
         "TaskReloadVolumes",
-        sb.tcr
-            .task_reload_volumes(modal_proto::task_command_router::TaskReloadVolumesRequest {
-                task_id: sb.task_id.clone(),
-                ..Default::default()
-            }),
+        sb.tcr.task_reload_volumes(tcr::TaskReloadVolumesRequest {
+            task_id: sb.task_id.clone(),
+            ..Default::default()
+        }),
     )
     .await
     .expect("TaskReloadVolumes");
