@@ -377,9 +377,12 @@ impl TaskCommandRouter for Router {
     ) -> Result<Response<TaskReloadVolumesResponse>, Status> {
         let sb = self.sandbox(&req, &req.get_ref().task_id)?;
         main_container(&req.get_ref().container_id)?;
-        sb.reload_volumes()
-            .await
-            .map_err(|e| Status::internal(format!("reloading the sandbox's volumes: {e:#}")))?;
+        sb.reload_volumes().await.map_err(|e| {
+            match e.downcast_ref::<crate::backend::rootfs::Busy>() {
+                Some(busy) => Status::failed_precondition(busy.to_string()),
+                None => Status::internal(format!("reloading the sandbox's volumes: {e:#}")),
+            }
+        })?;
         Ok(Response::new(TaskReloadVolumesResponse {}))
     }
 

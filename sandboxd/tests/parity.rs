@@ -667,6 +667,30 @@ async fn volume_writes_are_seen_after_commit_and_reload() {
         "b has not seen s's commit"
     );
 
+    // as on Modal, no reload while a file of the volume is open for writing
+    sh(
+        &mut a,
+        "(exec 3>>/v/held; exec sleep 300) >/dev/null 2>&1 & echo $! > /tmp/holder; sleep 0.3",
+    )
+    .await;
+    let busy = a
+        .tcr
+        .task_reload_volumes(tcr::TaskReloadVolumesRequest {
+            task_id: a.task_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a reload with a file open for writing");
+    assert_eq!(busy.code(), Code::FailedPrecondition, "{busy:?}");
+    assert!(busy.message().contains("open for writing"), "{busy:?}");
+    assert_eq!(
+        sh(&mut a, "echo still > /v/held2; cat /v/held2").await,
+        "still\n",
+        "a still writes"
+    );
+    sh(&mut a, "p=$(cat /tmp/holder); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.05; done; rm /v/held /v/held2").await;
+    reload(&mut a).await;
+
     // a sandbox's end commits its writes; a new sandbox starts from the newest version
     sh(&mut b, "rm /v/a && echo last > /v/z").await;
     env.terminate(&b.id).await;

@@ -192,6 +192,41 @@ pub fn overlay_writable(
     overlay(layers, upper, work, target)
 }
 
+/// Make the filesystem mounted at `target` read-only everywhere it is mounted (its
+/// superblock, not one mount of it): EBUSY while a file on it is open for writing.
+fn freeze(target: &Path) -> std::io::Result<()> {
+    let t = cstr(target).map_err(std::io::Error::other)?;
+    let rc = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            t.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REMOUNT | libc::MS_RDONLY,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A volume that cannot be committed now: a file of it is open for writing.
+#[derive(Debug)]
+pub struct Busy(pub String);
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "volume {} has files open for writing in the sandbox; close them and reload again",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Busy {}
+
 /// Unmount and remove a staging mount point.
 pub fn unmount_path(target: &Path) {
     if let Ok(c) = cstr(target) {
@@ -355,6 +390,12 @@ impl Rootfs {
     /// Unmount everything, innermost first, the writable layer's disk last. Lazy, so a
     /// process still holding a file cannot keep sandboxd from cleaning up.
     pub fn unmount(&mut self) {
+        // nothing may change a volume's upper layer while it is committed, below
+        for v in &self.views {
+            if let Err(e) = freeze(&v.merged) {
+                tracing::debug!(volume = %v.volume_id, "read-only before the last commit: {e}");
+            }
+        }
         for m in self.mounts.drain(..).rev() {
             if let Ok(c) = cstr(&m) {
                 unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
@@ -465,7 +506,15 @@ impl Rootfs {
             .iter()
             .filter(|b| b.volume_id == view.volume_id)
             .collect();
-        // the sandbox's writes stop here, so the upper layer is whole when applied
+        // the sandbox's writes stop here, through every path and open file, so the upper
+        // layer is whole (and still) when applied; as on Modal, not while a file of the
+        // volume is open for writing
+        if let Err(e) = freeze(&view.merged) {
+            if e.raw_os_error() == Some(libc::EBUSY) {
+                bail!(Busy(view.volume_id.clone()));
+            }
+            return Err(e).context("making the volume read-only to commit it");
+        }
         for b in &binds {
             let current = super::mounts::dir_in_sandbox(&self.root, &b.target, None)
                 .with_context(|| format!("volume mount point {}", b.target))?;
