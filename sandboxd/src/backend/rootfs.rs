@@ -491,8 +491,9 @@ impl Rootfs {
     }
 
     /// Commit the sandbox's writes to its volumes, then mount their newest versions:
-    /// Modal's `reloadVolumes`, which commits what the sandbox wrote first. A file the
-    /// sandbox holds open across it keeps the view it had (its later writes are lost).
+    /// Modal's `reloadVolumes`, which commits what the sandbox wrote first. Refused
+    /// (`Busy`) while a file of a volume is open for writing; one open for reading keeps
+    /// the view it had.
     pub fn reload_volumes(&mut self) -> Result<()> {
         let mut views = std::mem::take(&mut self.views);
         let result = views.iter_mut().try_for_each(|v| self.reload_view(v));
