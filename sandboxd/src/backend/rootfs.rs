@@ -408,10 +408,9 @@ impl Rootfs {
         // the sandbox's last writes to its volumes are committed as it ends
         for v in self.views.drain(..) {
             let id = &v.volume_id;
-            match self
-                .store
-                .commit(id, v.version, Some(&v.layer.join("upper")))
-            {
+            // no layer: its mount failed before it had one
+            let upper = (!v.layer.as_os_str().is_empty()).then(|| v.layer.join("upper"));
+            match self.store.commit(id, v.version, upper.as_deref()) {
                 Ok((n, _)) => self.store.release(id, n),
                 Err(e) => {
                     tracing::error!(volume = %id, "committing a sandbox's writes: {e:#}");
