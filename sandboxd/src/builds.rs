@@ -441,6 +441,7 @@ impl State {
             },
             block_network: false,
             outbound_allowlist: None,
+            inbound: Default::default(),
             timeout: RUN_TIMEOUT + Duration::from_secs(60),
             idle_timeout: None,
             ports: vec![],

@@ -235,6 +235,7 @@ impl ControlPlane {
         Ok(env)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_request(
         &self,
         app_id: &str,
@@ -243,6 +244,7 @@ impl ControlPlane {
         sources: &[SecretSource],
         ephemeral: &Option<StringMap>,
         v1: bool,
+        host: &str,
     ) -> Result<CreateSandbox, Status> {
         self.app(app_id)?;
         let def = def.ok_or_else(|| Status::invalid_argument("definition is required"))?;
@@ -350,6 +352,7 @@ impl ControlPlane {
             },
             block_network: blocked,
             outbound_allowlist: crate::definition::outbound_allowlist(&def).filter(|_| !blocked),
+            inbound_allowlist: crate::definition::inbound_allowlist(&def),
             timeout_secs: if def.timeout_secs == 0 {
                 DEFAULT_TIMEOUT_SECS
             } else {
@@ -362,6 +365,10 @@ impl ControlPlane {
             ports: open_ports(&def)?,
             readiness: readiness_of(&def)?,
             disk_mib,
+            allowed_domains: crate::definition::allowed_domains(&def),
+            identity_issuer: def
+                .include_oidc_identity_token
+                .then(|| crate::oidc::issuer(host, self.tls)),
         })
     }
 
@@ -1024,9 +1031,10 @@ impl ModalClient for ControlPlane {
                 if v.ephemeral {
                     self.state.volume_beat(&v.id);
                 }
-                let dir = self.state.state_dir.join("volumes").join(&v.id);
-                crate::backend::create_owned_dir(dir, self.state.backend.uid)
+                let (volumes, id) = (self.state.backend.volumes.clone(), v.id.clone());
+                tokio::task::spawn_blocking(move || volumes.create(&id))
                     .await
+                    .map_err(internal)?
                     .map_err(internal)?;
                 self.state.store.put(&v.id, &v).map_err(internal)?;
                 v
@@ -1060,6 +1068,7 @@ impl ModalClient for ControlPlane {
             &req.secret_sources,
             &req.ephemeral_secrets,
             false,
+            &host,
         )?;
         let rec = self.state.create_sandbox(create).await?;
         let (jwt, url) = self.access(&rec.task_id, &ct, &host);
@@ -1077,9 +1086,17 @@ impl ModalClient for ControlPlane {
         &self,
         req: Request<SandboxCreateRequest>,
     ) -> Result<Response<SandboxCreateResponse>, Status> {
+        let host = host_of(&req);
         let req = req.into_inner();
-        let create =
-            self.create_request(&req.app_id, req.definition, &req.tags, &[], &None, true)?;
+        let create = self.create_request(
+            &req.app_id,
+            req.definition,
+            &req.tags,
+            &[],
+            &None,
+            true,
+            &host,
+        )?;
         let rec = self.state.create_sandbox(create).await?;
         Ok(Response::new(SandboxCreateResponse {
             sandbox_id: rec.id.clone(),

@@ -39,6 +39,34 @@ pub fn outbound_allowlist(d: &Sandbox) -> Option<Vec<(std::net::Ipv4Addr, u8)>> 
     Some(blocks)
 }
 
+/// The domains an ALLOWLIST network may reach (`outbound_domain_allowlist`), resolved
+/// when the sandbox starts; empty for any other network.
+pub fn allowed_domains(d: &Sandbox) -> Vec<String> {
+    match &d.network_access {
+        Some(n) if n.network_access_type == NetworkAccessType::Allowlist as i32 => {
+            n.allowed_domains.clone()
+        }
+        _ => vec![],
+    }
+}
+
+/// The blocks (IPv4 or IPv6) that may connect to the sandbox's tunnels
+/// (`inbound_cidr_allowlist`), host bits cleared; `None` when there is no list (any).
+pub fn inbound_allowlist(d: &Sandbox) -> Option<Vec<(IpAddr, u8)>> {
+    if d.inbound_cidr_allowlist.is_empty() {
+        return None;
+    }
+    let blocks = d
+        .inbound_cidr_allowlist
+        .iter()
+        .filter_map(|c| {
+            let (addr, prefix) = c.split_once('/')?;
+            Some((addr.parse().ok()?, prefix.parse().ok()?))
+        })
+        .collect();
+    Some(blocks)
+}
+
 /// `a.b.c.d/n` or `x:y::/n`, the prefix within the address's width.
 pub fn cidr(field: &str, s: &str) -> Result<(), Status> {
     let bad = || invalid(field, format!("'{s}' is not a valid CIDR block"));
@@ -233,14 +261,9 @@ fn unsupported(d: &Sandbox) -> Vec<(&'static str, String)> {
     refuse(
         d.network_access
             .as_ref()
-            .is_some_and(|n| !n.allowed_domains.is_empty()),
+            .is_some_and(|n| n.allowed_domains.iter().any(|s| s.starts_with("*."))),
         "outbound_domain_allowlist",
-        "sandboxd enforces outbound allowlists by address (outbound_cidr_allowlist), not by name",
-    );
-    refuse(
-        !d.inbound_cidr_allowlist.is_empty(),
-        "inbound_cidr_allowlist",
-        "sandboxd's tunnels do not filter by source address",
+        "sandboxd allows a domain by the addresses it resolves to when the sandbox starts, and a wildcard ('*.example.com') resolves to none",
     );
     refuse(
         d.experimental_outbound_policy.is_some() || d.outbound_policy.is_some(),
@@ -261,11 +284,6 @@ fn unsupported(d: &Sandbox) -> Vec<(&'static str, String)> {
         !d.custom_domain.is_empty(),
         "custom_domain",
         "sandboxd's tunnels are on this machine's address",
-    );
-    refuse(
-        d.include_oidc_identity_token,
-        "include_oidc_identity_token",
-        "sandboxd issues no OIDC identity tokens",
     );
     refuse(
         d.include_x509_svid,

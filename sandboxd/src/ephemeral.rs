@@ -50,7 +50,7 @@ impl State {
                 continue;
             }
             lock(&self.volume_beats).remove(&v.id);
-            let dir = self.state_dir.join("volumes").join(&v.id);
+            let dir = self.backend.volumes.dir(&v.id);
             let _ =
                 tokio::task::spawn_blocking(move || crate::backend::reap::remove_tree(&dir)).await;
             tracing::info!(volume = %v.id, "ephemeral volume expired: no heartbeat");

@@ -12,6 +12,7 @@ mod grpc_errors;
 mod ids;
 mod images;
 mod limits;
+mod oidc;
 mod output;
 mod playground;
 mod server;
@@ -366,6 +367,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         slirp: !no_network && which("slirp4netns"),
         disk: backend::disk::Disks::new(sandbox_disk_mib, data_root, uid),
         live: Default::default(),
+        volumes: std::sync::Arc::new(backend::volumes::Volumes::new(&state_dir, uid)),
     };
     // the store is open (and locked): no other sandboxd runs on this state dir, so
     // whatever is left under this instance's names is an earlier run's, killed

@@ -127,6 +127,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }))
         }),
     );
+    // OIDC identity tokens' issuer: its keys and discovery document, public
+    let (jwks_state, tls_issuer) = (state.clone(), tls);
+    router = router
+        .route(
+            crate::oidc::JWKS_PATH,
+            axum::routing::get(move || async move {
+                match jwks_state.oidc() {
+                    Ok(o) => Ok(axum::Json(o.jwks())),
+                    Err(e) => Err((
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        e.message().to_string(),
+                    )),
+                }
+            }),
+        )
+        .route(
+            crate::oidc::DISCOVERY_PATH,
+            axum::routing::get(move |headers: http::HeaderMap| async move {
+                let host = headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default();
+                axum::Json(crate::oidc::discovery(&crate::oidc::issuer(
+                    host, tls_issuer,
+                )))
+            }),
+        );
     if let Some(www) = www {
         router = router.fallback_service(crate::playground::site(www));
     }

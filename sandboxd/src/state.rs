@@ -140,6 +140,8 @@ pub struct CreateSandbox {
     pub block_network: bool,
     /// IPv4 blocks the sandbox may reach (`None`: any); see `definition::outbound_allowlist`.
     pub outbound_allowlist: Option<Vec<(std::net::Ipv4Addr, u8)>>,
+    /// Sources the sandbox's tunnels accept (`None`: any); see `definition::inbound_allowlist`.
+    pub inbound_allowlist: Option<Vec<(std::net::IpAddr, u8)>>,
     pub timeout_secs: u32,
     pub idle_timeout_secs: Option<u32>,
     pub name: Option<String>,
@@ -149,6 +151,10 @@ pub struct CreateSandbox {
     pub readiness: Option<Readiness>,
     /// Size cap of the writable layer in MiB (0: none).
     pub disk_mib: u64,
+    /// The issuer of the OIDC identity token the sandbox asked for (`oidc`), if it did.
+    pub identity_issuer: Option<String>,
+    /// Domains whose addresses join `outbound_allowlist` (resolved as the sandbox starts).
+    pub allowed_domains: Vec<String>,
 }
 
 pub struct State {
@@ -178,6 +184,37 @@ pub struct State {
     pub volume_beats: Mutex<HashMap<String, std::time::Instant>>,
     /// How long an ephemeral volume lives without a heartbeat.
     pub ephemeral_ttl: Duration,
+    /// The key of OIDC identity tokens, loaded (or made) when first needed.
+    oidc: std::sync::OnceLock<crate::oidc::Oidc>,
+}
+
+/// The IPv4 addresses `domain` resolves to on this machine (sandboxes have no IPv6
+/// network), for an outbound domain allowlist.
+async fn resolve_v4(domain: &str) -> Result<Vec<std::net::Ipv4Addr>, Status> {
+    let field = "network_access.allowed_domains";
+    let found = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::lookup_host((domain, 0)),
+    )
+    .await
+    .map_err(|_| Status::failed_precondition(format!("{field}: resolving '{domain}' timed out")))?
+    .map_err(|e| {
+        Status::failed_precondition(format!(
+            "{field}: '{domain}' does not resolve on this machine ({e})"
+        ))
+    })?;
+    let v4: Vec<std::net::Ipv4Addr> = found
+        .filter_map(|a| match a.ip() {
+            std::net::IpAddr::V4(ip) => Some(ip),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect();
+    if v4.is_empty() {
+        return Err(Status::failed_precondition(format!(
+            "{field}: '{domain}' has no IPv4 address, and sandboxes have no IPv6 network"
+        )));
+    }
+    Ok(v4)
 }
 
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -238,6 +275,7 @@ impl State {
             mounted_volumes: Mutex::new(HashMap::new()),
             volume_beats: Mutex::new(HashMap::new()),
             ephemeral_ttl: crate::ephemeral::DEFAULT_TTL,
+            oidc: std::sync::OnceLock::new(),
         }
     }
 
@@ -353,6 +391,45 @@ impl State {
         Ok(self.secret(secret_id)?.env)
     }
 
+    /// The OIDC identity token key (`<state dir>/oidc-signing.pk8`).
+    pub fn oidc(&self) -> Result<&crate::oidc::Oidc, Status> {
+        if let Some(o) = self.oidc.get() {
+            return Ok(o);
+        }
+        let o = crate::oidc::Oidc::load_or_create(&self.state_dir.join("oidc-signing.pk8"))
+            .map_err(|e| internal(format!("{e:#}")))?;
+        Ok(self.oidc.get_or_init(|| o))
+    }
+
+    /// The identity token of sandbox `rec`, valid for its lifetime, from `issuer`.
+    fn identity_token(&self, rec: &SandboxRecord, issuer: &str) -> Result<String, Status> {
+        let app = self.store.get::<AppRecord>(&rec.app_id).map_err(internal)?;
+        let (app_name, environment_name) = app.map(|a| (a.name, a.environment)).unwrap_or_default();
+        let environment_name = if environment_name.is_empty() {
+            "main".to_string()
+        } else {
+            environment_name
+        };
+        let iat = crate::auth::now_secs();
+        let claims = crate::oidc::Identity {
+            iss: issuer.to_string(),
+            aud: issuer.to_string(),
+            sub: format!(
+                "modal:environment_name:{environment_name}:app_name:{app_name}:sandbox_id:{}",
+                rec.id
+            ),
+            iat,
+            nbf: iat,
+            exp: iat + rec.timeout_secs as u64 + 60,
+            app_id: rec.app_id.clone(),
+            app_name,
+            environment_name,
+            sandbox_id: rec.id.clone(),
+            container_id: rec.task_id.clone(),
+        };
+        Ok(self.oidc()?.token(&claims))
+    }
+
     pub fn volume(&self, volume_id: &str) -> Result<VolumeRecord, Status> {
         self.store
             .get::<VolumeRecord>(volume_id)
@@ -362,7 +439,7 @@ impl State {
 
     pub fn volume_dir(&self, volume_id: &str) -> Result<PathBuf, Status> {
         self.volume(volume_id)?;
-        Ok(self.state_dir.join("volumes").join(volume_id))
+        Ok(self.backend.volumes.dir(volume_id))
     }
 
     /// Create and start a sandbox; returns its record.
@@ -381,8 +458,9 @@ impl State {
             .volumes
             .iter()
             .map(|v| {
+                self.volume(&v.volume_id)?;
                 Ok(VolumeBind {
-                    source: self.volume_dir(&v.volume_id)?,
+                    volume_id: v.volume_id.clone(),
                     target: v.mount_path.clone(),
                     read_only: v.read_only,
                     sub_path: v.sub_path.clone(),
@@ -390,7 +468,23 @@ impl State {
             })
             .collect::<Result<Vec<_>, Status>>()?;
         let volume_ids: Vec<String> = req.volumes.iter().map(|v| v.volume_id.clone()).collect();
+        let mut req = req;
+        if let Some(allowed) = req.outbound_allowlist.as_mut() {
+            for domain in &req.allowed_domains {
+                allowed.extend(resolve_v4(domain).await?.into_iter().map(|a| (a, 32)));
+            }
+        }
         let rec = self.reserve(&req, &image)?;
+        if let Some(issuer) = req.identity_issuer.take() {
+            match self.identity_token(&rec, &issuer) {
+                Ok(t) => set_env(&mut req.env, [("MODAL_IDENTITY_TOKEN".to_string(), t)]),
+                Err(e) => {
+                    self.active.fetch_sub(1, Ordering::SeqCst);
+                    self.record_start_failure(&rec, &anyhow::anyhow!("{}", e.message()));
+                    return Err(e);
+                }
+            }
+        }
         let spec = self.sandbox_spec(&rec.id, req, &image, volumes);
         let sb = match Sandbox::start(&self.backend, spec).await {
             Ok(sb) => sb,
@@ -495,6 +589,7 @@ impl State {
             limits: req.limits,
             block_network: req.block_network,
             outbound_allowlist: req.outbound_allowlist.clone(),
+            inbound: crate::backend::tunnels::Inbound::new(req.inbound_allowlist),
             timeout: Duration::from_secs(req.timeout_secs as u64),
             idle_timeout: req.idle_timeout_secs.map(|s| Duration::from_secs(s as u64)),
             ports: req.ports,

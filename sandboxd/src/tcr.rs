@@ -28,6 +28,18 @@ fn stdin_status(e: StdinError) -> Status {
     }
 }
 
+/// Calls that name a container other than the sandbox's main one (`container_id`, which
+/// Modal's clients leave empty for it) are for sidecars, which sandboxd never runs: none
+/// is ever acted on as if it were the main container.
+fn main_container(container_id: &str) -> Result<(), Status> {
+    if container_id.is_empty() {
+        return Ok(());
+    }
+    Err(Status::not_found(format!(
+        "container {container_id}: sandboxd runs only the sandbox's main container (no sidecars: TaskContainerCreate is not implemented)"
+    )))
+}
+
 impl Router {
     fn sandbox<T>(&self, req: &Request<T>, task_id: &str) -> Result<Arc<Sandbox>, Status> {
         self.state.auth.check_task(req.metadata(), task_id)?;
@@ -58,6 +70,7 @@ impl TaskCommandRouter for Router {
         req: Request<TaskExecStartRequest>,
     ) -> Result<Response<TaskExecStartResponse>, Status> {
         let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        main_container(&req.get_ref().container_id)?;
         let r = req.into_inner();
         limits::client_id("exec_id", &r.exec_id)?;
         if r.command_args.is_empty() {
@@ -311,6 +324,7 @@ impl TaskCommandRouter for Router {
         self.state
             .auth
             .check_task(req.metadata(), &req.get_ref().task_id)?;
+        main_container(&req.get_ref().container_id)?;
         let r = req.into_inner();
         let (rec, sb) = self.state.by_task(&r.task_id)?;
         let image_id = self
@@ -325,6 +339,7 @@ impl TaskCommandRouter for Router {
         req: Request<TaskSnapshotDirectoryRequest>,
     ) -> Result<Response<TaskSnapshotDirectoryResponse>, Status> {
         let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        main_container(&req.get_ref().container_id)?;
         let r = req.into_inner();
         let image_id = self
             .state
@@ -338,6 +353,7 @@ impl TaskCommandRouter for Router {
         req: Request<TaskMountDirectoryRequest>,
     ) -> Result<Response<()>, Status> {
         let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        main_container(&req.get_ref().container_id)?;
         let r = req.into_inner();
         self.state.mount_image(&sb, &r.path, &r.image_id).await?;
         Ok(Response::new(()))
@@ -348,17 +364,25 @@ impl TaskCommandRouter for Router {
         req: Request<TaskUnmountDirectoryRequest>,
     ) -> Result<Response<()>, Status> {
         let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        main_container(&req.get_ref().container_id)?;
         self.state.unmount_image(&sb, &req.get_ref().path).await?;
         Ok(Response::new(()))
     }
 
-    /// Volumes are host directories bind-mounted live, so every write is visible at once
-    /// and there is nothing to reload; the call still checks the task.
+    /// Modal's `reloadVolumes`: the sandbox's writes to its volumes are committed, and
+    /// it sees their newest committed versions (other sandboxes' commits included).
     async fn task_reload_volumes(
         &self,
         req: Request<TaskReloadVolumesRequest>,
     ) -> Result<Response<TaskReloadVolumesResponse>, Status> {
-        self.sandbox(&req, &req.get_ref().task_id)?;
+        let sb = self.sandbox(&req, &req.get_ref().task_id)?;
+        main_container(&req.get_ref().container_id)?;
+        sb.reload_volumes().await.map_err(|e| {
+            match e.downcast_ref::<crate::backend::rootfs::Busy>() {
+                Some(busy) => Status::failed_precondition(busy.to_string()),
+                None => Status::internal(format!("reloading the sandbox's volumes: {e:#}")),
+            }
+        })?;
         Ok(Response::new(TaskReloadVolumesResponse {}))
     }
 

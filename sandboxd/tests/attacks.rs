@@ -978,7 +978,14 @@ async fn attack_setuid_binaries() {
         .unwrap()
         .into_inner()
         .volume_id;
-    let vol_dir = arena.env.sd.state_dir.join("volumes").join(&volume_id);
+    // its first committed version, written by the host
+    let vol_dir = arena
+        .env
+        .sd
+        .state_dir
+        .join("volumes")
+        .join(&volume_id)
+        .join("@0");
     let suid = vol_dir.join("suid-sleep");
     std::fs::copy("/usr/bin/sleep", &suid).unwrap();
     std::os::unix::fs::chown(&suid, Some(0), Some(0)).unwrap();

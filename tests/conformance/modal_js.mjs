@@ -102,6 +102,35 @@ try {
   check("volume sub path", [await sb.wait(), await sb.stdout.readText()], [0, "kept\n"]);
   vol.closeEphemeral();
 
+  // --- volumes as Modal has them: one sandbox's write reaches another only once committed
+  // (the writer's reloadVolumes commits it) and after the reader's own reloadVolumes
+  const shared = await modal.volumes.ephemeral();
+  const [writer, reader] = await Promise.all(
+    [0, 1].map(() => modal.sandboxes.create(app, image, { volumes: { "/v": shared }, timeoutMs: 60_000 })),
+  );
+  const run = async (sb, cmd) => {
+    const p = await sb.exec(["sh", "-c", cmd]);
+    const out = await p.stdout.readText();
+    await p.wait();
+    return out;
+  };
+  await run(writer, "echo hi > /v/f");
+  const seen = [await run(reader, "ls -A /v")];
+  await writer.reloadVolumes();
+  seen.push(await run(reader, "ls -A /v"));
+  await reader.reloadVolumes();
+  seen.push(await run(reader, "cat /v/f"));
+  check("volume writes seen after commit and reload", seen, ["", "", "hi\n"]);
+  await Promise.all([writer.terminate(), reader.terminate()]);
+  shared.closeEphemeral();
+
+  // --- an OIDC identity token, when asked for: a JWT naming the sandbox
+  sb = await modal.sandboxes.create(app, image, { includeOidcIdentityToken: true, timeoutMs: 60_000 });
+  const jwt = (await run(sb, "printenv MODAL_IDENTITY_TOKEN")).trim();
+  const claims = JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString() || "{}");
+  check("MODAL_IDENTITY_TOKEN names the sandbox", claims.sandbox_id, sb.sandboxId);
+  await sb.terminate();
+
   // --- what sandboxd cannot do here is refused by name, never dropped
   let refusal = "created";
   try {

@@ -203,13 +203,20 @@ async fn forward(
 }
 
 impl ConnectProxy {
-    pub async fn open(ns: NetNs, port: u16) -> std::io::Result<Self> {
+    pub async fn open(
+        ns: NetNs,
+        port: u16,
+        inbound: super::tunnels::Inbound,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let host_port = listener.local_addr()?.port();
         let tokens: Arc<Mutex<HashSet<String>>> = Arc::default();
         let t2 = tokens.clone();
         let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((stream, peer)) = listener.accept().await {
+                if !inbound.admits(peer.ip()) {
+                    continue;
+                }
                 let (ns, tokens) = (ns.clone(), t2.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {

@@ -15,6 +15,7 @@ pub mod spawn;
 pub mod stdin;
 pub mod terminal;
 pub mod tunnels;
+pub mod volumes;
 
 use crate::sync::lock;
 use std::collections::HashMap;
@@ -52,6 +53,8 @@ pub struct BackendConfig {
     /// Every sandbox this instance started and that has not been dropped yet (build
     /// sandboxes included), so that a stop can end them all.
     pub live: LiveSandboxes,
+    /// The volumes' committed versions (`volumes`).
+    pub volumes: Arc<volumes::Volumes>,
 }
 
 pub type LiveSandboxes = Arc<Mutex<HashMap<String, Weak<sandbox::Sandbox>>>>;

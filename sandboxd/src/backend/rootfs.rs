@@ -12,6 +12,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::volumes::Volumes;
 
 /// Where the helper binaries appear inside every sandbox.
 pub const HELPERS_DIR: &str = "/__modal/.bin";
@@ -27,7 +30,7 @@ pub struct ImageLayers {
 
 #[derive(Clone, Debug)]
 pub struct VolumeBind {
-    pub source: PathBuf,
+    pub volume_id: String,
     pub target: String,
     pub read_only: bool,
     /// Mount only this directory of the volume (relative, plain names), made if missing.
@@ -45,6 +48,27 @@ pub struct Rootfs {
     pub data_dir: PathBuf,
     mounts: Vec<PathBuf>,
     disk: Option<super::disk::Disk>,
+    views: Vec<VolumeView>,
+    /// The sandbox's volume mounts, in order.
+    binds: Vec<VolumeBind>,
+    store: Arc<Volumes>,
+    /// `<data root>/<id>.volumes`: the upper layers of the sandbox's volume mounts,
+    /// outside its size-capped disk (a volume's size is not the sandbox's).
+    volume_layers: PathBuf,
+    /// Host uid of root in the sandbox.
+    uid: u32,
+}
+
+/// A volume as this sandbox sees it: one overlay of a committed version under an upper
+/// layer of the sandbox's own, mounted outside its root; each of the sandbox's mounts of
+/// the volume binds a directory of it, so they all see the sandbox's writes at once.
+struct VolumeView {
+    volume_id: String,
+    version: u64,
+    /// The directory of its `upper` and `work`.
+    layer: PathBuf,
+    /// Where the overlay is mounted (in the run dir).
+    merged: PathBuf,
 }
 
 fn cstr(p: &Path) -> Result<CString> {
@@ -168,6 +192,41 @@ pub fn overlay_writable(
     overlay(layers, upper, work, target)
 }
 
+/// Make the filesystem mounted at `target` read-only everywhere it is mounted (its
+/// superblock, not one mount of it): EBUSY while a file on it is open for writing.
+fn freeze(target: &Path) -> std::io::Result<()> {
+    let t = cstr(target).map_err(std::io::Error::other)?;
+    let rc = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            t.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REMOUNT | libc::MS_RDONLY,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A volume that cannot be committed now: a file of it is open for writing.
+#[derive(Debug)]
+pub struct Busy(pub String);
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "volume {} has files open for writing in the sandbox; close them and reload again",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Busy {}
+
 /// Unmount and remove a staging mount point.
 pub fn unmount_path(target: &Path) {
     if let Ok(c) = cstr(target) {
@@ -225,6 +284,7 @@ impl Rootfs {
         data_dir: PathBuf,
         image: &ImageLayers,
         volumes: &[VolumeBind],
+        store: &Arc<Volumes>,
         helpers: &Path,
         workdir: Option<&str>,
         uid: u32,
@@ -238,6 +298,7 @@ impl Rootfs {
             Some((disks, mib)) => Some(disks.create(mib)?),
             None => None,
         };
+        let volume_layers = PathBuf::from(format!("{}.volumes", data_dir.display()));
         let data_dir = disk.as_ref().map_or(data_dir, |d| d.mount_point.clone());
         let mut me = Self {
             run_dir,
@@ -245,6 +306,11 @@ impl Rootfs {
             data_dir: data_dir.clone(),
             mounts: Vec::new(),
             disk,
+            views: Vec::new(),
+            binds: Vec::new(),
+            store: store.clone(),
+            volume_layers,
+            uid,
         };
         let upper = data_dir.join("upper");
         let fresh = !upper.exists();
@@ -307,17 +373,13 @@ impl Rootfs {
         for v in volumes {
             let target = mkdir_in_root(&root, &v.target, uid)
                 .with_context(|| format!("volume mount point {}", v.target))?;
-            let pinned = match &v.sub_path {
-                Some(sub) => Some(open_beneath(&v.source, sub, uid)?),
-                None => None,
-            };
-            let source = match &pinned {
-                Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
-                None => v.source.clone(),
-            };
-            bind(&source, &target, v.read_only)
+            let merged = me
+                .volume_view(&v.volume_id)
+                .with_context(|| format!("mounting volume {}", v.volume_id))?;
+            me.bind_volume(v, &merged, &target)
                 .with_context(|| format!("mounting a volume at {}", v.target))?;
             me.mounts.push(target);
+            me.binds.push(v.clone());
         }
         if let Some(w) = workdir {
             mkdir_in_root(&root, w, uid).with_context(|| format!("workdir {w}"))?;
@@ -328,6 +390,12 @@ impl Rootfs {
     /// Unmount everything, innermost first, the writable layer's disk last. Lazy, so a
     /// process still holding a file cannot keep sandboxd from cleaning up.
     pub fn unmount(&mut self) {
+        // nothing may change a volume's upper layer while it is committed, below
+        for v in &self.views {
+            if let Err(e) = freeze(&v.merged) {
+                tracing::debug!(volume = %v.volume_id, "read-only before the last commit: {e}");
+            }
+        }
         for m in self.mounts.drain(..).rev() {
             if let Ok(c) = cstr(&m) {
                 unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
@@ -337,6 +405,146 @@ impl Rootfs {
         if let Some(mut d) = self.disk.take() {
             d.release();
         }
+        // the sandbox's last writes to its volumes are committed as it ends
+        for v in self.views.drain(..) {
+            let id = &v.volume_id;
+            // no layer: its mount failed before it had one
+            let upper = (!v.layer.as_os_str().is_empty()).then(|| v.layer.join("upper"));
+            match self.store.commit(id, v.version, upper.as_deref()) {
+                Ok((n, _)) => self.store.release(id, n),
+                Err(e) => {
+                    tracing::error!(volume = %id, "committing a sandbox's writes: {e:#}");
+                    self.store.release(id, v.version);
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&self.volume_layers);
+    }
+
+    /// The host path of the sandbox's view of volume `id`, mounted the first time.
+    fn volume_view(&mut self, id: &str) -> Result<PathBuf> {
+        if let Some(v) = self.views.iter().find(|v| v.volume_id == id) {
+            return Ok(v.merged.clone());
+        }
+        let (version, dir) = self.store.pin(id)?;
+        let merged = self.run_dir.join(format!("volume-{}", self.views.len()));
+        let mut view = VolumeView {
+            volume_id: id.to_string(),
+            version,
+            layer: PathBuf::new(),
+            merged: merged.clone(),
+        };
+        let mounted = self.mount_view(&mut view, &dir);
+        // pinned either way: `unmount` releases it
+        self.views.push(view);
+        mounted?;
+        // before the binds of it, so unmounted after them
+        self.mounts.push(merged.clone());
+        Ok(merged)
+    }
+
+    /// Mount version `dir` under a new upper layer at `view.merged`.
+    fn mount_view(&self, view: &mut VolumeView, dir: &Path) -> Result<()> {
+        let layer = self.volume_layers.join(crate::ids::new_id("layer"));
+        let (upper, work) = (layer.join("upper"), layer.join("work"));
+        fs::create_dir_all(&work)?;
+        fs::create_dir_all(&upper)?;
+        fs::create_dir_all(&view.merged)?;
+        // the mount's root shows the upper layer's owner and mode: make them the version's
+        let m = fs::metadata(dir)?;
+        use std::os::unix::fs::MetadataExt;
+        chown(&upper, Some(m.uid()), Some(m.gid()))?;
+        fs::set_permissions(&upper, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        view.layer = layer;
+        // no redirects or metadata-only copies: the upper layer must hold whole files and
+        // plain directories to be applied to a version (`volumes::apply`)
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
+            dir.display(),
+            upper.display(),
+            work.display()
+        );
+        mount(
+            "overlay",
+            &view.merged,
+            "overlay",
+            libc::MS_NOSUID | libc::MS_NODEV,
+            &data,
+        )
+    }
+
+    /// Bind `v`'s directory of the view at `merged` (its sub_path, made if missing, or
+    /// all of it) at host path `target`, before the sandbox runs.
+    fn bind_volume(&self, v: &VolumeBind, merged: &Path, target: &Path) -> Result<()> {
+        match &v.sub_path {
+            Some(sub) => {
+                let fd = open_beneath(merged, sub, self.uid)?;
+                bind(
+                    Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                    target,
+                    v.read_only,
+                )
+            }
+            None => bind(merged, target, v.read_only),
+        }
+    }
+
+    /// Commit the sandbox's writes to its volumes, then mount their newest versions:
+    /// Modal's `reloadVolumes`, which commits what the sandbox wrote first. Refused
+    /// (`Busy`) while a file of a volume is open for writing; one open for reading keeps
+    /// the view it had.
+    pub fn reload_volumes(&mut self) -> Result<()> {
+        let mut views = std::mem::take(&mut self.views);
+        let result = views.iter_mut().try_for_each(|v| self.reload_view(v));
+        self.views = views;
+        result
+    }
+
+    fn reload_view(&self, view: &mut VolumeView) -> Result<()> {
+        let binds: Vec<&VolumeBind> = self
+            .binds
+            .iter()
+            .filter(|b| b.volume_id == view.volume_id)
+            .collect();
+        // the sandbox's writes stop here, through every path and open file, so the upper
+        // layer is whole (and still) when applied; as on Modal, not while a file of the
+        // volume is open for writing
+        if let Err(e) = freeze(&view.merged) {
+            if e.raw_os_error() == Some(libc::EBUSY) {
+                bail!(Busy(view.volume_id.clone()));
+            }
+            return Err(e).context("making the volume read-only to commit it");
+        }
+        for b in &binds {
+            let current = super::mounts::dir_in_sandbox(&self.root, &b.target, None)
+                .with_context(|| format!("volume mount point {}", b.target))?;
+            super::mounts::detach(&current).with_context(|| format!("unmounting {}", b.target))?;
+        }
+        unmount_path(&view.merged);
+        let (n, dir) = self.store.commit(
+            &view.volume_id,
+            view.version,
+            Some(&view.layer.join("upper")),
+        )?;
+        view.version = n;
+        let _ = fs::remove_dir_all(&view.layer);
+        self.mount_view(view, &dir)?;
+        for b in binds {
+            let target = super::mounts::dir_in_sandbox(&self.root, &b.target, Some(self.uid))?;
+            let attached = match &b.sub_path {
+                Some(sub) => {
+                    let fd = open_beneath(&view.merged, sub, self.uid)?;
+                    super::mounts::attach(
+                        Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                        &target,
+                        b.read_only,
+                    )
+                }
+                None => super::mounts::attach(&view.merged, &target, b.read_only),
+            };
+            attached.with_context(|| format!("mounting volume {} at {}", b.volume_id, b.target))?;
+        }
+        Ok(())
     }
 }
 

@@ -64,6 +64,8 @@ pub struct SandboxSpec {
     /// Outbound traffic only to these IPv4 blocks (`None`: open), routed so inside the
     /// sandbox's network namespace, where nothing in the sandbox may change a route.
     pub outbound_allowlist: Option<Vec<(std::net::Ipv4Addr, u8)>>,
+    /// Who may connect to the sandbox's tunnels and connect proxies.
+    pub inbound: super::tunnels::Inbound,
     pub timeout: Duration,
     pub idle_timeout: Option<Duration>,
     /// Ports forwarded from the host (tunnels).
@@ -265,6 +267,8 @@ pub struct Sandbox {
     /// Paths where images were mounted at run time (TaskMountDirectory), the only ones
     /// TaskUnmountDirectory may unmount.
     image_mounts: Mutex<Vec<String>>,
+    /// Who may connect to its tunnels and connect proxies.
+    inbound: super::tunnels::Inbound,
 }
 
 async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
@@ -310,6 +314,7 @@ fn prepare_root(config: &BackendConfig, spec: &SandboxSpec) -> Result<(Rootfs, O
         config.data_root.join(&spec.id),
         &spec.image,
         &spec.volumes,
+        &config.volumes,
         &config.helpers,
         Some(&spec.workdir),
         config.uid,
@@ -363,7 +368,7 @@ impl Network {
         if let Some(ns) = &netns {
             for port in &spec.ports {
                 tunnels.push(
-                    Tunnel::open(ns.clone(), *port)
+                    Tunnel::open(ns.clone(), *port, spec.inbound.clone())
                         .await
                         .context("opening a tunnel")?,
                 );
@@ -419,6 +424,7 @@ impl Sandbox {
             connect: tokio::sync::Mutex::new(Vec::new()),
             ready_at,
             image_mounts: Mutex::new(Vec::new()),
+            inbound: spec.inbound.clone(),
         });
         {
             let mut live = lock(&config.live);
@@ -542,6 +548,16 @@ impl Sandbox {
         lock(&self.rootfs).as_ref().map(|r| r.data_dir.clone())
     }
 
+    /// Commit the sandbox's writes to its volumes and mount their newest versions.
+    pub async fn reload_volumes(self: &Arc<Self>) -> Result<()> {
+        let sb = self.clone();
+        tokio::task::spawn_blocking(move || match lock(&sb.rootfs).as_mut() {
+            Some(fs) => fs.reload_volumes(),
+            None => anyhow::bail!("the sandbox has ended"),
+        })
+        .await?
+    }
+
     /// Remember that an image was mounted at `path` at run time.
     pub fn note_image_mount(&self, path: &str) {
         lock(&self.image_mounts).push(path.to_string());
@@ -591,7 +607,7 @@ impl Sandbox {
                 return Err(ConnectError::TooManyPorts(max_ports));
             }
             proxies.push(
-                ConnectProxy::open(ns, port)
+                ConnectProxy::open(ns, port, self.inbound.clone())
                     .await
                     .context("opening the connect proxy")?,
             );
