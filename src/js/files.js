@@ -14,6 +14,7 @@ const closedFile = () => makeError("CLIENT_CLOSED", "I/O operation on closed fil
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const OWNER = Symbol("modal-wasm.sandbox");
+const FILESYSTEM = Symbol("modal-wasm.filesystem");
 
 // ---- arguments ---------------------------------------------------------------------------
 
@@ -528,6 +529,99 @@ async function open(sandbox, path, mode, options) {
   return f;
 }
 
+// ---- copyFromLocal / copyToLocal ---------------------------------------------------------
+
+const NO_PATHS =
+  "a local path needs Node or Deno; in a browser or worker pass a File, Blob, ReadableStream or Uint8Array";
+
+/** Node's `fs` (through `process.getBuiltinModule`: no import a bundler would follow), or
+ * null outside Node. */
+function nodeFs() {
+  const get = globalThis.process?.getBuiltinModule;
+  return typeof get === "function" ? get("node:fs") : null;
+}
+
+/** An InvalidError for a local file that could not be opened, read or written. */
+const localError = (what, path, e) =>
+  makeError("INVALID", `${what}: local file '${path}': ${e && e.message ? e.message : String(e)}`, undefined, e);
+
+/** What `writeBytes` uploads for `copyFromLocal(local)`: a path opened as a Blob (Node) or
+ * a file stream (Deno); a File, Blob, ReadableStream, ArrayBuffer or view as it is. */
+async function localSource(local) {
+  if (typeof local !== "string") return local;
+  const deno = globalThis.Deno;
+  try {
+    if (deno?.open) return (await deno.open(local, { read: true })).readable;
+    const fs = nodeFs();
+    if (fs?.openAsBlob) return await fs.openAsBlob(local);
+  } catch (e) {
+    throw localError("copyFromLocal", local, e);
+  }
+  throw invalid(`copyFromLocal: ${NO_PATHS}`);
+}
+
+/** Writes the read result `first` and the rest of `reader` to the local file `path`
+ * (Node, Deno), replacing it. */
+async function writeLocalFile(path, first, reader) {
+  const deno = globalThis.Deno;
+  const fs = deno?.open ? null : nodeFs();
+  if (!deno?.open && !fs) throw invalid(`copyToLocal: ${NO_PATHS}`);
+  let file;
+  try {
+    file = deno?.open
+      ? await deno.open(path, { write: true, create: true, truncate: true })
+      : await fs.promises.open(path, "w");
+  } catch (e) {
+    throw localError("copyToLocal", path, e);
+  }
+  try {
+    for (let r = first; !r.done; r = await reader.read()) {
+      if (deno?.open) for (let at = 0; at < r.value.length; ) at += await file.write(r.value.subarray(at));
+      else await file.write(r.value);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * `copyToLocal(remote, local)`: to a path (Node, Deno), a WritableStream, or a
+ * FileSystemFileHandle (its `createWritable()`); with no `local`, resolves to a Blob of the
+ * file (what a page then saves or shows). Nothing local is created or changed before the
+ * first bytes (or the end of an empty file) arrive, so a missing remote file leaves it alone.
+ */
+async function copyToLocal(fsys, remotePath, local, extra) {
+  const isWritable = typeof WritableStream !== "undefined" && local instanceof WritableStream;
+  const isHandle = !isWritable && local && typeof local === "object" && typeof local.createWritable === "function";
+  if (local !== undefined && local !== null && typeof local !== "string" && !isWritable && !isHandle) {
+    throw invalid("copyToLocal: local must be a path (Node, Deno), a WritableStream or a FileSystemFileHandle, or omitted for a Blob");
+  }
+  if (typeof local === "string" && !globalThis.Deno?.open && !nodeFs()) throw invalid(`copyToLocal: ${NO_PATHS}`);
+  if (extra !== undefined) throw invalid("copyToLocal takes (remotePath, local?): no options");
+  const reader = fsys.readStream(remotePath).getReader();
+  const first = await reader.read();
+  try {
+    if (typeof local === "string") return await writeLocalFile(local, first, reader);
+    if (local === undefined || local === null) {
+      const parts = [];
+      for (let r = first; !r.done; r = await reader.read()) parts.push(r.value);
+      return new Blob(parts);
+    }
+    const dest = isHandle ? await local.createWritable() : local;
+    const writer = dest.getWriter();
+    try {
+      for (let r = first; !r.done; r = await reader.read()) await writer.write(r.value);
+      await writer.close();
+    } catch (e) {
+      await writer.abort(e).catch(() => {});
+      throw e;
+    }
+  } catch (e) {
+    reader.cancel(e).catch(() => {});
+    throw e;
+  }
+}
+
 // ---- installation ------------------------------------------------------------------------
 
 const define = (proto, name, value) =>
@@ -546,6 +640,14 @@ function installFilesystem(fp) {
     if (!this[OWNER]) throw makeError("CLIENT_CLOSED", "this filesystem has no sandbox");
     return watch(this[OWNER], path, options);
   });
+  define(fp, "copyFromLocal", async function (local, remotePath, options) {
+    if (local === undefined || local === null) throw invalid("copyFromLocal: local must be a path or a File, Blob, ReadableStream or Uint8Array");
+    str(remotePath, "remotePath");
+    return this.writeBytes(await localSource(local), remotePath, options);
+  });
+  define(fp, "copyToLocal", function (remotePath, local, extra) {
+    return copyToLocal(this, remotePath, local, extra);
+  });
 }
 
 /**
@@ -558,11 +660,19 @@ export function installFiles(sandbox) {
   if (!sp || Object.prototype.hasOwnProperty.call(sp, "open")) return sandbox;
   const getFs = Object.getOwnPropertyDescriptor(sp, "filesystem").get;
 
+  // One SandboxFilesystem per sandbox, as in Modal JS; the Rust getter still runs each time
+  // (it throws ClientClosedError once the sandbox is detached) and its new object is freed.
   Object.defineProperty(sp, "filesystem", {
     get() {
       const fs = getFs.call(this);
+      const kept = this[FILESYSTEM];
+      if (kept) {
+        fs.free();
+        return kept;
+      }
       installFilesystem(Object.getPrototypeOf(fs));
       fs[OWNER] = this;
+      this[FILESYSTEM] = fs;
       return fs;
     },
     configurable: true,
