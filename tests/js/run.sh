@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Unit tests of the package's hand-written files.js (Node), and packaging tests of the
+# Unit tests of the package's hand-written files.js and sandbox.js (Node), and packaging tests of the
 # built npm package (pkg/): smoke flows in Node, Deno and workerd
 # against a live sandboxd, a Vite production build of the README's page example, and
 # `tsc --strict` over the public types and Modal-JS-style code (modal-style.ts), the parity
@@ -25,6 +25,7 @@ run() { # name command...
 }
 
 run files.js node --test --test-reporter=dot files-unit.mjs
+run sandbox.js node --test --test-reporter=dot sandbox-unit.mjs
 run "wasm-pack targets" bash wasm-pack-targets.sh
 run mintToken node mint-token-fuzz.mjs
 run node node node-smoke.mjs
