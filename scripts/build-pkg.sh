@@ -31,6 +31,8 @@ remap+=" --remap-path-prefix=$cargo_home/registry/src/="
 # 5: -64, 10: -460, 15: -304, 25: +1,780, 50: +5,527 against the opt-levels' own default.
 inline="-C llvm-args=-inline-threshold=10"
 export RUSTFLAGS="${RUSTFLAGS:-} $inline $remap"
+# wasm-pack would leave the snippets of JS modules the crate no longer imports, counted below
+rm -rf pkg/snippets
 wasm-pack build --profile wasm-release --target web --out-dir pkg --out-name modal_wasm --no-pack . >/dev/null 2>pkg-build.log \
   || { cat pkg-build.log >&2; rm -f pkg-build.log; exit 1; }
 rm -f pkg-build.log pkg/.gitignore pkg/package.json pkg/README.md

@@ -123,16 +123,16 @@ export interface SandboxFilesystem {
    * ```
    */
   copyFromLocal(local: string | FileWriteSource, remotePath: string, options?: FilesystemTransferOptions): Promise<void>;
-  /** Downloads `remotePath` to a local path (Node, Deno; the file is replaced), into a
-   * `WritableStream`, or into a `FileSystemFileHandle` (its `createWritable()`, e.g. from
-   * `showSaveFilePicker()`). Nothing local is touched until the first bytes arrive, so a
-   * missing remote file leaves it as it was.
+  /** Downloads `remotePath` to a local path (Node, Deno; the file is replaced) or into a
+   * `WritableStream` (in a page, e.g. `await handle.createWritable()` of a
+   * `showSaveFilePicker()` handle). Nothing local is touched until the first bytes arrive,
+   * so a missing remote file leaves it as it was.
    *
    * ```ts
    * await sb.filesystem.copyToLocal("/tmp/out.bin", "./out.bin"); // Node, Deno
    * ```
    */
-  copyToLocal(remotePath: string, local: string | WritableStream<Uint8Array> | FileHandleLike): Promise<void>;
+  copyToLocal(remotePath: string, local: string | WritableStream<Uint8Array>): Promise<void>;
   /** With no local destination: resolves to a `Blob` of the file, what a page saves
    * (`URL.createObjectURL`) or shows; in any runtime.
    *
@@ -141,11 +141,6 @@ export interface SandboxFilesystem {
    * ```
    */
   copyToLocal(remotePath: string): Promise<Blob>;
-}
-/** What `copyToLocal()` writes into: a `FileSystemFileHandle` or anything with its
- * `createWritable()`. */
-export interface FileHandleLike {
-  createWritable(): Promise<WritableStream<Uint8Array>>;
 }
 /** Where a log entry came from. */
 export type LogSource = "system" | "stdout" | "stderr";
@@ -196,7 +191,7 @@ export interface Sandbox {
    * `stdout`/`stderr`, which stream live output to one reader, these can be read again. */
   readonly logs: SandboxLogsManager;
   /** Modal JS methods this package does not have: each rejects with an `InvalidError`
-   * that names it and says why (reading `experimentalSidecars` throws one). */
+   * that names it (reading `experimentalSidecars` throws one); the README says why. */
   experimentalSetName(name: string): Promise<never>;
   experimentalGetExitSnapshot(params?: unknown): Promise<never>;
   experimentalSnapshot(): Promise<never>;

@@ -560,66 +560,51 @@ async function localSource(local) {
   throw invalid(`copyFromLocal: ${NO_PATHS}`);
 }
 
-/** Writes the read result `first` and the rest of `reader` to the local file `path`
- * (Node, Deno), replacing it. */
-async function writeLocalFile(path, first, reader) {
+/** A WritableStream into the local file `path` (Node, Deno), created or replaced. */
+async function localSink(path) {
   const deno = globalThis.Deno;
-  const fs = deno?.open ? null : nodeFs();
-  if (!deno?.open && !fs) throw invalid(`copyToLocal: ${NO_PATHS}`);
-  let file;
   try {
-    file = deno?.open
-      ? await deno.open(path, { write: true, create: true, truncate: true })
-      : await fs.promises.open(path, "w");
+    if (deno?.open) return (await deno.open(path, { write: true, create: true, truncate: true })).writable;
+    const get = globalThis.process?.getBuiltinModule;
+    const fh = await nodeFs().promises.open(path, "w");
+    return get("node:stream").Writable.toWeb(fh.createWriteStream());
   } catch (e) {
     throw localError("copyToLocal", path, e);
-  }
-  try {
-    for (let r = first; !r.done; r = await reader.read()) {
-      if (deno?.open) for (let at = 0; at < r.value.length; ) at += await file.write(r.value.subarray(at));
-      else await file.write(r.value);
-    }
-  } finally {
-    await file.close();
   }
 }
 
 /**
- * `copyToLocal(remote, local)`: to a path (Node, Deno), a WritableStream, or a
- * FileSystemFileHandle (its `createWritable()`); with no `local`, resolves to a Blob of the
- * file (what a page then saves or shows). Nothing local is created or changed before the
- * first bytes (or the end of an empty file) arrive, so a missing remote file leaves it alone.
+ * `copyToLocal(remote, local)`: to a path (Node, Deno; the file is replaced) or into a
+ * WritableStream; with no `local`, resolves to a Blob of the file (what a page saves or
+ * shows). Nothing local is created or changed before the first bytes (or the end of an
+ * empty file) arrive, so a missing remote file leaves it alone.
  */
 async function copyToLocal(fsys, remotePath, local, extra) {
-  const isWritable = typeof WritableStream !== "undefined" && local instanceof WritableStream;
-  const isHandle = !isWritable && local && typeof local === "object" && typeof local.createWritable === "function";
-  if (local !== undefined && local !== null && typeof local !== "string" && !isWritable && !isHandle) {
-    throw invalid("copyToLocal: local must be a path (Node, Deno), a WritableStream or a FileSystemFileHandle, or omitted for a Blob");
-  }
-  if (typeof local === "string" && !globalThis.Deno?.open && !nodeFs()) throw invalid(`copyToLocal: ${NO_PATHS}`);
   if (extra !== undefined) throw invalid("copyToLocal takes (remotePath, local?): no options");
+  let parts, open;
+  if (local === undefined || local === null) {
+    parts = [];
+    open = () => new WritableStream({ write: (c) => void parts.push(c) });
+  } else if (typeof local === "string") {
+    if (!globalThis.Deno?.open && !nodeFs()) throw invalid(`copyToLocal: ${NO_PATHS}`);
+    open = () => localSink(local);
+  } else if (typeof WritableStream !== "undefined" && local instanceof WritableStream) {
+    open = () => local;
+  } else {
+    throw invalid("copyToLocal: local must be a path (Node, Deno) or a WritableStream, or omitted for a Blob");
+  }
   const reader = fsys.readStream(remotePath).getReader();
-  const first = await reader.read();
+  let r = await reader.read();
+  const writer = (await open()).getWriter();
   try {
-    if (typeof local === "string") return await writeLocalFile(local, first, reader);
-    if (local === undefined || local === null) {
-      const parts = [];
-      for (let r = first; !r.done; r = await reader.read()) parts.push(r.value);
-      return new Blob(parts);
-    }
-    const dest = isHandle ? await local.createWritable() : local;
-    const writer = dest.getWriter();
-    try {
-      for (let r = first; !r.done; r = await reader.read()) await writer.write(r.value);
-      await writer.close();
-    } catch (e) {
-      await writer.abort(e).catch(() => {});
-      throw e;
-    }
+    for (; !r.done; r = await reader.read()) await writer.write(r.value);
+    await writer.close();
   } catch (e) {
+    writer.abort(e).catch(() => {});
     reader.cancel(e).catch(() => {});
     throw e;
   }
+  return parts && new Blob(parts);
 }
 
 // ---- installation ------------------------------------------------------------------------

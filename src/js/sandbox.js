@@ -25,40 +25,28 @@ function varint(out, n) {
   out.push(Number(n));
 }
 
-/** Field encoders; zero values are left out, as proto3 does. */
-const pb = {
-  uint(out, tag, n) {
-    if (!n) return;
+/** Appends field `tag`: a number as a varint, a string or bytes length-delimited; zero
+ * values are left out, as proto3 does. */
+function put(out, tag, v) {
+  if (!v || !(v.length ?? 1)) return;
+  if (typeof v === "number") {
     varint(out, tag << 3);
-    varint(out, n);
-  },
-  bytes(out, tag, b) {
-    if (!b.length) return;
-    varint(out, (tag << 3) | 2);
-    varint(out, b.length);
-    for (const x of b) out.push(x);
-  },
-  str(out, tag, s) {
-    pb.bytes(out, tag, utf8.encode(s));
-  },
-  float(out, tag, f) {
-    if (!f) return;
-    varint(out, (tag << 3) | 5);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, f, true);
-    out.push(...b);
-  },
-  /** google.protobuf.Timestamp of `ms` since the epoch (always sent). */
-  time(out, tag, ms) {
-    const t = [];
-    const s = Math.floor(ms / 1000);
-    pb.uint(t, 1, s);
-    pb.uint(t, 2, Math.round((ms - s * 1000) * 1e6));
-    varint(out, (tag << 3) | 2);
-    varint(out, t.length);
-    out.push(...t);
-  },
-};
+    return varint(out, v);
+  }
+  const b = typeof v === "string" ? utf8.encode(v) : v;
+  varint(out, (tag << 3) | 2);
+  varint(out, b.length);
+  for (const x of b) out.push(x);
+}
+
+/** A google.protobuf.Timestamp of `ms` since the epoch. */
+function time(ms) {
+  const t = [];
+  const s = Math.floor(ms / 1000);
+  put(t, 1, s);
+  put(t, 2, Math.round((ms - s * 1000) * 1e6));
+  return t;
+}
 
 /** The fields of a message: [tag, value], value a BigInt (varint), DataView (fixed64) or
  * Uint8Array (length-delimited); 32-bit fixed fields are skipped. */
@@ -110,18 +98,17 @@ async function call(sb, which, body) {
   return sb._cp(which, new Uint8Array(body));
 }
 
-/** The sandbox's app id and task id (Modal JS: SandboxWait(0) metadata, SandboxGetTaskId
- * with a 0.5 s timeout), asked once per sandbox object. */
+/** The sandbox's app id and task id (as Modal JS: SandboxWait(0)'s metadata, and
+ * SandboxGetTaskId), asked once per sandbox object. */
 const IDS = Symbol("modal-wasm.logIds");
 async function ids(sb) {
   if (sb[IDS]) return sb[IDS];
   const req = [];
-  pb.str(req, 1, sb.sandboxId);
+  put(req, 1, sb.sandboxId);
   let appId = "", taskId = "", ended = false;
   for (const [tag, v] of fields(await call(sb, WAIT, req))) {
     if (tag === 2) for (const [t, a] of fields(v)) if (t === 2) appId = text.decode(a);
   }
-  pb.float(req, 2, 0.5);
   for (const [tag, v] of fields(await call(sb, TASK_ID, req))) {
     if (tag === 1) taskId = text.decode(v);
     if (tag === 2) ended = true;
@@ -136,20 +123,20 @@ async function ids(sb) {
 async function filters(sb, q, sinceMs, untilMs, tags) {
   const { appId, taskId } = await ids(sb);
   const out = [];
-  pb.str(out, 1, appId);
-  pb.time(out, tags.since, sinceMs);
-  pb.time(out, tags.until, untilMs);
-  pb.uint(out, tags.source, q.source);
-  pb.str(out, tags.task, taskId);
-  pb.str(out, tags.sandbox, sb.sandboxId);
-  pb.str(out, tags.search, q.search);
+  put(out, 1, appId);
+  put(out, tags.since, time(sinceMs));
+  put(out, tags.until, time(untilMs));
+  put(out, tags.source, q.source);
+  put(out, tags.task, taskId);
+  put(out, tags.sandbox, sb.sandboxId);
+  put(out, tags.search, q.search);
   return out;
 }
 
 /** AppFetchLogs: `[message, source, timestampMs, contextId]` per entry, in reply order. */
 async function fetchRange(sb, q, sinceMs, untilMs, limit) {
   const req = await filters(sb, q, sinceMs, untilMs, { since: 2, until: 3, source: 5, task: 8, sandbox: 9, search: 10 });
-  pb.uint(req, 4, limit);
+  put(req, 4, limit);
   const out = [];
   for (const [tag, batch] of fields(await call(sb, FETCH, req))) {
     if (tag !== 1) continue;
@@ -217,7 +204,7 @@ export function sourceOf(v, what) {
 /** AppCountLogs: `{startMs, endMs, count}` per bucket. */
 async function count(sb, q, sinceMs, untilMs, bucketSecs) {
   const req = await filters(sb, q, sinceMs, untilMs, { since: 7, until: 8, source: 10, task: 2, sandbox: 5, search: 6 });
-  pb.uint(req, 9, bucketSecs);
+  put(req, 9, bucketSecs);
   const out = [];
   for (const [tag, bucket] of fields(await call(sb, COUNT, req))) {
     if (tag !== 2) continue;
@@ -357,17 +344,18 @@ export class SandboxLogsManager {
 
 // ---- Modal JS's Sandbox methods this package does not have ---------------------------------
 
-/** Each with why; calling one (or reading `experimentalSidecars`) throws an InvalidError. */
-export const REFUSED = {
-  experimentalSetName: "names are given at creation (`name` of sandboxes.create)",
-  experimentalGetExitSnapshot: "exit snapshots are not kept; snapshot a running sandbox with snapshotFilesystem()",
-  experimentalSnapshot: "memory snapshots need Modal's runtime; use snapshotFilesystem()",
-  updateNetworkPolicy: "the network policy is set at creation (blockNetwork, outbound allowlists)",
-  experimentalUpdateOutboundPolicy: "the package has no outbound-policy objects; set allowlists at creation",
-  experimentalSidecars: "sidecar containers are not supported",
-};
+/** Calling one (or reading `experimentalSidecars`) throws an InvalidError naming it; the
+ * README says why each is missing. */
+export const REFUSED = [
+  "experimentalSetName",
+  "experimentalGetExitSnapshot",
+  "experimentalSnapshot",
+  "updateNetworkPolicy",
+  "experimentalUpdateOutboundPolicy",
+  "experimentalSidecars",
+];
 
-const refusal = (name) => invalid(`sandbox.${name} is not supported by modal-wasm: ${REFUSED[name]}`);
+const refusal = (name) => invalid(`sandbox.${name} is not supported by modal-wasm`);
 
 export function installSandbox(sandbox) {
   const sp = Object.getPrototypeOf(sandbox);
@@ -378,7 +366,7 @@ export function installSandbox(sandbox) {
     },
     configurable: true,
   });
-  for (const name of Object.keys(REFUSED)) {
+  for (const name of REFUSED) {
     if (name === "experimentalSidecars") {
       Object.defineProperty(sp, name, {
         get() {

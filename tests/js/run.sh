@@ -32,7 +32,7 @@ run node node node-smoke.mjs
 # Modal JS parity: its create/exec option keys, read from modal@0.11.1's index.d.ts
 # (tests/conformance's node_modules, installed by scripts/setup.sh), each sent or refused
 run "modal js parity" node parity.mjs
-run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-env deno-smoke.mjs
+run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-write --allow-env deno-smoke.mjs
 
 workerd_smoke() {
   rm -rf workerd/out && mkdir -p workerd/out

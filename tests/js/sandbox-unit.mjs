@@ -117,9 +117,9 @@ test("refused methods: an InvalidError naming each, installed once per class", a
   class Fake {}
   const a = installSandbox(new Fake());
   installSandbox(new Fake());
-  for (const name of Object.keys(REFUSED)) {
+  for (const name of REFUSED) {
     const e = name === "experimentalSidecars" ? (() => { try { return a[name]; } catch (e) { return e; } })() : await a[name]().catch((e) => e);
-    assert.ok(e instanceof InvalidError && e.message.includes(`sandbox.${name} `), name);
+    assert.ok(e instanceof InvalidError && e.message === `sandbox.${name} is not supported by modal-wasm`, name);
   }
   assert.ok(a.logs instanceof SandboxLogsManager);
 });
