@@ -114,7 +114,7 @@ export interface SandboxFilesystem {
    */
   watch(path: string, options?: FilesystemWatchOptions): AsyncIterableIterator<FileWatchEvent>;
   /** Uploads to `remotePath` (replacing it; parents are created). `local` is a path in
-   * Node and Deno (streamed from disk); anywhere a `File`, `Blob`, `ReadableStream`,
+   * Node (20.16+) and Deno (streamed from disk); anywhere a `File`, `Blob`, `ReadableStream`,
    * `ArrayBuffer` or typed array. A path in a browser or worker is refused (`InvalidError`).
    *
    * ```ts

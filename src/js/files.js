@@ -532,7 +532,7 @@ async function open(sandbox, path, mode, options) {
 // ---- copyFromLocal / copyToLocal ---------------------------------------------------------
 
 const NO_PATHS =
-  "a local path needs Node or Deno; in a browser or worker pass a File, Blob, ReadableStream or Uint8Array";
+  "a local path needs Node (20.16+) or Deno; in a browser or worker pass a File, Blob, ReadableStream or Uint8Array";
 
 /** Node's `fs` (through `process.getBuiltinModule`: no import a bundler would follow), or
  * null outside Node. */

@@ -70,7 +70,7 @@ test("copyFromLocal(Blob, File, ReadableStream) and copyToLocal() -> Blob in a p
     { same: true, blob: true, file: true, stream: true, bytes: true },
     logs.join("\n"),
   );
-  assert.match(r.fromPath, /^InvalidError: copyFromLocal: a local path needs Node or Deno; in a browser or worker pass a File, Blob/);
-  assert.match(r.toPath, /^InvalidError: copyToLocal: a local path needs Node or Deno/);
+  assert.match(r.fromPath, /^InvalidError: copyFromLocal: a local path needs Node \(20\.16\+\) or Deno; in a browser or worker pass a File, Blob/);
+  assert.match(r.toPath, /^InvalidError: copyToLocal: a local path needs Node \(20\.16\+\) or Deno/);
   assert.match(r.missing, /^SandboxFilesystemNotFoundError/);
 });
