@@ -1,6 +1,6 @@
 //! A sandbox's entrypoint logs, as Modal keeps them for `AppFetchLogs` and `AppCountLogs`
 //! (Modal JS's `sandbox.logs`): the entrypoint's stdout and stderr, each line an entry
-//! stamped with the time sandboxd read it.
+//! stamped with the time sandboxd read its end (a line split across reads is one entry).
 //!
 //! Separate from the offset-addressed `OutputBuffer` that streams the same bytes live
 //! (`SandboxGetLogs`, `sandbox.stdout`): that one forgets what its readers were sent, this
@@ -50,10 +50,45 @@ pub struct Bucket {
     pub stderr: u64,
 }
 
+/// An unfinished line that reaches this length is an entry as it is (reads are at most
+/// 64 KiB, so no entry is much longer).
+pub const MAX_LINE: usize = 64 << 10;
+
 #[derive(Default)]
 struct Inner {
     entries: VecDeque<Entry>,
     bytes: usize,
+    /// The unfinished last line of stdout and of stderr: completed by a later read (or the
+    /// end of the stream), and shown meanwhile as the newest entry.
+    partial: [Option<Entry>; 2],
+    /// The newest time given; times only go forward, so entries stay in time order.
+    last_ts: u64,
+}
+
+impl Inner {
+    fn push(&mut self, e: Entry) {
+        self.bytes += e.data.len();
+        self.entries.push_back(e);
+        while self.bytes > CAP_BYTES {
+            match self.entries.pop_front() {
+                Some(e) => self.bytes -= e.data.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The entries, then the unfinished lines stamped with the newest time.
+    fn all(&self) -> impl DoubleEndedIterator<Item = Entry> + '_ {
+        let partial = self.partial.iter().flatten().map(|p| Entry {
+            ts_ns: self.last_ts,
+            ..p.clone()
+        });
+        self.entries.iter().cloned().chain(partial)
+    }
+}
+
+fn slot(fd: i32) -> usize {
+    usize::from(fd == STDERR)
 }
 
 #[derive(Default)]
@@ -62,23 +97,41 @@ pub struct LogJournal {
 }
 
 impl LogJournal {
-    /// Appends `text` read from `fd` at `ts_ns`, one entry per line (each keeps its `\n`;
-    /// a last piece without one is an entry of its own).
+    /// Appends `text` read from `fd` at `ts_ns`: one entry per line, each with its `\n`,
+    /// stamped with the time it was completed; an unfinished last line waits for the rest.
     pub fn append(&self, fd: i32, ts_ns: u64, text: &str) {
+        if text.is_empty() {
+            return;
+        }
         let mut inner = crate::sync::lock(&self.inner);
-        for line in text.split_inclusive('\n') {
-            inner.bytes += line.len();
-            inner.entries.push_back(Entry {
+        let ts_ns = ts_ns.max(inner.last_ts);
+        inner.last_ts = ts_ns;
+        let mut line = inner.partial[slot(fd)]
+            .take()
+            .map(|p| p.data)
+            .unwrap_or_default();
+        for piece in text.split_inclusive('\n') {
+            line.push_str(piece);
+            if line.ends_with('\n') || line.len() >= MAX_LINE {
+                let data = std::mem::take(&mut line);
+                inner.push(Entry { ts_ns, fd, data });
+            }
+        }
+        if !line.is_empty() {
+            inner.partial[slot(fd)] = Some(Entry {
                 ts_ns,
                 fd,
-                data: line.to_string(),
+                data: line,
             });
         }
-        while inner.bytes > CAP_BYTES {
-            match inner.entries.pop_front() {
-                Some(e) => inner.bytes -= e.data.len(),
-                None => break,
-            }
+    }
+
+    /// The end of `fd`'s stream: its unfinished line is an entry as it is.
+    pub fn close(&self, fd: i32) {
+        let mut inner = crate::sync::lock(&self.inner);
+        if let Some(mut p) = inner.partial[slot(fd)].take() {
+            p.ts_ns = inner.last_ts;
+            inner.push(p);
         }
     }
 
@@ -92,12 +145,10 @@ impl LogJournal {
         };
         let inner = crate::sync::lock(&self.inner);
         let mut out: Vec<Entry> = inner
-            .entries
-            .iter()
+            .all()
             .rev()
             .filter(|e| f.matches(e))
             .take(limit)
-            .cloned()
             .collect();
         out.reverse();
         out
@@ -109,7 +160,7 @@ impl LogJournal {
         let width = u64::from(bucket_secs.max(1));
         let inner = crate::sync::lock(&self.inner);
         let mut out: Vec<Bucket> = Vec::new();
-        for e in inner.entries.iter().filter(|e| f.matches(e)) {
+        for e in inner.all().filter(|e| f.matches(e)) {
             let start_secs = e.ts_ns / 1_000_000_000 / width * width;
             if out.last().map(|b| b.start_secs) != Some(start_secs) {
                 out.push(Bucket {
@@ -193,9 +244,48 @@ mod tests {
         let j = LogJournal::default();
         j.append(STDOUT, 10, "a\nb\nc");
         j.append(STDERR, 20, "err\n");
+        let data = |j: &LogJournal| -> Vec<(i32, String)> {
+            j.fetch(&ALL, 0)
+                .into_iter()
+                .map(|e| (e.fd, e.data))
+                .collect()
+        };
+        // the unfinished "c" is shown last, as the newest
+        assert_eq!(
+            data(&j),
+            [(1, "a\n"), (1, "b\n"), (2, "err\n"), (1, "c")].map(|(f, d)| (f, d.to_string()))
+        );
+        j.append(STDOUT, 30, "d\ne");
+        j.close(STDOUT);
+        assert_eq!(
+            data(&j),
+            [(1, "a\n"), (1, "b\n"), (2, "err\n"), (1, "cd\n"), (1, "e")]
+                .map(|(f, d)| (f, d.to_string()))
+        );
+        // times only go forward: an earlier stamp given later is raised
+        j.append(STDERR, 5, "late\n");
+        assert_eq!(j.fetch(&ALL, 1)[0].ts_ns, 30);
+    }
+
+    #[test]
+    fn a_line_split_across_reads_is_one_entry() {
+        let j = LogJournal::default();
+        let line = "x".repeat(10_000) + "\n";
+        for (i, piece) in line.as_bytes().chunks(4096).enumerate() {
+            j.append(STDOUT, i as u64, std::str::from_utf8(piece).unwrap());
+        }
         let all = j.fetch(&ALL, 0);
-        let data: Vec<_> = all.iter().map(|e| (e.fd, e.data.as_str())).collect();
-        assert_eq!(data, [(1, "a\n"), (1, "b\n"), (1, "c"), (2, "err\n")]);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].data, line);
+        // a line without end is not held past MAX_LINE
+        for _ in 0..3 {
+            j.append(STDOUT, 9, &"y".repeat(MAX_LINE / 2 + 1));
+        }
+        let all = j.fetch(&ALL, 0);
+        assert_eq!(
+            all.iter().map(|e| e.data.len()).collect::<Vec<_>>(),
+            [10_001, MAX_LINE + 2, MAX_LINE / 2 + 1]
+        );
     }
 
     #[test]

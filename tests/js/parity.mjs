@@ -410,7 +410,8 @@ await named.terminate();
 {
   // sandbox.logs: the entrypoint's stdout and stderr, persisted; fetch counts (AppCountLogs)
   // then fetches (AppFetchLogs), tail fetches, each with app_id, task_id and sandbox_id
-  const script = "for i in 1 2 3; do echo out $i; done; sleep 0.3; for i in 1 2; do echo err $i >&2; done; sleep 0.3; echo last";
+  // (a line written in two reads, 0.3 s apart, is one entry)
+  const script = "for i in 1 2 3; do echo out $i; done; sleep 0.3; for i in 1 2; do echo err $i >&2; done; sleep 0.3; printf 'la'; sleep 0.3; echo st";
   const l = await client.sandboxes.create(app, image, { command: ["sh", "-c", script] });
   check((await l.wait()) === 0, "logs: the entrypoint ran");
   l.detach(); // logs work after detach(), as Modal JS's (its getter does not check)

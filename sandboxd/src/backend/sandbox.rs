@@ -289,6 +289,7 @@ async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer, log: LogTo<'_
     }
     if let Some((journal, fd)) = log {
         journal.append(fd, now_ns(), &carry.finish());
+        journal.close(fd);
     }
     to.close();
 }
