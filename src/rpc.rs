@@ -322,6 +322,11 @@ impl Conn {
         ))
     }
 
+    /// A unary control-plane call of an encoded message; the reply's bytes.
+    pub async fn cp_bytes(&self, path: &'static str, body: Vec<u8>) -> Result<Bytes> {
+        Ok(unary(self.cp_raw(path, body, false).await?))
+    }
+
     /// Opens a control-plane server stream (retried until it opens).
     pub async fn cp_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
         &self,

@@ -207,6 +207,19 @@ impl Sandbox {
         self.router().task_id().await
     }
 
+    /// One call of `sandbox.logs`, its message encoded by the caller (the JS glue):
+    /// `which` picks `AppFetchLogs`, `AppCountLogs`, `SandboxWaitV2` or `SandboxGetTaskId`.
+    pub(crate) async fn logs_call(&self, which: u32, body: Vec<u8>) -> Result<Bytes> {
+        let path = match which {
+            0 => cp::APP_FETCH_LOGS.path,
+            1 => cp::APP_COUNT_LOGS.path,
+            2 => cp::SANDBOX_WAIT_V2.path,
+            3 => cp::SANDBOX_GET_TASK_ID.path,
+            _ => return Err(Error::invalid("unknown logs call")),
+        };
+        self.router().conn.cp_bytes(path, body).await
+    }
+
     /// The sandbox id.
     pub fn id(&self) -> &str {
         &self.router().sandbox_id

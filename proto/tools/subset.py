@@ -165,6 +165,8 @@ class Writer:
             body.append("}")
             body.append("")
         imports = ['import "google/protobuf/empty.proto";']
+        if any("google.protobuf.Timestamp" in line for line in body):
+            imports.append('import "google/protobuf/timestamp.proto";')
         if package == "modal.task_command_router":
             imports.insert(0, 'import "modal_proto/api.proto";')
         head = [

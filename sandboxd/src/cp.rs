@@ -1323,6 +1323,20 @@ impl ModalClient for ControlPlane {
         Ok(Response::new(stream.boxed()))
     }
 
+    async fn app_fetch_logs(
+        &self,
+        req: Request<AppFetchLogsRequest>,
+    ) -> Result<Response<AppFetchLogsResponse>, Status> {
+        self.fetch_logs(req.get_ref()).map(Response::new)
+    }
+
+    async fn app_count_logs(
+        &self,
+        req: Request<AppCountLogsRequest>,
+    ) -> Result<Response<AppCountLogsResponse>, Status> {
+        self.count_logs(req.get_ref()).map(Response::new)
+    }
+
     async fn sandbox_get_tunnels(
         &self,
         req: Request<SandboxGetTunnelsRequest>,

@@ -1,5 +1,6 @@
 //! sandboxd: a local server that speaks Modal's protocol and runs isolated sandboxes.
 
+mod app_logs;
 mod auth;
 mod backend;
 mod build_log;
@@ -12,6 +13,7 @@ mod grpc_errors;
 mod ids;
 mod images;
 mod limits;
+mod logs;
 mod oidc;
 mod output;
 mod playground;

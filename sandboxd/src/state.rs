@@ -342,7 +342,7 @@ impl State {
         Ok((rec, sb))
     }
 
-    fn record_by_task(&self, task_id: &str) -> Result<SandboxRecord, Status> {
+    pub fn record_by_task(&self, task_id: &str) -> Result<SandboxRecord, Status> {
         if task_id.is_empty() {
             return Err(Status::invalid_argument("task_id is required"));
         }

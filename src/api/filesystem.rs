@@ -113,6 +113,91 @@ export interface SandboxFilesystem {
    * ```
    */
   watch(path: string, options?: FilesystemWatchOptions): AsyncIterableIterator<FileWatchEvent>;
+  /** Uploads to `remotePath` (replacing it; parents are created). `local` is a path in
+   * Node (20.16+) and Deno (streamed from disk); anywhere a `File`, `Blob`, `ReadableStream`,
+   * `ArrayBuffer` or typed array. A path in a browser or worker is refused (`InvalidError`).
+   *
+   * ```ts
+   * await sb.filesystem.copyFromLocal("./data.bin", "/tmp/data.bin"); // Node, Deno
+   * await sb.filesystem.copyFromLocal(input.files[0], "/tmp/upload"); // a page
+   * ```
+   */
+  copyFromLocal(local: string | FileWriteSource, remotePath: string, options?: FilesystemTransferOptions): Promise<void>;
+  /** Downloads `remotePath` to a local path (Node, Deno; the file is replaced) or into a
+   * `WritableStream` (in a page, e.g. `await handle.createWritable()` of a
+   * `showSaveFilePicker()` handle). Nothing local is touched until the first bytes arrive,
+   * so a missing remote file leaves it as it was.
+   *
+   * ```ts
+   * await sb.filesystem.copyToLocal("/tmp/out.bin", "./out.bin"); // Node, Deno
+   * ```
+   */
+  copyToLocal(remotePath: string, local: string | WritableStream<Uint8Array>): Promise<void>;
+  /** With no local destination: resolves to a `Blob` of the file, what a page saves
+   * (`URL.createObjectURL`) or shows; in any runtime.
+   *
+   * ```ts
+   * const blob = await sb.filesystem.copyToLocal("/tmp/report.pdf");
+   * ```
+   */
+  copyToLocal(remotePath: string): Promise<Blob>;
+}
+/** Where a log entry came from. */
+export type LogSource = "system" | "stdout" | "stderr";
+/** One entry of a sandbox's entrypoint logs. */
+export interface LogEntry {
+  readonly message: string;
+  readonly source: LogSource;
+  readonly timestamp: Date;
+  /** The sandbox's id. */
+  readonly objectId: string;
+  /** The container (or task) that wrote it. */
+  readonly contextIds: string[];
+}
+/** Params of `sandbox.logs.fetch()`. */
+export interface SandboxLogFetchParams {
+  /** Start of the UTC time range. */
+  since: Date;
+  /** End of the UTC time range (excluded). Defaults to now. */
+  until?: Date;
+  /** Only entries from this source. */
+  source?: LogSource;
+  /** Only entries containing this text. */
+  searchText?: string;
+}
+/** Params of `sandbox.logs.tail()`. */
+export interface SandboxLogTailParams {
+  /** How many of the newest entries (0 to 20000; default 100). */
+  entries?: number;
+  /** Only entries from this source. */
+  source?: LogSource;
+}
+/** A sandbox's entrypoint logs (its main command's stdout and stderr, kept by the server),
+ * as Modal JS's `SandboxLogsManager`. Entries come in chronological order.
+ *
+ * ```ts
+ * for await (const e of sb.logs.tail({ entries: 20 })) console.log(e.source, e.message);
+ * for await (const e of sb.logs.fetch({ since: new Date(Date.now() - 3600e3) })) ...
+ * ```
+ */
+export interface SandboxLogsManager {
+  /** The entries of a UTC time range (at most 35 days). */
+  fetch(params: SandboxLogFetchParams): AsyncIterable<LogEntry>;
+  /** The newest entries (looking back up to 30 days). */
+  tail(params?: SandboxLogTailParams): AsyncIterable<LogEntry>;
+}
+export interface Sandbox {
+  /** The entrypoint's persisted logs (`fetch`, `tail`); works after `detach()` too. Unlike
+   * `stdout`/`stderr`, which stream live output to one reader, these can be read again. */
+  readonly logs: SandboxLogsManager;
+  /** Modal JS methods this package does not have: each rejects with an `InvalidError`
+   * that names it (reading `experimentalSidecars` throws one); the README says why. */
+  experimentalSetName(name: string): Promise<never>;
+  experimentalGetExitSnapshot(params?: unknown): Promise<never>;
+  experimentalSnapshot(): Promise<never>;
+  updateNetworkPolicy(params: unknown): Promise<never>;
+  experimentalUpdateOutboundPolicy(outboundPolicy: unknown): Promise<never>;
+  readonly experimentalSidecars: never;
 }
 export interface Sandbox {
   /** Opens a file with a Python mode (`"r"` default, `"w"`, `"a"`, `"x"`, `"r+"`, ...,

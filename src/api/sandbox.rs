@@ -38,8 +38,8 @@ struct SandboxInner {
 }
 
 impl Sandbox {
-    /// The JS object for a sandbox (with `[Symbol.asyncDispose]` = terminate, and the file
-    /// methods of `files.js`).
+    /// The JS object for a sandbox (with `[Symbol.asyncDispose]` = terminate, the file
+    /// methods of `files.js`, and `logs` and the refusals of `sandbox.js`).
     pub(crate) fn js(sb: sdk::Sandbox) -> JsValue {
         let sb = Sandbox {
             inner: Rc::new(SandboxInner {
@@ -51,7 +51,7 @@ impl Sandbox {
             }),
         };
         let sb = js::install_async_dispose(&sb.into(), "terminate");
-        js::install_files(&sb)
+        js::install_sandbox(&js::install_files(&sb))
     }
 
     fn sb(&self) -> sdk::Sandbox {
@@ -264,6 +264,19 @@ impl Sandbox {
                 ("url", c.url.as_str()),
                 ("token", c.token.as_str()),
             ])))
+        })
+    }
+
+    /// One control-plane call for `sandbox.logs` (src/js/sandbox.js, which encodes and
+    /// decodes its messages): `which` is 0 `AppFetchLogs`, 1 `AppCountLogs`, 2
+    /// `SandboxWaitV2`, 3 `SandboxGetTaskId`; resolves to the reply's bytes. On a detached
+    /// handle too, as Modal JS's `sandbox.logs` works after `detach()`.
+    #[wasm_bindgen(js_name = _cp, skip_typescript)]
+    pub fn cp_call(&self, which: u32, body: Vec<u8>) -> Promise {
+        let sb = self.sb();
+        promise(Ok(None), async move {
+            let reply = sb.logs_call(which, body).await?;
+            Ok(js_sys::Uint8Array::from(&reply[..]).into())
         })
     }
 

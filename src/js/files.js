@@ -14,6 +14,7 @@ const closedFile = () => makeError("CLIENT_CLOSED", "I/O operation on closed fil
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const OWNER = Symbol("modal-wasm.sandbox");
+const FILESYSTEM = Symbol("modal-wasm.filesystem");
 
 // ---- arguments ---------------------------------------------------------------------------
 
@@ -528,6 +529,84 @@ async function open(sandbox, path, mode, options) {
   return f;
 }
 
+// ---- copyFromLocal / copyToLocal ---------------------------------------------------------
+
+const NO_PATHS =
+  "a local path needs Node (20.16+) or Deno; in a browser or worker pass a File, Blob, ReadableStream or Uint8Array";
+
+/** Node's `fs` (through `process.getBuiltinModule`: no import a bundler would follow), or
+ * null outside Node. */
+function nodeFs() {
+  const get = globalThis.process?.getBuiltinModule;
+  return typeof get === "function" ? get("node:fs") : null;
+}
+
+/** An InvalidError for a local file that could not be opened, read or written. */
+const localError = (what, path, e) =>
+  makeError("INVALID", `${what}: local file '${path}': ${e && e.message ? e.message : String(e)}`, undefined, e);
+
+/** What `writeBytes` uploads for `copyFromLocal(local)`: a path opened as a Blob (Node) or
+ * a file stream (Deno); a File, Blob, ReadableStream, ArrayBuffer or view as it is. */
+async function localSource(local) {
+  if (typeof local !== "string") return local;
+  const deno = globalThis.Deno;
+  try {
+    if (deno?.open) return (await deno.open(local, { read: true })).readable;
+    const fs = nodeFs();
+    if (fs?.openAsBlob) return await fs.openAsBlob(local);
+  } catch (e) {
+    throw localError("copyFromLocal", local, e);
+  }
+  throw invalid(`copyFromLocal: ${NO_PATHS}`);
+}
+
+/** A WritableStream into the local file `path` (Node, Deno), created or replaced. */
+async function localSink(path) {
+  const deno = globalThis.Deno;
+  try {
+    if (deno?.open) return (await deno.open(path, { write: true, create: true, truncate: true })).writable;
+    const get = globalThis.process?.getBuiltinModule;
+    const fh = await nodeFs().promises.open(path, "w");
+    return get("node:stream").Writable.toWeb(fh.createWriteStream());
+  } catch (e) {
+    throw localError("copyToLocal", path, e);
+  }
+}
+
+/**
+ * `copyToLocal(remote, local)`: to a path (Node, Deno; the file is replaced) or into a
+ * WritableStream; with no `local`, resolves to a Blob of the file (what a page saves or
+ * shows). Nothing local is created or changed before the first bytes (or the end of an
+ * empty file) arrive, so a missing remote file leaves it alone.
+ */
+async function copyToLocal(fsys, remotePath, local, extra) {
+  if (extra !== undefined) throw invalid("copyToLocal takes (remotePath, local?): no options");
+  let parts, open;
+  if (local === undefined || local === null) {
+    parts = [];
+    open = () => new WritableStream({ write: (c) => void parts.push(c) });
+  } else if (typeof local === "string") {
+    if (!globalThis.Deno?.open && !nodeFs()) throw invalid(`copyToLocal: ${NO_PATHS}`);
+    open = () => localSink(local);
+  } else if (typeof WritableStream !== "undefined" && local instanceof WritableStream) {
+    open = () => local;
+  } else {
+    throw invalid("copyToLocal: local must be a path (Node, Deno) or a WritableStream, or omitted for a Blob");
+  }
+  const reader = fsys.readStream(remotePath).getReader();
+  let r = await reader.read();
+  const writer = (await open()).getWriter();
+  try {
+    for (; !r.done; r = await reader.read()) await writer.write(r.value);
+    await writer.close();
+  } catch (e) {
+    writer.abort(e).catch(() => {});
+    reader.cancel(e).catch(() => {});
+    throw e;
+  }
+  return parts && new Blob(parts);
+}
+
 // ---- installation ------------------------------------------------------------------------
 
 const define = (proto, name, value) =>
@@ -546,6 +625,14 @@ function installFilesystem(fp) {
     if (!this[OWNER]) throw makeError("CLIENT_CLOSED", "this filesystem has no sandbox");
     return watch(this[OWNER], path, options);
   });
+  define(fp, "copyFromLocal", async function (local, remotePath, options) {
+    if (local === undefined || local === null) throw invalid("copyFromLocal: local must be a path or a File, Blob, ReadableStream or Uint8Array");
+    str(remotePath, "remotePath");
+    return this.writeBytes(await localSource(local), remotePath, options);
+  });
+  define(fp, "copyToLocal", function (remotePath, local, extra) {
+    return copyToLocal(this, remotePath, local, extra);
+  });
 }
 
 /**
@@ -558,11 +645,19 @@ export function installFiles(sandbox) {
   if (!sp || Object.prototype.hasOwnProperty.call(sp, "open")) return sandbox;
   const getFs = Object.getOwnPropertyDescriptor(sp, "filesystem").get;
 
+  // One SandboxFilesystem per sandbox, as in Modal JS; the Rust getter still runs each time
+  // (it throws ClientClosedError once the sandbox is detached) and its new object is freed.
   Object.defineProperty(sp, "filesystem", {
     get() {
       const fs = getFs.call(this);
+      const kept = this[FILESYSTEM];
+      if (kept) {
+        fs.free();
+        return kept;
+      }
       installFilesystem(Object.getPrototypeOf(fs));
       fs[OWNER] = this;
+      this[FILESYSTEM] = fs;
       return fs;
     },
     configurable: true,

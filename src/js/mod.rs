@@ -21,6 +21,14 @@ extern "C" {
     pub(crate) fn install_files(sandbox: &JsValue) -> JsValue;
 }
 
+#[wasm_bindgen(module = "/src/js/sandbox.js")]
+extern "C" {
+    /// Adds `logs` (fetch, tail) to Sandbox, and Modal JS's methods the package does not
+    /// have, each refused by name (see sandbox.js).
+    #[wasm_bindgen(js_name = installSandbox)]
+    pub(crate) fn install_sandbox(sandbox: &JsValue) -> JsValue;
+}
+
 #[wasm_bindgen(module = "/src/js/glue.js")]
 extern "C" {
     /// Modal JS's `Tunnel` class (see glue.js).

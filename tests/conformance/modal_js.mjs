@@ -89,6 +89,14 @@ try {
   check("main process exit code", await sb.wait(), 5);
   check("main process stdout", await sb.stdout.readText(), "out\nping\n");
   check("main process stderr", await sb.stderr.readText(), "err\n");
+  // its entrypoint logs, kept by sandboxd, read by Modal JS's own sandbox.logs (AppFetchLogs;
+  // fetch counts first with AppCountLogs)
+  const tailed = [];
+  for await (const e of sb.logs.tail()) tailed.push(`${e.source}:${e.message}`);
+  check("logs.tail()", tailed.sort(), ["stderr:err\n", "stdout:out\n", "stdout:ping\n"]);
+  const fetched = [];
+  for await (const e of sb.logs.fetch({ since: new Date(Date.now() - 600_000), source: "stdout" })) fetched.push(e.message);
+  check("logs.fetch({ since, source: 'stdout' })", fetched, ["out\n", "ping\n"]);
 
   // --- an ephemeral volume (the client heartbeats it from the start: VolumeHeartbeat; a
   // failed heartbeat is an unhandled rejection that ends Node), mounted whole and at a

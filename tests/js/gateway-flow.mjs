@@ -1,7 +1,7 @@
 // The flow a browser page or an edge function runs through `sandboxd gateway` with a
 // scoped token (and nothing else): create, exec with stdin and streamed stdout/stderr
-// (10 MB each way, hash-checked), files, tags, tunnels, the same sandbox through the other
-// replica, another tenant's refusals, terminate. Runtime-agnostic (Chromium, Deno); throws
+// (10 MB each way, hash-checked), files, tags, tunnels, entrypoint logs, the same sandbox
+// through the other replica, another tenant's refusals (its logs queries too), terminate. Runtime-agnostic (Chromium, Deno); throws
 // on any difference and returns a one-line summary.
 export const APP = "gateway-e2e";
 const MB10 = 10_000_000;
@@ -81,6 +81,14 @@ export async function gatewayFlow(modal, { gateways, tokenA, tokenB, runtime }) 
     const tunnels = await sb.tunnels();
     check(tunnels[8000] && tunnels[8000].port > 0, `tunnels ${JSON.stringify(tunnels)}`);
 
+    // the entrypoint's logs (AppFetchLogs through the gateway)
+    const logged = await a.sandboxes.create(app, image, { tags: { runtime }, command: ["sh", "-c", "echo gw out; echo gw err >&2"] });
+    check((await logged.wait()) === 0, "the logging sandbox ran");
+    const entries = [];
+    for await (const e of logged.logs.tail()) entries.push(`${e.source}:${e.message}`);
+    check(entries.sort().join("") === "stderr:gw err\nstdout:gw out\n", `logs.tail() through the gateway: ${JSON.stringify(entries)}`);
+    const aTask = (await (async () => { for await (const e of logged.logs.tail({ entries: 1 })) return e.contextIds[0]; })()) ?? "";
+
     // the same sandbox through the other replica
     const a1 = new ModalClient({ endpoint: gateways[1], token: tokenA });
     const same = await a1.sandboxes.fromId(sb.sandboxId);
@@ -97,8 +105,29 @@ export async function gatewayFlow(modal, { gateways, tokenA, tokenB, runtime }) 
     const bApp = await b.apps.fromName(APP);
     await rejectsWith(b.sandboxes.create(bApp, image, { tags: { user: "a" } }), PermissionDeniedError, "b creates with a's tag");
     await rejectsWith(new ModalClient({ endpoint: gateways[0], token: "x.y.z" }).apps.fromName(APP), AuthError, "a garbage token");
+    // b's own logs query naming a's sandboxes or a's task: refused, or narrowed to b's own
+    const logsAs = async (token, sandboxId, taskId) => {
+      const enc = new TextEncoder();
+      const field = (no, v) => { const b = enc.encode(v); return [no * 8 + 2, b.length, ...b]; };
+      const msg = [...field(8, taskId), ...field(9, sandboxId)];
+      const r = await fetch(`${gateways[1]}/modal.client.ModalClient/AppFetchLogs`, {
+        method: "POST", body: new Uint8Array([0, 0, 0, 0, msg.length, ...msg]),
+        headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1", authorization: `Bearer ${token}` },
+      });
+      const body = new Uint8Array(await r.arrayBuffer());
+      return { status: r.headers.get("grpc-status") ?? /grpc-status:\s*(\d+)/.exec(new TextDecoder().decode(body))?.[1], body: new TextDecoder().decode(body) };
+    };
+    check(aTask.startsWith("ta-"), `a's task id from its logs: ${aTask}`);
+    const asA = await logsAs(tokenA, logged.sandboxId, aTask);
+    check(asA.status === "0" && asA.body.includes("gw out"), `a's own AppFetchLogs by hand: ${asA.status}`);
+    const other = await logsAs(tokenB, logged.sandboxId, aTask);
+    check(other.status === "7", `b's AppFetchLogs of a's sandbox: PERMISSION_DENIED, got ${other.status}`);
+    const bSb = await b.sandboxes.create(bApp, image, { command: ["true"] });
+    const mixed = await logsAs(tokenB, bSb.sandboxId, aTask);
+    check(mixed.status === "0" && !mixed.body.includes("gw out") && !mixed.body.includes(aTask), `b's AppFetchLogs of its own sandbox naming a's task: narrowed to b's (${mixed.status})`);
+    await bSb.terminate();
   } finally {
     await sb.terminate();
   }
-  return `${runtime}: create, 10 MB stdout+stderr and 10 MB stdin byte-exact, files, tags, tunnels, two replicas, tenant refusals, terminate through the gateway: ok`;
+  return `${runtime}: create, 10 MB stdout+stderr and 10 MB stdin byte-exact, files, tags, tunnels, logs, two replicas, tenant refusals, terminate through the gateway: ok`;
 }

@@ -2,7 +2,7 @@
 // calls, its option objects with every create and exec key this package sends — compiles
 // against this package's types unchanged.
 import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel, ExecutionError, InternalFailure, SnapshotCreationError, FunctionTimeoutError, QueueEmptyError, QueueFullError } from "modal-wasm";
-import type { ContainerProcess, SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams, ImageDockerfileCommandsParams, Image } from "modal-wasm";
+import type { LogEntry, SandboxLogFetchParams, SandboxLogTailParams, LogSource, ContainerProcess, SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams, ImageDockerfileCommandsParams, Image } from "modal-wasm";
 
 export async function modalStyle(): Promise<void> {
   // configured by MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET in Node and Deno
@@ -55,6 +55,39 @@ export async function modalStyle(): Promise<void> {
   const cat = await sb.exec(["cat"]);
   await cat.closeStdin();
   await sb.waitUntilReady(10_000);
+  // sandbox.logs, as Modal JS's SandboxLogsManager
+  const fetchParams: SandboxLogFetchParams = { since: new Date(Date.now() - 60 * 60 * 1_000), until: new Date(), source: "stdout", searchText: "err" };
+  for await (const entry of sb.logs.fetch(fetchParams)) console.log(entry.message);
+  const tailParams: SandboxLogTailParams = { entries: 20, source: "stderr" };
+  for await (const entry of sb.logs.tail(tailParams)) {
+    const e: LogEntry = entry;
+    const source: LogSource = e.source;
+    const when: Date = e.timestamp;
+    const ids: string[] = [e.objectId, ...e.contextIds];
+    void source; void when; void ids;
+  }
+  for await (const entry of sb.logs.tail()) void entry;
+  // @ts-expect-error fetch needs its params (since)
+  sb.logs.fetch();
+  // the filesystem: one object, Modal JS's methods; copies to and from local paths
+  const fs = sb.filesystem;
+  await fs.copyFromLocal("./local.bin", "/tmp/remote.bin");
+  await fs.copyToLocal("/tmp/remote.bin", "./back.bin");
+  await fs.copyFromLocal(new Blob(["x"]), "/tmp/blob");
+  const blob: Blob = await fs.copyToLocal("/tmp/blob");
+  await fs.copyToLocal("/tmp/blob", new WritableStream<Uint8Array>());
+  const files = await fs.listFiles("/tmp");
+  await fs.makeDirectory("/tmp/d", { createParents: true });
+  const raw: Uint8Array = await fs.readBytes("/tmp/blob");
+  const txt: string = await fs.readText("/tmp/blob");
+  await fs.remove("/tmp/d", { recursive: true });
+  const info = await fs.stat("/tmp/blob");
+  for await (const ev of fs.watch("/tmp", { filter: ["Create"], recursive: true, timeoutMs: 1000 })) void ev.paths;
+  await fs.writeBytes(new Uint8Array([1]), "/tmp/b");
+  await fs.writeText("hi", "/tmp/t");
+  void blob; void files; void raw; void txt; void info;
+  // Modal JS methods this package refuses by name: still callable, typed to reject
+  await sb.experimentalSetName("n").catch((e: unknown) => { if (!(e instanceof InvalidError)) throw e; });
   sb.detach();
   const afterDetach: number = await sb.wait();
   void afterDetach;

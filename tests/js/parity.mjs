@@ -523,6 +523,108 @@ await named.terminate();
   }
 }
 
+{
+  // sandbox.logs: the entrypoint's stdout and stderr, persisted; fetch counts (AppCountLogs)
+  // then fetches (AppFetchLogs), tail fetches, each with app_id, task_id and sandbox_id
+  // (a line written in two reads, 0.3 s apart, is one entry)
+  const script = "for i in 1 2 3; do echo out $i; done; sleep 0.3; for i in 1 2; do echo err $i >&2; done; sleep 0.3; printf 'la'; sleep 0.3; echo st";
+  const l = await client.sandboxes.create(app, image, { command: ["sh", "-c", script] });
+  check((await l.wait()) === 0, "logs: the entrypoint ran");
+  l.detach(); // logs work after detach(), as Modal JS's (its getter does not check)
+  for (const rpc of ["AppFetchLogs", "AppCountLogs", "SandboxGetTaskId"]) seen.delete(rpc);
+  const tail = [];
+  for await (const e of l.logs.tail()) tail.push(e);
+  const lines = tail.map((e) => `${e.source}:${e.message}`).join("");
+  check(lines === "stdout:out 1\nstdout:out 2\nstdout:out 3\nstderr:err 1\nstderr:err 2\nstdout:last\n", `logs.tail(): the entrypoint's lines in order with their source: ${JSON.stringify(lines)}`);
+  const e0 = tail[0];
+  check(e0 && e0.timestamp instanceof Date && Math.abs(e0.timestamp - Date.now()) < 60_000 && e0.objectId === l.sandboxId && e0.contextIds.length === 1 && e0.contextIds[0].startsWith("ta-"),
+    `LogEntry { timestamp, objectId, contextIds } as Modal JS's: ${JSON.stringify(e0)}`);
+  const f = seen.get("AppFetchLogs")?.[0];
+  check(f && str(at(f, 1)) === app.appId && str(at(f, 8)) === e0?.contextIds[0] && str(at(f, 9)) === l.sandboxId && num(at(f, 4)) === 100 && at(f, 2) && at(f, 3),
+    "logs.tail(): AppFetchLogs { app_id, since, until, limit 100, task_id, sandbox_id } sent");
+  check(seen.get("SandboxGetTaskId")?.length === 1, "logs: the task id asked once (SandboxGetTaskId)");
+  const two = [];
+  for await (const e of l.logs.tail({ entries: 2, source: "stdout" })) two.push(e.message);
+  check(two.join("") === "out 3\nlast\n", `logs.tail({ entries: 2, source: 'stdout' }): the newest two: ${JSON.stringify(two)}`);
+  const errs = [];
+  for await (const e of l.logs.fetch({ since: new Date(Date.now() - 590_000), source: "stderr" })) errs.push(e.message);
+  check(errs.join("") === "err 1\nerr 2\n", `logs.fetch({ since, source: 'stderr' }): ${JSON.stringify(errs)}`);
+  const c = seen.get("AppCountLogs")?.[0];
+  check(c && str(at(c, 1)) === app.appId && str(at(c, 5)) === l.sandboxId && num(at(c, 9)) === 6 && num(at(c, 10)) === 2, "logs.fetch(): AppCountLogs { app_id, sandbox_id, bucket_secs 6 for 590 s (at most 100 buckets), source STDERR } sent first");
+  const found = [];
+  for await (const e of l.logs.fetch({ since: new Date(Date.now() - 600_000), searchText: "out 2" })) found.push(e.message);
+  check(found.join("") === "out 2\n", `logs.fetch({ searchText }): ${JSON.stringify(found)}`);
+  const none = [];
+  for await (const e of l.logs.fetch({ since: new Date(Date.now() - 600_000), until: new Date(Date.now() - 300_000) })) none.push(e);
+  check(none.length === 0, "logs.fetch({ since, until }) of a range before the sandbox: nothing");
+  for (const [call, message] of [
+    [() => l.logs.fetch(), "logs.fetch: params with 'since' are required"],
+    [() => l.logs.fetch({ since: new Date(), sourc: "stdout" }), "logs.fetch: unknown option 'sourc' (expected since, until, source, searchText)"],
+    [() => l.logs.fetch({ since: "yesterday" }), "logs.fetch: since must be a valid Date"],
+    [() => l.logs.fetch({ since: new Date(Date.now() - 40 * 864e5) }), "logs.fetch: Time range cannot exceed 35 days."],
+    [() => l.logs.tail({ entries: 20_001 }), "logs.tail: entries must be an integer from 0 to 20000, got 20001"],
+    [() => l.logs.tail({ source: "stdin" }), 'logs.tail: source must be "stdout", "stderr" or "system", got "stdin"'],
+  ]) {
+    const e = await (async () => { try { for await (const _ of call()); } catch (e) { return e; } })();
+    check(e instanceof InvalidError && e.message === message, `${message}: got ${e?.name}: ${e?.message}`);
+  }
+}
+{
+  // sb.filesystem: one object, as Modal JS caches it; every method of Modal JS's
+  // SandboxFilesystem present (read from its index.d.ts)
+  check(sb.filesystem === sb.filesystem, "sb.filesystem: the same object each time");
+  const start = dts.indexOf("declare class SandboxFilesystem {");
+  const body = dts.slice(start, dts.indexOf("\n}\n", start));
+  const methods = [...body.matchAll(/^    (\w+)\(/gm)].map((m) => m[1]).filter((m) => m !== "constructor");
+  check(methods.length >= 11, `SandboxFilesystem methods read from modal's index.d.ts: ${methods}`);
+  for (const m of methods) check(typeof sb.filesystem[m] === "function", `filesystem.${m} present`);
+  // copyFromLocal / copyToLocal: a local path (Node), a few MB of binary, byte-exact
+  const { mkdtempSync, writeFileSync, readFileSync: readLocal, rmSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/parity-copy-");
+  const data = new Uint8Array(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(i + 65536, data.length)));
+  writeFileSync(`${dir}/in.bin`, data);
+  await sb.filesystem.copyFromLocal(`${dir}/in.bin`, "/tmp/parity-copy/in.bin");
+  const stat = await sb.filesystem.stat("/tmp/parity-copy/in.bin");
+  check(stat.size === data.length, `copyFromLocal(path): ${stat.size} bytes in the sandbox`);
+  await sb.filesystem.copyToLocal("/tmp/parity-copy/in.bin", `${dir}/out.bin`);
+  check(Buffer.compare(readLocal(`${dir}/out.bin`), data) === 0, "copyFromLocal then copyToLocal (paths): byte-exact");
+  // a Blob in, a Blob out (what a page does), and into a WritableStream
+  await sb.filesystem.copyFromLocal(new Blob([data.subarray(0, 1_000_000)]), "/tmp/parity-copy/blob.bin");
+  const blob = await sb.filesystem.copyToLocal("/tmp/parity-copy/blob.bin");
+  check(blob instanceof Blob && Buffer.compare(new Uint8Array(await blob.arrayBuffer()), data.subarray(0, 1_000_000)) === 0, "copyFromLocal(Blob), copyToLocal(remote): a Blob, byte-exact");
+  const parts = [];
+  await sb.filesystem.copyToLocal("/tmp/parity-copy/blob.bin", new WritableStream({ write: (c) => { parts.push(c); } }));
+  check(Buffer.compare(Buffer.concat(parts), data.subarray(0, 1_000_000)) === 0, "copyToLocal(remote, WritableStream): byte-exact");
+  // a missing remote file: NotFound, and the local file is left as it was
+  writeFileSync(`${dir}/keep.txt`, "keep");
+  const gone = await rejection(sb.filesystem.copyToLocal("/tmp/parity-copy/missing", `${dir}/keep.txt`));
+  check(gone instanceof modal.SandboxFilesystemNotFoundError && readLocal(`${dir}/keep.txt`, "utf8") === "keep", `copyToLocal of a missing file: ${gone?.name}, the local file untouched`);
+  const noLocal = await rejection(sb.filesystem.copyFromLocal(`${dir}/no-such-file`, "/tmp/x"));
+  check(noLocal instanceof InvalidError && noLocal.message.includes("no-such-file"), `copyFromLocal of a missing local file: ${noLocal?.name}: ${noLocal?.message}`);
+  const badDest = await rejection(sb.filesystem.copyToLocal("/tmp/parity-copy/blob.bin", 42));
+  check(badDest instanceof InvalidError, `copyToLocal(remote, 42): ${badDest?.message}`);
+  rmSync(dir, { recursive: true });
+}
+{
+  // Modal JS's Sandbox methods, read from its index.d.ts: each present here, or refused by
+  // name with an InvalidError (never "is not a function")
+  const start = dts.indexOf("declare class Sandbox {");
+  const body = dts.slice(start, dts.indexOf("\n}\n", start));
+  const members = [...new Set([...body.matchAll(/^    (?:get )?(\w+)\(/gm)].map((m) => m[1]))].filter((m) => m !== "constructor" && !m.startsWith("_")); // _x: Modal JS internals
+  check(members.length >= 25, `Sandbox members read from modal's index.d.ts: ${members.length}`);
+  const REFUSED = ["experimentalSetName", "experimentalGetExitSnapshot", "experimentalSnapshot", "updateNetworkPolicy", "experimentalUpdateOutboundPolicy", "experimentalSidecars"];
+  for (const m of members) {
+    if (!REFUSED.includes(m)) {
+      check(m in sb, `Sandbox.${m} present`);
+      continue;
+    }
+    const e = m === "experimentalSidecars"
+      ? (() => { try { return sb[m]; } catch (e) { return e; } })()
+      : await rejection(sb[m]({}));
+    check(e instanceof InvalidError && e.message === `sandbox.${m} is not supported by modal-wasm`, `Sandbox.${m}: refused by name, got ${e?.message}`);
+  }
+}
 await sb.terminate();
 
 // ---- the client's configuration -----------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Unit tests of the package's hand-written files.js (Node), and packaging tests of the
+# Unit tests of the package's hand-written files.js and sandbox.js (Node), and packaging tests of the
 # built npm package (pkg/): smoke flows in Node, Deno and workerd
 # against a live sandboxd, a Vite production build of the README's page example, and
 # `tsc --strict` over the public types and Modal-JS-style code (modal-style.ts), the parity
@@ -25,13 +25,14 @@ run() { # name command...
 }
 
 run files.js node --test --test-reporter=dot files-unit.mjs
+run sandbox.js node --test --test-reporter=dot sandbox-unit.mjs
 run "wasm-pack targets" bash wasm-pack-targets.sh
 run mintToken node mint-token-fuzz.mjs
 run node node node-smoke.mjs
 # Modal JS parity: its create/exec option keys, read from modal@0.11.1's index.d.ts
 # (tests/conformance's node_modules, installed by scripts/setup.sh), each sent or refused
 run "modal js parity" node parity.mjs
-run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-env deno-smoke.mjs
+run deno ./node_modules/.bin/deno run --allow-net --allow-read --allow-write --allow-env deno-smoke.mjs
 
 workerd_smoke() {
   rm -rf workerd/out && mkdir -p workerd/out

@@ -2,7 +2,8 @@
 # The playground's end-to-end tests: playwright-core driving Debian's Chromium through the
 # page that sandboxd serves (www/dist), against a live sandboxd; and the playground for many
 # people (multiuser.test.mjs starts its own sandboxd with a signing key, and a gateway); the
-# Terminal tab (terminal.test.mjs: a shell, Ctrl-C, resize, a reload reattaching).
+# Terminal tab (terminal.test.mjs: a shell, Ctrl-C, resize, a reload reattaching); the
+# package's copyFromLocal/copyToLocal in a page (copy.test.mjs: Blob, File, stream).
 #
 #   SANDBOXD_URL=http://127.0.0.1:PORT bash tests/playwright/run.sh
 #
@@ -39,5 +40,5 @@ if [ -z "${SANDBOXD_URL:-}" ]; then
 fi
 
 cd "$here"
-node --test --test-concurrency=1 --test-timeout=300000 playground.test.mjs terminal.test.mjs multiuser.test.mjs
+node --test --test-concurrency=1 --test-timeout=300000 playground.test.mjs terminal.test.mjs multiuser.test.mjs copy.test.mjs
 echo "playwright: screenshots in $TEST_OUTPUT/playground*.png"

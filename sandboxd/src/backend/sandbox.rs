@@ -10,6 +10,7 @@ use super::stdin::StdinSink;
 use super::terminal::{ResizeError, TerminalControl, TerminalSize, TerminalSpec};
 use super::tunnels::Tunnel;
 use super::BackendConfig;
+use crate::logs::{self, LogJournal, Utf8Carry};
 use crate::output::OutputBuffer;
 use crate::sync::lock;
 use anyhow::{Context, Result};
@@ -252,6 +253,8 @@ pub struct Sandbox {
     rootfs: Mutex<Option<Rootfs>>,
     pub stdout: OutputBuffer,
     pub stderr: OutputBuffer,
+    /// The entrypoint's output as log entries (`AppFetchLogs`).
+    pub logs: LogJournal,
     pub stdin: StdinSink,
     execs: Mutex<Execs>,
     outcome: watch::Sender<Option<Outcome>>,
@@ -271,32 +274,60 @@ pub struct Sandbox {
     inbound: super::tunnels::Inbound,
 }
 
-async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer) {
+/// Where an entrypoint's stream is also kept as log entries, and as which source.
+type LogTo<'a> = Option<(&'a LogJournal, i32)>;
+
+async fn pump(mut from: impl AsyncRead + Unpin, to: &OutputBuffer, log: LogTo<'_>) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut carry = Utf8Carry::default();
     loop {
         match from.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => to.push(Bytes::copy_from_slice(&buf[..n])).await,
+            Ok(n) => {
+                if let Some((journal, fd)) = log {
+                    journal.append(fd, now_ns(), &carry.push(&buf[..n]));
+                }
+                to.push(Bytes::copy_from_slice(&buf[..n])).await
+            }
         }
+    }
+    if let Some((journal, fd)) = log {
+        journal.append(fd, now_ns(), &carry.finish());
+        journal.close(fd);
     }
     to.close();
 }
 
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// Copy a process's stdout and stderr into `stdout` and `stderr` until both end; a
-/// stream the process does not have is closed at once.
+/// stream the process does not have is closed at once. An entrypoint's (`logs`) are
+/// also kept as log entries.
 async fn pump_stdio(
     out: Option<impl AsyncRead + Unpin>,
     err: Option<impl AsyncRead + Unpin>,
     stdout: &OutputBuffer,
     stderr: &OutputBuffer,
+    logs: Option<&LogJournal>,
 ) {
-    async fn pump_or_close(from: Option<impl AsyncRead + Unpin>, to: &OutputBuffer) {
+    async fn pump_or_close(
+        from: Option<impl AsyncRead + Unpin>,
+        to: &OutputBuffer,
+        log: LogTo<'_>,
+    ) {
         match from {
-            Some(from) => pump(from, to).await,
+            Some(from) => pump(from, to, log).await,
             None => to.close(),
         }
     }
-    tokio::join!(pump_or_close(out, stdout), pump_or_close(err, stderr));
+    tokio::join!(
+        pump_or_close(out, stdout, logs.map(|j| (j, logs::STDOUT))),
+        pump_or_close(err, stderr, logs.map(|j| (j, logs::STDERR)))
+    );
 }
 
 /// Set each of `vars` in `env`, replacing an earlier value of the same name.
@@ -414,6 +445,7 @@ impl Sandbox {
             rootfs: Mutex::new(Some(rootfs)),
             stdout: OutputBuffer::default(),
             stderr: OutputBuffer::default(),
+            logs: LogJournal::default(),
             stdin: StdinSink::new(proc.child.stdin.take()),
             execs: Mutex::new(Execs::default()),
             outcome: watch::channel(None).0,
@@ -436,7 +468,9 @@ impl Sandbox {
         }
         let (out, err) = (proc.child.stdout.take(), proc.child.stderr.take());
         let sb2 = sb.clone();
-        tokio::spawn(async move { pump_stdio(out, err, &sb2.stdout, &sb2.stderr).await });
+        tokio::spawn(async move {
+            pump_stdio(out, err, &sb2.stdout, &sb2.stderr, Some(&sb2.logs)).await
+        });
         tokio::spawn(
             sb.clone()
                 .supervise(proc.child, net.slirp, spec.timeout, spec.idle_timeout),
@@ -789,7 +823,7 @@ impl Sandbox {
         };
         let err = child.stderr.take();
         let e2 = exec.clone();
-        tokio::spawn(async move { pump_stdio(out, err, &e2.stdout, &e2.stderr).await });
+        tokio::spawn(async move { pump_stdio(out, err, &e2.stdout, &e2.stderr, None).await });
         tokio::spawn(exec.clone().supervise(child, req.timeout, cgroup));
         Ok(exec)
     }

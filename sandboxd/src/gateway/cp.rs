@@ -40,6 +40,43 @@ macro_rules! on_sandbox {
 }
 
 impl GatewayCp {
+    /// Narrows a logs query (`AppFetchLogs`, `AppCountLogs`) to one sandbox the token
+    /// reaches: its `sandbox_id` checked, its `task_id` replaced by that sandbox's own (so
+    /// no other task's logs can be named), Function filters refused.
+    async fn scope_logs(
+        &self,
+        c: &Claims,
+        md: &tonic::metadata::MetadataMap,
+        sandbox_id: &str,
+        task_id: &mut String,
+        functions: [&str; 3],
+    ) -> Result<(), Status> {
+        c.require(Scope::Exec)?;
+        if functions.iter().any(|f| !f.is_empty()) {
+            return Err(refused("the logs of Functions"));
+        }
+        self.gw.check_sandbox(c, sandbox_id).await?;
+        let req = SandboxGetTaskIdRequest {
+            sandbox_id: sandbox_id.to_string(),
+            timeout: None,
+            wait_until_ready: false,
+        };
+        let resp = self
+            .gw
+            .up
+            .cp(md, req, |mut cl, r| async move {
+                cl.sandbox_get_task_id(r).await
+            })
+            .await?;
+        *task_id = resp.task_id.unwrap_or_default();
+        if task_id.is_empty() {
+            return Err(Status::failed_precondition(format!(
+                "sandbox {sandbox_id} has no task yet"
+            )));
+        }
+        Ok(())
+    }
+
     /// Unseals the object ids of a sandbox definition (image, secrets, volumes) and
     /// shapes it to the token and the limits.
     fn shape_definition(&self, c: &Claims, d: &mut Sandbox) -> Result<(), Status> {
@@ -607,6 +644,62 @@ impl ModalClient for GatewayCp {
             })
             .await?;
         Ok(Response::new(self.gw.stream(&c.sub, s)?))
+    }
+
+    async fn app_fetch_logs(
+        &self,
+        req: Request<AppFetchLogsRequest>,
+    ) -> Result<Response<AppFetchLogsResponse>, Status> {
+        let c = self.gw.authenticate(&req)?;
+        let md = req.metadata().clone();
+        let mut r = req.into_inner();
+        let functions = [
+            r.function_id.as_str(),
+            r.function_call_id.as_str(),
+            r.parametrized_function_id.as_str(),
+        ];
+        let mut task_id = std::mem::take(&mut r.task_id);
+        self.scope_logs(&c, &md, &r.sandbox_id, &mut task_id, functions)
+            .await?;
+        r.task_id = task_id;
+        let resp = self
+            .gw
+            .up
+            .cp(
+                &md,
+                r,
+                |mut cl, r| async move { cl.app_fetch_logs(r).await },
+            )
+            .await?;
+        Ok(Response::new(resp))
+    }
+
+    async fn app_count_logs(
+        &self,
+        req: Request<AppCountLogsRequest>,
+    ) -> Result<Response<AppCountLogsResponse>, Status> {
+        let c = self.gw.authenticate(&req)?;
+        let md = req.metadata().clone();
+        let mut r = req.into_inner();
+        let functions = [
+            r.function_id.as_str(),
+            r.function_call_id.as_str(),
+            r.parametrized_function_id.as_str(),
+        ];
+        let mut task_id = std::mem::take(&mut r.task_id);
+        self.scope_logs(&c, &md, &r.sandbox_id, &mut task_id, functions)
+            .await?;
+        r.task_id = task_id;
+        let resp = self
+            .gw
+            .up
+            .cp(
+                &md,
+                r,
+                |mut cl, r| async move { cl.app_count_logs(r).await },
+            )
+            .await?;
+        Ok(Response::new(resp))
     }
 
     async fn sandbox_stdin_write(
