@@ -12,6 +12,7 @@ mod grpc_errors;
 mod ids;
 mod images;
 mod limits;
+mod named_images;
 mod output;
 mod playground;
 mod server;
