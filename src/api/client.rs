@@ -30,7 +30,7 @@ export interface ModalClient {
 export declare class SandboxSnapshotService {
   private constructor();
   /** Rejects with an `InvalidError` naming it: memory snapshots are not supported. */
-  fromId(snapshotId: string): Promise<SandboxSnapshot>;
+  fromId(snapshotId: string): Promise<never>;
 }
 /** Modal JS's handle of a memory snapshot; this package makes none (constructing one throws
  * an `InvalidError`). */
