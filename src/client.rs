@@ -284,6 +284,71 @@ impl Images<'_> {
         Ok(Image::built(resp.image_id))
     }
 
+    /// The image published as `tag` (`[env/]name:tag`, checked by the caller; `prefixed`:
+    /// it has an `env/`); `NotFound` if there is none. Sends `ImageGetByTag` as Modal JS does.
+    pub async fn from_name(
+        &self,
+        tag: &str,
+        prefixed: bool,
+        params: &SecretFromObjectParams,
+    ) -> Result<Image> {
+        self.named(None, tag, prefixed, params).await
+    }
+
+    /// Publishes the built `image` as `tag` (as [`Images::from_name`] takes it). Sends
+    /// `ImagePublish` as Modal JS does; `Invalid` if the image is not built yet.
+    pub async fn publish(
+        &self,
+        image: &Image,
+        tag: &str,
+        prefixed: bool,
+        params: &SecretFromObjectParams,
+    ) -> Result<()> {
+        self.named(Some(image), tag, prefixed, params).await?;
+        Ok(())
+    }
+
+    /// `publish` with an image, `from_name` without: one body for the two (wasm size). The
+    /// environment is Modal JS's rule: none when the reference has an `env/` prefix, which
+    /// then takes no `environment` option.
+    async fn named(
+        &self,
+        image: Option<&Image>,
+        tag: &str,
+        prefixed: bool,
+        params: &SecretFromObjectParams,
+    ) -> Result<Image> {
+        // as Modal JS: an unbuilt image is refused before the environment is looked at
+        let image_id = match image {
+            None => None,
+            Some(image) => Some(image.id().ok_or_else(|| {
+                let e = "Cannot publish an image that has not been built yet. Call build() first.";
+                Error::invalid(e)
+            })?),
+        };
+        let env = params.environment.clone().filter(|e| !e.is_empty());
+        let env = match (prefixed, env) {
+            (false, env) => self.0.conn.env(&env),
+            (true, None) => String::new(),
+            (true, Some(_)) => {
+                let e = "Cannot specify 'environment' when the image name contains a '/'.";
+                return Err(Error::invalid(e));
+            }
+        };
+        let tag = tag.to_string();
+        let (rpc, req) = match image_id {
+            None => (wire::IMAGE_GET_BY_TAG, [tag, env, String::new()]),
+            Some(id) => (wire::IMAGE_PUBLISH, [id, tag, env]),
+        };
+        let [field1, field2, field3] = req;
+        let req = wire::NamedImage {
+            field1,
+            field2,
+            field3,
+        };
+        Ok(Image::built(self.0.conn.cp(rpc, &req).await?.id))
+    }
+
     /// Deletes the image `image_id` (not the layers it was built on); `NotFound` if there
     /// is none. Sends `ImageDelete` as Modal JS does.
     pub async fn delete(&self, image_id: &str) -> Result<()> {

@@ -311,6 +311,24 @@ pub(crate) const VOLUME_LOOKUP: Unary<NamedObjectLookup, ObjectId> =
     Unary::new(cp::VOLUME_GET_OR_CREATE.path);
 pub(crate) const VOLUME_DELETE: Unary<ObjectId, ()> = Unary::new(cp::VOLUME_DELETE.path);
 
+/// `ImagePublishRequest` (`image_id`, `tag`, `environment_name`; `allow_public`, always
+/// false, left out) and `ImageGetByTagRequest` (`tag`, `environment_name`; the third
+/// empty): strings in fields 1 to 3, so one message type encodes both.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct NamedImage {
+    #[prost(string, tag = "1")]
+    pub field1: String,
+    #[prost(string, tag = "2")]
+    pub field2: String,
+    #[prost(string, tag = "3")]
+    pub field3: String,
+}
+
+/// `Image.publish` and `images.fromName`; both replies have the image id in field 1.
+pub(crate) const IMAGE_PUBLISH: Unary<NamedImage, ObjectId> = Unary::new(cp::IMAGE_PUBLISH.path);
+pub(crate) const IMAGE_GET_BY_TAG: Unary<NamedImage, ObjectId> =
+    Unary::new(cp::IMAGE_GET_BY_TAG.path);
+
 /// `modal.client.EnvironmentGetOrCreateResponse`: only `metadata.settings`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct EnvironmentGetOrCreateResponse {

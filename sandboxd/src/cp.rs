@@ -6,6 +6,7 @@ use crate::backend::sandbox::Readiness;
 use crate::backend::spawn;
 use crate::images::ImageRecord;
 use crate::limits;
+use crate::named_images;
 use crate::state::{
     internal, AppRecord, CreateSandbox, SandboxRecord, SecretRecord, State, VolumeRecord,
     DEFAULT_MEMORY_MAX_MIB, DEFAULT_TIMEOUT_SECS, MAX_PIDS,
@@ -829,6 +830,36 @@ impl ModalClient for ControlPlane {
             .delete::<ImageRecord>(&id)
             .map_err(internal)?;
         Ok(Response::new(()))
+    }
+
+    /// Modal's `Image.publish`: a name and tag (in an environment) now point at the image.
+    async fn image_publish(
+        &self,
+        req: Request<ImagePublishRequest>,
+    ) -> Result<Response<ImagePublishResponse>, Status> {
+        let req = req.into_inner();
+        if req.allow_public {
+            return Err(Status::failed_precondition(
+                "allow_public: sandboxd has no public images",
+            ));
+        }
+        let key = named_images::key(&req.tag, &req.environment_name, ENVIRONMENT)?;
+        let revision_id = named_images::publish(&self.state, &key, &req.image_id)?;
+        Ok(Response::new(ImagePublishResponse {
+            image_id: req.image_id,
+            revision_id,
+        }))
+    }
+
+    /// Modal's `images.fromName`: the image a published name and tag point at.
+    async fn image_get_by_tag(
+        &self,
+        req: Request<ImageGetByTagRequest>,
+    ) -> Result<Response<ImageGetByTagResponse>, Status> {
+        let req = req.into_inner();
+        let key = named_images::key(&req.tag, &req.environment_name, ENVIRONMENT)?;
+        let image_id = named_images::get(&self.state, &key)?;
+        Ok(Response::new(ImageGetByTagResponse { image_id }))
     }
 
     /// Modal JS's `secrets.delete`, Python's `Secret.objects.delete`: the record goes;

@@ -14,6 +14,7 @@ mod ids;
 mod images;
 mod limits;
 mod logs;
+mod named_images;
 mod oidc;
 mod output;
 mod playground;

@@ -642,6 +642,18 @@ async fn tokens_scopes_and_limits_are_enforced() {
         "AuthTokenGet",
     );
     assert_code(ok.cp.client_hello(()).await, denied, "ClientHello");
+    // a published image name is the workspace's, not a token's
+    let publish = pb::ImagePublishRequest {
+        image_id: "im-any".into(),
+        tag: "tools:v1".into(),
+        ..Default::default()
+    };
+    assert_code(ok.cp.image_publish(publish).await, denied, "ImagePublish");
+    let get = pb::ImageGetByTagRequest {
+        tag: "tools:v1".into(),
+        ..Default::default()
+    };
+    assert_code(ok.cp.image_get_by_tag(get).await, denied, "ImageGetByTag");
 
     // the wrong app
     let mut other_app = app_req();

@@ -1076,3 +1076,98 @@ async fn force_build_runs_every_step_again_and_run_steps_see_the_images_secrets(
         "{log}"
     );
 }
+
+/// Modal's `Image.publish` and `images.fromName`: a name and tag point at an image, in an
+/// environment given by the request or as a prefix of the tag; published again, they point
+/// at the new image; an unknown name, a deleted image, a bad name: refused.
+#[tokio::test]
+async fn a_published_image_is_found_by_its_name() {
+    let mut env = Env::new().await;
+    let get = |tag: &str, environment_name: &str| pb::ImageGetByTagRequest {
+        tag: tag.into(),
+        environment_name: environment_name.into(),
+    };
+    let publish = |image_id: &str, tag: &str, environment_name: &str| pb::ImagePublishRequest {
+        image_id: image_id.into(),
+        tag: tag.into(),
+        environment_name: environment_name.into(),
+        allow_public: false,
+    };
+    let first = env.image_id.clone();
+    let resp = env
+        .cp
+        .image_publish(publish(&first, "tools:v1", ""))
+        .await
+        .expect("ImagePublish")
+        .into_inner();
+    assert_eq!(resp.image_id, first);
+    assert!(resp.revision_id.starts_with("ir-"), "{}", resp.revision_id);
+    // the default environment, by name or as a prefix
+    for (tag, environment) in [
+        ("tools:v1", ""),
+        ("tools:v1", "main"),
+        ("main/tools:v1", ""),
+    ] {
+        let found = env.cp.image_get_by_tag(get(tag, environment)).await;
+        assert_eq!(
+            found.expect(tag).into_inner().image_id,
+            first,
+            "{tag} in {environment:?}"
+        );
+    }
+    // `latest` when no tag; another environment is another namespace
+    env.cp
+        .image_publish(publish(&first, "dev/tools", ""))
+        .await
+        .expect("ImagePublish dev/tools");
+    let latest = env.cp.image_get_by_tag(get("tools", "dev")).await;
+    assert_eq!(latest.expect("tools in dev").into_inner().image_id, first);
+    for (tag, environment) in [("tools", ""), ("tools:v2", ""), ("other/tools:v1", "")] {
+        let missing = env.cp.image_get_by_tag(get(tag, environment)).await;
+        let status = missing.expect_err(tag);
+        assert_eq!(status.code(), Code::NotFound, "{tag}: {}", status.message());
+        assert!(
+            status.message().contains("not found"),
+            "{}",
+            status.message()
+        );
+    }
+    // published again: the name points at the new image
+    let commands = ["FROM debian:bookworm-slim", "ENV SECOND=1"];
+    let second = image_of(&mut env.cp, &env.app_id.clone(), &commands).await;
+    env.cp
+        .image_publish(publish(&second, "tools:v1", ""))
+        .await
+        .expect("ImagePublish again");
+    let found = env.cp.image_get_by_tag(get("tools:v1", "")).await;
+    assert_eq!(found.expect("tools:v1").into_inner().image_id, second);
+    // its image deleted: not found
+    env.cp
+        .image_delete(pb::ImageDeleteRequest {
+            image_id: second.clone(),
+        })
+        .await
+        .expect("ImageDelete");
+    let gone = env.cp.image_get_by_tag(get("tools:v1", "")).await;
+    assert_eq!(gone.expect_err("deleted").code(), Code::NotFound);
+    // refused: unknown images, bad names, both environments, workspaces, public images
+    let cases = [
+        (publish("im-missing", "x:v1", ""), Code::NotFound),
+        (publish(&first, "a b:v1", ""), Code::InvalidArgument),
+        (publish(&first, "im-x:v1", ""), Code::InvalidArgument),
+        (publish(&first, "dev/x:v1", "dev"), Code::InvalidArgument),
+        (publish(&first, "ws/dev/x:v1", ""), Code::FailedPrecondition),
+        (
+            pb::ImagePublishRequest {
+                allow_public: true,
+                ..publish(&first, "x:v1", "")
+            },
+            Code::FailedPrecondition,
+        ),
+    ];
+    for (req, code) in cases {
+        let what = format!("{} in {:?}", req.tag, req.environment_name);
+        let status = env.cp.image_publish(req).await.expect_err(&what);
+        assert_eq!(status.code(), code, "{what}: {}", status.message());
+    }
+}

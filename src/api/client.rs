@@ -17,6 +17,61 @@ use crate::js::options as ts;
 use crate::{client, objects as sdk};
 use modal_proto::client::RegistryAuthType;
 
+// Modal JS's calls that `compat.js` (an entry's JS) puts on these classes: aliases of the
+// SDK's own calls, and refusals by name.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_COMPAT: &str = r#"
+export interface ModalClient {
+  /** Modal JS's memory snapshots: `fromId` rejects with an `InvalidError` naming it (sandboxd
+   * cannot checkpoint running processes; `snapshotFilesystem()` gives an Image instead). */
+  readonly sandboxSnapshots: SandboxSnapshotService;
+}
+/** Modal JS's `SandboxSnapshotService`; see `ModalClient.sandboxSnapshots`. */
+export declare class SandboxSnapshotService {
+  private constructor();
+  /** Rejects with an `InvalidError` naming it: memory snapshots are not supported. */
+  fromId(snapshotId: string): Promise<never>;
+}
+/** Modal JS's handle of a memory snapshot; this package makes none (constructing one throws
+ * an `InvalidError`). */
+export declare class SandboxSnapshot {
+  private constructor();
+  readonly snapshotId: string;
+}
+/** Options of `client.sandboxes.experimentalFromName()`, as Modal JS names them. */
+export type SandboxExperimentalFromNameParams = SandboxFromNameParams;
+/** Options of `client.sandboxes.experimentalList()`, as Modal JS names them. */
+export type SandboxExperimentalListParams = SandboxListParams;
+/** Options of `client.sandboxes.experimentalFromSnapshot()` (refused). */
+export type SandboxExperimentalFromSnapshotParams = { name?: string | null };
+/** Options of `client.images.fromName()`, as Modal JS names them. */
+export type ImageFromNameParams = SecretFromObjectParams;
+/** Options of `image.publish()`, as Modal JS names them. */
+export type ImagePublishParams = SecretFromObjectParams;
+export interface ImageService {
+  /** The image published as `name` (`[environment/]name[:tag]`; `:latest` when no tag is
+   * given). Rejects with `NotFoundError` if there is none, `InvalidError` for a bad name. */
+  fromName(name: string, params?: ImageFromNameParams): Promise<Image>;
+}
+export interface Image {
+  /** Publishes this built image as `name` (`[environment/]name[:tag]`), for
+   * `images.fromName()`; publishing a name again points it at this image. Rejects with
+   * `InvalidError` if the image is not built yet (`build(app)` first). */
+  publish(name: string, params?: ImagePublishParams): Promise<void>;
+}
+export interface SandboxService {
+  /** Modal JS's V2 create: the same as `create()`, which sends `SandboxCreateV2`. */
+  experimentalCreate(app: App, image: Image, params?: SandboxCreateParams): Promise<Sandbox>;
+  /** Modal JS's V2 lookup by name: the same as `fromName()`, which asks
+   * `SandboxGetFromNameV2` first (then V1's lookup, which Modal JS's does not). */
+  experimentalFromName(appName: string, name: string, params?: SandboxExperimentalFromNameParams): Promise<Sandbox>;
+  /** Modal JS's V2 list: the same as `list()`, which sends `SandboxListV2`. */
+  experimentalList(params?: SandboxExperimentalListParams): AsyncIterableIterator<Sandbox>;
+  /** Rejects with an `InvalidError` naming it: memory snapshots are not supported. */
+  experimentalFromSnapshot(snapshot: SandboxSnapshot, params?: SandboxExperimentalFromSnapshotParams): Promise<never>;
+}
+"#;
+
 /// The entry point: a connection to a Modal-compatible server (sandboxd, or a gateway).
 ///
 /// ```ts
@@ -194,6 +249,23 @@ impl ImageService {
         promise(convert::signal_of_ts(&options), async move {
             let image_id = convert::string(&image_id, "imageId")?;
             Ok(Image(client.images().from_id(&image_id).await?, client).into())
+        })
+    }
+
+    /// `fromName` of `compat.js`, which checks the reference and gives it as `name:tag`
+    /// (`prefixed`: with an `env/`).
+    #[wasm_bindgen(js_name = __fromName, skip_typescript)]
+    pub fn from_name(
+        &self,
+        tag: String,
+        prefixed: bool,
+        params: Option<Ts<ts::SecretFromObjectParams>>,
+    ) -> Promise {
+        let client = self.0.clone();
+        promise(convert::signal_of_ts(&params), async move {
+            let p = convert::options(params, "params")?;
+            let image = client.images().from_name(&tag, prefixed, &p).await?;
+            Ok(Image(image, client).into())
         })
     }
 

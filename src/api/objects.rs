@@ -85,6 +85,23 @@ impl Image {
         })
     }
 
+    /// `publish` of `compat.js`, which checks the reference and gives it as `name:tag`
+    /// (`prefixed`: with an `env/`).
+    #[wasm_bindgen(js_name = __publish, skip_typescript)]
+    pub fn publish(
+        &self,
+        tag: String,
+        prefixed: bool,
+        params: Option<Ts<ts::SecretFromObjectParams>>,
+    ) -> js_sys::Promise {
+        let (image, client) = (self.0.clone(), self.1.clone());
+        super::promise(convert::signal_of_ts(&params), async move {
+            let p = convert::options(params, "params")?;
+            client.images().publish(&image, &tag, prefixed, &p).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// The Rust value of an `Image` argument: a handle sharing this image's state.
     #[wasm_bindgen(js_name = __handle, skip_typescript)]
     pub fn handle(&self) -> Image {

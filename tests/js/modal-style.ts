@@ -2,7 +2,8 @@
 // calls, its option objects with every create and exec key this package sends — compiles
 // against this package's types unchanged.
 import { ModalClient, Probe, InvalidError, NotFoundError, Tunnel, ExecutionError, InternalFailure, SnapshotCreationError, FunctionTimeoutError, QueueEmptyError, QueueFullError } from "modal-wasm";
-import type { LogEntry, SandboxLogFetchParams, SandboxLogTailParams, LogSource, ContainerProcess, SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams, ImageDockerfileCommandsParams, Image } from "modal-wasm";
+import type { LogEntry, SandboxLogFetchParams, SandboxLogTailParams, LogSource, ContainerProcess, SandboxCreateParams, SandboxExecParams, SandboxListParams, SandboxFromNameParams, Sandbox, SecretDeleteParams, VolumeDeleteParams, ImageDeleteParams, ImageDockerfileCommandsParams, Image, SandboxExperimentalFromNameParams, SandboxExperimentalListParams, ImageFromNameParams, ImagePublishParams } from "modal-wasm";
+import { SandboxSnapshot } from "modal-wasm";
 
 export async function modalStyle(): Promise<void> {
   // configured by MODAL_SERVER_URL, MODAL_TOKEN_ID, MODAL_TOKEN_SECRET in Node and Deno
@@ -131,6 +132,24 @@ export async function modalStyle(): Promise<void> {
   const none: ImageDeleteParams = {};
   await modal.images.delete("im-1", none);
   await modal.images.delete("im-1");
+  // named images
+  const pubParams: ImagePublishParams = { environment: "main" };
+  const published: void = await built.publish("my-image:v1", pubParams);
+  const nameParams: ImageFromNameParams = { environment: "main" };
+  const byName: Image = await modal.images.fromName("my-image:v1", nameParams);
+  const byPrefix: Image = await modal.images.fromName("main/my-image");
+  void published; void byName; void byPrefix;
+  // Modal JS's V2 calls: the same as create, fromName and list here
+  const v2: Sandbox = await modal.sandboxes.experimentalCreate(app, image, { name: "v2", experimentalEnableSnapshot: false });
+  const v2Params: SandboxExperimentalFromNameParams = { environment: "main", includeTerminated: false };
+  const v2Back: Sandbox = await modal.sandboxes.experimentalFromName("libmodal-example", "v2", v2Params);
+  const v2List: SandboxExperimentalListParams = { appId: app.appId, tags: { team: "a" } };
+  for await (const s of modal.sandboxes.experimentalList(v2List)) void s.sandboxId;
+  void v2; void v2Back;
+  // memory snapshots: refused (each rejects with an InvalidError naming the call)
+  const snap: SandboxSnapshot = await modal.sandboxSnapshots.fromId("sn-1");
+  const restored: never = await modal.sandboxes.experimentalFromSnapshot(snap, { name: null });
+  void restored;
   // what this package refuses is a type error too
   // @ts-expect-error cloud bucket mounts do not exist here
   await modal.sandboxes.create(app, image, { cloudBucketMounts: {} });

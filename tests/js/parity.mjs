@@ -32,6 +32,19 @@ function declaredKeys(type) {
   return keys;
 }
 
+// the method and getter names of a class Modal's index.d.ts declares
+function declaredMembers(cls) {
+  const start = dts.indexOf(`declare class ${cls} {`);
+  if (start < 0) throw new Error(`class ${cls} not found in modal's index.d.ts`);
+  const names = [];
+  for (const line of dts.slice(start).split("\n").slice(1)) {
+    if (line.startsWith("}")) break;
+    const m = line.match(/^    (?:readonly |get )?(\w+)[(?:<]/);
+    if (m && m[1] !== "constructor" && !m[1].startsWith("_")) names.push(m[1]);
+  }
+  return names;
+}
+
 // ---- a recording proxy: every request body by RPC name, then forwarded ------------------
 const upstream = new URL(env.SANDBOXD_URL);
 const seen = new Map(); // rpc name -> [request message bytes]
@@ -252,6 +265,77 @@ for await (const s of client.sandboxes.list({ appId: app.appId, tags: { parity: 
 check(listed.length === 1 && listed[0] === named.sandboxId, `sandboxes.list({ appId, tags }): ${listed}`);
 for (const key of declaredKeys("SandboxListParams")) check(["appId", "tags", "environment"].includes(key), `list option '${key}' not handled`);
 await named.terminate();
+
+// ---- Modal JS's V2 service calls: aliases of create, fromName and list (the same RPCs) ----------
+{
+  seen.delete("SandboxCreateV2"); seen.delete("SandboxGetFromNameV2"); seen.delete("SandboxListV2");
+  const name = `parity-v2-${process.pid}`;
+  const v2 = await client.sandboxes.experimentalCreate(app, image, { name, tags: { parityV2: "1" }, command: ["sleep", "60"] });
+  check((seen.get("SandboxCreateV2") ?? []).length === 1, "sandboxes.experimentalCreate: one SandboxCreateV2");
+  const p = await v2.exec(["echo", "v2"]);
+  check((await p.stdout.readText()) === "v2\n", "sandboxes.experimentalCreate: a working sandbox");
+  const back = await client.sandboxes.experimentalFromName("parity", name, { includeTerminated: false });
+  check(back.sandboxId === v2.sandboxId && (seen.get("SandboxGetFromNameV2") ?? []).length === 1, "sandboxes.experimentalFromName: SandboxGetFromNameV2 finds it");
+  const missing = await rejection(client.sandboxes.experimentalFromName("parity", `${name}-none`));
+  check(missing instanceof NotFoundError, `sandboxes.experimentalFromName of no sandbox: ${missing?.name}`);
+  const listed = [];
+  for await (const s of client.sandboxes.experimentalList({ appId: app.appId, tags: { parityV2: "1" } })) listed.push(s.sandboxId);
+  check(listed.length === 1 && listed[0] === v2.sandboxId && (seen.get("SandboxListV2") ?? []).length >= 1, `sandboxes.experimentalList: SandboxListV2 lists it: ${listed}`);
+  for (const key of declaredKeys("SandboxExperimentalListParams")) check(["appId", "tags", "environment"].includes(key), `experimentalList option '${key}' not handled`);
+  for (const key of declaredKeys("SandboxExperimentalFromNameParams")) check(["environment", "includeTerminated"].includes(key), `experimentalFromName option '${key}' not handled`);
+  await v2.terminate();
+  // memory snapshots: refused by name, before any request
+  const before = seen.size;
+  const snapshotWords = "is not supported by modal-wasm: it has no memory snapshots";
+  const e1 = await rejection(client.sandboxSnapshots.fromId("sn-1"));
+  check(e1 instanceof InvalidError && e1.message.startsWith(`sandboxSnapshots.fromId ${snapshotWords}`), `sandboxSnapshots.fromId: ${e1?.name}: ${e1?.message}`);
+  const e2 = await rejection(client.sandboxes.experimentalFromSnapshot({ snapshotId: "sn-1" }, { name: null }));
+  check(e2 instanceof InvalidError && e2.message.startsWith(`sandboxes.experimentalFromSnapshot ${snapshotWords}`), `sandboxes.experimentalFromSnapshot: ${e2?.name}: ${e2?.message}`);
+  let e3 = null;
+  try { new modal.SandboxSnapshot(); } catch (e) { e3 = e; }
+  check(e3 instanceof InvalidError && e3.message.startsWith(`SandboxSnapshot ${snapshotWords}`), `new SandboxSnapshot(): ${e3?.message}`);
+  check(client.sandboxSnapshots instanceof modal.SandboxSnapshotService && seen.size === before, "client.sandboxSnapshots: a SandboxSnapshotService; the refusals sent nothing");
+  // named images: Image.publish, images.fromName (ImagePublish, ImageGetByTag as Modal JS sends them)
+  const built = await client.images.fromRegistry("alpine:3.21").build(app);
+  seen.delete("ImagePublish"); seen.delete("ImageGetByTag");
+  const ref = `parity-img-${process.pid}`;
+  await built.publish(`${ref}:v1`);
+  const pub = seen.get("ImagePublish")?.[0];
+  check(pub && Buffer.from(at(pub, 1)[0]).toString() === built.imageId && Buffer.from(at(pub, 2)[0]).toString() === `${ref}:v1` && at(pub, 4) === undefined,
+    "image.publish: ImagePublish { imageId, tag: name:tag, allowPublic: false }");
+  const named = await client.images.fromName(`${ref}:v1`);
+  check(named.imageId === built.imageId, `images.fromName: the published image: ${named.imageId}`);
+  const byTag = seen.get("ImageGetByTag")?.[0];
+  check(byTag && Buffer.from(at(byTag, 1)[0]).toString() === `${ref}:v1`, "images.fromName: ImageGetByTag { tag: name:tag }");
+  const sbNamed = await client.sandboxes.create(app, named, { command: ["sleep", "60"] });
+  const release = await (await sbNamed.exec(["sh", "-c", "echo from-named"])).stdout.readText();
+  check(release === "from-named\n", `images.fromName: its image starts a sandbox: ${release}`);
+  await sbNamed.terminate();
+  await built.publish(ref, { environment: "main" });
+  check((await client.images.fromName(`main/${ref}`)).imageId === built.imageId, "image.publish(name): ':latest', found with an environment prefix");
+  const notFound = await rejection(client.images.fromName(`${ref}:v2`));
+  check(notFound instanceof NotFoundError, `images.fromName of an unpublished tag: ${notFound?.name}: ${notFound?.message}`);
+  const sent = (seen.get("ImageGetByTag") ?? []).length + (seen.get("ImagePublish") ?? []).length;
+  for (const [call, expected] of [
+    [() => client.images.fromName("bad name"), "Invalid Image name: 'bad name'."],
+    [() => client.images.fromName("im-123"), "Image name cannot start with 'im-' (reserved for image IDs)."],
+    [() => client.images.fromName("x:bad/tag"), "Invalid Image tag name: 'bad/tag'."],
+    [() => client.images.fromName("/x"), "Invalid Image name: '/' prefix must be non-empty."],
+    [() => client.images.fromName("main/x", { environment: "main" }), "Cannot specify 'environment' when the image name contains a '/'."],
+    [() => client.images.fromName("x", { enviroment: "main" }), "did you mean 'environment'?"],
+    [() => client.images.fromName(42), "name must be a string"],
+    [() => client.images.fromRegistry("alpine:3.21").publish("x"), "Cannot publish an image that has not been built yet. Call build() first."],
+  ]) {
+    const e = await rejection(call());
+    check(e instanceof InvalidError && e.message.includes(expected), `refused: ${expected}: got ${e?.name}: ${e?.message}`);
+  }
+  check((seen.get("ImageGetByTag") ?? []).length + (seen.get("ImagePublish") ?? []).length === sent, "bad names and params: refused before any request");
+  for (const key of [...declaredKeys("ImageFromNameParams"), ...declaredKeys("ImagePublishParams")]) check(key === "environment", `named image option '${key}' not handled`);
+  // every call of Modal JS's services exists here (works, or is refused by name)
+  for (const [cls, obj] of [["SandboxService", client.sandboxes], ["ImageService", client.images], ["SandboxSnapshotService", client.sandboxSnapshots], ["Image", image]]) {
+    for (const m of declaredMembers(cls)) check(typeof obj[m] === "function" || m === "imageId", `${cls}.${m}: missing`);
+  }
+}
 
 // ---- Modal JS's calls: each as Modal's client does it -------------------------------------------
 {

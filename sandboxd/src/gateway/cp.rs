@@ -319,6 +319,21 @@ impl ModalClient for GatewayCp {
         Ok(Response::new(self.gw.stream(&c.sub, s)?))
     }
 
+    async fn image_publish(
+        &self,
+        _: Request<ImagePublishRequest>,
+    ) -> Result<Response<ImagePublishResponse>, Status> {
+        // a published name is the workspace's, not one token's
+        Err(refused("ImagePublish"))
+    }
+
+    async fn image_get_by_tag(
+        &self,
+        _: Request<ImageGetByTagRequest>,
+    ) -> Result<Response<ImageGetByTagResponse>, Status> {
+        Err(refused("ImageGetByTag"))
+    }
+
     async fn image_from_id(
         &self,
         req: Request<ImageFromIdRequest>,

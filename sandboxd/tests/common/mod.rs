@@ -730,13 +730,18 @@ pub async fn app(cp: &mut Cp, name: &str) -> String {
 
 /// ImageGetOrCreate + ImageJoinStreaming until eof; asserts SUCCESS.
 pub async fn image(cp: &mut Cp, app_id: &str) -> String {
+    image_of(cp, app_id, &["FROM debian:bookworm-slim"]).await
+}
+
+/// ImageGetOrCreate of `commands` + ImageJoinStreaming until eof; asserts SUCCESS.
+pub async fn image_of(cp: &mut Cp, app_id: &str, commands: &[&str]) -> String {
     let id = within(
         60,
         "ImageGetOrCreate",
         cp.image_get_or_create(pb::ImageGetOrCreateRequest {
             app_id: app_id.into(),
             image: Some(pb::Image {
-                dockerfile_commands: vec!["FROM debian:bookworm-slim".into()],
+                dockerfile_commands: commands.iter().map(|c| c.to_string()).collect(),
                 ..Default::default()
             }),
             ..Default::default()

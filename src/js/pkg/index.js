@@ -5,3 +5,4 @@ await init({ module_or_path: new URL("./modal_wasm_bg.wasm", import.meta.url) })
 export * from "./modal_wasm.js";
 export * from "./errors.js";
 export * from "./token.js";
+export * from "./compat.js";

@@ -5,3 +5,4 @@ initSync({ module: await readFile(new URL("./modal_wasm_bg.wasm", import.meta.ur
 export * from "./modal_wasm.js";
 export * from "./errors.js";
 export * from "./token.js";
+export * from "./compat.js";

@@ -6,3 +6,4 @@ initSync({ module: wasm });
 export * from "./modal_wasm.js";
 export * from "./errors.js";
 export * from "./token.js";
+export * from "./compat.js";
