@@ -257,12 +257,15 @@ impl ImageService {
     #[wasm_bindgen(js_name = __fromName, skip_typescript)]
     pub fn from_name(
         &self,
-        tag: String,
-        prefixed: bool,
+        tag: JsValue,
+        prefixed: JsValue,
         params: Option<Ts<ts::SecretFromObjectParams>>,
     ) -> Promise {
         let client = self.0.clone();
         promise(convert::signal_of_ts(&params), async move {
+            // compat.js passes a checked name; anything else is still refused with a type
+            let tag = convert::string(&tag, "name")?;
+            let prefixed = convert::flag(&prefixed, "prefixed")?;
             let p = convert::options(params, "params")?;
             let image = client.images().from_name(&tag, prefixed, &p).await?;
             Ok(Image(image, client).into())

@@ -90,12 +90,15 @@ impl Image {
     #[wasm_bindgen(js_name = __publish, skip_typescript)]
     pub fn publish(
         &self,
-        tag: String,
-        prefixed: bool,
+        tag: JsValue,
+        prefixed: JsValue,
         params: Option<Ts<ts::SecretFromObjectParams>>,
     ) -> js_sys::Promise {
         let (image, client) = (self.0.clone(), self.1.clone());
         super::promise(convert::signal_of_ts(&params), async move {
+            // compat.js passes a checked name; anything else is still refused with a type
+            let tag = convert::string(&tag, "name")?;
+            let prefixed = convert::flag(&prefixed, "prefixed")?;
             let p = convert::options(params, "params")?;
             client.images().publish(&image, &tag, prefixed, &p).await?;
             Ok(JsValue::UNDEFINED)

@@ -272,9 +272,14 @@ impl Sandbox {
     /// `SandboxWaitV2`, 3 `SandboxGetTaskId`; resolves to the reply's bytes. On a detached
     /// handle too, as Modal JS's `sandbox.logs` works after `detach()`.
     #[wasm_bindgen(js_name = _cp, skip_typescript)]
-    pub fn cp_call(&self, which: u32, body: Vec<u8>) -> Promise {
+    pub fn cp_call(&self, which: JsValue, body: JsValue) -> Promise {
         let sb = self.sb();
         promise(Ok(None), async move {
+            // sandbox.js passes a call number and bytes; anything else is refused with a type
+            let which = convert::u32_arg(&which, "which")?;
+            let body = js::bytes(&body)
+                .ok_or_else(|| crate::error::Error::invalid("body must be a Uint8Array"))?
+                .to_vec();
             let reply = sb.logs_call(which, body).await?;
             Ok(js_sys::Uint8Array::from(&reply[..]).into())
         })

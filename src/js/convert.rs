@@ -487,6 +487,12 @@ pub fn string(v: &JsValue, what: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{what} must be a string")))
 }
 
+/// A required boolean argument.
+pub fn flag(v: &JsValue, what: &str) -> Result<bool> {
+    v.as_bool()
+        .ok_or_else(|| Error::invalid(format!("{what} must be a boolean")))
+}
+
 /// A required whole-number argument in 0..=2^32-1.
 pub fn u32_arg(v: &JsValue, what: &str) -> Result<u32> {
     as_u32(v).ok_or_else(|| Error::invalid(format!("{what} must be a non-negative integer")))

@@ -545,10 +545,9 @@ function nodeFs() {
 const localError = (what, path, e) =>
   makeError("INVALID", `${what}: local file '${path}': ${e && e.message ? e.message : String(e)}`, undefined, e);
 
-/** What `writeBytes` uploads for `copyFromLocal(local)`: a path opened as a Blob (Node) or
- * a file stream (Deno); a File, Blob, ReadableStream, ArrayBuffer or view as it is. */
+/** What `writeBytes` uploads for `copyFromLocal(path)`: the file opened as a Blob (Node)
+ * or a file stream (Deno). Anything else (File, Blob, ReadableStream, bytes) goes as it is. */
 async function localSource(local) {
-  if (typeof local !== "string") return local;
   const deno = globalThis.Deno;
   try {
     if (deno?.open) return (await deno.open(local, { read: true })).readable;
@@ -573,6 +572,15 @@ async function localSink(path) {
   }
 }
 
+/** Whether `v` is a WritableStream (false for a Proxy whose traps throw). */
+function isWritableStream(v) {
+  try {
+    return typeof WritableStream !== "undefined" && v instanceof WritableStream;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `copyToLocal(remote, local)`: to a path (Node, Deno; the file is replaced) or into a
  * WritableStream; with no `local`, resolves to a Blob of the file (what a page saves or
@@ -588,7 +596,7 @@ async function copyToLocal(fsys, remotePath, local, extra) {
   } else if (typeof local === "string") {
     if (!globalThis.Deno?.open && !nodeFs()) throw invalid(`copyToLocal: ${NO_PATHS}`);
     open = () => localSink(local);
-  } else if (typeof WritableStream !== "undefined" && local instanceof WritableStream) {
+  } else if (isWritableStream(local)) {
     open = () => local;
   } else {
     throw invalid("copyToLocal: local must be a path (Node, Deno) or a WritableStream, or omitted for a Blob");
@@ -628,7 +636,9 @@ function installFilesystem(fp) {
   define(fp, "copyFromLocal", async function (local, remotePath, options) {
     if (local === undefined || local === null) throw invalid("copyFromLocal: local must be a path or a File, Blob, ReadableStream or Uint8Array");
     str(remotePath, "remotePath");
-    return this.writeBytes(await localSource(local), remotePath, options);
+    // only a path is awaited: awaiting any other value reads its `then`, which may throw
+    const source = typeof local === "string" ? await localSource(local) : local;
+    return this.writeBytes(source, remotePath, options);
   });
   define(fp, "copyToLocal", function (remotePath, local, extra) {
     return copyToLocal(this, remotePath, local, extra);
