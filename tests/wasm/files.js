@@ -373,10 +373,15 @@ export async function volumesReload(c) {
   const a = await c.sandboxes.create(app, image, { volumes: { "/vol": vol } });
   const b = await c.sandboxes.create(app, image, { volumes: { "/vol": vol } });
   try {
+    // as on Modal: a write reaches another sandbox once committed (the writer's
+    // reloadVolumes, or its end) and after the reader's own reloadVolumes
     await a.filesystem.writeText("shared", "/vol/s.txt");
     await b.reloadVolumes();
-    eq(await b.filesystem.readText("/vol/s.txt"), "shared", "file seen through the volume after reload");
+    await rejects(b.filesystem.readText("/vol/s.txt"), "FILESYSTEM_NOT_FOUND", "not committed yet");
     await a.reloadVolumes({ timeoutMs: 30000 });
+    await rejects(b.filesystem.readText("/vol/s.txt"), "FILESYSTEM_NOT_FOUND", "committed, not reloaded");
+    await b.reloadVolumes();
+    eq(await b.filesystem.readText("/vol/s.txt"), "shared", "file seen after the writer's commit and the reader's reload");
   } finally {
     await a.terminate();
     await b.terminate();
