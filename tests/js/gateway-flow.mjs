@@ -103,7 +103,10 @@ export async function gatewayFlow(modal, { gateways, tokenA, tokenB, runtime }) 
     await rejectsWith(theirs.getTags(), PermissionDeniedError, "b reads a's tags");
     await rejectsWith(theirs.terminate(), PermissionDeniedError, "b terminates a's sandbox");
     const bApp = await b.apps.fromName(APP);
-    await rejectsWith(b.sandboxes.create(bApp, image, { tags: { user: "a" } }), PermissionDeniedError, "b creates with a's tag");
+    // a's Image carries the id a's build was issued (as in Modal JS): not b's to use
+    await rejectsWith(b.sandboxes.create(bApp, image, { command: ["true"] }), PermissionDeniedError, "b creates from a's image");
+    const bImage = b.images.fromRegistry("debian:bookworm-slim");
+    await rejectsWith(b.sandboxes.create(bApp, bImage, { tags: { user: "a" } }), PermissionDeniedError, "b creates with a's tag");
     await rejectsWith(new ModalClient({ endpoint: gateways[0], token: "x.y.z" }).apps.fromName(APP), AuthError, "a garbage token");
     // b's own logs query naming a's sandboxes or a's task: refused, or narrowed to b's own
     const logsAs = async (token, sandboxId, taskId) => {
@@ -122,7 +125,7 @@ export async function gatewayFlow(modal, { gateways, tokenA, tokenB, runtime }) 
     check(asA.status === "0" && asA.body.includes("gw out"), `a's own AppFetchLogs by hand: ${asA.status}`);
     const other = await logsAs(tokenB, logged.sandboxId, aTask);
     check(other.status === "7", `b's AppFetchLogs of a's sandbox: PERMISSION_DENIED, got ${other.status}`);
-    const bSb = await b.sandboxes.create(bApp, image, { command: ["true"] });
+    const bSb = await b.sandboxes.create(bApp, bImage, { command: ["true"] });
     const mixed = await logsAs(tokenB, bSb.sandboxId, aTask);
     check(mixed.status === "0" && !mixed.body.includes("gw out") && !mixed.body.includes(aTask), `b's AppFetchLogs of its own sandbox naming a's task: narrowed to b's (${mixed.status})`);
     await bSb.terminate();
