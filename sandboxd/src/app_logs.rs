@@ -10,16 +10,50 @@ use prost_types::Timestamp;
 use tonic::Status;
 
 /// The filters of both requests that this module reads.
-struct Query<'a> {
+pub(crate) struct Query<'a> {
     app_id: &'a str,
-    sandbox_id: &'a str,
+    pub sandbox_id: &'a str,
     task_id: &'a str,
-    functions: [(&'static str, &'a str); 3],
+    pub functions: [(&'static str, &'a str); 3],
     since: Option<&'a Timestamp>,
     until: Option<&'a Timestamp>,
     source: i32,
     search: &'a str,
 }
+
+/// The filters `AppFetchLogsRequest` and `AppCountLogsRequest` share (same names, same
+/// meaning), read in one place for sandboxd and for the gateway that scopes them.
+pub(crate) trait LogsRequest {
+    fn query(&self) -> Query<'_>;
+    fn task_id_mut(&mut self) -> &mut String;
+}
+
+macro_rules! logs_request {
+    ($($t:ty),*) => {$(
+        impl LogsRequest for $t {
+            fn query(&self) -> Query<'_> {
+                Query {
+                    app_id: &self.app_id,
+                    sandbox_id: &self.sandbox_id,
+                    task_id: &self.task_id,
+                    functions: [
+                        ("function_id", &self.function_id),
+                        ("function_call_id", &self.function_call_id),
+                        ("parametrized_function_id", &self.parametrized_function_id),
+                    ],
+                    since: self.since.as_ref(),
+                    until: self.until.as_ref(),
+                    source: self.source,
+                    search: &self.search_text,
+                }
+            }
+            fn task_id_mut(&mut self) -> &mut String {
+                &mut self.task_id
+            }
+        }
+    )*};
+}
+logs_request!(AppFetchLogsRequest, AppCountLogsRequest);
 
 fn ns(t: Option<&Timestamp>, default: u64) -> u64 {
     match t {
@@ -75,20 +109,7 @@ impl ControlPlane {
         &self,
         r: &AppFetchLogsRequest,
     ) -> Result<AppFetchLogsResponse, Status> {
-        let q = Query {
-            app_id: &r.app_id,
-            sandbox_id: &r.sandbox_id,
-            task_id: &r.task_id,
-            functions: [
-                ("function_id", &r.function_id),
-                ("function_call_id", &r.function_call_id),
-                ("parametrized_function_id", &r.parametrized_function_id),
-            ],
-            since: r.since.as_ref(),
-            until: r.until.as_ref(),
-            source: r.source,
-            search: &r.search_text,
-        };
+        let q = r.query();
         let limit = r.limit as usize;
         let Some((task_id, entries)) = self.with_entries(&q, |j, f| j.fetch(f, limit))? else {
             return Ok(AppFetchLogsResponse::default());
@@ -128,20 +149,7 @@ impl ControlPlane {
         if r.bucket_secs == 0 {
             return Err(Status::invalid_argument("bucket_secs must be positive"));
         }
-        let q = Query {
-            app_id: &r.app_id,
-            sandbox_id: &r.sandbox_id,
-            task_id: &r.task_id,
-            functions: [
-                ("function_id", &r.function_id),
-                ("function_call_id", &r.function_call_id),
-                ("parametrized_function_id", &r.parametrized_function_id),
-            ],
-            since: r.since.as_ref(),
-            until: r.until.as_ref(),
-            source: r.source,
-            search: &r.search_text,
-        };
+        let q = r.query();
         let buckets = self
             .with_entries(&q, |j, f| j.count(f, r.bucket_secs))?
             .map(|(_, b)| b)

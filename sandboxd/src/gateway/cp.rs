@@ -43,6 +43,24 @@ impl GatewayCp {
     /// Narrows a logs query (`AppFetchLogs`, `AppCountLogs`) to one sandbox the token
     /// reaches: its `sandbox_id` checked, its `task_id` replaced by that sandbox's own (so
     /// no other task's logs can be named), Function filters refused.
+    /// A logs request of `c`'s, authenticated and scoped (see `scope_logs`), with the
+    /// metadata to send it upstream with.
+    async fn scoped_logs<R: crate::app_logs::LogsRequest>(
+        &self,
+        req: Request<R>,
+    ) -> Result<(tonic::metadata::MetadataMap, R), Status> {
+        let c = self.gw.authenticate(&req)?;
+        let md = req.metadata().clone();
+        let mut r = req.into_inner();
+        let mut task_id = std::mem::take(r.task_id_mut());
+        let q = r.query();
+        let functions = q.functions.map(|(_, f)| f);
+        self.scope_logs(&c, &md, q.sandbox_id, &mut task_id, functions)
+            .await?;
+        *r.task_id_mut() = task_id;
+        Ok((md, r))
+    }
+
     async fn scope_logs(
         &self,
         c: &Claims,
@@ -665,18 +683,7 @@ impl ModalClient for GatewayCp {
         &self,
         req: Request<AppFetchLogsRequest>,
     ) -> Result<Response<AppFetchLogsResponse>, Status> {
-        let c = self.gw.authenticate(&req)?;
-        let md = req.metadata().clone();
-        let mut r = req.into_inner();
-        let functions = [
-            r.function_id.as_str(),
-            r.function_call_id.as_str(),
-            r.parametrized_function_id.as_str(),
-        ];
-        let mut task_id = std::mem::take(&mut r.task_id);
-        self.scope_logs(&c, &md, &r.sandbox_id, &mut task_id, functions)
-            .await?;
-        r.task_id = task_id;
+        let (md, r) = self.scoped_logs(req).await?;
         let resp = self
             .gw
             .up
@@ -693,18 +700,7 @@ impl ModalClient for GatewayCp {
         &self,
         req: Request<AppCountLogsRequest>,
     ) -> Result<Response<AppCountLogsResponse>, Status> {
-        let c = self.gw.authenticate(&req)?;
-        let md = req.metadata().clone();
-        let mut r = req.into_inner();
-        let functions = [
-            r.function_id.as_str(),
-            r.function_call_id.as_str(),
-            r.parametrized_function_id.as_str(),
-        ];
-        let mut task_id = std::mem::take(&mut r.task_id);
-        self.scope_logs(&c, &md, &r.sandbox_id, &mut task_id, functions)
-            .await?;
-        r.task_id = task_id;
+        let (md, r) = self.scoped_logs(req).await?;
         let resp = self
             .gw
             .up
