@@ -74,18 +74,20 @@ cleanup() {
   if [ -n "$fault_pid" ]; then kill "$fault_pid" 2>/dev/null || true; fi
   stop_harness
 }
-wasm-pack test --headless --chrome . --test live --test resilience --test worker --test files \
-  --test faults --test bad_input
+# one suite per run, so that a suite whose page Chromium never loads is retried alone
+for suite in live resilience worker files faults bad_input; do
+  scripts/wasm-pack-headless.sh . --test "$suite"
+done
 echo "--- figures of the faults and bad-input suites"
 stop_harness
 
 echo "--- both transports (the SDK's fetch client, tonic-web-wasm-client) against split replies"
-wasm-pack test --headless --chrome . --features tonic-web --test transport
+scripts/wasm-pack-headless.sh . --features tonic-web --test transport
 
 echo "--- the Rust API from a Rust crate (examples/rust-sandbox), with each transport"
 [ -n "${SANDBOXD_URL:-}" ] || { echo "examples/rust-sandbox needs SANDBOXD_URL (a live sandboxd)" >&2; exit 1; }
-wasm-pack test --headless --chrome examples/rust-sandbox
-wasm-pack test --headless --chrome examples/rust-sandbox --features tonic-web
+scripts/wasm-pack-headless.sh examples/rust-sandbox
+scripts/wasm-pack-headless.sh examples/rust-sandbox --features tonic-web
 
 echo "--- npm package build and size gate"
 bash scripts/build-pkg.sh
