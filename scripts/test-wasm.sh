@@ -74,9 +74,10 @@ cleanup() {
   if [ -n "$fault_pid" ]; then kill "$fault_pid" 2>/dev/null || true; fi
   stop_harness
 }
-# one suite per run, so that a suite whose page Chromium never loads is retried alone
+# one suite per run, so that a suite whose page Chromium never loads is retried alone; with
+# the npm package's allocator (feature talc), so the faults and fuzz run on what ships
 for suite in live resilience worker files faults bad_input; do
-  scripts/wasm-pack-headless.sh . --test "$suite"
+  scripts/wasm-pack-headless.sh . --test "$suite" --features talc
 done
 echo "--- figures of the faults and bad-input suites"
 stop_harness

@@ -18,7 +18,7 @@ bash scripts/setup.sh
 stage "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -q -- -D warnings
-for features in "" "--features tonic-web"; do
+for features in "--features talc" "--features tonic-web"; do
   # shellcheck disable=SC2086
   cargo clippy -p modal-wasm -p modal-wasm-example-rust-sandbox --target wasm32-unknown-unknown \
     --all-targets $features -q -- -D warnings
