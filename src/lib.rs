@@ -69,6 +69,7 @@ mod grpc;
 mod ids;
 mod image_build;
 mod js;
+mod logs;
 mod objects;
 mod options;
 mod process;
@@ -86,6 +87,9 @@ pub use credentials::{Credentials, TokenSource};
 pub use error::{Error, ErrorData, ErrorKind, Result};
 pub use filesystem::{OnProgress, Progress, SandboxFilesystem};
 pub use fs::{FileInfo, FileType};
+pub use logs::{
+    LogEntry, LogSource, LogStream, LogsFetchParams, LogsTailParams, SandboxLogs, FETCH_LIMIT,
+};
 pub use objects::{App, Image, Probe, ProbeCheck, Secret, Volume};
 pub use options::{
     AppFromNameParams, ImageDockerfileCommandsParams, ImageTtl, PtyParams,

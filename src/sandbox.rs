@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::exit::sandbox_returncode;
 use crate::filesystem::SandboxFilesystem;
 use crate::js;
+use crate::logs::SandboxLogs;
 use crate::objects::Image;
 use crate::options::{
     budget, exec_start_request, tags_to_proto, ttl_seconds, SandboxCreateConnectTokenParams,
@@ -159,7 +160,7 @@ impl Sandbox {
         }
     }
 
-    fn router(&self) -> &Rc<Router> {
+    pub(crate) fn router(&self) -> &Rc<Router> {
         &self.inner.router
     }
 
@@ -218,6 +219,12 @@ impl Sandbox {
             _ => return Err(Error::invalid("unknown logs call")),
         };
         self.router().conn.cp_bytes(path, body).await
+    }
+
+    /// The entrypoint's logs: [`fetch`](SandboxLogs::fetch) a time range or
+    /// [`tail`](SandboxLogs::tail) the newest entries, as Modal JS's `sandbox.logs`.
+    pub fn logs(&self) -> SandboxLogs {
+        SandboxLogs::new(self.clone())
     }
 
     /// The sandbox id.

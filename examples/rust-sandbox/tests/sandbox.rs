@@ -314,3 +314,114 @@ async fn a_shell_on_a_terminal_ctrl_c_resize_bytes_and_attach() {
     again.stdin().write(&b"exit\n"[..]).await.unwrap();
     sb.terminate().await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn entrypoint_logs_fetched_and_tailed() {
+    use modal_wasm::{LogSource, LogsFetchParams, LogsTailParams};
+    let (client, _) = client();
+    let (_, sb) = sandbox(
+        &client,
+        modal_wasm::SandboxCreateParams {
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                // apart in time, so the order across stdout and stderr is known
+                "echo out 1; sleep 0.3; echo err 1 >&2; sleep 0.3; echo out 2; echo last".into(),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(sb.wait().await.unwrap(), 0);
+    let lines = |entries: &[modal_wasm::LogEntry]| -> String {
+        entries
+            .iter()
+            .map(|e| format!("{:?}:{}", e.source, e.message))
+            .collect()
+    };
+
+    let all: Vec<_> = sb.logs().tail(&LogsTailParams::default()).collect().await;
+    let all: Vec<_> = all.into_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        lines(&all),
+        "Stdout:out 1\nStderr:err 1\nStdout:out 2\nStdout:last\n"
+    );
+    assert!(all
+        .iter()
+        .all(|e| e.object_id == sb.id() && e.context_ids.len() == 1));
+    let now = js_sys::Date::now();
+    assert!(all
+        .iter()
+        .all(|e| e.timestamp_ms > now - 120_000.0 && e.timestamp_ms <= now));
+
+    let newest = LogsTailParams {
+        entries: Some(2),
+        source: Some(LogSource::Stdout),
+    };
+    let two: Vec<_> = sb
+        .logs()
+        .tail(&newest)
+        .map(|e| e.unwrap().message)
+        .collect()
+        .await;
+    assert_eq!(two, ["out 2\n", "last\n"]);
+
+    // fetch: counted in buckets, then fetched, with the source and search filters
+    let since = now - 590_000.0;
+    let errs = LogsFetchParams {
+        source: Some(LogSource::Stderr),
+        ..LogsFetchParams::since(since)
+    };
+    let errs: Vec<_> = sb
+        .logs()
+        .fetch(&errs)
+        .map(|e| e.unwrap().message)
+        .collect()
+        .await;
+    assert_eq!(errs, ["err 1\n"]);
+    let found = LogsFetchParams {
+        search_text: Some("out 2".into()),
+        ..LogsFetchParams::since(since)
+    };
+    let found: Vec<_> = sb
+        .logs()
+        .fetch(&found)
+        .map(|e| e.unwrap().message)
+        .collect()
+        .await;
+    assert_eq!(found, ["out 2\n"]);
+    let before = LogsFetchParams {
+        until_ms: Some(now - 300_000.0),
+        ..LogsFetchParams::since(now - 600_000.0)
+    };
+    assert_eq!(sb.logs().fetch(&before).count().await, 0);
+
+    // refused before any call, as Modal JS refuses them
+    let too_long = LogsFetchParams::since(now - 40.0 * 86_400_000.0);
+    let e = sb
+        .logs()
+        .fetch(&too_long)
+        .next()
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (
+            ErrorKind::Invalid,
+            "logs.fetch: Time range cannot exceed 35 days."
+        )
+    );
+    let e = sb
+        .logs()
+        .tail(&LogsTailParams {
+            entries: Some(20_001),
+            source: None,
+        })
+        .next()
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
+    sb.detach();
+}
