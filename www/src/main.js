@@ -149,7 +149,14 @@ term.onData((data) => {
 const shellTerm = new Terminal({ ...TERM_OPTIONS, scrollback: 10000 });
 const shellFit = new FitAddon();
 shellTerm.loadAddon(shellFit);
-shellTerm.open($("shell"));
+// put on the page when its tab is first shown: opening a terminal measures and lays out,
+// work that would otherwise hold up the page's start (page load to first output)
+let shellOpened = false;
+function openShellTerm() {
+  if (shellOpened) return;
+  shellOpened = true;
+  shellTerm.open($("shell"));
+}
 // Ctrl+Shift+C / Ctrl+Shift+V copy and paste (Ctrl+C is the shell's)
 shellTerm.attachCustomKeyEventHandler((e) => {
   if (e.type !== "keydown" || !e.ctrlKey || !e.shiftKey) return true;
@@ -197,6 +204,7 @@ function showTab(tab, { open = true } = {}) {
   ui.runStatus.hidden = shell;
   ui.shellStatus.hidden = !shell;
   if (shell) {
+    openShellTerm();
     shellFit.fit();
     shellTerm.focus();
     if (open && !state.shell) openShell();
@@ -211,6 +219,7 @@ async function openShell(execId) {
   if (state.shell || state.shellStarting || !state.ready) return;
   state.shellStarting = true;
   setShellStatus(execId ? "reattaching…" : "starting shell…");
+  openShellTerm();
   try {
     shellFit.fit();
     const { rows, cols } = shellTerm;
