@@ -763,11 +763,21 @@ impl ModalClient for ControlPlane {
                 .delete::<ImageRecord>(&id)
                 .map_err(internal)?;
         }
-        self.state
+        let building = self
+            .state
             .start_build(&id, commands, context, secrets, req.force_build);
+        // An image built before is answered with its result, as Modal answers it: the
+        // clients then skip ImageJoinStreaming (a round trip before every create). A build
+        // under way, or one that failed, is followed through ImageJoinStreaming (its logs).
+        let built = match building {
+            Some(_) => None,
+            None => self.state.image(&id).ok().filter(|rec| rec.error.is_none()),
+        };
+        let done = built.as_ref().map(image_result);
         Ok(Response::new(ImageGetOrCreateResponse {
             image_id: id,
-            ..Default::default()
+            result: done.as_ref().and_then(|r| r.result.clone()),
+            metadata: done.and_then(|r| r.metadata),
         }))
     }
 

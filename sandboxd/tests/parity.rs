@@ -1064,6 +1064,38 @@ async fn force_build_runs_every_step_again_and_run_steps_see_the_images_secrets(
     let first = req(&["FROM debian:bookworm-slim", run], false);
     let (log, status) = build_log(&mut env, first).await;
     assert_eq!(status, 1, "a RUN step sees the image's secret: {log}");
+    // asked for again once built: its result in the reply, as Modal answers, so the
+    // clients skip ImageJoinStreaming
+    let again = env
+        .cp
+        .image_get_or_create(req(&["FROM debian:bookworm-slim", run], false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again.result.map(|r| r.status),
+        Some(1),
+        "built: SUCCESS at once"
+    );
+    assert!(again
+        .metadata
+        .is_some_and(|m| m.image_builder_version.is_some()));
+    // a failed build is followed through ImageJoinStreaming each time (its logs)
+    let failing = || {
+        req(
+            &["FROM debian:bookworm-slim", "RUN echo no >&2; exit 3"],
+            false,
+        )
+    };
+    let (log, status) = build_log(&mut env, failing()).await;
+    assert_eq!(status, 2, "{log}");
+    let again = env
+        .cp
+        .image_get_or_create(failing())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.result, None, "a failed build: no result in the reply");
     // a definition sharing the step takes it from the cache...
     let more = |force| req(&["FROM debian:bookworm-slim", run, "ENV A=1"], force);
     let (log, _) = build_log(&mut env, more(false)).await;
