@@ -11,9 +11,12 @@ const cfg = pageConfig(location);
 const early = []; // events that came before main.js listened
 let listener = null;
 const session = openSession({ worker: cfg.worker, onEvent: (ev) => (listener ? listener(ev) : early.push(ev)) });
-// the credential is fetched from here while the worker loads the SDK
-const credentials = cfg.credentials || fetchCredentials(cfg.endpoint);
-const booted = Promise.all([session, credentials]).then(([s, credentials]) =>
+// The credential is fetched while the SDK loads: by the worker (worker.js), so the boot
+// call goes out now and not when this thread is next free (main.js's evaluation holds it
+// for a few hundred milliseconds); on this thread (`?worker=0`) from here.
+const credentials = cfg.credentials || (cfg.worker ? null : fetchCredentials(cfg.endpoint));
+credentials?.catch?.(() => {}); // boot reports it
+const booted = session.then((s) =>
   s.boot({
     endpoint: cfg.endpoint,
     credentials,

@@ -77,7 +77,8 @@ export class Session {
    * fetched from the server at `endpoint`), the connection, and, if `start`, the sandbox.
    */
   async boot({ endpoint, credentials, start, timeoutMs }) {
-    const creds = credentials || (await fetchCredentials(endpoint));
+    // `credentials`: the pair or token, or its fetch under way (worker.js), or none yet
+    const creds = (await credentials) || (await fetchCredentials(endpoint));
     await this.connect({ endpoint, ...creds });
     const started = start ? await this.start(timeoutMs ? { timeoutMs } : {}) : null;
     return { creds, started };

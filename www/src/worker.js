@@ -10,8 +10,16 @@ const loaded = import("./session.js").then(({ Session, describeError }) => ({
   describeError,
 }));
 
+// the page's credential, fetched here (for `boot`) while the SDK loads
+const config = import("./config.js");
+
 self.onmessage = async ({ data: { id, method, args } }) => {
   let sdk;
+  if (method === "boot" && args[0] && !args[0].credentials) {
+    const { endpoint } = args[0];
+    args[0].credentials = config.then(({ fetchCredentials }) => fetchCredentials(endpoint));
+    args[0].credentials.catch(() => {}); // boot reports it
+  }
   try {
     sdk = await loaded;
     const { session } = sdk;
