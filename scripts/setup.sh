@@ -42,6 +42,8 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 have wasm-pack || { say "cargo install wasm-pack"; cargo install -q wasm-pack; }
+# the headless suites' runner: the same CLI built with vendor/tiny_http's fix (its own script)
+scripts/wasm-bindgen-runner.sh >/dev/null
 
 # --- Python: Modal's official client, for the descriptor check and the conformance run
 PYENV="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-$MODAL_PY_VERSION}"
