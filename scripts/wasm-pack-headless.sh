@@ -5,7 +5,7 @@
 #   scripts/wasm-pack-headless.sh DIR [wasm-pack test args...]
 #
 # The runner is wasm-bindgen-cli built with vendor/tiny_http (scripts/wasm-bindgen-runner.sh):
-# with the plain one, about one page in six on this 2-core machine never loaded. Its page
+# with the plain one, one page in six to one in three on this 2-core machine never loaded. Its page
 # server (tiny_http) queued one of Chromium's connections where no thread would take it, so
 # a module of the page stayed unanswered and the runner waited out its whole timeout (300 s):
 # "Failed to detect test as having been run", "Timed out receiving message from renderer"
