@@ -315,6 +315,11 @@ async fn a_shell_on_a_terminal_ctrl_c_resize_bytes_and_attach() {
     sb.terminate().await.unwrap();
 }
 
+/// The messages of a log stream, every entry read without error.
+async fn messages(entries: modal_wasm::LogStream) -> Vec<String> {
+    entries.map(|e| e.unwrap().message).collect().await
+}
+
 #[wasm_bindgen_test]
 async fn entrypoint_logs_fetched_and_tailed() {
     use modal_wasm::{LogSource, LogsFetchParams, LogsTailParams};
@@ -358,12 +363,7 @@ async fn entrypoint_logs_fetched_and_tailed() {
         entries: Some(2),
         source: Some(LogSource::Stdout),
     };
-    let two: Vec<_> = sb
-        .logs()
-        .tail(&newest)
-        .map(|e| e.unwrap().message)
-        .collect()
-        .await;
+    let two = messages(sb.logs().tail(&newest)).await;
     assert_eq!(two, ["out 2\n", "last\n"]);
 
     // fetch: counted in buckets, then fetched, with the source and search filters
@@ -372,23 +372,13 @@ async fn entrypoint_logs_fetched_and_tailed() {
         source: Some(LogSource::Stderr),
         ..LogsFetchParams::since(since)
     };
-    let errs: Vec<_> = sb
-        .logs()
-        .fetch(&errs)
-        .map(|e| e.unwrap().message)
-        .collect()
-        .await;
+    let errs = messages(sb.logs().fetch(&errs)).await;
     assert_eq!(errs, ["err 1\n"]);
     let found = LogsFetchParams {
         search_text: Some("out 2".into()),
         ..LogsFetchParams::since(since)
     };
-    let found: Vec<_> = sb
-        .logs()
-        .fetch(&found)
-        .map(|e| e.unwrap().message)
-        .collect()
-        .await;
+    let found = messages(sb.logs().fetch(&found)).await;
     assert_eq!(found, ["out 2\n"]);
     let before = LogsFetchParams {
         until_ms: Some(now - 300_000.0),
