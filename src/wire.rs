@@ -964,4 +964,16 @@ mod tests {
             ("ap-1", "2025.06")
         );
     }
+
+    /// vendor/prost-derive drops the `Message.field:` path from decode errors only in wasm:
+    /// native builds (sandboxd, the Rust API's tests) still say where decoding failed.
+    #[test]
+    fn native_decode_errors_keep_their_field_path() {
+        // field 1 (task_id, a string) with the varint wire type
+        let err = SandboxGetTaskIdResponse::decode(&[0x08, 0x01][..]).unwrap_err();
+        assert!(
+            err.to_string().contains("SandboxGetTaskIdResponse.task_id"),
+            "{err}"
+        );
+    }
 }
