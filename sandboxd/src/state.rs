@@ -628,9 +628,10 @@ impl State {
             while e.len() > KEEP_ENDED {
                 e.pop_front();
             }
+            // once: the waiter, a terminate and the watcher may each see the same end
+            tracing::info!(sandbox = %id, ?outcome, "sandbox ended");
         }
         lock(&self.v1_stdin_index).remove(id);
-        tracing::info!(sandbox = %id, ?outcome, "sandbox ended");
     }
 
     /// Write a sandbox's result into its record, unless it has one already.
