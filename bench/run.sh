@@ -37,7 +37,7 @@ fi
 
 PY="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}/bin/python"
 if [ -z "${BENCH_CLIENTS:-}" ]; then
-  BENCH_CLIENTS=native,wasm,wasm-worker,wasm-node,wasm-deno,wasm-workerd,plain-js,wasm-gateway,wasm-h2,modal-js,playground
+  BENCH_CLIENTS=native,wasm,wasm-worker,wasm-node,wasm-deno,wasm-workerd,plain-js,plain-js-node,wasm-gateway,wasm-h2,modal-js,playground
   if "$PY" -c 'import modal' 2>/dev/null; then BENCH_CLIENTS=$BENCH_CLIENTS,modal-py
   else say "no Python env with modal 1.6.4 at $PY (scripts/setup.sh makes it): Modal's Python client is not run"; fi
 fi
