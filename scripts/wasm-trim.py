@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Trims the package's wasm and its wasm-bindgen glue, in place (scripts/build-pkg.sh):
+
+- drops the wasm's custom sections (function names: ~35% of the file; producers), which
+  wasm-opt would do but is off (Cargo.toml) and `strip` would break wasm-bindgen;
+- shortens the names of the imports the glue hands the wasm (wasm-bindgen's
+  `__wbg_<name>_<16 hex digits>`, once in the wasm's import section and once as a key of
+  the glue's import object): the hashes do not compress (-2,248 B gzip);
+- shortens the names of the wasm's exports the glue calls (`wasm.sandbox_exec(...)`), in
+  the wasm, the glue and the declarations of the raw exports (`InitOutput` in the glue's
+  .d.ts, the wasm's own .d.ts): -1,062 B gzip more. `memory` keeps its name, and so does any
+  export the glue does not call (something else may look it up by name).
+
+    wasm-trim.py WASM GLUE_JS [DTS...]
+
+Fails, writing nothing, if the glue does not name each import once or each renamed export
+at least once (a wasm-bindgen whose glue is shaped otherwise).
+"""
+import re
+import sys
+
+GLUE_MODULE = b"./modal_wasm_bg.js"  # the module name wasm-bindgen gives its own imports
+
+
+def leb(buf, i):
+    r = s = 0
+    while True:
+        b = buf[i]
+        i += 1
+        r |= (b & 0x7F) << s
+        s += 7
+        if b < 0x80:
+            return r, i
+
+
+def uleb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def sections(d):
+    """(id, start, body start, end) of each section."""
+    i = 8
+    while i < len(d):
+        n, j = leb(d, i + 1)
+        yield d[i], i, j, j + n
+        i = j + n
+
+
+def skip_limits(d, p):
+    flags = d[p]
+    _, p = leb(d, p + 1)
+    if flags & 1:
+        _, p = leb(d, p)
+    return p
+
+
+def read_imports(d, body, end):
+    count, p = leb(d, body)
+    entries = []
+    for _ in range(count):
+        n, p = leb(d, p)
+        module = d[p : p + n]
+        p += n
+        n, p = leb(d, p)
+        field = d[p : p + n]
+        p += n
+        kind, q = d[p], p + 1
+        if kind == 0:  # function: type index
+            _, q = leb(d, q)
+        elif kind == 1:  # table: reference type, limits
+            q = skip_limits(d, q + 1)
+        elif kind == 2:  # memory: limits
+            q = skip_limits(d, q)
+        elif kind == 3:  # global: value type, mutability
+            q += 2
+        else:
+            sys.exit(f"wasm-trim: import of unknown kind {kind}")
+        entries.append([module, field, d[p:q]])
+        p = q
+    if p != end:
+        sys.exit("wasm-trim: the import section did not parse to its end")
+    return entries
+
+
+def short_name(k):
+    """_a, _b, ..., _z, _aa, ...: never a name wasm-bindgen's glue uses for anything else."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    s, k = "", k + 1
+    while k:
+        k -= 1
+        s = letters[k % 26] + s
+        k //= 26
+    return "_" + s
+
+
+def read_exports(d, body, end):
+    count, p = leb(d, body)
+    entries = []
+    for _ in range(count):
+        n, p = leb(d, p)
+        name = d[p : p + n]
+        p += n
+        _, q = leb(d, p + 1)  # kind, index
+        entries.append([name, d[p:q]])
+        p = q
+    if p != end:
+        sys.exit("wasm-trim: the export section did not parse to its end")
+    return entries
+
+
+def rename_exports(entries, js, dts):
+    """Renames `entries` (name, descriptor) in place; returns the glue and .d.ts texts."""
+    for k, entry in enumerate(entries):
+        name = entry[0].decode()
+        call = re.compile(r"\bwasm\." + re.escape(name) + r"\b")
+        if name == "memory" or not call.search(js):
+            continue
+        new = short_name(k)
+        js = call.sub("wasm." + new, js)
+        dts = [rename_declared(t, name, new) for t in dts]
+        entry[0] = new.encode()
+    return js, dts
+
+
+def rename_declared(dts, name, new):
+    """`readonly NAME:` in the glue's `interface InitOutput`, `export const NAME:` in the
+    wasm's own .d.ts; nothing else (an option's field may share a name)."""
+    start = dts.find("export interface InitOutput {")
+    if start < 0:
+        return re.sub(r"(?m)^export const " + re.escape(name) + r"(?=:)", "export const " + new, dts)
+    end = dts.index("\n}", start)
+    block = re.sub(r"(?m)^(\s+readonly )" + re.escape(name) + r"(?=:)", r"\g<1>" + new, dts[start:end])
+    return dts[:start] + block + dts[end:]
+
+
+def main(wasm_path, js_path, *dts_paths):
+    d = open(wasm_path, "rb").read()
+    js = open(js_path, encoding="utf-8").read()
+    dts = [open(p, encoding="utf-8").read() for p in dts_paths]
+    out = bytearray(d[:8])
+    renamed = 0
+    for sid, start, body, end in sections(d):
+        if sid == 0:
+            continue  # custom section
+        if sid == 7:
+            entries = read_exports(d, body, end)
+            js, dts = rename_exports(entries, js, dts)
+            section = bytearray(uleb(len(entries)))
+            for name, desc in entries:
+                section += uleb(len(name)) + name + desc
+            out += bytes([7]) + uleb(len(section)) + section
+            continue
+        if sid != 2:
+            out += d[start:end]
+            continue
+        entries = read_imports(d, body, end)
+        for k, entry in enumerate(entries):
+            if entry[0] != GLUE_MODULE:
+                continue
+            field, new = entry[1].decode(), short_name(k)
+            # the key in the glue's import object: `__wbg_..._hash: function(...`
+            key = re.compile(r"(?<![\w$])" + re.escape(field) + r"(?=\s*:)")
+            js, n = key.subn(new, js)
+            if n != 1:
+                sys.exit(f"wasm-trim: import {field} is a key {n} times in {js_path}, not once")
+            entry[1] = new.encode()
+            renamed += 1
+        section = bytearray(uleb(len(entries)))
+        for module, field, desc in entries:
+            section += uleb(len(module)) + module + uleb(len(field)) + field + desc
+        out += bytes([2]) + uleb(len(section)) + section
+    if renamed == 0:
+        sys.exit(f"wasm-trim: no import of {GLUE_MODULE.decode()} found")
+    open(wasm_path, "wb").write(bytes(out))
+    open(js_path, "w", encoding="utf-8").write(js)
+    for path, text in zip(dts_paths, dts):
+        open(path, "w", encoding="utf-8").write(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
