@@ -3,7 +3,8 @@
 
 - drops the wasm's custom sections (function names: ~35% of the file; producers), which
   wasm-opt would do but is off (Cargo.toml) and `strip` would break wasm-bindgen;
-- shortens the names of the imports the glue hands the wasm (wasm-bindgen's
+- shortens the import modules' names (a, b, ...: -383 B gzip) and the names of the
+  imports the glue hands the wasm (wasm-bindgen's
   `__wbg_<name>_<16 hex digits>`, once in the wasm's import section and once as a key of
   the glue's import object): the hashes do not compress (-2,248 B gzip);
 - shortens the names of the wasm's exports the glue calls (`wasm.sandbox_exec(...)`), in
@@ -90,6 +91,24 @@ def read_imports(d, body, end):
     return entries
 
 
+def rename_modules(entries, js):
+    """Each import's module (`./modal_wasm_bg.js` for all of wasm-bindgen's, a snippet's
+    path for each of ours: 85 and 9 repeats of a long string) renamed a, b, ... in the
+    wasm and as the glue's import object keys; GLUE_MODULE first, so it is `a`."""
+    modules = [GLUE_MODULE] + sorted({m for m, _, _ in entries} - {GLUE_MODULE})
+    short = {m: chr(ord("a") + i).encode() for i, m in enumerate(modules)}
+    if len(modules) > 26:
+        sys.exit("wasm-trim: more than 26 import modules")
+    for m in modules:
+        key = re.compile(r"([\"'])" + re.escape(m.decode()) + r"\1(?=\s*:)")
+        js, n = key.subn(short[m].decode(), js)
+        if n == 0:
+            sys.exit(f"wasm-trim: import module {m.decode()} is no key in the glue")
+    for entry in entries:
+        entry[0] = short[entry[0]]
+    return js
+
+
 def short_name(k):
     """_a, _b, ..., _z, _aa, ...: never a name wasm-bindgen's glue uses for anything else."""
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -162,8 +181,9 @@ def main(wasm_path, js_path, *dts_paths):
             out += d[start:end]
             continue
         entries = read_imports(d, body, end)
+        js = rename_modules(entries, js)
         for k, entry in enumerate(entries):
-            if entry[0] != GLUE_MODULE:
+            if entry[0] != b"a":  # GLUE_MODULE, renamed first
                 continue
             field, new = entry[1].decode(), short_name(k)
             # the key in the glue's import object: `__wbg_..._hash: function(...`
