@@ -417,10 +417,6 @@ if (ENABLED.has("playground") && env.BENCH_PLAYGROUND_URL) {
   await browser?.close().catch(() => {});
 }
 
-for (const c of clients) await c.close();
-const load1 = loadavg();
-
-// ---------------------------------------------------------------------------------------
 // Bursts, from one page: over HTTP/1.1 (the plain sandboxd) and over h2 (the TLS one).
 // Last: 400 sandboxes end with it, and their teardown (unmounts, loop devices) loads the
 // machine for a while after (the playground's loads, measured after it, ran 100-140 ms
@@ -446,6 +442,10 @@ for (const [key, c] of [["h1", wasm], ["h2", clients.find((x) => x.name === "was
   } catch (e) { fail(c, `burst ${key}`, e); }
 }
 
+for (const c of clients) await c.close();
+const load1 = loadavg();
+
+// ---------------------------------------------------------------------------------------
 // The report.
 const p50 = (n) => quantile(lat[n] || [], 0.5);
 const tpMed = (n) => quantile(tp[n] || [], 0.5);
