@@ -44,8 +44,12 @@ TARGET_GZIP=102400                               # 100 KB: the goal
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 remap="--remap-path-prefix=$PWD/= --remap-path-prefix=${CARGO_TARGET_DIR:-$PWD/target}/="
 remap+=" --remap-path-prefix=$cargo_home/registry/src/="
-# and without the registry's directory (index.crates.io-<hash>/) in each crate's path
-for dir in "$cargo_home"/registry/src/*/; do remap+=" --remap-path-prefix=$dir="; done
+# and without the registry's directory (index.crates.io-<hash>/) in each crate's path: the
+# sources fetched first, so that directory exists on a fresh machine too
+cargo fetch -q
+for dir in "$cargo_home"/registry/src/*/; do
+  [ -d "$dir" ] && remap+=" --remap-path-prefix=$dir="
+done
 # LLVM's inline threshold at 10 for every crate: measured (gzip of the package) 0: +1,335 B,
 # 5: -64, 10: -460, 15: -304, 25: +1,780, 50: +5,527 against the opt-levels' own default.
 inline="-C llvm-args=-inline-threshold=10"
