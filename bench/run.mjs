@@ -274,25 +274,40 @@ for (const c of clients) {
 }
 const live = (phase) => clients.filter((c) => can(c, phase));
 
+// `rounds` rounds of one `phase` call per client, the order rotated each round so that no
+// client has the machine to itself. `request(round)` is the command, `keep(c, reply, round)`
+// takes a reply; an unsupported phase or a failure takes the client out of it. `afterRound`
+// runs once a round is done; `unit` names a round in failures ("round", "block").
+async function interleaved(phase, rounds, { request, keep, afterRound = () => {}, unit = "round" }) {
+  for (let round = 0; round < rounds; round++) {
+    const order = live(phase);
+    for (let k = 0; k < order.length; k++) {
+      const c = order[(k + round) % order.length];
+      if (!can(c, phase)) continue;
+      try {
+        const r = await c.call(request(round));
+        if (r.unsupported) markUnsupported(c, phase, r.unsupported);
+        else keep(c, r, round);
+      } catch (e) { fail(c, `${phase} ${unit} ${round}`, e); }
+    }
+    afterRound(round);
+  }
+}
+
 // Latency: round-robin, rotating the order each round.
 const lat = Object.fromEntries(clients.map((c) => [c.name, []]));
 const phases = {}; // client -> { create: [ms], exec: [ms], read: [ms] }
-for (let round = 0; round < WARMUP + N; round++) {
-  const order = live("latency");
-  for (let k = 0; k < order.length; k++) {
-    const c = order[(k + round) % order.length];
-    if (!can(c, "latency")) continue;
-    try {
-      const r = await c.call({ op: "latency" });
-      if (r.unsupported) markUnsupported(c, "latency", r.unsupported);
-      else if (round >= WARMUP) {
-        lat[c.name].push(r.ms);
-        if (r.phases) for (const [k, v] of Object.entries(r.phases)) ((phases[c.name] ??= {})[k] ??= []).push(v);
-      }
-    } catch (e) { fail(c, `latency round ${round}`, e); }
-  }
-  if (round === WARMUP - 1 || (round + 1) % 5 === 0) say(`latency: round ${round + 1}/${WARMUP + N}`);
-}
+await interleaved("latency", WARMUP + N, {
+  request: () => ({ op: "latency" }),
+  keep: (c, r, round) => {
+    if (round < WARMUP) return;
+    lat[c.name].push(r.ms);
+    if (r.phases) for (const [k, v] of Object.entries(r.phases)) ((phases[c.name] ??= {})[k] ??= []).push(v);
+  },
+  afterRound: (round) => {
+    if (round === WARMUP - 1 || (round + 1) % 5 === 0) say(`latency: round ${round + 1}/${WARMUP + N}`);
+  },
+});
 
 // Throughput: one warm-up read of 10 MB each, then TP_RUNS rounds.
 const tp = Object.fromEntries(clients.map((c) => [c.name, []]));
@@ -302,54 +317,36 @@ for (const c of live("throughput")) {
     if (r.unsupported) markUnsupported(c, "throughput", r.unsupported);
   } catch (e) { fail(c, "throughput warm-up", e); }
 }
-for (let round = 0; round < TP_RUNS; round++) {
-  const order = live("throughput");
-  for (let k = 0; k < order.length; k++) {
-    const c = order[(k + round) % order.length];
-    if (!can(c, "throughput")) continue;
-    try {
-      const r = await c.call({ op: "throughput", bytes: BYTES });
-      if (r.unsupported) { markUnsupported(c, "throughput", r.unsupported); continue; }
-      tp[c.name].push(r.bytes / 1e6 / (r.ms / 1e3));
-      say(`throughput: ${c.name} ${f1(r.bytes / 1e6 / (r.ms / 1e3))} MB/s`);
-    } catch (e) { fail(c, `throughput round ${round}`, e); }
-  }
-}
+const mbps = (r) => r.bytes / 1e6 / (r.ms / 1e3);
+await interleaved("throughput", TP_RUNS, {
+  request: () => ({ op: "throughput", bytes: BYTES }),
+  keep: (c, r) => {
+    tp[c.name].push(mbps(r));
+    say(`throughput: ${c.name} ${f1(mbps(r))} MB/s`);
+  },
+});
 
 // Exec round trip in a warm sandbox: one call answers a block of samples in its own sandbox
 // (in workerd one request holds the sandbox's life); four blocks per client, interleaved
 // round by round in rotating order, so that no client has the machine to itself.
 const rtt = Object.fromEntries(clients.map((c) => [c.name, []]));
 const RTT_BLOCKS = 4;
-for (let round = 0; round < RTT_BLOCKS; round++) {
-  const order = live("execRtt");
-  for (let k = 0; k < order.length; k++) {
-    const c = order[(k + round) % order.length];
-    if (!can(c, "execRtt")) continue;
-    try {
-      const r = await c.call({ op: "execRtt", count: Math.ceil(N / RTT_BLOCKS), warmup: WARMUP });
-      if (r.unsupported) { markUnsupported(c, "execRtt", r.unsupported); continue; }
-      rtt[c.name].push(...r.samples);
-    } catch (e) { fail(c, `execRtt block ${round}`, e); }
-  }
-}
+await interleaved("execRtt", RTT_BLOCKS, {
+  request: () => ({ op: "execRtt", count: Math.ceil(N / RTT_BLOCKS), warmup: WARMUP }),
+  keep: (c, r) => rtt[c.name].push(...r.samples),
+  unit: "block",
+});
 for (const c of live("execRtt")) say(`exec round trip: ${c.name} p50 ${f1(quantile(rtt[c.name], 0.5))} ms`);
 
 // Stdin throughput: TP_RUNS rounds, interleaved.
 const stdinTp = Object.fromEntries(clients.map((c) => [c.name, []]));
-for (let round = 0; round < TP_RUNS; round++) {
-  const order = live("stdin");
-  for (let k = 0; k < order.length; k++) {
-    const c = order[(k + round) % order.length];
-    if (!can(c, "stdin")) continue;
-    try {
-      const r = await c.call({ op: "stdin", bytes: STDIN_BYTES });
-      if (r.unsupported) { markUnsupported(c, "stdin", r.unsupported); continue; }
-      stdinTp[c.name].push(r.bytes / 1e6 / (r.ms / 1e3));
-      say(`stdin: ${c.name} ${f1(r.bytes / 1e6 / (r.ms / 1e3))} MB/s`);
-    } catch (e) { fail(c, `stdin round ${round}`, e); }
-  }
-}
+await interleaved("stdin", TP_RUNS, {
+  request: () => ({ op: "stdin", bytes: STDIN_BYTES }),
+  keep: (c, r) => {
+    stdinTp[c.name].push(mbps(r));
+    say(`stdin: ${c.name} ${f1(mbps(r))} MB/s`);
+  },
+});
 
 // The playground: navigation start to its first stdout byte on screen, over cold loads
 // (a new browser context each: no cache, no cookies). The page makes its sandbox on load;
