@@ -3,10 +3,10 @@
 
 - drops the wasm's custom sections (function names: ~35% of the file; producers), which
   wasm-opt would do but is off (Cargo.toml) and `strip` would break wasm-bindgen;
-- shortens the import modules' names (a, b, ...: -383 B gzip) and the names of the
-  imports the glue hands the wasm (wasm-bindgen's
+- shortens the names of the imports the glue hands the wasm (wasm-bindgen's
   `__wbg_<name>_<16 hex digits>`, once in the wasm's import section and once as a key of
-  the glue's import object): the hashes do not compress (-2,248 B gzip);
+  the glue's import object): the hashes do not compress (-2,248 B gzip); and the import
+  modules' names (a, b, ...: -383 B gzip);
 - shortens the names of the wasm's exports the glue calls (`wasm.sandbox_exec(...)`), in
   the wasm, the glue and the declarations of the raw exports (`InitOutput` in the glue's
   .d.ts, the wasm's own .d.ts): -1,062 B gzip more. `memory` keeps its name, and so does any
@@ -14,8 +14,9 @@
 
     wasm-trim.py WASM GLUE_JS [DTS...]
 
-Fails, writing nothing, if the glue does not name each import once or each renamed export
-at least once (a wasm-bindgen whose glue is shaped otherwise).
+Fails, writing nothing, if the glue does not have each of its imports as a key exactly
+once, has no import module as a key, or the wasm has no import of the glue's (a
+wasm-bindgen whose glue is shaped otherwise).
 """
 import re
 import sys
@@ -55,6 +56,24 @@ def sections(d):
         i = j + n
 
 
+def read_name(d, p):
+    """A length-prefixed name at `p`, and the position after it."""
+    n, p = leb(d, p)
+    return d[p : p + n], p + n
+
+
+def name_bytes(name):
+    return uleb(len(name)) + name
+
+
+def section_bytes(sid, entries):
+    """Section `sid` of `entries`, each a list of already encoded parts."""
+    body = bytearray(uleb(len(entries)))
+    for parts in entries:
+        body += b"".join(parts)
+    return bytes([sid]) + uleb(len(body)) + body
+
+
 def skip_limits(d, p):
     flags = d[p]
     _, p = leb(d, p + 1)
@@ -67,12 +86,8 @@ def read_imports(d, body, end):
     count, p = leb(d, body)
     entries = []
     for _ in range(count):
-        n, p = leb(d, p)
-        module = d[p : p + n]
-        p += n
-        n, p = leb(d, p)
-        field = d[p : p + n]
-        p += n
+        module, p = read_name(d, p)
+        field, p = read_name(d, p)
         kind, q = d[p], p + 1
         if kind == 0:  # function: type index
             _, q = leb(d, q)
@@ -91,10 +106,29 @@ def read_imports(d, body, end):
     return entries
 
 
+def rename_imports(entries, js, js_path):
+    """The glue's own imports (module GLUE_MODULE) renamed _a, _b, ... in `entries` and as
+    the keys of the glue's import object (`__wbg_..._hash: function(...`); how many."""
+    renamed = 0
+    for k, entry in enumerate(entries):
+        if entry[0] != GLUE_MODULE:
+            continue
+        field, new = entry[1].decode(), short_name(k)
+        key = re.compile(r"(?<![\w$])" + re.escape(field) + r"(?=\s*:)")
+        js, n = key.subn(new, js)
+        if n != 1:
+            sys.exit(f"wasm-trim: import {field} is a key {n} times in {js_path}, not once")
+        entry[1] = new.encode()
+        renamed += 1
+    if renamed == 0:
+        sys.exit(f"wasm-trim: no import of {GLUE_MODULE.decode()} found")
+    return js
+
+
 def rename_modules(entries, js):
     """Each import's module (`./modal_wasm_bg.js` for all of wasm-bindgen's, a snippet's
     path for each of ours: 85 and 9 repeats of a long string) renamed a, b, ... in the
-    wasm and as the glue's import object keys; GLUE_MODULE first, so it is `a`."""
+    wasm and as the glue's import object keys."""
     modules = [GLUE_MODULE] + sorted({m for m, _, _ in entries} - {GLUE_MODULE})
     short = {m: chr(ord("a") + i).encode() for i, m in enumerate(modules)}
     if len(modules) > 26:
@@ -124,9 +158,7 @@ def read_exports(d, body, end):
     count, p = leb(d, body)
     entries = []
     for _ in range(count):
-        n, p = leb(d, p)
-        name = d[p : p + n]
-        p += n
+        name, p = read_name(d, p)
         _, q = leb(d, p + 1)  # kind, index
         entries.append([name, d[p:q]])
         p = q
@@ -165,40 +197,20 @@ def main(wasm_path, js_path, *dts_paths):
     js = open(js_path, encoding="utf-8").read()
     dts = [open(p, encoding="utf-8").read() for p in dts_paths]
     out = bytearray(d[:8])
-    renamed = 0
     for sid, start, body, end in sections(d):
         if sid == 0:
             continue  # custom section
-        if sid == 7:
+        if sid == 2:
+            entries = read_imports(d, body, end)
+            js = rename_imports(entries, js, js_path)
+            js = rename_modules(entries, js)
+            out += section_bytes(2, [(name_bytes(m), name_bytes(f), desc) for m, f, desc in entries])
+        elif sid == 7:
             entries = read_exports(d, body, end)
             js, dts = rename_exports(entries, js, dts)
-            section = bytearray(uleb(len(entries)))
-            for name, desc in entries:
-                section += uleb(len(name)) + name + desc
-            out += bytes([7]) + uleb(len(section)) + section
-            continue
-        if sid != 2:
+            out += section_bytes(7, [(name_bytes(name), desc) for name, desc in entries])
+        else:
             out += d[start:end]
-            continue
-        entries = read_imports(d, body, end)
-        js = rename_modules(entries, js)
-        for k, entry in enumerate(entries):
-            if entry[0] != b"a":  # GLUE_MODULE, renamed first
-                continue
-            field, new = entry[1].decode(), short_name(k)
-            # the key in the glue's import object: `__wbg_..._hash: function(...`
-            key = re.compile(r"(?<![\w$])" + re.escape(field) + r"(?=\s*:)")
-            js, n = key.subn(new, js)
-            if n != 1:
-                sys.exit(f"wasm-trim: import {field} is a key {n} times in {js_path}, not once")
-            entry[1] = new.encode()
-            renamed += 1
-        section = bytearray(uleb(len(entries)))
-        for module, field, desc in entries:
-            section += uleb(len(module)) + module + uleb(len(field)) + field + desc
-        out += bytes([2]) + uleb(len(section)) + section
-    if renamed == 0:
-        sys.exit(f"wasm-trim: no import of {GLUE_MODULE.decode()} found")
     open(wasm_path, "wb").write(bytes(out))
     open(js_path, "w", encoding="utf-8").write(js)
     for path, text in zip(dts_paths, dts):
