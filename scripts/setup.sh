@@ -3,7 +3,10 @@
 # second run only checks. Debian (root or sudo), rustup's stable Rust, Node 20+.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WASM_BINDGEN_VERSION=0.2.130
+# the CLI must be the crate's own wasm-bindgen version: read where Cargo.toml pins it (as
+# scripts/wasm-bindgen-runner.sh does), so the two never disagree
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"$/\1/p' Cargo.toml)
+[ -n "$WASM_BINDGEN_VERSION" ] || { echo "setup: no pinned wasm-bindgen version in Cargo.toml" >&2; exit 1; }
 MODAL_PY_VERSION=1.6.4
 say() { printf 'setup: %s\n' "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
