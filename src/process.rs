@@ -4,7 +4,6 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use modal_proto::rpcs::{task_command_router as tcr_rpc, terminal as terminal_rpc};
 use modal_proto::task_command_router as tcr;
@@ -16,6 +15,7 @@ use crate::js;
 use crate::retry::Backoff;
 use crate::rpc::Router;
 use crate::stdio::{self, Chunk, Opener, OutputStream, Refresher, Sleeper, Stdin, Writer};
+use crate::wire;
 
 pub(crate) fn sleeper() -> Sleeper {
     Rc::new(|ms| Box::pin(js::sleep(ms)))
@@ -53,11 +53,11 @@ impl Exec {
             };
             Box::pin(async move {
                 let s = r
-                    .call_stream(tcr_rpc::TASK_EXEC_STDIO_READ, &req, Backoff::STREAM)
+                    .call_stream(wire::TASK_EXEC_STDIO_READ, &req, Backoff::STREAM)
                     .await?;
                 Ok(s.map(|m| {
                     m.map(|m| Chunk {
-                        data: Bytes::from(m.data),
+                        data: m.data,
                         starting_offset: None,
                     })
                 })

@@ -312,11 +312,11 @@ impl Sandbox {
                     file_descriptor: fd as i32,
                 };
                 let s = r
-                    .call_stream(tcr_rpc::SANDBOX_STDIO_READ_V2, &req, Backoff::STREAM)
+                    .call_stream(wire::SANDBOX_STDIO_READ_V2, &req, Backoff::STREAM)
                     .await?;
                 Ok(s.map(|m| {
                     m.map(|m| Chunk {
-                        data: Bytes::from(m.data),
+                        data: m.data,
                         starting_offset: Some(m.starting_offset),
                     })
                 })

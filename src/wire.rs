@@ -73,6 +73,34 @@ pub(crate) const IMAGE_JOIN_STREAMING: ServerStreaming<
     ImageJoinStreamingResponse,
 > = ServerStreaming::new(cp::IMAGE_JOIN_STREAMING.path);
 
+/// `TaskExecStdioRead` with its reply's bytes as `Bytes`: a slice of the received frame,
+/// where prost's `Vec<u8>` copied every output byte once more inside the wasm.
+pub(crate) const TASK_EXEC_STDIO_READ: ServerStreaming<
+    tcr::TaskExecStdioReadRequest,
+    TaskExecStdioReadResponse,
+> = ServerStreaming::new(tcr_rpc::TASK_EXEC_STDIO_READ.path);
+/// `SandboxStdioReadV2` with its reply's bytes as `Bytes` (as above).
+pub(crate) const SANDBOX_STDIO_READ_V2: ServerStreaming<
+    tcr::SandboxStdioReadV2Request,
+    SandboxStdioReadV2Response,
+> = ServerStreaming::new(tcr_rpc::SANDBOX_STDIO_READ_V2.path);
+
+/// `modal.task_command_router.TaskExecStdioReadResponse`, `data` as `Bytes`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TaskExecStdioReadResponse {
+    #[prost(bytes = "bytes", tag = "1")]
+    pub data: bytes::Bytes,
+}
+
+/// `modal.task_command_router.SandboxStdioReadV2Response`, `data` as `Bytes`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SandboxStdioReadV2Response {
+    #[prost(bytes = "bytes", tag = "1")]
+    pub data: bytes::Bytes,
+    #[prost(uint64, tag = "2")]
+    pub starting_offset: u64,
+}
+
 /// `TaskExecStart` with the trimmed request.
 pub(crate) const TASK_EXEC_START: Unary<TaskExecStartRequest, tcr::TaskExecStartResponse> =
     Unary::new(tcr_rpc::TASK_EXEC_START.path);
@@ -652,6 +680,15 @@ mod tests {
             python_version_info: Some("3.12".into()),
             ..Default::default()
         };
+        let r: TaskExecStdioReadResponse = via(&tcr::TaskExecStdioReadResponse {
+            data: b"out".to_vec(),
+        });
+        assert_eq!(&r.data[..], b"out");
+        let r: SandboxStdioReadV2Response = via(&tcr::SandboxStdioReadV2Response {
+            data: b"out".to_vec(),
+            starting_offset: 7,
+        });
+        assert_eq!((&r.data[..], r.starting_offset), (&b"out"[..], 7));
         let r: AppGetOrCreateResponse = via(&pb::AppGetOrCreateResponse {
             app_id: "ap-1".into(),
             handle_metadata: Some(pb::AppHandleMetadata {
