@@ -4,8 +4,12 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use std::future::Future;
+
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{LocalBoxStream, StreamExt};
+use futures_util::FutureExt;
 use modal_proto::client as pb;
 use modal_proto::rpc::{ServerStreaming, Unary};
 
@@ -312,30 +316,34 @@ impl Conn {
     }
 
     /// A unary control-plane call with metadata and retries.
-    pub async fn cp<Req: prost::Message, Resp: prost::Message + Default>(
+    pub fn cp<Req: prost::Message, Resp: prost::Message + Default>(
         &self,
         rpc: Unary<Req, Resp>,
         msg: &Req,
-    ) -> Result<Resp> {
-        decode(unary(
-            self.cp_raw(rpc.path, msg.encode_to_vec(), false).await?,
-        ))
+    ) -> impl Future<Output = Result<Resp>> + '_ {
+        self.cp_bytes(rpc.path, msg.encode_to_vec())
+            .map(|r| r.and_then(decode))
     }
 
     /// A unary control-plane call of an encoded message; the reply's bytes.
-    pub async fn cp_bytes(&self, path: &'static str, body: Vec<u8>) -> Result<Bytes> {
-        Ok(unary(self.cp_raw(path, body, false).await?))
+    pub fn cp_bytes<'a>(
+        &'a self,
+        path: &'static str,
+        body: Vec<u8>,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<Bytes>> {
+        Box::pin(async move { Ok(unary(self.cp_raw(path, body, false).await?)) })
     }
 
     /// Opens a control-plane server stream (retried until it opens).
-    pub async fn cp_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
+    pub fn cp_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
         &self,
         rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
-    ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
-        Ok(stream(
-            self.cp_raw(rpc.path, msg.encode_to_vec(), true).await?,
-        ))
+    ) -> impl Future<Output = Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>>> + '_
+    {
+        let body = msg.encode_to_vec();
+        let open: LocalBoxFuture<'_, Result<Reply>> = Box::pin(self.cp_raw(rpc.path, body, true));
+        open.map(|r| r.map(stream))
     }
 
     async fn cp_raw(&self, path: &'static str, body: Vec<u8>, is_stream: bool) -> Result<Reply> {
@@ -503,29 +511,37 @@ impl Router {
 
     /// A command-router call with `authorization: Bearer <jwt>`, retries under `policy`, and
     /// one access refresh on UNAUTHENTICATED.
-    pub async fn call<Req: prost::Message, Resp: prost::Message + Default>(
+    pub fn call<Req: prost::Message, Resp: prost::Message + Default>(
         &self,
         rpc: Unary<Req, Resp>,
         msg: &Req,
         policy: Backoff,
-    ) -> Result<Resp> {
-        decode(unary(
-            self.call_raw(rpc.path, msg.encode_to_vec(), false, policy)
-                .await?,
-        ))
+    ) -> impl Future<Output = Result<Resp>> + '_ {
+        self.call_bytes(rpc.path, msg.encode_to_vec(), policy)
+            .map(|r| r.and_then(decode))
     }
 
     /// Opens a command-router server stream (retried until it opens).
-    pub async fn call_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
+    pub fn call_stream<Req: prost::Message, Resp: prost::Message + Default + 'static>(
         &self,
         rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
         policy: Backoff,
-    ) -> Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>> {
-        Ok(stream(
-            self.call_raw(rpc.path, msg.encode_to_vec(), true, policy)
-                .await?,
-        ))
+    ) -> impl Future<Output = Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>>> + '_
+    {
+        let body = msg.encode_to_vec();
+        let open: LocalBoxFuture<'_, Result<Reply>> =
+            Box::pin(self.call_raw(rpc.path, body, true, policy));
+        open.map(|r| r.map(stream))
+    }
+
+    fn call_bytes<'a>(
+        &'a self,
+        path: &'static str,
+        body: Vec<u8>,
+        policy: Backoff,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<Bytes>> {
+        Box::pin(async move { Ok(unary(self.call_raw(path, body, false, policy).await?)) })
     }
 
     async fn call_raw(
