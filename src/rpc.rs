@@ -5,11 +5,12 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{LocalBoxStream, StreamExt};
-use futures_util::FutureExt;
 use modal_proto::client as pb;
 use modal_proto::rpc::{ServerStreaming, Unary};
 
@@ -29,7 +30,8 @@ pub const CLIENT_VERSION: &str = "1.0.0";
 /// The base URL calls go to (`{base}{rpc.path}`).
 type Channel = Rc<str>;
 
-enum Reply {
+/// An opened call: a unary reply's bytes, or a server stream's messages.
+pub(crate) enum Reply {
     Unary(Bytes),
     Stream(Messages),
 }
@@ -99,14 +101,33 @@ fn unary(r: Reply) -> Bytes {
     }
 }
 
-fn stream<M: prost::Message + Default + 'static>(
-    r: Reply,
-) -> LocalBoxStream<'static, std::result::Result<M, Status>> {
-    match r {
+/// The decoded messages of a server stream.
+pub(crate) type MessageStream<M> = LocalBoxStream<'static, std::result::Result<M, Status>>;
+
+fn stream<M: prost::Message + Default + 'static>(r: Reply) -> Result<MessageStream<M>> {
+    Ok(match r {
         Reply::Stream(s) => s
             .map(|r| r.and_then(|b| M::decode(b).map_err(bad_message)))
             .boxed_local(),
         Reply::Unary(_) => futures_util::stream::empty().boxed_local(),
+    })
+}
+
+/// A typed call: the one boxed, untyped call (of bytes, or of a stream), then the reply
+/// type's decoder. A struct and not an async fn or a `map`: it is instantiated once per
+/// RPC, and a state machine or `Map` per RPC cost ~170 B of wasm each.
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct Then<'a, A, T> {
+    call: LocalBoxFuture<'a, Result<A>>,
+    then: fn(A) -> Result<T>,
+}
+
+impl<A, T> Future for Then<'_, A, T> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let then = self.then;
+        self.call.as_mut().poll(cx).map(|r| r.and_then(then))
     }
 }
 
@@ -320,9 +341,11 @@ impl Conn {
         &self,
         rpc: Unary<Req, Resp>,
         msg: &Req,
-    ) -> impl Future<Output = Result<Resp>> + '_ {
-        self.cp_bytes(rpc.path, msg.encode_to_vec())
-            .map(|r| r.and_then(decode))
+    ) -> Then<'_, Bytes, Resp> {
+        Then {
+            call: self.cp_bytes(rpc.path, msg.encode_to_vec()),
+            then: decode,
+        }
     }
 
     /// A unary control-plane call of an encoded message; the reply's bytes.
@@ -339,11 +362,11 @@ impl Conn {
         &self,
         rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
-    ) -> impl Future<Output = Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>>> + '_
-    {
-        let body = msg.encode_to_vec();
-        let open: LocalBoxFuture<'_, Result<Reply>> = Box::pin(self.cp_raw(rpc.path, body, true));
-        open.map(|r| r.map(stream))
+    ) -> Then<'_, Reply, MessageStream<Resp>> {
+        Then {
+            call: Box::pin(self.cp_raw(rpc.path, msg.encode_to_vec(), true)),
+            then: stream,
+        }
     }
 
     async fn cp_raw(&self, path: &'static str, body: Vec<u8>, is_stream: bool) -> Result<Reply> {
@@ -516,9 +539,11 @@ impl Router {
         rpc: Unary<Req, Resp>,
         msg: &Req,
         policy: Backoff,
-    ) -> impl Future<Output = Result<Resp>> + '_ {
-        self.call_bytes(rpc.path, msg.encode_to_vec(), policy)
-            .map(|r| r.and_then(decode))
+    ) -> Then<'_, Bytes, Resp> {
+        Then {
+            call: self.call_bytes(rpc.path, msg.encode_to_vec(), policy),
+            then: decode,
+        }
     }
 
     /// Opens a command-router server stream (retried until it opens).
@@ -527,12 +552,11 @@ impl Router {
         rpc: ServerStreaming<Req, Resp>,
         msg: &Req,
         policy: Backoff,
-    ) -> impl Future<Output = Result<LocalBoxStream<'static, std::result::Result<Resp, Status>>>> + '_
-    {
-        let body = msg.encode_to_vec();
-        let open: LocalBoxFuture<'_, Result<Reply>> =
-            Box::pin(self.call_raw(rpc.path, body, true, policy));
-        open.map(|r| r.map(stream))
+    ) -> Then<'_, Reply, MessageStream<Resp>> {
+        Then {
+            call: Box::pin(self.call_raw(rpc.path, msg.encode_to_vec(), true, policy)),
+            then: stream,
+        }
     }
 
     fn call_bytes<'a>(
