@@ -35,8 +35,11 @@ cd "$(dirname "$0")/.."
 # without the message and field path in wasm decode errors (-1,483 B; vendor/prost-derive);
 # 136500: short import and export names between the wasm and its glue (-3,310 B;
 # scripts/wasm-trim.py); 136100: and short import module names (-383 B); 136050: panic
-# locations without the registry's directory name (-40 B).
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-136050}   # just above the last measured size
+# locations without the registry's directory name (-40 B); 131500: stdout replies decoded
+# as slices (-57 B), typed calls without a state machine per RPC (-4,473 B: src/rpc.rs,
+# `Then`); 125050: the pinned nightly's optimize_for_size std and immediate-abort panics
+# (-6,460 B).
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-125050}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so
@@ -53,12 +56,25 @@ done
 # LLVM's inline threshold at 10 for every crate: measured (gzip of the package) 0: +1,335 B,
 # 5: -64, 10: -460, 15: -304, 25: +1,780, 50: +5,527 against the opt-levels' own default.
 inline="-C llvm-args=-inline-threshold=10"
-export RUSTFLAGS="${RUSTFLAGS:-} $inline $remap"
-# wasm-pack would leave the snippets of JS modules the crate no longer imports, counted below
+
+# The wasm is built with a pinned nightly (scripts/nightly.sh installs it when missing) for
+# two unstable size options, -6,375 B gzip together: the standard library rebuilt with
+# `optimize_for_size` (-Zbuild-std), and panics as a bare trap (`panic=immediate-abort`: no
+# formatting or location of a panic message). A panic's message had no way out anyway:
+# std's default hook writes to a stderr wasm32-unknown-unknown does not have, and JS sees
+# the same `RuntimeError: unreachable` either way. The crate builds on stable as users
+# build it (tests/js/wasm-pack-targets.sh runs plain wasm-pack); only this build is nightly.
+# cargo and the wasm-bindgen CLI are run directly (wasm-pack would want a prebuilt wasm32
+# std, which build-std does not need), the CLI as `wasm-pack build --target web` runs it.
+nightly=$(bash scripts/nightly.sh)
+remap+=" --remap-path-prefix=$(rustc "+$nightly" --print sysroot)/lib/rustlib/src/rust/="
+export RUSTFLAGS="${RUSTFLAGS:-} $inline $remap -Zunstable-options -Cpanic=immediate-abort"
+pkg_target=${CARGO_TARGET_DIR:-$PWD/target}/pkg-nightly
+cargo "+$nightly" build -q --lib --target wasm32-unknown-unknown --profile wasm-release --features talc \
+  --target-dir "$pkg_target" -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
+# wasm-bindgen would leave the snippets of JS modules the crate no longer imports, counted below
 rm -rf pkg/snippets
-wasm-pack build --profile wasm-release --target web --out-dir pkg --out-name modal_wasm --no-pack . --features talc >/dev/null 2>pkg-build.log \
-  || { cat pkg-build.log >&2; rm -f pkg-build.log; exit 1; }
-rm -f pkg-build.log pkg/.gitignore pkg/package.json pkg/README.md
+wasm-bindgen "$pkg_target/wasm32-unknown-unknown/wasm-release/modal_wasm.wasm" --out-dir pkg --out-name modal_wasm --target web
 
 # Drop the wasm's custom sections and shorten the import and export names the wasm and its
 # glue share (scripts/wasm-trim.py says why).

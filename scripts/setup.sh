@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what this project needs and the machine lacks; nothing else. Idempotent: a
-# second run only checks. Debian (root or sudo), rustup's stable Rust, Node 20+.
+# second run only checks. Debian (root or sudo), rustup's stable Rust (and, installed
+# here, the pinned nightly of scripts/nightly.sh for the package build), Node 20+.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # the CLI must be the crate's own wasm-bindgen version: read where Cargo.toml pins it (as
@@ -37,6 +38,8 @@ fi
 
 # --- Rust: wasm target, lint tools, the wasm-bindgen CLI pinned to the crate's version, wasm-pack
 rustup target list --installed | grep -qx wasm32-unknown-unknown || { say "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+# the pinned nightly (with rust-src) that builds the npm package's wasm (scripts/build-pkg.sh)
+bash scripts/nightly.sh >/dev/null
 for c in clippy rustfmt; do
   rustup component list --installed | grep -q "^$c" || { say "rustup component add $c"; rustup component add "$c"; }
 done
