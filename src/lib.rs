@@ -57,6 +57,7 @@
 pub mod api;
 mod auth;
 mod client;
+mod codec;
 mod credentials;
 mod cursor;
 mod duration;

@@ -15,6 +15,7 @@ use modal_proto::client as pb;
 use modal_proto::rpc::{ServerStreaming, Unary};
 
 use crate::auth::AuthToken;
+use crate::codec;
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorKind, Result};
 use crate::grpc;
@@ -79,7 +80,7 @@ async fn raw_call(
 }
 
 fn decode<M: prost::Message + Default>(b: Bytes) -> Result<M> {
-    M::decode(b).map_err(bad_reply)
+    codec::decode(b).map_err(bad_reply)
 }
 
 /// Out of line: `decode` is instantiated once per reply type.
@@ -107,7 +108,7 @@ pub(crate) type MessageStream<M> = LocalBoxStream<'static, std::result::Result<M
 fn stream<M: prost::Message + Default + 'static>(r: Reply) -> Result<MessageStream<M>> {
     Ok(match r {
         Reply::Stream(s) => s
-            .map(|r| r.and_then(|b| M::decode(b).map_err(bad_message)))
+            .map(|r| r.and_then(|b| codec::decode(b).map_err(bad_message)))
             .boxed_local(),
         Reply::Unary(_) => futures_util::stream::empty().boxed_local(),
     })
@@ -343,7 +344,7 @@ impl Conn {
         msg: &Req,
     ) -> Then<'_, Bytes, Resp> {
         Then {
-            call: self.cp_bytes(rpc.path, msg.encode_to_vec()),
+            call: self.cp_bytes(rpc.path, codec::encode(msg)),
             then: decode,
         }
     }
@@ -364,7 +365,7 @@ impl Conn {
         msg: &Req,
     ) -> Then<'_, Reply, MessageStream<Resp>> {
         Then {
-            call: Box::pin(self.cp_raw(rpc.path, msg.encode_to_vec(), true)),
+            call: Box::pin(self.cp_raw(rpc.path, codec::encode(msg), true)),
             then: stream,
         }
     }
@@ -541,7 +542,7 @@ impl Router {
         policy: Backoff,
     ) -> Then<'_, Bytes, Resp> {
         Then {
-            call: self.call_bytes(rpc.path, msg.encode_to_vec(), policy),
+            call: self.call_bytes(rpc.path, codec::encode(msg), policy),
             then: decode,
         }
     }
@@ -554,7 +555,7 @@ impl Router {
         policy: Backoff,
     ) -> Then<'_, Reply, MessageStream<Resp>> {
         Then {
-            call: Box::pin(self.call_raw(rpc.path, msg.encode_to_vec(), true, policy)),
+            call: Box::pin(self.call_raw(rpc.path, codec::encode(msg), true, policy)),
             then: stream,
         }
     }
