@@ -2,10 +2,9 @@
 //! per-sandbox command router (bearer JWT, one access refresh on UNAUTHENTICATED).
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -349,12 +348,13 @@ impl Conn {
         }
     }
 
-    /// A unary control-plane call of an encoded message; the reply's bytes.
+    /// A unary control-plane call of an encoded message; the reply's bytes (boxed: one
+    /// instance for every typed call).
     pub fn cp_bytes<'a>(
         &'a self,
         path: &'static str,
         body: Vec<u8>,
-    ) -> futures_util::future::LocalBoxFuture<'a, Result<Bytes>> {
+    ) -> LocalBoxFuture<'a, Result<Bytes>> {
         Box::pin(async move { Ok(unary(self.cp_raw(path, body, false).await?)) })
     }
 
@@ -560,12 +560,14 @@ impl Router {
         }
     }
 
+    /// A unary command-router call of an encoded message; the reply's bytes (boxed: one
+    /// instance for every typed call).
     fn call_bytes<'a>(
         &'a self,
         path: &'static str,
         body: Vec<u8>,
         policy: Backoff,
-    ) -> futures_util::future::LocalBoxFuture<'a, Result<Bytes>> {
+    ) -> LocalBoxFuture<'a, Result<Bytes>> {
         Box::pin(async move { Ok(unary(self.call_raw(path, body, false, policy).await?)) })
     }
 
