@@ -79,7 +79,7 @@ async fn raw_call(
 }
 
 fn decode<M: prost::Message + Default>(b: Bytes) -> Result<M> {
-    codec::decode(b).map_err(bad_reply)
+    M::decode(b).map_err(bad_reply)
 }
 
 /// Out of line: `decode` is instantiated once per reply type.
@@ -107,7 +107,7 @@ pub(crate) type MessageStream<M> = LocalBoxStream<'static, std::result::Result<M
 fn stream<M: prost::Message + Default + 'static>(r: Reply) -> Result<MessageStream<M>> {
     Ok(match r {
         Reply::Stream(s) => s
-            .map(|r| r.and_then(|b| codec::decode(b).map_err(bad_message)))
+            .map(|r| r.and_then(|b| M::decode(b).map_err(bad_message)))
             .boxed_local(),
         Reply::Unary(_) => futures_util::stream::empty().boxed_local(),
     })
