@@ -39,8 +39,10 @@ cd "$(dirname "$0")/.."
 # as slices (-57 B), typed calls without a state machine per RPC (-4,473 B: src/rpc.rs,
 # `Then`); 125050: the pinned nightly's optimize_for_size std and immediate-abort panics
 # (-6,460 B); 123950: requests encoded without prost's per-type encode_to_vec and
-# encoded_len (-1,081 B, src/codec.rs).
-BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-123950}   # just above the last measured size
+# encoded_len (-1,081 B, src/codec.rs); 123930: the wasm's gzip counted without the file
+# name gzip had stored in its header (19 B that were never the package's; now the same
+# count as the size lines above it and bench/).
+BUDGET_GZIP=${MODAL_WASM_BUDGET_GZIP:-123930}   # just above the last measured size
 TARGET_GZIP=102400                               # 100 KB: the goal
 
 # Source paths in the wasm (panic locations) relative to the workspace and the registry, so
@@ -126,7 +128,7 @@ js_files=$(cd pkg && find . -name '*.js' | sort)
 echo "npm package sizes (pkg/):"
 size_line "wasm" pkg/modal_wasm_bg.wasm
 (cd pkg && size_line "JS glue" $js_files)
-wasm_gz=$(gzip -9 -c pkg/modal_wasm_bg.wasm | wc -c)
+wasm_gz=$(gzip -9 -c < pkg/modal_wasm_bg.wasm | wc -c) # from stdin: no file name in the header
 js_gz=$(cd pkg && cat $js_files | gzip -9 | wc -c)
 total=$((wasm_gz + js_gz))
 printf 'total gzip %d bytes (%.1f KB); target %d KB, limit %d KB\n' "$total" "$(echo "$total/1024" | bc -l)" $((TARGET_GZIP/1024)) $((BUDGET_GZIP/1024))
