@@ -30,6 +30,9 @@ export default defineConfig({
   // the SDK is an ES module that finds its wasm through import.meta.url: keep it out of
   // esbuild's dependency pre-bundling so that URL still points at the real file
   optimizeDeps: { exclude: ["modal-wasm"] },
+  // no PostCSS (the page's CSS is plain): given here, or Vite looks for a PostCSS config in
+  // every directory above, outside the repository
+  css: { postcss: {} },
   server: {
     fs: { allow: [".", "../pkg"] },
     // `npm run dev` against a sandboxd on :8787 (SANDBOXD_URL overrides)
