@@ -1,6 +1,23 @@
+use std::future::Future;
+use std::pin::Pin;
+
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+/// A promise of `fut`, through the one `future_to_promise` instantiation of a boxed future
+/// (the same type a crate using this one may box its own promises as): each instantiation
+/// of `future_to_promise` is its own copy of the spawn and queue code.
+pub(crate) fn boxed_promise(
+    fut: impl Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Promise {
+    let fut: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(fut);
+    // under panic=unwind `future_to_promise` wants an `UnwindSafe` future; each caller says why
+    // its own is (the take-and-replace pattern of its `Inner`)
+    #[cfg(panic = "unwind")]
+    let fut = std::panic::AssertUnwindSafe(fut);
+    wasm_bindgen_futures::future_to_promise(fut)
+}
 
 pub(crate) async fn promise_to_void_future(promise: Promise) -> Result<(), JsValue> {
     let js_value = JsFuture::from(promise).await?;

@@ -1,5 +1,5 @@
 use std::cell::RefCell;
-use std::panic::{AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 
@@ -7,9 +7,9 @@ use futures_util::future::{AbortHandle, TryFutureExt, abortable};
 use futures_util::stream::{Stream, TryStreamExt};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::sys;
+use crate::util::boxed_promise;
 
 type JsValueStream = dyn Stream<Item = Result<JsValue, JsValue>>;
 
@@ -59,7 +59,7 @@ impl IntoUnderlyingSource {
         // that if a panic occurs, the stream is already taken out of the Option,
         // leaving it in a clean None state. This prevents use of corrupted state
         // after a panic is caught.
-        future_to_promise(AssertUnwindSafe(fut))
+        boxed_promise(fut)
     }
 
     pub fn cancel(self) {

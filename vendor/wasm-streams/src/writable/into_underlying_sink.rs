@@ -1,12 +1,13 @@
 use std::cell::RefCell;
-use std::panic::{AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 
 use futures_util::{Sink, SinkExt};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+
+use crate::util::boxed_promise;
 
 #[wasm_bindgen(private)]
 pub(crate) struct IntoUnderlyingSink {
@@ -40,28 +41,28 @@ impl IntoUnderlyingSink {
         // that if a panic occurs, the sink is already taken out of the Option,
         // leaving it in a clean None state. This prevents use of corrupted state
         // after a panic is caught.
-        future_to_promise(AssertUnwindSafe(async move {
+        boxed_promise(async move {
             // This mutable borrow can never panic, since the WritableStream always queues
             // each operation on the underlying sink.
             let mut inner = inner.try_borrow_mut().unwrap_throw();
             inner.write(chunk).await.map(|_| JsValue::undefined())
-        }))
+        })
     }
 
     pub fn close(self) -> Promise {
         // SAFETY: Inner::close() takes the sink before the fallible operation.
-        future_to_promise(AssertUnwindSafe(async move {
+        boxed_promise(async move {
             let mut inner = self.inner.try_borrow_mut().unwrap_throw();
             inner.close().await.map(|_| JsValue::undefined())
-        }))
+        })
     }
 
     pub fn abort(self, reason: JsValue) -> Promise {
         // SAFETY: Inner::abort() just sets sink to None, no fallible operation.
-        future_to_promise(AssertUnwindSafe(async move {
+        boxed_promise(async move {
             let mut inner = self.inner.try_borrow_mut().unwrap_throw();
             inner.abort(reason).await.map(|_| JsValue::undefined())
-        }))
+        })
     }
 }
 
