@@ -23,101 +23,20 @@ know, another element segment form).
 import re
 import sys
 
+from wasm_binary import (
+    code_section,
+    fail,
+    function_bodies,
+    function_names,
+    imported_functions,
+    leb,
+    read_exports,
+    read_imports,
+    sections,
+    skip_leb,
+)
+
 SHIM = re.compile(r"^wasm_bindgen\[[0-9a-f]+\]::convert::closures::_::invoke::<")
-UNREACHABLE_BODY = b"\x00\x00\x0b"  # no locals; unreachable; end
-
-
-def leb(buf, i):
-    r = s = 0
-    while True:
-        b = buf[i]
-        i += 1
-        r |= (b & 0x7F) << s
-        s += 7
-        if b < 0x80:
-            return r, i
-
-
-def skip_leb(buf, i):
-    while buf[i] & 0x80:
-        i += 1
-    return i + 1
-
-
-def uleb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def fail(why):
-    sys.exit(f"wasm-dead-closures: {why}")
-
-
-def sections(d):
-    i = 8
-    while i < len(d):
-        n, j = leb(d, i + 1)
-        yield d[i], i, j, j + n
-        i = j + n
-
-
-def name(d, p):
-    n, p = leb(d, p)
-    return d[p : p + n], p + n
-
-
-def skip_limits(d, p):
-    flags = d[p]
-    _, p = leb(d, p + 1)
-    return leb(d, p)[1] if flags & 1 else p
-
-
-def imported_functions(d, p):
-    count, p = leb(d, p)
-    funcs = 0
-    for _ in range(count):
-        _, p = name(d, p)
-        _, p = name(d, p)
-        kind, p = d[p], p + 1
-        if kind == 0:
-            _, p = leb(d, p)
-            funcs += 1
-        elif kind == 1:
-            p = skip_limits(d, p + 1)
-        elif kind == 2:
-            p = skip_limits(d, p)
-        elif kind == 3:
-            p += 2
-        else:
-            fail(f"import of unknown kind {kind}")
-    return funcs
-
-
-def function_names(d, p, end):
-    """Function index -> name, from the `name` custom section's function names."""
-    section, p = name(d, p)
-    names = {}
-    if section != b"name":
-        return names
-    while p < end:
-        sub, q = d[p], p + 1
-        size, q = leb(d, q)
-        if sub == 1:
-            count, r = leb(d, q)
-            for _ in range(count):
-                idx, r = leb(d, r)
-                n, r = name(d, r)
-                names[idx] = n.decode("utf-8", "replace")
-        p = q + size
-    return names
-
 
 # Immediates of the instructions a Rust wasm32 module has (MVP, sign-ext, bulk memory,
 # reference types, multi-value, non-trapping float-to-int).
@@ -211,15 +130,9 @@ def main(wasm_path):
         if sid == 0:
             names.update(function_names(d, body, end))
         elif sid == 2:
-            imported = imported_functions(d, body)
+            imported = imported_functions(read_imports(d, body, end))
         elif sid == 7:
-            count, p = leb(d, body)
-            for _ in range(count):
-                _, p = name(d, p)
-                kind, p = d[p], p + 1
-                idx, p = leb(d, p)
-                if kind == 0:
-                    refs.add(idx)
+            refs.update(leb(desc, 1)[0] for _, desc in read_exports(d, body, end) if desc[0] == 0)
         elif sid == 8:
             refs.add(leb(d, body)[0])
         elif sid == 9:
@@ -229,23 +142,12 @@ def main(wasm_path):
     if code is None or not names:
         fail("no code section or no function names")
     start, body, end = code
-    count, p = leb(d, body)
-    bodies = []
-    for _ in range(count):
-        size, p = leb(d, p)
-        bodies.append(d[p : p + size])
-        code_refs(bodies[-1], refs)
-        p += size
+    bodies = function_bodies(d, body)
+    for fb in bodies:
+        code_refs(fb, refs)
     dead = {f for f in table if f not in refs and SHIM.match(names.get(f, ""))}
-    removed = 0
-    new_code = bytearray(uleb(count))
-    for k, fb in enumerate(bodies):
-        if imported + k in dead:
-            removed += len(fb)
-            fb = UNREACHABLE_BODY
-        new_code += uleb(len(fb)) + fb
-    out = d[:start] + bytes([10]) + uleb(len(new_code)) + bytes(new_code) + d[end:]
-    open(wasm_path, "wb").write(out)
+    section, removed = code_section(bodies, imported, dead)
+    open(wasm_path, "wb").write(d[:start] + section + d[end:])
     print(f"wasm-dead-closures: {len(dead)} closure shims only the table named, {removed} bytes, emptied")
 
 

@@ -10,39 +10,31 @@ e.g. `wasm-bindgen target/pkg-nightly/wasm32-unknown-unknown/wasm-release/modal_
 --out-dir /tmp/wb --target web`, not the package's (wasm-trim.py drops them).
 """
 import gzip
-import importlib.util
-import pathlib
 import re
 import sys
 
-_spec = importlib.util.spec_from_file_location(
-    "wasm_dead_closures", pathlib.Path(__file__).with_name("wasm-dead-closures.py")
+from wasm_binary import (
+    code_section,
+    function_bodies,
+    function_names,
+    imported_functions,
+    read_imports,
+    sections,
 )
-wasm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(wasm)
 
 
 def gzip_size(d, blank):
     """gzip -9 of `d` without custom sections, with the bodies of functions in `blank`
     emptied; and the raw bytes emptied."""
     out, imported, removed = bytearray(d[:8]), 0, 0
-    for sid, start, body, end in wasm.sections(d):
+    for sid, start, body, end in sections(d):
         if sid == 0:
             continue
         if sid == 2:
-            imported = wasm.imported_functions(d, body)
+            imported = imported_functions(read_imports(d, body, end))
         if sid == 10:
-            count, p = wasm.leb(d, body)
-            code = bytearray(wasm.uleb(count))
-            for k in range(count):
-                size, p = wasm.leb(d, p)
-                fb = d[p : p + size]
-                p += size
-                if imported + k in blank:
-                    removed += len(fb)
-                    fb = wasm.UNREACHABLE_BODY
-                code += wasm.uleb(len(fb)) + fb
-            out += bytes([10]) + wasm.uleb(len(code)) + code
+            section, removed = code_section(function_bodies(d, body), imported, blank)
+            out += section
         else:
             out += d[start:end]
     return len(gzip.compress(bytes(out), 9, mtime=0)), removed
@@ -51,9 +43,9 @@ def gzip_size(d, blank):
 def main(path, pattern):
     d = open(path, "rb").read()
     names = {}
-    for sid, _, body, end in wasm.sections(d):
+    for sid, _, body, end in sections(d):
         if sid == 0:
-            names.update(wasm.function_names(d, body, end))
+            names.update(function_names(d, body, end))
     if not names:
         sys.exit("wasm-size-bound: the wasm has no function names")
     match = re.compile(pattern)

@@ -21,89 +21,9 @@ wasm-bindgen whose glue is shaped otherwise).
 import re
 import sys
 
+from wasm_binary import name_bytes, read_exports, read_imports, section_bytes, sections
+
 GLUE_MODULE = b"./modal_wasm_bg.js"  # the module name wasm-bindgen gives its own imports
-
-
-def leb(buf, i):
-    r = s = 0
-    while True:
-        b = buf[i]
-        i += 1
-        r |= (b & 0x7F) << s
-        s += 7
-        if b < 0x80:
-            return r, i
-
-
-def uleb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def sections(d):
-    """(id, start, body start, end) of each section."""
-    i = 8
-    while i < len(d):
-        n, j = leb(d, i + 1)
-        yield d[i], i, j, j + n
-        i = j + n
-
-
-def read_name(d, p):
-    """A length-prefixed name at `p`, and the position after it."""
-    n, p = leb(d, p)
-    return d[p : p + n], p + n
-
-
-def name_bytes(name):
-    return uleb(len(name)) + name
-
-
-def section_bytes(sid, entries):
-    """Section `sid` of `entries`, each a list of already encoded parts."""
-    body = bytearray(uleb(len(entries)))
-    for parts in entries:
-        body += b"".join(parts)
-    return bytes([sid]) + uleb(len(body)) + body
-
-
-def skip_limits(d, p):
-    flags = d[p]
-    _, p = leb(d, p + 1)
-    if flags & 1:
-        _, p = leb(d, p)
-    return p
-
-
-def read_imports(d, body, end):
-    count, p = leb(d, body)
-    entries = []
-    for _ in range(count):
-        module, p = read_name(d, p)
-        field, p = read_name(d, p)
-        kind, q = d[p], p + 1
-        if kind == 0:  # function: type index
-            _, q = leb(d, q)
-        elif kind == 1:  # table: reference type, limits
-            q = skip_limits(d, q + 1)
-        elif kind == 2:  # memory: limits
-            q = skip_limits(d, q)
-        elif kind == 3:  # global: value type, mutability
-            q += 2
-        else:
-            sys.exit(f"wasm-trim: import of unknown kind {kind}")
-        entries.append([module, field, d[p:q]])
-        p = q
-    if p != end:
-        sys.exit("wasm-trim: the import section did not parse to its end")
-    return entries
 
 
 def rename_imports(entries, js, js_path):
@@ -152,19 +72,6 @@ def short_name(k):
         s = letters[k % 26] + s
         k //= 26
     return "_" + s
-
-
-def read_exports(d, body, end):
-    count, p = leb(d, body)
-    entries = []
-    for _ in range(count):
-        name, p = read_name(d, p)
-        _, q = leb(d, p + 1)  # kind, index
-        entries.append([name, d[p:q]])
-        p = q
-    if p != end:
-        sys.exit("wasm-trim: the export section did not parse to its end")
-    return entries
 
 
 def rename_exports(entries, js, dts):
