@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT="$ROOT/test-output"; rm -rf "$OUT"; mkdir -p "$OUT"
 export CARGO_TERM_COLOR=never
+# Node looks for a package it lacks in every directory up to / (Vite's optional requires do):
+# scripts/node-in-repo.cjs keeps the lookups of code in the repository inside it
+export NODE_OPTIONS="--require \"$ROOT/scripts/node-in-repo.cjs\"${NODE_OPTIONS:+ $NODE_OPTIONS}"
 PY="${MODAL_WASM_PYENV:-$HOME/.cache/modal-wasm/py-modal-1.6.4}/bin/python"
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 
