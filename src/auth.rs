@@ -11,21 +11,7 @@ pub const DEFAULT_LIFETIME_MS: f64 = 20.0 * 60.0 * 1000.0;
 pub fn jwt_exp(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64url_decode(payload.trim_end_matches('='))?;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    // A tiny scan for `"exp": <number>` keeps a JSON parser out of the wasm. Bytes and
-    // `get`, not `str::find(&str)` and indexing: those bring core's substring searcher and
-    // its slicing panics (~4 KB of wasm) for this one use.
-    let at = text.as_bytes().windows(5).position(|w| w == b"\"exp\"")?;
-    let rest = text
-        .get(at + 5..)?
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start();
-    // Whole seconds (`exp` is a NumericDate; a fraction changes nothing here): an integer
-    // parse keeps Rust's float parser out of the wasm.
-    // (the digits before any '.' or other character)
-    let secs = rest.split(|c: char| !c.is_ascii_digit()).next()?;
-    secs.parse::<u64>().ok().map(|s| s as f64)
+    crate::json::parse(&bytes).ok()?.get("exp")?.as_f64()
 }
 
 /// Decodes unpadded base64url (JWT segments); `None` on any invalid character.
@@ -111,7 +97,11 @@ mod tests {
             jwt_exp(&jwt(r#"{"sub":"x","exp": 1700000000,"iat":1}"#)),
             Some(1.7e9)
         );
-        assert_eq!(jwt_exp(&jwt(r#"{"exp":1700000000.75}"#)), Some(1.7e9));
+        assert_eq!(
+            jwt_exp(&jwt(r#"{"exp":1700000000.75}"#)),
+            Some(1700000000.75)
+        );
+        assert_eq!(jwt_exp(&jwt(r#"{"exp":1,"#)), None);
         assert_eq!(jwt_exp(&jwt(r#"{"exp" :"soon"}"#)), None);
         assert_eq!(jwt_exp(&jwt(r#"{"sub":"x"}"#)), None);
         assert_eq!(jwt_exp("not a jwt"), None);

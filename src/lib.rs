@@ -70,6 +70,7 @@ mod grpc;
 mod ids;
 mod image_build;
 mod js;
+mod json;
 mod logs;
 mod objects;
 mod options;
