@@ -53,6 +53,12 @@ pub(crate) fn js_promise(
     future_to_promise(fut)
 }
 
+/// `string | undefined` (a JS string made here: a `String` return would be copied out by
+/// wasm-bindgen's glue, a dozen lines of JS per getter).
+pub(crate) fn optional_string(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::UNDEFINED, JsValue::from_str)
+}
+
 /// `number | null`, as Modal's JS client returns for unknown exit codes.
 pub(crate) fn nullable(code: Option<i32>) -> JsValue {
     code.map(JsValue::from).unwrap_or(JsValue::NULL)

@@ -1,9 +1,11 @@
 //! The JS classes of apps, images, secrets, volumes and probes: each wraps the Rust value
 //! (`crate::objects`) and exposes it through getters.
 
+use js_sys::JsString;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
+use super::optional_string;
 use crate::error::{Error, Result};
 use crate::js::{convert, options as ts};
 use crate::objects::{self as sdk, ProbeCheck};
@@ -16,20 +18,20 @@ pub struct App(pub(crate) sdk::App);
 impl App {
     /// The app's id (`ap-...`).
     #[wasm_bindgen(getter, js_name = appId)]
-    pub fn app_id(&self) -> String {
-        self.0.app_id.clone()
+    pub fn app_id(&self) -> JsString {
+        (&*self.0.app_id).into()
     }
 
     /// The app's name.
     #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.0.name.clone()
+    pub fn name(&self) -> JsString {
+        (&*self.0.name).into()
     }
 
     /// The environment the app was looked up in (empty: the server's default).
     #[wasm_bindgen(getter, js_name = environmentName)]
-    pub fn environment_name(&self) -> String {
-        self.0.environment_name.clone()
+    pub fn environment_name(&self) -> JsString {
+        (&*self.0.environment_name).into()
     }
 }
 
@@ -43,14 +45,14 @@ pub struct Image(pub(crate) sdk::Image, pub(crate) crate::Client);
 impl Image {
     /// The image id (`im-...`); empty until a lazily defined image is built.
     #[wasm_bindgen(getter, js_name = imageId)]
-    pub fn image_id(&self) -> String {
-        self.0.id().unwrap_or_default()
+    pub fn image_id(&self) -> JsString {
+        (&*self.0.id().unwrap_or_default()).into()
     }
 
     /// The registry tag the image was defined from, if any.
-    #[wasm_bindgen(getter)]
-    pub fn tag(&self) -> Option<String> {
-        self.0.tag.clone()
+    #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
+    pub fn tag(&self) -> JsValue {
+        optional_string(self.0.tag.as_deref())
     }
 
     /// This image with one more layer of Dockerfile `commands`, built in order on first use
@@ -120,14 +122,14 @@ pub struct Secret(pub(crate) sdk::Secret);
 impl Secret {
     /// The secret's id (`st-...`).
     #[wasm_bindgen(getter, js_name = secretId)]
-    pub fn secret_id(&self) -> String {
-        self.0.secret_id.clone()
+    pub fn secret_id(&self) -> JsString {
+        (&*self.0.secret_id).into()
     }
 
     /// The secret's name, for named secrets.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> Option<String> {
-        self.0.name.clone()
+    #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
+    pub fn name(&self) -> JsValue {
+        optional_string(self.0.name.as_deref())
     }
 }
 
@@ -139,14 +141,14 @@ pub struct Volume(pub(crate) sdk::Volume);
 impl Volume {
     /// The volume's id (`vo-...`).
     #[wasm_bindgen(getter, js_name = volumeId)]
-    pub fn volume_id(&self) -> String {
-        self.0.volume_id.clone()
+    pub fn volume_id(&self) -> JsString {
+        (&*self.0.volume_id).into()
     }
 
     /// The volume's name.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> Option<String> {
-        self.0.name.clone()
+    #[wasm_bindgen(getter, unchecked_return_type = "string | undefined")]
+    pub fn name(&self) -> JsValue {
+        optional_string(self.0.name.as_deref())
     }
 
     /// True for a read-only view (see `readOnly()`).
@@ -162,9 +164,9 @@ impl Volume {
     }
 
     /// The directory of the volume that is mounted (`undefined`: all of it).
-    #[wasm_bindgen(getter, js_name = subPath)]
-    pub fn sub_path(&self) -> Option<String> {
-        self.0.sub_path.clone()
+    #[wasm_bindgen(getter, js_name = subPath, unchecked_return_type = "string | undefined")]
+    pub fn sub_path(&self) -> JsValue {
+        optional_string(self.0.sub_path.as_deref())
     }
 
     /// This volume with mount options changed (`readOnly`, `subPath`; `"/"` is the whole

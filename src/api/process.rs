@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use futures_util::stream::StreamExt;
 use futures_util::SinkExt;
+use js_sys::JsString;
 use js_sys::{Promise, Uint8Array};
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
@@ -122,8 +123,8 @@ impl ContainerProcess {
 
     /// The exec id (a client-made UUID).
     #[wasm_bindgen(getter, js_name = execId)]
-    pub fn exec_id(&self) -> String {
-        self.inner.process.exec_id().to_string()
+    pub fn exec_id(&self) -> JsString {
+        self.inner.process.exec_id().into()
     }
 
     /// The exit code once known (after `wait()` or a finished `poll()`), else `null`.
@@ -142,7 +143,7 @@ impl ContainerProcess {
         });
         match left {
             // the exec's timeoutMs: stop waiting at its deadline, as Modal JS does
-            Ok(Some(ms)) => js::with_deadline(&p, ms, &self.exec_id()),
+            Ok(Some(ms)) => js::with_deadline(&p, ms, self.inner.process.exec_id()),
             _ => p,
         }
     }

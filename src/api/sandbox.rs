@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use js_sys::JsString;
 use js_sys::Promise;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
@@ -68,8 +69,8 @@ fn cached(slot: &RefCell<Option<JsValue>>, make: impl FnOnce() -> JsValue) -> Js
 impl Sandbox {
     /// The sandbox id.
     #[wasm_bindgen(getter, js_name = sandboxId)]
-    pub fn sandbox_id(&self) -> String {
-        self.inner.sb.id().to_string()
+    pub fn sandbox_id(&self) -> JsString {
+        self.inner.sb.id().into()
     }
 
     /// The sandbox's return code once known (after `wait()`/`poll()`/`terminate()`), else
