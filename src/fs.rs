@@ -173,7 +173,11 @@ impl FileInfo {
 pub fn parse_entries(stdout: &[u8]) -> Result<Vec<FileInfo>> {
     let v = json::parse(stdout).map_err(|e| bad_output(&e))?;
     let arr = v.as_array().ok_or_else(|| bad_output("not an array"))?;
-    arr.iter().map(FileInfo::from_value).collect()
+    let mut entries = Vec::with_capacity(arr.len());
+    for v in arr {
+        entries.push(FileInfo::from_value(v)?);
+    }
+    Ok(entries)
 }
 
 /// The entry `Stat` printed.

@@ -117,12 +117,11 @@ fn from_js(v: &wasm_bindgen::JsValue, depth: usize) -> Result<Value, String> {
         Value::Null
     } else if Array::is_array(v) {
         let items: &Array = v.unchecked_ref();
-        Value::Arr(
-            items
-                .iter()
-                .map(|x| from_js(&x, depth + 1))
-                .collect::<Result<_, _>>()?,
-        )
+        let mut out = Vec::with_capacity(items.length() as usize);
+        for x in items.iter() {
+            out.push(from_js(&x, depth + 1)?);
+        }
+        Value::Arr(out)
     } else {
         let entries = Object::entries(v.unchecked_ref());
         let mut members = Vec::with_capacity(entries.length() as usize);

@@ -493,24 +493,23 @@ pub(crate) fn sandbox_create_request(
         )));
     }
     let readiness_probe = p.readiness_probe.as_ref().map(probe_to_proto).transpose()?;
-    let volume_mounts = p
-        .volumes
-        .iter()
-        .map(|(path, v)| {
-            if !path.starts_with('/') {
-                return Err(Error::invalid(format!(
-                    "volume mount path must be absolute, got: {path}"
-                )));
-            }
-            Ok(pb::VolumeMount {
-                volume_id: v.volume_id.clone(),
-                mount_path: path.clone(),
-                allow_background_commits: true,
-                read_only: v.read_only,
-                sub_path: v.sub_path.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    // a loop, not `collect::<Result<Vec<_>>>()`: each such collect is its own iterator
+    // adapter code in the wasm (~0.5 KB)
+    let mut volume_mounts = Vec::with_capacity(p.volumes.len());
+    for (path, v) in &p.volumes {
+        if !path.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "volume mount path must be absolute, got: {path}"
+            )));
+        }
+        volume_mounts.push(pb::VolumeMount {
+            volume_id: v.volume_id.clone(),
+            mount_path: path.clone(),
+            allow_background_commits: true,
+            read_only: v.read_only,
+            sub_path: v.sub_path.clone(),
+        });
+    }
     let definition = wire::Sandbox {
         entrypoint_args: p.command.clone(),
         image_id: image_id.to_string(),

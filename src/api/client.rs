@@ -93,7 +93,9 @@ impl ModalClient {
     /// ```
     #[wasm_bindgen(constructor)]
     pub fn new(params: Option<Ts<ts::ModalClientParams>>) -> Result<ModalClient, JsValue> {
-        let p = convert::options(params, "ModalClient params")?.with_env(crate::js::modal_env());
+        let p = convert::options(params, "ModalClient params")?.with_env(
+            convert::string_array(&crate::js::modal_env(), "the MODAL_* environment").ok(),
+        );
         // A bad endpoint is reported before missing credentials.
         if p.endpoint.is_empty() {
             let e = "no endpoint: give { endpoint } (in Node and Deno, MODAL_SERVER_URL is read)";

@@ -50,8 +50,10 @@ extern "C" {
     #[wasm_bindgen(js_name = decodeText)]
     pub(crate) fn decode_text(stream: &JsValue) -> JsValue;
     /// The `MODAL_*` configuration of a Node or Deno process (see glue.js).
+    /// (`string[] | undefined`: read with `convert::string_array`, where a `Vec<String>`
+    /// would bring wasm-bindgen's own conversion)
     #[wasm_bindgen(js_name = modalEnv)]
-    pub(crate) fn modal_env() -> Option<Vec<String>>;
+    pub(crate) fn modal_env() -> JsValue;
     #[wasm_bindgen(js_name = decorateReadable)]
     pub(crate) fn decorate_readable(stream: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = decorateWritable)]

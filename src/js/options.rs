@@ -48,12 +48,13 @@ fn probe_of(v: &JsValue) -> Option<Probe> {
         (Some(p), None) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => {
             ProbeCheck::Tcp(p as u16)
         }
-        (None, Some(argv)) => ProbeCheck::Exec(
-            argv.iter()
-                .map(|a| a.as_string())
-                .collect::<Option<Vec<_>>>()
-                .filter(|a| !a.is_empty())?,
-        ),
+        (None, Some(argv)) if !argv.is_empty() => {
+            let mut strings = Vec::with_capacity(argv.len());
+            for a in &argv {
+                strings.push(a.as_string()?);
+            }
+            ProbeCheck::Exec(strings)
+        }
         _ => return None,
     };
     let interval = get("intervalMs")?
