@@ -397,10 +397,7 @@ impl Secrets<'_> {
         let req = wire::SecretGetOrCreateRequest {
             environment_name: conn.env(&params.environment),
             object_creation_type: pb::ObjectCreationType::Ephemeral as i32,
-            env_dict: entries
-                .into_iter()
-                .map(|(key, value)| wire::MapEntry { key, value })
-                .collect(),
+            env_dict: map_entries(entries),
             ..Default::default()
         };
         let resp = conn.cp(wire::SECRET_GET_OR_CREATE, &req).await?;
@@ -646,4 +643,14 @@ impl futures_util::Stream for SandboxList {
             }
         }
     }
+}
+
+/// `(key, value)` pairs as protobuf map entries (a loop: the in-place `collect` it replaces
+/// was its own iterator code in the wasm).
+fn map_entries(entries: impl IntoIterator<Item = (String, String)>) -> Vec<wire::MapEntry> {
+    let mut out = Vec::new();
+    for (key, value) in entries {
+        out.push(wire::MapEntry { key, value });
+    }
+    out
 }

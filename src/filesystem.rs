@@ -192,7 +192,8 @@ impl SandboxFilesystem {
                 }
                 while buf.len() >= MAX_WRITE || (ended && !buf.is_empty()) {
                     let n = buf.len().min(MAX_WRITE);
-                    let piece: Vec<u8> = buf.drain(..n).collect();
+                    let rest = buf.split_off(n);
+                    let piece = std::mem::replace(&mut buf, rest);
                     sink.send(Bytes::from(piece)).await?;
                     loaded += n as u64;
                     report(&mut progress, loaded, total);

@@ -75,7 +75,9 @@ fn layer_request(
         }];
         def.dockerfile_commands.push("FROM base".into());
     }
-    def.dockerfile_commands.extend_from_slice(&layer.commands);
+    for c in &layer.commands {
+        def.dockerfile_commands.push(c.clone());
+    }
     let req = wire::ImageGetOrCreateRequest {
         image: Some(def),
         app_id: app.app_id.clone(),
@@ -87,7 +89,10 @@ fn layer_request(
 
 /// The layer's secrets, its `env` as one more (an ephemeral secret, as Modal JS makes it).
 async fn secret_ids(conn: &Rc<Conn>, layer: &Layer) -> Result<Vec<String>> {
-    let mut ids: Vec<String> = layer.secrets.iter().map(|s| s.secret_id.clone()).collect();
+    let mut ids = Vec::with_capacity(layer.secrets.len() + 1);
+    for s in &layer.secrets {
+        ids.push(s.secret_id.clone());
+    }
     if !layer.env.is_empty() {
         let client = crate::Client { conn: conn.clone() };
         let env = client

@@ -110,7 +110,11 @@ impl Image {
         if commands.is_empty() {
             return Ok(self.clone());
         }
-        let commands: Vec<String> = commands.iter().map(|c| c.as_ref().to_string()).collect();
+        let mut owned = Vec::with_capacity(commands.len());
+        for c in commands {
+            owned.push(c.as_ref().to_string());
+        }
+        let commands = owned;
         for c in &commands {
             let upper = c.trim().to_ascii_uppercase();
             if upper.starts_with("COPY ") && !upper.starts_with("COPY --FROM=") {
@@ -267,7 +271,11 @@ impl Probe {
 
     /// Ready once `argv` exits 0.
     pub fn exec<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Result<Probe> {
-        let argv: Vec<String> = argv.into_iter().map(Into::into).collect();
+        Probe::exec_argv(argv.into_iter().map(Into::into).collect())
+    }
+
+    /// `exec` without its generic parameter (the JS facade's one instantiation).
+    pub(crate) fn exec_argv(argv: Vec<String>) -> Result<Probe> {
         if argv.is_empty() {
             return Err(Error::invalid("argv must not be empty"));
         }

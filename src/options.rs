@@ -298,12 +298,14 @@ fn check_workdir(workdir: &Option<String>) -> Result<()> {
 
 /// Tags as the protocol's list.
 pub(crate) fn tags_to_proto(tags: &[(String, String)]) -> Vec<pb::SandboxTag> {
-    tags.iter()
-        .map(|(k, v)| pb::SandboxTag {
+    let mut out = Vec::with_capacity(tags.len());
+    for (k, v) in tags {
+        out.push(pb::SandboxTag {
             tag_name: k.clone(),
             tag_value: v.clone(),
-        })
-        .collect()
+        });
+    }
+    out
 }
 
 /// Secret sources: each secret by id, then inline env (as Modal's JS client does).
@@ -320,13 +322,13 @@ fn secret_sources(secrets: &[Secret], env: &[(String, String)]) -> Result<Vec<wi
         });
     }
     if !env.is_empty() {
-        let contents = env
-            .iter()
-            .map(|(key, value)| wire::MapEntry {
+        let mut contents = Vec::with_capacity(env.len());
+        for (key, value) in env {
+            contents.push(wire::MapEntry {
                 key: key.clone(),
                 value: value.clone(),
-            })
-            .collect();
+            });
+        }
         out.push(wire::SecretSource {
             source: Some(wire::SecretSourceKind::Env(wire::StringMap { contents })),
         });

@@ -16,8 +16,11 @@ const RENAMED: [(&str, &str); 5] = [
 /// Levenshtein distance of `a` and `b`, ignoring ASCII case (`memoryMib` is one edit from
 /// `memoryMiB`'s spelling, but the case slip is the likelier mistake).
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<u8> = b.bytes().map(|c| c.to_ascii_lowercase()).collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
+    let b = b.to_ascii_lowercase().into_bytes();
+    let mut row = Vec::with_capacity(b.len() + 1);
+    for j in 0..b.len() + 1 {
+        row.push(j);
+    }
     for (i, ca) in a.bytes().map(|c| c.to_ascii_lowercase()).enumerate() {
         let mut diag = row[0];
         row[0] = i + 1;
@@ -36,12 +39,14 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 /// third of the key's length away (and at least 2 edits allowed, at most 4).
 pub(crate) fn nearest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
     let limit = (key.len() / 3).clamp(2, 4);
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), k.as_str()))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    let mut best: Option<(usize, &str)> = None;
+    for k in known {
+        let d = edit_distance(key, k);
+        if d <= limit && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
 }
 
 /// The error for `key`, not an option of `what` (whose options are `known`).

@@ -399,11 +399,11 @@ impl SandboxFilesystem {
         promise(convert::signal_of(&options), async move {
             let path = convert::string(&path, "path")?;
             let entries = fs.list(&path).await?;
-            Ok(entries
-                .iter()
-                .map(info_js)
-                .collect::<js_sys::Array>()
-                .into())
+            let out = js_sys::Array::new();
+            for e in &entries {
+                out.push(&info_js(e));
+            }
+            Ok(out.into())
         })
     }
 

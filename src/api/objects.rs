@@ -227,7 +227,7 @@ impl Probe {
         params: Option<Ts<ts::ProbeParams>>,
     ) -> Result<Probe, JsValue> {
         let argv = convert::string_array(&argv, "argv")?;
-        Ok(Self::with(sdk::Probe::exec(argv), params)?)
+        Ok(Self::with(sdk::Probe::exec_argv(argv), params)?)
     }
 
     /// The probed TCP port, for TCP probes.
@@ -240,12 +240,16 @@ impl Probe {
     }
 
     /// The probe command, for exec probes.
-    #[wasm_bindgen(getter, js_name = execArgv)]
-    pub fn exec_argv(&self) -> Option<Vec<String>> {
-        match &self.0.check {
-            ProbeCheck::Tcp(_) => None,
-            ProbeCheck::Exec(argv) => Some(argv.clone()),
+    #[wasm_bindgen(getter, js_name = execArgv, unchecked_return_type = "string[] | undefined")]
+    pub fn exec_argv(&self) -> JsValue {
+        let ProbeCheck::Exec(argv) = &self.0.check else {
+            return JsValue::UNDEFINED;
+        };
+        let out = js_sys::Array::new();
+        for a in argv {
+            out.push(&JsValue::from_str(a));
         }
+        out.into()
     }
 
     /// Interval between probes in milliseconds, if set.
