@@ -99,11 +99,11 @@ pub fn parse(input: &[u8]) -> Result<Value, String> {
     from_js(&v, 0)
 }
 
-/// A value `JSON.parse` made (plain data: no getters or Proxies to guard against).
+/// A value `JSON.parse` made, read with the SDK's readers of JS values (the same imports
+/// as its option objects').
 #[cfg(target_arch = "wasm32")]
 fn from_js(v: &wasm_bindgen::JsValue, depth: usize) -> Result<Value, String> {
-    use js_sys::{Array, Object};
-    use wasm_bindgen::JsCast;
+    use crate::js::convert::{elements, entries};
     if depth > MAX_DEPTH {
         return Err("invalid JSON: nested too deeply".into());
     }
@@ -113,26 +113,20 @@ fn from_js(v: &wasm_bindgen::JsValue, depth: usize) -> Result<Value, String> {
         Value::Num(n)
     } else if let Some(s) = v.as_string() {
         Value::Str(s)
-    } else if v.is_null() {
-        Value::Null
-    } else if Array::is_array(v) {
-        let items: &Array = v.unchecked_ref();
-        let mut out = Vec::with_capacity(items.length() as usize);
-        for x in items.iter() {
-            out.push(from_js(&x, depth + 1)?);
+    } else if let Some(items) = elements(v, "JSON").ok().flatten() {
+        let mut out = Vec::with_capacity(items.len());
+        for x in &items {
+            out.push(from_js(x, depth + 1)?);
         }
         Value::Arr(out)
-    } else {
-        let entries = Object::entries(v.unchecked_ref());
-        let mut members = Vec::with_capacity(entries.length() as usize);
-        for e in entries.iter() {
-            let e: Array = e.unchecked_into();
-            members.push((
-                e.get(0).as_string().unwrap_or_default(),
-                from_js(&e.get(1), depth + 1)?,
-            ));
+    } else if let Some(members) = entries(v, "JSON").ok().flatten() {
+        let mut out = Vec::with_capacity(members.len());
+        for (k, x) in &members {
+            out.push((k.clone(), from_js(x, depth + 1)?));
         }
-        Value::Obj(members)
+        Value::Obj(out)
+    } else {
+        Value::Null
     })
 }
 

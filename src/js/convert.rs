@@ -338,7 +338,7 @@ fn array_of<T>(
 }
 
 /// `Object.entries(v)` of a non-array object (`None` for anything else).
-fn entries(v: &JsValue, what: &str) -> Result<Option<Vec<(String, JsValue)>>> {
+pub(crate) fn entries(v: &JsValue, what: &str) -> Result<Option<Vec<(String, JsValue)>>> {
     if !v.is_object() || is_array(v).unwrap_or(true) {
         return Ok(None);
     }
