@@ -118,20 +118,41 @@ impl SandboxFilesystem {
     /// A file's bytes as a stream (for large files); a failure (e.g. not found) ends it
     /// with the typed error. Dropping it stops the download.
     pub fn read_stream(&self, path: &str) -> OutputStream {
-        let (router, path) = (self.router.clone(), path.to_string());
-        let chunks = stream::once(async move {
-            fs::check_path(&path, "read")?;
-            let h = Rc::new(Helper::start(&router, fs::read_command(&path)).await?);
-            let h2 = h.clone();
-            let tail = stream::once(async move { h2.finish(Op::Read, &path).await })
-                .filter_map(|r| futures_util::future::ready(r.err().map(Err)));
-            Ok::<_, Error>(h.stdout().chain(tail).boxed_local())
+        /// Where the download is: the helper not started yet, its stdout being read, or over.
+        enum Step {
+            Start(Rc<Router>),
+            Reading(Helper, OutputStream),
+            Done,
+        }
+        // One state machine (stream combinators made one per combinator, ~1.3 KB of wasm).
+        let start = (Step::Start(self.router.clone()), path.to_string());
+        let chunks = stream::unfold(start, |(step, path)| async move {
+            let (h, mut out) = match step {
+                Step::Done => return None,
+                Step::Reading(h, out) => (h, out),
+                Step::Start(router) => {
+                    let started = match fs::check_path(&path, "read") {
+                        Ok(()) => Helper::start(&router, fs::read_command(&path)).await,
+                        Err(e) => Err(e),
+                    };
+                    match started {
+                        Ok(h) => {
+                            let out = h.stdout();
+                            (h, out)
+                        }
+                        Err(e) => return Some((Err(e), (Step::Done, path))),
+                    }
+                }
+            };
+            match out.next().await {
+                Some(chunk) => Some((chunk, (Step::Reading(h, out), path))),
+                // the end of stdout: a failed helper ends the stream with its typed error
+                None => match h.finish(Op::Read, &path).await {
+                    Ok(()) => None,
+                    Err(e) => Some((Err(e), (Step::Done, path))),
+                },
+            }
         })
-        .map(|r| match r {
-            Ok(s) => s,
-            Err(e) => stream::once(futures_util::future::ready(Err(e))).boxed_local(),
-        })
-        .flatten()
         .boxed_local();
         OutputStream::new(chunks)
     }

@@ -1,11 +1,13 @@
 //! The JS `ContainerProcess`, and the adapters from the Rust API's stdio to web streams.
 
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::stream::StreamExt;
-use futures_util::SinkExt;
+use futures_util::{Sink, SinkExt};
 use js_sys::JsString;
 use js_sys::{Promise, Uint8Array};
 use tsify::Ts;
@@ -47,11 +49,33 @@ fn chunk_bytes(v: JsValue) -> std::result::Result<Bytes, JsValue> {
 
 /// A `WritableStream` over `stdin`, with `writeText()` / `writeBytes()`; close sends EOF.
 pub(crate) fn writable(stdin: Stdin) -> JsValue {
-    let sink = stdin
-        .sink_map_err(Error::into_js)
-        .with(|v: JsValue| futures_util::future::ready(chunk_bytes(v)));
-    let raw = wasm_streams::WritableStream::from_sink(sink).into_raw();
+    let raw = wasm_streams::WritableStream::from_sink(JsStdin(stdin)).into_raw();
     js::decorate_writable(&raw)
+}
+
+/// `Stdin` as a sink of JS chunks with JS errors (one impl, where `sink_map_err` and
+/// `with` were a combinator state machine each, ~1 KB of wasm).
+struct JsStdin(Stdin);
+
+impl Sink<JsValue> for JsStdin {
+    type Error = JsValue;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), JsValue>> {
+        self.0.poll_ready_unpin(cx).map_err(Error::into_js)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, chunk: JsValue) -> Result<(), JsValue> {
+        let bytes = chunk_bytes(chunk)?;
+        self.0.start_send_unpin(bytes).map_err(Error::into_js)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), JsValue>> {
+        self.0.poll_flush_unpin(cx).map_err(Error::into_js)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), JsValue>> {
+        self.0.poll_close_unpin(cx).map_err(Error::into_js)
+    }
 }
 
 /// A command running in a sandbox, from `sandbox.exec()`.
