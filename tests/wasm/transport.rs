@@ -136,3 +136,93 @@ async fn a_body_cut_inside_the_trailers_is_an_error() {
         }
     }
 }
+
+// ---- request encoding ------------------------------------------------------------------
+
+/// A request with every kind of nested message field: optional (two levels deep),
+/// repeated, and a message inside a oneof.
+fn nested_request() -> modal_proto::client::SandboxCreateRequest {
+    modal_proto::client::SandboxCreateRequest {
+        app_id: "ap-1".into(),
+        definition: Some(modal_proto::client::Sandbox {
+            entrypoint_args: vec!["sleep".into(), "infinity".into()],
+            image_id: "im-1".into(),
+            secret_ids: vec!["st-1".into()],
+            resources: Some(modal_proto::client::Resources {
+                memory_mb: 512,
+                milli_cpu: 1500,
+                gpu_config: Some(modal_proto::client::GpuConfig {
+                    count: 2,
+                    gpu_type: "A10G".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            volume_mounts: vec![
+                modal_proto::client::VolumeMount {
+                    volume_id: "vo-1".into(),
+                    mount_path: "/data".into(),
+                    read_only: true,
+                    ..Default::default()
+                },
+                modal_proto::client::VolumeMount::default(),
+                modal_proto::client::VolumeMount {
+                    volume_id: "vo-2".repeat(40),
+                    mount_path: "/big".into(),
+                    sub_path: Some("x".into()),
+                    ..Default::default()
+                },
+            ],
+            network_access: Some(modal_proto::client::NetworkAccess {
+                network_access_type: 2,
+                allowed_cidrs: vec!["10.0.0.0/8".into()],
+                ..Default::default()
+            }),
+            readiness_probe: Some(modal_proto::client::Probe {
+                interval_ms: Some(250),
+                probe_oneof: Some(modal_proto::client::probe::ProbeOneof::ExecCommand(
+                    modal_proto::client::probe::ExecCommand {
+                        argv: vec!["true".into()],
+                    },
+                )),
+            }),
+            ..Default::default()
+        }),
+        environment_name: "main".into(),
+        tags: vec![modal_proto::client::SandboxTag {
+            tag_name: "a".into(),
+            tag_value: "1".into(),
+        }],
+    }
+}
+
+/// `nested_request()` as prost encodes it natively (sandboxd's decoder reads these bytes).
+const NESTED_REQUEST_NATIVE: &[&str] = &[
+    "0a0461702d311290020a05736c6565700a08696e66696e6974791a04696d2d31",
+    "220473742d312a1010800418dc0b220810022204413130476a0f0a04766f2d31",
+    "12052f6461746120016a006aac010aa001766f2d32766f2d32766f2d32766f2d",
+    "32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d",
+    "32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d",
+    "32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d",
+    "32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d32766f2d",
+    "32766f2d32766f2d32766f2d32766f2d3212042f6269672a0178b2010e080212",
+    "0a31302e302e302e302f38b2020b12060a047472756518fa011a046d61696e22",
+    "060a0161120131",
+];
+
+/// In wasm the vendored prost-derive writes a nested message through a buffer of its own
+/// instead of `encoded_len` first (vendor/prost-derive): the bytes must be the native ones.
+#[wasm_bindgen_test]
+fn nested_messages_encode_as_natively() {
+    use prost::Message;
+    let hex: String = NESTED_REQUEST_NATIVE.concat();
+    let native: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let msg = nested_request();
+    assert_eq!(msg.encode_to_vec(), native);
+    assert_eq!(msg.encoded_len(), native.len());
+    let back = modal_proto::client::SandboxCreateRequest::decode(&native[..]).unwrap();
+    assert_eq!(back, msg);
+}

@@ -73,18 +73,40 @@ impl Field {
 
     pub fn encode(&self, prost_path: &Path, ident: TokenStream) -> TokenStream {
         let tag = self.tag;
+        // modal-wasm: in wasm a nested message is written to a buffer of its own and its
+        // length taken from that, not from `encoded_len` first (a second walk of every
+        // field, compiled for every message type sent nested; size). Natively, as upstream.
+        let one = quote! {
+            #[cfg(not(target_arch = "wasm32"))]
+            #prost_path::encoding::message::encode(#tag, msg, buf);
+            #[cfg(target_arch = "wasm32")]
+            {
+                let mut nested = #prost_path::alloc::vec::Vec::new();
+                #prost_path::Message::encode_raw(msg, &mut nested);
+                #prost_path::encoding::encode_key(
+                    #tag,
+                    #prost_path::encoding::WireType::LengthDelimited,
+                    buf,
+                );
+                #prost_path::encoding::encode_varint(nested.len() as u64, buf);
+                #prost_path::bytes::BufMut::put_slice(buf, &nested);
+            }
+        };
         match self.label {
             Label::Optional => quote! {
                 if let Some(ref msg) = #ident {
-                    #prost_path::encoding::message::encode(#tag, msg, buf);
+                    #one
                 }
             },
             Label::Required => quote! {
-                #prost_path::encoding::message::encode(#tag, &#ident, buf);
+                {
+                    let msg = &#ident;
+                    #one
+                }
             },
             Label::Repeated => quote! {
                 for msg in &#ident {
-                    #prost_path::encoding::message::encode(#tag, msg, buf);
+                    #one
                 }
             },
         }
