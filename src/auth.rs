@@ -10,11 +10,11 @@ pub const DEFAULT_LIFETIME_MS: f64 = 20.0 * 60.0 * 1000.0;
 /// The `exp` claim (seconds since the epoch) of a JWT, if it has one.
 pub fn jwt_exp(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
-    let bytes = base64url_decode(payload.trim_end_matches('='))?;
+    let bytes = base64url_decode(payload)?;
     crate::json::parse(&bytes).ok()?.get("exp")?.as_f64()
 }
 
-/// Decodes unpadded base64url (JWT segments); `None` on any invalid character.
+/// Decodes base64url (JWT segments; padding ignored); `None` on any invalid character.
 /// Hand-written (a dozen lines) so the wasm carries no second base64 engine.
 pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
@@ -26,6 +26,7 @@ pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
             b'0'..=b'9' => c - b'0' + 52,
             b'-' | b'+' => 62,
             b'_' | b'/' => 63,
+            b'=' => continue,
             _ => return None,
         } as u32;
         acc = (acc << 6) | v;

@@ -189,9 +189,9 @@ pub fn parse_entry(stdout: &[u8]) -> Result<FileInfo> {
 /// The typed error for a failed helper run: its exit code and stderr (the JSON
 /// `{error_kind, message, detail}`, or unstructured text).
 pub fn helper_error(op: Op, path: &str, code: i32, stderr: &[u8]) -> Error {
-    let parsed = json::parse(trim(stderr)).ok().and_then(|v| {
+    let parsed = json::parse(stderr.trim_ascii()).ok().and_then(|v| {
         let kind = v.get("error_kind")?.as_str()?.to_string();
-        let message = v.get("message")?.as_str()?.trim().to_string();
+        let message = v.get("message")?.as_str()?.trim_ascii().to_string();
         if message.is_empty() {
             return None;
         }
@@ -203,7 +203,7 @@ pub fn helper_error(op: Op, path: &str, code: i32, stderr: &[u8]) -> Error {
         Some((kind, message, detail))
     });
     let Some((kind, message, detail)) = parsed else {
-        let text = String::from_utf8_lossy(trim(stderr)).into_owned();
+        let text = String::from_utf8_lossy(stderr.trim_ascii()).into_owned();
         let mut e = Error::new(
             ErrorKind::Filesystem,
             format!("Operation on '{path}' failed with exit code {code}"),
@@ -252,18 +252,6 @@ pub fn error_kind(op: Op, kind: &str) -> ErrorKind {
         "NotSupported" => ErrorKind::Invalid,
         _ => ErrorKind::Filesystem,
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &b[start..end]
 }
 
 /// True for `localhost` and loopback IP literals (where a local sandboxd's tunnels are

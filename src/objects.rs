@@ -116,7 +116,7 @@ impl Image {
         }
         let commands = owned;
         for c in &commands {
-            let upper = c.trim().to_ascii_uppercase();
+            let upper = c.trim_ascii().to_ascii_uppercase();
             if upper.starts_with("COPY ") && !upper.starts_with("COPY --FROM=") {
                 return Err(Error::invalid(
                     "COPY commands that copy from local context are not yet supported.",

@@ -107,8 +107,8 @@ fn parse_trailers(payload: &[u8]) -> Option<Status> {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        let value = value.trim();
-        match name.trim() {
+        let value = value.trim_ascii();
+        match name.trim_ascii() {
             n if n.eq_ignore_ascii_case("grpc-status") => status = Some(value),
             n if n.eq_ignore_ascii_case("grpc-message") => message = Some(value),
             _ => {}

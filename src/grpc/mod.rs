@@ -157,7 +157,7 @@ impl Status {
     /// The status in a reply's `grpc-status` / `grpc-message` (headers of a trailers-only
     /// reply, or the trailers frame); `None` without `grpc-status`.
     pub fn from_fields(grpc_status: Option<&str>, grpc_message: Option<&str>) -> Option<Status> {
-        let code = grpc_status?.trim();
+        let code = grpc_status?.trim_ascii();
         let code = code.parse::<i32>().map_or(Code::Unknown, Code::from_i32);
         let message = grpc_message.map(percent_decode).unwrap_or_default();
         Some(Status::new(code, message))
