@@ -203,7 +203,7 @@ pub fn helper_error(op: Op, path: &str, code: i32, stderr: &[u8]) -> Error {
         Some((kind, message, detail))
     });
     let Some((kind, message, detail)) = parsed else {
-        let text = String::from_utf8_lossy(stderr.trim_ascii()).into_owned();
+        let text = crate::utf8::lossy(stderr.trim_ascii());
         let mut e = Error::new(
             ErrorKind::Filesystem,
             format!("Operation on '{path}' failed with exit code {code}"),

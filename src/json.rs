@@ -90,7 +90,7 @@ const MAX_DEPTH: usize = 64;
 pub fn parse(input: &[u8]) -> Result<Value, String> {
     // lenient with bytes that are not UTF-8, as the parser below is (the helper prints such
     // file names lossily already)
-    let text = String::from_utf8_lossy(input);
+    let text = crate::utf8::lossy(input);
     // throws a SyntaxError (or a RangeError when nested past the engine's stack)
     let v = js_sys::JSON::parse(&text).map_err(|e| {
         let e: &js_sys::Error = wasm_bindgen::JsCast::unchecked_ref(&e);

@@ -1,6 +1,19 @@
 //! Incremental UTF-8 decoding for text-mode streams: a code point split across two chunks
 //! is held back until its end arrives; invalid bytes become U+FFFD.
 
+/// `bytes` as text, invalid sequences as U+FFFD (`String::from_utf8_lossy`). In wasm an
+/// invalid text is decoded by the JS engine's `TextDecoder` (the same replacements, as both
+/// follow the Unicode recommendation), which keeps core's lossy decoder out of the package.
+pub(crate) fn lossy(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        #[cfg(target_arch = "wasm32")]
+        Err(_) => crate::js::decode_utf8(bytes),
+        #[cfg(not(target_arch = "wasm32"))]
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// Decodes a byte stream chunk by chunk.
 #[derive(Debug, Default)]
 pub struct Utf8Decoder {

@@ -101,7 +101,7 @@ fn frame_too_large(len: usize) -> Status {
 
 /// `grpc-status` / `grpc-message` of a trailers frame (HTTP/1 header lines).
 fn parse_trailers(payload: &[u8]) -> Option<Status> {
-    let text = String::from_utf8_lossy(payload);
+    let text = crate::utf8::lossy(payload);
     let (mut status, mut message) = (None, None);
     for line in text.split('\n') {
         let Some((name, value)) = line.split_once(':') else {

@@ -190,7 +190,7 @@ pub fn percent_decode(s: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    crate::utf8::lossy(&out)
 }
 
 fn hex(c: u8) -> Option<u8> {

@@ -120,6 +120,10 @@ async function readAll(stream) {
   return parts;
 }
 
+// Bytes as text, invalid sequences as U+FFFD (Rust's `from_utf8_lossy` does the same; this
+// keeps its decoder out of the wasm): src/utf8.rs `lossy`.
+export const decodeUtf8 = (bytes) => new TextDecoder().decode(bytes);
+
 // Text mode: the byte stream decoded by the runtime's TextDecoderStream (a code point split
 // across chunks is kept whole; invalid bytes become U+FFFD). Pull-based like the byte
 // stream: nothing is fetched until the first read. Cancelling it cancels the byte stream,

@@ -31,6 +31,9 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/js/glue.js")]
 extern "C" {
+    /// `new TextDecoder().decode(bytes)`: invalid sequences become U+FFFD.
+    #[wasm_bindgen(js_name = decodeUtf8)]
+    pub(crate) fn decode_utf8(bytes: &[u8]) -> String;
     /// Modal JS's `Tunnel` class (see glue.js).
     pub(crate) type Tunnel;
     #[wasm_bindgen(constructor)]

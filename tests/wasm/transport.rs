@@ -137,6 +137,24 @@ async fn a_body_cut_inside_the_trailers_is_an_error() {
     }
 }
 
+/// Bytes that are not UTF-8 in a trailer, raw or percent-encoded, become U+FFFD (decoded by
+/// the JS engine's TextDecoder in wasm, as `String::from_utf8_lossy` does natively).
+#[wasm_bindgen_test]
+async fn invalid_utf8_in_grpc_message_becomes_replacement_characters() {
+    let mut whole = frame(0, b"x");
+    whole.extend(frame(
+        0x80,
+        b"grpc-status:3\r\ngrpc-message:bad %FF and \xff\xfe raw %C3%A9\r\n",
+    ));
+    let (_, status) = call(&FetchTransport, &[&whole]).await;
+    let status = status.expect("an error status");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "bad \u{FFFD} and \u{FFFD}\u{FFFD} raw \u{e9}"
+    );
+}
+
 // ---- request encoding ------------------------------------------------------------------
 
 /// A request with every kind of nested message field: optional (two levels deep),
