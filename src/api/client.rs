@@ -1,9 +1,9 @@
 //! `ModalClient` and its services (`apps`, `images`, `secrets`, `volumes`, `sandboxes`):
 //! JS names and promises over [`crate::Client`].
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::lock::Mutex;
 use futures_util::StreamExt;
 use js_sys::Promise;
 use tsify::Ts;
@@ -526,7 +526,7 @@ impl SandboxService {
         let p = convert::options(params, "params")?;
         let it = SandboxListIterator {
             signal,
-            list: Rc::new(Mutex::new(Some(self.0.sandboxes().list(&p)))),
+            list: Rc::new(RefCell::new(Some(self.0.sandboxes().list(&p)))),
         };
         Ok(crate::js::make_async_iterable(&it.into()))
     }
@@ -536,8 +536,24 @@ impl SandboxService {
 #[wasm_bindgen]
 pub struct SandboxListIterator {
     signal: Option<web_sys::AbortSignal>,
-    /// `None` once returned.
-    list: Rc<Mutex<Option<client::SandboxList>>>,
+    /// `None` once returned, or while a `next()` has it out (`makeAsyncIterable` in
+    /// glue.js runs `next()` and `return()` one at a time, in call order).
+    list: Rc<RefCell<Option<client::SandboxList>>>,
+}
+
+/// The list, taken out of its slot for one `next()`; put back when done or dropped (an
+/// aborted `next()` leaves the iteration where it was).
+struct TakenList {
+    slot: Rc<RefCell<Option<client::SandboxList>>>,
+    list: Option<client::SandboxList>,
+}
+
+impl Drop for TakenList {
+    fn drop(&mut self) {
+        if let Some(l) = self.list.take() {
+            *self.slot.borrow_mut() = Some(l);
+        }
+    }
 }
 
 fn iter_result(value: JsValue, done: bool) -> JsValue {
@@ -554,8 +570,12 @@ impl SandboxListIterator {
     pub fn next(&self) -> Promise {
         let list = self.list.clone();
         promise(Ok(self.signal.clone()), async move {
-            let mut list = list.lock().await;
-            let next = match list.as_mut() {
+            let taken = list.borrow_mut().take();
+            let mut taken = TakenList {
+                slot: list,
+                list: taken,
+            };
+            let next = match taken.list.as_mut() {
                 Some(l) => l.next().await,
                 None => None,
             };
@@ -574,7 +594,7 @@ impl SandboxListIterator {
     pub fn return_(&self) -> Promise {
         let list = self.list.clone();
         promise(Ok(None), async move {
-            *list.lock().await = None;
+            *list.borrow_mut() = None;
             Ok::<JsValue, Error>(iter_result(JsValue::UNDEFINED, true))
         })
     }

@@ -180,6 +180,19 @@ export function decorateWritable(stream) {
 }
 
 export function makeAsyncIterable(obj) {
+  // next() and return() one at a time, in call order (the Rust side takes the list out for
+  // a next(): a second one at once would find it gone)
+  let tail = Promise.resolve();
+  const queued = (method) => {
+    const f = obj[method];
+    obj[method] = (...args) => {
+      const p = tail.then(() => f.apply(obj, args));
+      tail = p.catch(() => {});
+      return p;
+    };
+  };
+  queued("next");
+  queued("return");
   obj[Symbol.asyncIterator] = function () {
     return this;
   };

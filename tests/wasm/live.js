@@ -142,6 +142,17 @@ export async function tagsNamesAndList(c) {
     const ids = [];
     for await (const s of c.sandboxes.list({ appId: app.appId, tags: { suite: tag } })) ids.push(s.sandboxId);
     eq(JSON.stringify(ids), JSON.stringify([sb.sandboxId]), "list by tag");
+    // next() and return() called without awaiting each: answered in call order, each once
+    const other = await c.sandboxes.create(app, c.images.fromRegistry(IMAGE), { tags: { suite: tag } });
+    try {
+      const it = c.sandboxes.list({ appId: app.appId, tags: { suite: tag } });
+      const [a, b, ret, after] = await Promise.all([it.next(), it.next(), it.return(), it.next()]);
+      const got = [a, b].map((r) => !r.done && r.value.sandboxId).sort();
+      eq(JSON.stringify(got), JSON.stringify([sb.sandboxId, other.sandboxId].sort()), "concurrent next()s: both sandboxes");
+      eq(ret.done && after.done, true, "return, then next: done");
+    } finally {
+      await other.terminate();
+    }
     const again = await c.sandboxes.fromId(sb.sandboxId);
     const p = await again.exec(["echo", "via fromId"]);
     eq(await p.stdout.readText(), "via fromId\n", "exec via fromId handle");
