@@ -276,10 +276,7 @@ impl<'a> Fields<'a> {
         if entries(&v, key)?.is_none() {
             return Err(self.bad(key, "a boolean or an object"));
         }
-        let read = |f: &Fields| {
-            let _ = T::read(f);
-        };
-        refuse_unknown(&v, key, &recorded(Vec::new(), &read))?;
+        refuse_unknown(&v, key, &recorded(Vec::new(), discard_read::<T>))?;
         T::read(&Fields::new(&v, key)?).map(Some)
     }
 
@@ -363,14 +360,18 @@ pub(crate) fn prop_string(obj: &JsValue, key: &str) -> Option<String> {
 /// The options `T`'s reader knows: the keys it reads (in the order read).
 #[cfg(test)]
 pub(crate) fn known_keys<T: JsOptions>() -> Vec<String> {
-    recorded(Vec::new(), &|f| {
-        let _ = T::read(f);
-    })
+    recorded(Vec::new(), discard_read::<T>)
+}
+
+/// `T::read` for the keys it asks for (a `fn`, not a closure behind `dyn Fn`: no vtable
+/// and call shims per options type).
+fn discard_read<T: JsOptions>(f: &Fields) {
+    let _ = T::read(f);
 }
 
 /// The keys `read` asks for, after `keys` (not generic: one copy in the wasm).
 #[inline(never)]
-fn recorded(keys: Vec<String>, read: &dyn Fn(&Fields)) -> Vec<String> {
+fn recorded(keys: Vec<String>, read: fn(&Fields)) -> Vec<String> {
     let keys = std::cell::RefCell::new(keys);
     read(&Fields::recorder(&keys));
     keys.into_inner()
@@ -393,11 +394,7 @@ fn refuse_unknown(obj: &JsValue, what: &str, known: &[String]) -> Result<()> {
 /// The fields of the options object `v`, after refusing keys `read` does not read
 /// (`signal` aside: every call's, read by `signal_of`); `None` for `undefined`/`null`.
 #[inline(never)]
-fn checked<'a>(
-    v: &'a JsValue,
-    what: &'a str,
-    read: &dyn Fn(&Fields),
-) -> Result<Option<Fields<'a>>> {
+fn checked<'a>(v: &'a JsValue, what: &'a str, read: fn(&Fields)) -> Result<Option<Fields<'a>>> {
     let Some(f) = present(Some(v), what)? else {
         return Ok(None);
     };
@@ -414,10 +411,7 @@ pub(crate) fn options<T: JsOptions>(v: Option<Ts<T>>, what: &str) -> Result<T::V
 /// [`options`] of a parameter declared as a plain `JsValue` with the options type as its
 /// TypeScript type (`unchecked_param_type`), which keeps the JS glue of the call smaller.
 pub(crate) fn options_of<T: JsOptions>(v: &JsValue, what: &str) -> Result<T::Value> {
-    let read = |f: &Fields| {
-        let _ = T::read(f);
-    };
-    match checked(v, what, &read)? {
+    match checked(v, what, discard_read::<T>)? {
         None => Ok(T::Value::default()),
         Some(f) => T::read(&f),
     }
