@@ -25,23 +25,35 @@ pub fn normalize(endpoint: &str) -> Result<String, String> {
     Ok(e.to_string())
 }
 
-/// The host (without port or brackets) of an absolute URL.
+/// The host (without port or brackets) of an absolute URL. A scan of its bytes: `split`,
+/// `rsplit_once` and `strip_prefix` were a pattern searcher each in the wasm.
 pub fn host_of(url: &str) -> &str {
-    // `split_once(':')`, not `split_once("://")`: a one-char pattern keeps core's substring
-    // searcher out of the wasm (a scheme has no ':').
-    let rest = url
-        .split_once(':')
-        .and_then(|(_, r)| r.strip_prefix("//"))
-        .unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
+    let b = url.as_bytes();
+    let find = |from: usize, to: usize, c: u8| (from..to).find(|&i| b[i] == c);
+    // after "scheme://" (the first ':', if "//" follows it)
+    let start = match find(0, b.len(), b':') {
+        Some(i) if b[i + 1..].starts_with(b"//") => i + 3,
+        _ => 0,
+    };
+    // the authority ends at the path, the query or the fragment
+    let mut end = start;
+    while end < b.len() && !matches!(b[end], b'/' | b'?' | b'#') {
+        end += 1;
     }
-    authority.split(':').next().unwrap_or("")
+    // without user info (up to the last '@')
+    let mut host = start;
+    for i in start..end {
+        if b[i] == b'@' {
+            host = i + 1;
+        }
+    }
+    let (from, stop) = if b.get(host) == Some(&b'[') {
+        (host + 1, b']')
+    } else {
+        (host, b':')
+    };
+    let to = find(from, end, stop).unwrap_or(end);
+    url.get(from..to.max(from)).unwrap_or("")
 }
 
 /// True for loopback hosts.
@@ -90,6 +102,11 @@ mod tests {
         assert_eq!(host_of("http://[::1]:80"), "::1");
         assert_eq!(host_of("http://u:p@h:1"), "h");
         assert_eq!(host_of("h.example:8443/p"), "h.example");
+        assert_eq!(host_of("https://u@[::1]:8/x@y?q#f"), "::1");
+        assert_eq!(host_of("http://h?q=a:b@c"), "h");
+        assert_eq!(host_of("http://[::1"), "::1");
+        assert_eq!(host_of("http:"), "http");
+        assert_eq!(host_of(""), "");
     }
 
     #[test]
