@@ -41,12 +41,10 @@ pub fn host_of(url: &str) -> &str {
         end += 1;
     }
     // without user info (up to the last '@')
-    let mut host = start;
-    for i in start..end {
-        if b[i] == b'@' {
-            host = i + 1;
-        }
-    }
+    let host = (start..end)
+        .rev()
+        .find(|&i| b[i] == b'@')
+        .map_or(start, |i| i + 1);
     let (from, stop) = if b.get(host) == Some(&b'[') {
         (host + 1, b']')
     } else {
