@@ -9,7 +9,8 @@ pub const DEFAULT_LIFETIME_MS: f64 = 20.0 * 60.0 * 1000.0;
 
 /// The `exp` claim (seconds since the epoch) of a JWT, if it has one.
 pub fn jwt_exp(token: &str) -> Option<f64> {
-    let payload = token.split('.').nth(1)?;
+    let (_, rest) = crate::utf8::split_once_byte(token, b'.')?;
+    let payload = crate::utf8::split_once_byte(rest, b'.').map_or(rest, |(p, _)| p);
     let bytes = base64url_decode(payload)?;
     crate::json::parse(&bytes).ok()?.get("exp")?.as_f64()
 }

@@ -257,9 +257,18 @@ pub fn error_kind(op: Op, kind: &str) -> ErrorKind {
 /// True for `localhost` and loopback IP literals (where a local sandboxd's tunnels are
 /// plain HTTP).
 pub fn is_loopback(host: &str) -> bool {
-    // By hand rather than with `IpAddr::from_str` (several KB of wasm).
-    let octets =
-        |r: &str| r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok());
+    // By hand rather than with `IpAddr::from_str` (several KB of wasm): three more octets.
+    let octet = |o: &str| o.parse::<u8>().is_ok();
+    let octets = |r: &str| {
+        let mut rest = r;
+        for _ in 0..2 {
+            match crate::utf8::split_once_byte(rest, b'.') {
+                Some((o, more)) if octet(o) => rest = more,
+                _ => return false,
+            }
+        }
+        octet(rest)
+    };
     host.eq_ignore_ascii_case("localhost")
         || host == "[::1]"
         || host == "::1"

@@ -400,7 +400,7 @@ fn resources(p: &SandboxCreateParams) -> Result<pb::Resources> {
 /// Modal's `GPUConfig` for `"TYPE"` or `"TYPE:COUNT"` (the type upper-cased, as Modal's
 /// clients send it).
 pub(crate) fn gpu_config(gpu: &str) -> Result<pb::GpuConfig> {
-    let (gpu_type, count) = match gpu.split_once(':') {
+    let (gpu_type, count) = match crate::utf8::split_once_byte(gpu, b':') {
         None => (gpu, 1),
         Some((t, c)) => match c.parse::<u32>() {
             Ok(n) if n >= 1 => (t, n),

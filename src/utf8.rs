@@ -14,6 +14,13 @@ pub(crate) fn lossy(bytes: &[u8]) -> String {
     }
 }
 
+/// `s` split around its first `byte` (ASCII): `split_once` for a char, without core's
+/// char searcher in the wasm.
+pub(crate) fn split_once_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == byte)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
 /// Decodes a byte stream chunk by chunk.
 #[derive(Debug, Default)]
 pub struct Utf8Decoder {

@@ -101,20 +101,19 @@ fn frame_too_large(len: usize) -> Status {
 
 /// `grpc-status` / `grpc-message` of a trailers frame (HTTP/1 header lines).
 fn parse_trailers(payload: &[u8]) -> Option<Status> {
-    let text = crate::utf8::lossy(payload);
     let (mut status, mut message) = (None, None);
-    for line in text.split('\n') {
-        let Some((name, value)) = line.split_once(':') else {
+    for line in payload.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let value = value.trim_ascii();
-        match name.trim_ascii() {
-            n if n.eq_ignore_ascii_case("grpc-status") => status = Some(value),
-            n if n.eq_ignore_ascii_case("grpc-message") => message = Some(value),
-            _ => {}
+        let (name, value) = (line[..colon].trim_ascii(), line[colon + 1..].trim_ascii());
+        if name.eq_ignore_ascii_case(b"grpc-status") {
+            status = Some(crate::utf8::lossy(value));
+        } else if name.eq_ignore_ascii_case(b"grpc-message") {
+            message = Some(crate::utf8::lossy(value));
         }
     }
-    Status::from_fields(status, message)
+    Status::from_fields(status.as_deref(), message.as_deref())
 }
 
 /// The messages of a response body arriving as `chunks`: each message as soon as its frame
