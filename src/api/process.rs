@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::stream::StreamExt;
 use futures_util::{Sink, SinkExt};
-use js_sys::JsString;
-use js_sys::{Promise, Uint8Array};
+use js_sys::{JsString, Promise, Uint8Array};
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 

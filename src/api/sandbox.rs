@@ -3,8 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::JsString;
-use js_sys::Promise;
+use js_sys::{JsString, Promise};
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
