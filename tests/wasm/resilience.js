@@ -56,6 +56,22 @@ export async function cancelReachesServer(c, statsUrl) {
       await new Promise((r) => setTimeout(r, 100));
     }
     eq(now, baseline, "server-side streams after cancel");
+    // and while a read is pending (a silent process: the pull waits on the server when the
+    // cancel comes, and must be aborted, not left open)
+    const quiet = await sb.exec(["sleep", "60"]);
+    const quietReader = quiet.stdout.getReader();
+    const pending = quietReader.read();
+    let open = now;
+    for (const until = Date.now() + 5000; Date.now() < until && (open = await openStreams(statsUrl)) <= baseline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (open <= baseline) throw new Error(`no stdio stream open on the server for the pending read (${open})`);
+    await quietReader.cancel("enough");
+    eq((await pending).done, true, "the pending read ends with the cancel");
+    for (const until = Date.now() + 5000; Date.now() < until && (now = await openStreams(statsUrl)) > baseline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    eq(now, baseline, "server-side streams after cancelling a pending read");
   } finally {
     await sb.terminate();
   }

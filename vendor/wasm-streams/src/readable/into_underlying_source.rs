@@ -1,9 +1,10 @@
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
-use futures_util::future::{AbortHandle, TryFutureExt, abortable};
 use futures_util::stream::{Stream, TryStreamExt};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -16,7 +17,7 @@ type JsValueStream = dyn Stream<Item = Result<JsValue, JsValue>>;
 #[wasm_bindgen(private)]
 pub(crate) struct IntoUnderlyingSource {
     inner: Rc<RefCell<Inner>>,
-    pull_handle: Option<AbortHandle>,
+    pull_handle: Option<Rc<PullCancel>>,
 }
 
 // SAFETY: `Inner` holds an `Option<Pin<Box<JsValueStream>>>` and uses the
@@ -49,12 +50,13 @@ impl IntoUnderlyingSource {
             inner.pull(controller).await
         };
 
-        // Allow aborting the future from cancel().
-        let (fut, handle) = abortable(fut);
-        // Ignore errors from aborting the future.
-        let fut = fut.unwrap_or_else(|_| Ok(JsValue::undefined()));
-
-        self.pull_handle = Some(handle);
+        // Allow aborting the future from cancel() (it then resolves to undefined).
+        let cancel = Rc::new(PullCancel::default());
+        self.pull_handle = Some(cancel.clone());
+        let fut = CancellablePull {
+            fut: Box::pin(fut),
+            cancel,
+        };
         // SAFETY: We use the take-and-replace pattern in Inner::pull() to ensure
         // that if a panic occurs, the stream is already taken out of the Option,
         // leaving it in a clean None state. This prevents use of corrupted state
@@ -71,9 +73,44 @@ impl IntoUnderlyingSource {
 impl Drop for IntoUnderlyingSource {
     fn drop(&mut self) {
         // Abort the pending pull, if any.
-        if let Some(handle) = self.pull_handle.take() {
-            handle.abort();
+        if let Some(cancel) = self.pull_handle.take() {
+            cancel.cancel();
         }
+    }
+}
+
+/// The cancel of one pull (modal-wasm: in place of futures' `abortable`, whose atomic waker
+/// and generic wrapper this single-threaded, one-type use does not need).
+#[derive(Default)]
+struct PullCancel {
+    cancelled: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl PullCancel {
+    fn cancel(&self) {
+        self.cancelled.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+/// A pull that resolves to `undefined` once cancelled, dropping the read in progress.
+struct CancellablePull {
+    fut: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>,
+    cancel: Rc<PullCancel>,
+}
+
+impl Future for CancellablePull {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.cancel.cancelled.get() {
+            return Poll::Ready(Ok(JsValue::undefined()));
+        }
+        *self.cancel.waker.borrow_mut() = Some(cx.waker().clone());
+        self.fut.as_mut().poll(cx)
     }
 }
 
