@@ -254,14 +254,7 @@ fn web_stream(raw: web_sys::ReadableStream) -> Result<LocalBoxStream<'static, Re
         }),
         Err(e) => Err(Error::new(
             ErrorKind::Invalid,
-            format!(
-                "the source stream failed: {}",
-                e.as_string()
-                    .or_else(|| js_sys::Reflect::get(&e, &"message".into())
-                        .ok()
-                        .and_then(|m| m.as_string()))
-                    .unwrap_or_default()
-            ),
+            format!("the source stream failed: {}", convert::error_text(&e)),
         )),
     })
     .boxed_local())

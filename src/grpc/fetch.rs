@@ -52,10 +52,12 @@ impl Drop for AbortOnDrop {
 }
 
 fn js_text(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "fetch failed".into())
+    let text = crate::js::convert::error_text(e);
+    if text.is_empty() {
+        "fetch failed".into()
+    } else {
+        text
+    }
 }
 
 /// POSTs the call's message, framed, to its URL with its headers and returns the reply's

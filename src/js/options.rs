@@ -506,7 +506,10 @@ impl JsOptions for SandboxCreateParams {
             .handle_record(
                 "experimentalOptions",
                 "an object of boolean or string values",
-                |v| v.as_string().or_else(|| v.as_bool().map(|b| b.to_string())),
+                |v| {
+                    v.as_string()
+                        .or_else(|| v.as_bool().map(|b| if b { "true" } else { "false" }.into()))
+                },
             )?
             .unwrap_or_default();
         p.custom_domain = f.string("customDomain")?;

@@ -110,6 +110,10 @@ export async function bigBlobRoundTrip(c) {
     assert(e.constructor.name === "SandboxFilesystemNotFoundError", e.constructor.name);
     await rejects(sb.filesystem.writeBytes(42, "/tmp/x"), "INVALID", "bad source");
     await rejects(sb.filesystem.writeBytes(new Uint8Array(1), "tmp/rel"), "INVALID", "relative path");
+    // A source stream that errors fails the upload with its message, typed.
+    const failing = new ReadableStream({ pull: (ctl) => ctl.error(new TypeError("boom")) });
+    const up = await rejects(sb.filesystem.writeBytes(failing, "/tmp/src/failing"), "INVALID", "failing source");
+    eq(up.message, "the source stream failed: boom", "failing source: message");
   } finally {
     await sb.terminate();
   }
