@@ -227,7 +227,8 @@ for (const mode of [{ name: "worker, the default", query: process.env.PLAYGROUND
     await t.test("screenshots", async () => {
       await page.locator("#lang").selectOption("python");
       await page.locator('#file-list li[data-name="main.py"]').click();
-      await page.waitForFunction(() => window.playground.state.path.endsWith("main.py"));
+      // the file's text from the sandbox replaces the editor's when it arrives: type after it
+      await page.waitForFunction(() => window.playground.state.path.endsWith("main.py") && !window.playground.state.opening);
       await setCode(page, (await import("node:fs")).readFileSync(path.join(here, "demo.py"), "utf8"));
       await page.locator("#run").click();
       await waitForTerminal(page, "What's your name?");

@@ -55,6 +55,7 @@ const ui = {
 
 const state = {
   session: null,
+  opening: 0, // files being read for the editor (openFile)
   sandboxId: null,
   ready: false, // a live sandbox
   busy: false, // starting a sandbox
@@ -697,6 +698,8 @@ async function activate(li) {
 }
 
 async function openFile(path) {
+  // its text replaces the editor's when it arrives (the Playwright test waits for that)
+  state.opening++;
   try {
     const bytes = await state.session.readFile(path);
     let text;
@@ -713,6 +716,8 @@ async function openFile(path) {
     focusEditor();
   } catch (e) {
     reportFailure(e, `opening ${displayPath(path)}`);
+  } finally {
+    state.opening--;
   }
 }
 
