@@ -92,10 +92,8 @@ pub fn parse(input: &[u8]) -> Result<Value, String> {
     // file names lossily already)
     let text = crate::utf8::lossy(input);
     // throws a SyntaxError (or a RangeError when nested past the engine's stack)
-    let v = js_sys::JSON::parse(&text).map_err(|e| {
-        let e: &js_sys::Error = wasm_bindgen::JsCast::unchecked_ref(&e);
-        format!("invalid JSON: {}", String::from(e.message()))
-    })?;
+    let v = js_sys::JSON::parse(&text)
+        .map_err(|e| format!("invalid JSON: {}", crate::js::convert::error_text(&e)))?;
     from_js(&v, 0)
 }
 

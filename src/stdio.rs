@@ -284,7 +284,7 @@ impl OutputStream {
     /// Reads the rest of the output as UTF-8 text (invalid bytes become U+FFFD).
     pub async fn read_text(self) -> Result<String> {
         let bytes = self.read_to_end().await?;
-        Ok(crate::utf8::lossy(&bytes))
+        Ok(crate::utf8::lossy_owned(bytes))
     }
 
     /// The output as text chunks (a code point split across chunks is kept whole).

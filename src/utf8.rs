@@ -1,5 +1,6 @@
-//! Incremental UTF-8 decoding for text-mode streams: a code point split across two chunks
-//! is held back until its end arrives; invalid bytes become U+FFFD.
+//! UTF-8 text from bytes: whole (`lossy`, `lossy_owned`) or incrementally for text-mode
+//! streams (a code point split across two chunks is held back until its end arrives);
+//! invalid bytes become U+FFFD. And `split_once_byte`, a split at an ASCII byte.
 
 /// `bytes` as text, invalid sequences as U+FFFD (`String::from_utf8_lossy`). In wasm an
 /// invalid text is decoded by the JS engine's `TextDecoder` (the same replacements, as both
@@ -12,6 +13,12 @@ pub(crate) fn lossy(bytes: &[u8]) -> String {
         #[cfg(not(target_arch = "wasm32"))]
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
+}
+
+/// [`lossy`] of bytes the caller owns: valid UTF-8 (the usual case) becomes the `String`
+/// without a copy.
+pub(crate) fn lossy_owned(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| lossy(e.as_bytes()))
 }
 
 /// `s` split around its first `byte` (ASCII): `split_once` for a char, without core's
